@@ -1,0 +1,44 @@
+"""The layout rules of docs/architecture.md, checked: line budgets and import directions."""
+import ast
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CORE = ROOT / "dsa_core"
+MATH_FILES = ["dense.py", "indexer.py", "topk.py", "sparse.py", "chunked.py", "dsa.py"]
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append(("." * node.level) + (node.module or ""))
+    return names
+
+
+def test_every_dsa_core_file_is_at_most_200_lines():
+    too_long = {str(p.relative_to(ROOT)): n for p in CORE.rglob("*.py")
+                if (n := len(p.read_text().splitlines())) > 200}
+    assert not too_long, f"files over the 200-line budget: {too_long}"
+
+
+def test_dsa_core_never_imports_streamlit_or_lessons():
+    bad = [str(p) for p in CORE.rglob("*.py")
+           if any(m.split(".")[0] in ("streamlit", "lessons") for m in _imports(p))]
+    assert not bad, f"dsa_core must not import streamlit/lessons: {bad}"
+
+
+def test_math_files_never_import_fp8():
+    bad = [f for f in MATH_FILES if (CORE / f).exists()
+           and any(m.endswith("fp8") for m in _imports(CORE / f))]
+    assert not bad, f"math files must not import fp8: {bad}"
+
+
+def test_lessons_do_no_tensor_math():
+    pages = list((ROOT / "lessons").glob("*.py")) + [ROOT / "app.py"]
+    forbidden = ("torch.", "F.softmax", ".softmax(", "einsum", ".topk(", "torch.nn.functional")
+    bad = {str(p.name): [f for f in forbidden if f in p.read_text()] for p in pages}
+    bad = {k: v for k, v in bad.items() if v}
+    assert not bad, f"tensor math belongs in dsa_core, not in pages: {bad}"
