@@ -1,0 +1,193 @@
+"""Arithmetic cost model: dense causal attention vs DSA, per token and per sequence (no torch).
+
+Dense:  C(t) = A_d·t              A = 2·h·(d_qk + d_v) FLOPs per (query, key) pair
+DSA:    C(t) = I·t + A_s·min(t,k) I = 2·H_I·d_I, the lightning indexer's q·k
+Counting follows FlashMLA (tests/lib.py count_flop_and_mem_vol: only the QK and PV matmuls, 2 FLOPs
+per multiply-add) and DeepGEMM (indexer: only q·k; ReLU, head weights and head sum are left out,
+they add 1/d_I more). Projections are O(L) and left out, as in perf_anchors.md §6.
+Cache sizes per token per layer in DeepSeek's FP8 format (dsa_spec.md §a.11): MLA latent 512 FP8
++ 4 fp32 scales + 64 bf16 RoPE = 656 B; indexer key 128 FP8 + 1 fp32 scale = 132 B.
+Every number here is per layer unless a key says otherwise; multiply by `shape.n_layers`.
+Sources: perf_anchors.md §0, §6 (closed forms, tables), §7; dsa_spec.md §b (derived MACs), §d.
+"""
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AttnShape:
+    """The few numbers that decide attention cost. Names follow DSAConfig where they exist."""
+    name: str
+    n_heads: int             # h, query heads
+    qk_head_dim: int         # d_qk (MLA: 192 in MHA mode, 576 in MQA/absorbed mode)
+    v_head_dim: int          # d_v  (MLA: 128 in MHA mode, 512 in MQA mode)
+    index_n_heads: int       # H_I
+    index_head_dim: int      # d_I
+    index_topk: int          # k
+    n_layers: int = 1
+    kv_fp8_dims: int = 0     # cached values per token stored FP8 (+ one fp32 scale per 128)
+    kv_plain_dims: int = 0   # cached values per token that stay bf16 (MLA's RoPE part)
+
+
+# 671B (config_671B_v3.2.json): 128 heads, kv_lora 512 + rope 64 cached, indexer 64 x 128, k = 2048.
+V32_MQA = AttnShape("V3.2 671B, MLA MQA mode", 128, 576, 512, 64, 128, 2048, 61, 512, 64)
+V32_MHA = AttnShape("V3.2 671B, MLA MHA mode", 128, 192, 128, 64, 128, 2048, 61, 512, 64)
+# SmolLM2-135M host: 30 layers, 9 heads, 3 KV heads of dim 64 (K and V cached); indexer provisional.
+SMOLLM2 = AttnShape("SmolLM2-135M + indexer", 9, 64, 64, 4, 32, 256, 30, 2 * 3 * 64, 0)
+# Teaching config T1 of perf_anchors.md §7: MQA, h = 8, D = 64, indexer 4 x 32, k = 128.
+TEACHING = AttnShape("teaching T1", 8, 64, 64, 4, 32, 128, 1, 2 * 64, 0)
+SHAPES = {s.name: s for s in (V32_MQA, V32_MHA, SMOLLM2, TEACHING)}
+
+
+def shape_from_config(cfg, mode="mqa", name=None):
+    """AttnShape from a DSAConfig-like object (DeepSeek field names; GQA fields for host models)."""
+    g = lambda f, d=None: getattr(cfg, f, d)  # noqa: E731
+    h, k = g("n_heads"), g("index_topk")
+    common = dict(index_n_heads=g("index_n_heads"), index_head_dim=g("index_head_dim"),
+                  index_topk=k, n_layers=g("n_layers", 1))
+    if g("kv_lora_rank"):                      # MLA: the cache holds the latent, whatever the mode
+        rope, nope, lat = g("qk_rope_head_dim"), g("qk_nope_head_dim"), g("kv_lora_rank")
+        dqk, dv = (lat + rope, lat) if mode == "mqa" else (nope + rope, g("v_head_dim"))
+        return AttnShape(name or f"{type(cfg).__name__} MLA {mode}", h, dqk, dv,
+                         kv_fp8_dims=lat, kv_plain_dims=rope, **common)
+    d = g("head_dim") or g("dim") // h         # plain GQA/MQA: K and V per KV head are cached
+    kv = g("n_kv_heads") or g("num_key_value_heads") or h
+    return AttnShape(name or f"{type(cfg).__name__}", h, d, d, kv_fp8_dims=2 * kv * d, **common)
+
+
+def pair_flops(shape):
+    """FLOPs per (query, key) pair: core attention A and indexer I (perf_anchors.md §6)."""
+    return {"attention/core_flops_per_pair": 2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim),
+            "indexer/qk_flops_per_pair": 2 * shape.index_n_heads * shape.index_head_dim}
+
+
+def _fp8_bytes(n_fp8, n_plain):
+    return n_fp8 + 4 * math.ceil(n_fp8 / 128) + 2 * n_plain   # e4m3 + fp32 scale per 128 + bf16
+
+
+def cache_bytes_per_token(shape, fmt="fp8"):
+    """Bytes cached per token per layer; fmt 'fp8' (DeepSeek's layout) or 'bf16'."""
+    if fmt == "fp8":
+        kv, idx = _fp8_bytes(shape.kv_fp8_dims, shape.kv_plain_dims), _fp8_bytes(shape.index_head_dim, 0)
+    elif fmt == "bf16":
+        kv, idx = 2 * (shape.kv_fp8_dims + shape.kv_plain_dims), 2 * shape.index_head_dim
+    else:
+        raise ValueError(f"fmt must be 'fp8' or 'bf16', got {fmt!r}")
+    return {"kv_cache/bytes_per_token": kv, "index_cache/bytes_per_token": idx}
+
+
+def _pairs(L, phase):
+    if phase == "decode":
+        return L                                # one query at position L sees L keys
+    if phase == "prefill":
+        return L * (L + 1) // 2                 # queries t = 1..L, causal
+    raise ValueError(f"phase must be 'prefill' or 'decode', got {phase!r}")
+
+
+def _attended(L, k, phase):
+    if phase == "decode":
+        return min(L, k)
+    return L * (L + 1) // 2 if L <= k else k * (k + 1) // 2 + (L - k) * k   # sum of min(t, k)
+
+
+def dense_cost(shape, L, phase="prefill", kv_fmt="bf16"):
+    """Dense causal attention: prefill of L tokens, or one decode step at context L."""
+    pairs = _pairs(L, phase)
+    macs = shape.n_heads * (shape.qk_head_dim + shape.v_head_dim) * pairs
+    out = {"attention/core_macs": macs, "total_macs": macs, "total_flops": 2 * macs}
+    if phase == "decode":
+        out["decode/read_bytes"] = cache_bytes_per_token(shape, kv_fmt)["kv_cache/bytes_per_token"] * L
+    return out
+
+
+def dsa_cost(shape, L, phase="prefill", indexer_weight=1.0, kv_fmt="fp8"):
+    """DSA: indexer over every visible key, top-k selection, attention over min(t, k) keys.
+
+    indexer_weight = 0.5 counts an FP8 indexer MAC at half a bf16 MAC (Hopper FP8 runs at 2x).
+    """
+    pairs, att = _pairs(L, phase), _attended(L, shape.index_topk, phase)
+    idx_macs = shape.index_n_heads * shape.index_head_dim * pairs
+    core = shape.n_heads * (shape.qk_head_dim + shape.v_head_dim) * att
+    total = indexer_weight * idx_macs + core
+    out = {"indexer/qk_macs": idx_macs,
+           "selection/compares": pairs,              # one pass over each visible logit
+           "selection/logit_bytes": 4 * pairs,       # fp32 logits read once by top-k
+           "attention/core_macs": core, "total_macs": total, "total_flops": 2 * total}
+    if phase == "decode":
+        b = cache_bytes_per_token(shape, kv_fmt)
+        out["decode/read_bytes"] = (b["index_cache/bytes_per_token"] * L
+                                    + b["kv_cache/bytes_per_token"] * att)
+    return out
+
+
+def curves(dense_shape, dsa_shape, lengths, phase="prefill", indexer_weight=1.0):
+    """Columns for plots and tables: {'L': [...], 'dense/<key>': [...], 'dsa/<key>': [...], 'ratio'}."""
+    out = {"L": list(lengths)}
+    for tag, fn, shape, kw in (("dense", dense_cost, dense_shape, {}),
+                               ("dsa", dsa_cost, dsa_shape, {"indexer_weight": indexer_weight})):
+        rows = [fn(shape, L, phase, **kw) for L in lengths]
+        for key in rows[0]:
+            out[f"{tag}/{key}"] = [r[key] for r in rows]
+    out["ratio"] = [d / s for d, s in zip(out["dense/total_flops"], out["dsa/total_flops"])]
+    return out
+
+
+def _aid(dense_shape, dsa_shape, indexer_weight):
+    Ad = pair_flops(dense_shape)["attention/core_flops_per_pair"]
+    As = pair_flops(dsa_shape)["attention/core_flops_per_pair"]
+    return Ad, As, indexer_weight * pair_flops(dsa_shape)["indexer/qk_flops_per_pair"]
+
+
+def crossover_token(dense_shape, dsa_shape, indexer_weight=1.0):
+    """Position t* beyond which one query costs fewer FLOPs with DSA: A_s·k / (A_d − I)."""
+    Ad, As, I = _aid(dense_shape, dsa_shape, indexer_weight)
+    return math.inf if Ad <= I else As * dsa_shape.index_topk / (Ad - I)
+
+
+def crossover_sequence(dense_shape, dsa_shape, indexer_weight=1.0):
+    """Length L* beyond which a whole prefill costs fewer FLOPs (perf_anchors.md §6, x = L/k)."""
+    Ad, As, I = _aid(dense_shape, dsa_shape, indexer_weight)
+    if Ad <= I:
+        return math.inf
+    x = (As + math.sqrt(max(As * As - As * (Ad - I), 0.0))) / (Ad - I)
+    return x * dsa_shape.index_topk
+
+
+def crossover_numeric(dense_shape, dsa_shape, phase="prefill", indexer_weight=1.0, key="total_flops",
+                      kv_fmt=("bf16", "fp8")):
+    """Smallest integer L where DSA's `key` ≤ dense's, by bisection on the exact sums (a check)."""
+    def cheaper(L):
+        kw_d = {"kv_fmt": kv_fmt[0]} if phase == "decode" else {}
+        kw_s = {"kv_fmt": kv_fmt[1]} if phase == "decode" else {}
+        return (dsa_cost(dsa_shape, L, phase, indexer_weight, **kw_s)[key]
+                <= dense_cost(dense_shape, L, phase, **kw_d)[key])
+    lo = max(dsa_shape.index_topk, 1)           # below k DSA only adds work (unless A_s + I < A_d)
+    if cheaper(1):
+        return 1
+    hi = 2 * lo
+    while not cheaper(hi):
+        if hi > 2 ** 40:
+            return math.inf
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if cheaper(mid) else (mid, hi)
+    return hi
+
+
+def crossover_decode_bytes(shape, dense_fmt="bf16", dsa_fmt="fp8"):
+    """Context t* beyond which a decode step reads fewer cache bytes with DSA: kv·k / (kv_d − idx).
+
+    The closed form assumes t ≥ k. If it lands below k (671B, FP8 DSA vs bf16 dense: 1,317), DSA
+    reads fewer bytes at every t, only because its cache is FP8; `crossover_numeric` then says 1.
+    """
+    kv_d = cache_bytes_per_token(shape, dense_fmt)["kv_cache/bytes_per_token"]
+    b = cache_bytes_per_token(shape, dsa_fmt)
+    gap = kv_d - b["index_cache/bytes_per_token"]
+    return math.inf if gap <= 0 else b["kv_cache/bytes_per_token"] * shape.index_topk / gap
+
+
+def asymptotic_ratio(dense_shape, dsa_shape, indexer_weight=1.0):
+    """Dense/DSA FLOP ratio as L → ∞ (per token and per sequence): A_d / I."""
+    Ad, _, I = _aid(dense_shape, dsa_shape, indexer_weight)
+    return Ad / I
