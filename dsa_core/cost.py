@@ -13,6 +13,8 @@ Sources: perf_anchors.md §0, §6 (closed forms, tables), §7; dsa_spec.md §b (
 import math
 from dataclasses import dataclass
 
+from dsa_core import config
+
 
 @dataclass(frozen=True)
 class AttnShape:
@@ -29,30 +31,26 @@ class AttnShape:
     kv_plain_dims: int = 0   # cached values per token that stay bf16 (MLA's RoPE part)
 
 
-# 671B (config_671B_v3.2.json): 128 heads, kv_lora 512 + rope 64 cached, indexer 64 x 128, k = 2048.
-V32_MQA = AttnShape("V3.2 671B, MLA MQA mode", 128, 576, 512, 64, 128, 2048, 61, 512, 64)
-V32_MHA = AttnShape("V3.2 671B, MLA MHA mode", 128, 192, 128, 64, 128, 2048, 61, 512, 64)
-# SmolLM2-135M host: 30 layers, 9 heads, 3 KV heads of dim 64 (K and V cached); indexer provisional.
-SMOLLM2 = AttnShape("SmolLM2-135M + indexer", 9, 64, 64, 4, 32, 256, 30, 2 * 3 * 64, 0)
-# Teaching config T1 of perf_anchors.md §7: MQA, h = 8, D = 64, indexer 4 x 32, k = 128.
-TEACHING = AttnShape("teaching T1", 8, 64, 64, 4, 32, 128, 1, 2 * 64, 0)
-SHAPES = {s.name: s for s in (V32_MQA, V32_MHA, SMOLLM2, TEACHING)}
+def shape_from_config(cfg, mode="mha", name=None):
+    """AttnShape from a DSAConfig. mode 'mha': head_dim / v_head_dim as configured (671B: 192/128,
+    MLA's MHA mode); 'mqa': MLA's absorbed mode over the latent, d_qk = kv_lora + rope, d_v = kv_lora."""
+    lat, rope = cfg.kv_lora_rank, cfg.qk_rope_head_dim
+    if mode == "mqa" and not lat:
+        raise ValueError("mode='mqa' needs an MLA config (kv_lora_rank > 0)")
+    dqk, dv = (lat + rope, lat) if mode == "mqa" else (cfg.head_dim, cfg.v_head_dim)
+    # what is cached per token: MLA keeps the latent + RoPE key (whatever the mode), GQA keeps K and V
+    fp8, plain = (lat, rope) if lat else (cfg.n_kv_heads * (cfg.head_dim + cfg.v_head_dim), 0)
+    return AttnShape(name or f"custom ({mode})", cfg.n_heads, dqk, dv, cfg.index_n_heads,
+                     cfg.index_head_dim, cfg.index_topk, cfg.n_layers, fp8, plain)
 
 
-def shape_from_config(cfg, mode="mqa", name=None):
-    """AttnShape from a DSAConfig-like object (DeepSeek field names; GQA fields for host models)."""
-    g = lambda f, d=None: getattr(cfg, f, d)  # noqa: E731
-    h, k = g("n_heads"), g("index_topk")
-    common = dict(index_n_heads=g("index_n_heads"), index_head_dim=g("index_head_dim"),
-                  index_topk=k, n_layers=g("n_layers", 1))
-    if g("kv_lora_rank"):                      # MLA: the cache holds the latent, whatever the mode
-        rope, nope, lat = g("qk_rope_head_dim"), g("qk_nope_head_dim"), g("kv_lora_rank")
-        dqk, dv = (lat + rope, lat) if mode == "mqa" else (nope + rope, g("v_head_dim"))
-        return AttnShape(name or f"{type(cfg).__name__} MLA {mode}", h, dqk, dv,
-                         kv_fp8_dims=lat, kv_plain_dims=rope, **common)
-    d = g("head_dim") or g("dim") // h         # plain GQA/MQA: K and V per KV head are cached
-    kv = g("n_kv_heads") or g("num_key_value_heads") or h
-    return AttnShape(name or f"{type(cfg).__name__}", h, d, d, kv_fp8_dims=2 * kv * d, **common)
+V32_MQA = shape_from_config(config.V32_671B, "mqa", "V3.2 671B, MLA MQA mode (576/512)")
+V32_MHA = shape_from_config(config.V32_671B, "mha", "V3.2 671B, MLA MHA mode (192/128)")
+SMOLLM2 = shape_from_config(config.SMOLLM2_HOST, "mha", "SmolLM2-135M host + indexer")
+TEACHING = shape_from_config(config.TEACHING, "mha", "teaching preset")
+# Teaching config T1 of perf_anchors.md §7 (MQA, h = 8, D = 64, indexer 4 x 32, k = 128): the bench default.
+T1 = AttnShape("teaching T1 (perf_anchors §7)", 8, 64, 64, 4, 32, 128, 1, 2 * 64, 0)
+SHAPES = {s.name: s for s in (V32_MQA, V32_MHA, SMOLLM2, TEACHING, T1)}
 
 
 def pair_flops(shape):

@@ -1,10 +1,11 @@
 """dsa_core.cost against the published 671B figures (perf_anchors.md §6.1, dsa_spec.md §b, §a.11)."""
 import math
+from dataclasses import replace
 
 import pytest
 
 from dsa_core import cost
-from dsa_core.cost import (TEACHING, V32_MHA, V32_MQA, asymptotic_ratio, cache_bytes_per_token,
+from dsa_core.cost import (T1, V32_MHA, V32_MQA, asymptotic_ratio, cache_bytes_per_token,
                            crossover_decode_bytes, crossover_numeric, crossover_sequence,
                            crossover_token, dense_cost, dsa_cost)
 
@@ -83,16 +84,14 @@ def test_decode_bytes():
 @pytest.mark.parametrize("h, k, t_star, l_star", [(4, 64, 85, 128), (4, 256, 341, 512),
                                                   (8, 128, 146, 198), (8, 256, 293, 396)])
 def test_teaching_table_6_2(h, k, t_star, l_star):
-    from dataclasses import replace
-    s = replace(TEACHING, n_heads=h, index_topk=k)
+    s = replace(T1, n_heads=h, index_topk=k)
     assert round(crossover_token(s, s)) == t_star
     assert round(crossover_sequence(s, s)) == l_star
     assert asymptotic_ratio(s, s) == h
 
 
 def test_teaching_per_sequence_ratio_and_curves():
-    from dataclasses import replace
-    s = replace(TEACHING, index_topk=64)
+    s = replace(T1, index_topk=64)
     c = cost.curves(s, s, [1 * K, 4 * K, 16 * K, 64 * K])
     assert [round(r, 1) for r in c["ratio"]] == [4.1, 6.4, 7.5, 7.9]
     assert set(c) >= {"L", "dense/total_flops", "dsa/indexer/qk_macs", "dsa/selection/logit_bytes"}
@@ -100,23 +99,22 @@ def test_teaching_per_sequence_ratio_and_curves():
 
 def test_sequence_sums_equal_sum_of_tokens():
     for L in (1, 100, 128, 129, 1000):
-        tok = sum(dsa_cost(TEACHING, t, "decode")["total_flops"] for t in range(1, L + 1))
-        assert dsa_cost(TEACHING, L, "prefill")["total_flops"] == tok
+        tok = sum(dsa_cost(T1, t, "decode")["total_flops"] for t in range(1, L + 1))
+        assert dsa_cost(T1, L, "prefill")["total_flops"] == tok
 
 
-def test_shape_from_config_like_objects():
-    from types import SimpleNamespace as NS
-    cfg = NS(n_heads=128, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128, kv_lora_rank=512,
-             index_n_heads=64, index_head_dim=128, index_topk=2048, n_layers=61)
-    for mode, ref in (("mqa", V32_MQA), ("mha", V32_MHA)):
-        s = cost.shape_from_config(cfg, mode, name=ref.name)
-        assert s == ref
-    gqa = NS(n_heads=9, dim=576, n_kv_heads=3, index_n_heads=4, index_head_dim=32, index_topk=256,
-             n_layers=30)
-    s = cost.shape_from_config(gqa)
-    assert (s.qk_head_dim, s.kv_fp8_dims) == (64, 384)
-    assert cache_bytes_per_token(s, "bf16")["kv_cache/bytes_per_token"] == 768   # 2·3·64 bf16
-    assert math.isinf(crossover_token(s, s)) is False
+def test_presets_come_from_config():
+    from dsa_core import config
+    assert (V32_MQA.qk_head_dim, V32_MQA.v_head_dim, V32_MHA.qk_head_dim, V32_MHA.v_head_dim) == (576, 512, 192, 128)
+    assert (V32_MQA.index_n_heads, V32_MQA.index_head_dim, V32_MQA.index_topk, V32_MQA.n_layers) == (64, 128, 2048, 61)
+    s = cost.SMOLLM2
+    assert (s.n_heads, s.qk_head_dim, s.n_layers, s.index_n_heads, s.index_head_dim) == (9, 64, 30, 4, 32)
+    assert cache_bytes_per_token(s, "bf16") == {"kv_cache/bytes_per_token": 768,      # 2·3·64 bf16
+                                                "index_cache/bytes_per_token": 64}
+    custom = cost.shape_from_config(replace(config.SMOLLM2_HOST, index_topk=512))
+    assert custom.index_topk == 512 and math.isfinite(crossover_token(custom, custom))
+    with pytest.raises(ValueError, match="MLA"):
+        cost.shape_from_config(config.SMOLLM2_HOST, "mqa")
 
 
 def test_bad_phase():
