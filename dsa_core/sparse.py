@@ -1,0 +1,97 @@
+"""Sparse attention: each query attends only to the K keys the indexer selected for it.
+
+Formula (paper Eq. 2): u_t = Attn(q_t, {k_s, v_s : s ∈ S_t}), softmax renormalised over S_t.
+One selected set per query token is shared by every head (the "MQA mode" of the paper), and GQA/MQA
+hosts share each key/value head across H / H_kv query heads. Paper: DeepSeek-V3.2-Exp report, 2.1.
+Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward` (`index_mask`, broadcast
+to all heads with `unsqueeze(2)`); FlashMLA's sparse kernels take the same [B, S, K] indices, -1 = empty.
+The ladder (each rung tested against the one below):
+  rung 0  dense.dense_attention        dense causal attention, the oracle             O(T^2)
+  rung 1  masked_sparse_attention      dense scores + -inf outside the set (the demo)  O(T^2), readable
+  rung 2  sparse_attention             gather the K selected keys per query            O(T·K), the real saving
+Left out: MLA's latent (absorbed) form and FP8 KV cache of the production kernels.
+"""
+import torch
+
+from .dense import attention_logits, causal_mask, check_qkv, mix_values
+
+CHUNK_ELEMENTS = 2 ** 24   # gathered floats per query chunk (64 MB fp32) in rung 2
+
+
+def check_indices(topk_indices, B, S, T):
+    """Validate topk_indices [B,S,K]: integer, values in [-1, T); raise ValueError naming the problem."""
+    if topk_indices.dim() != 3 or topk_indices.shape[:2] != (B, S):
+        raise ValueError(f"topk_indices must be [B={B}, S={S}, K], got {tuple(topk_indices.shape)}")
+    if topk_indices.dtype.is_floating_point or topk_indices.shape[-1] == 0:
+        raise ValueError(f"topk_indices must be a non-empty integer tensor, got {topk_indices.dtype}")
+    if ((topk_indices < -1) | (topk_indices >= T)).any():
+        raise ValueError(f"topk_indices must lie in [-1, T={T})")
+
+
+def masked_sparse_attention(q, k, v, topk_indices, scale=None):
+    """Rung 1, the demo's form: q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] -> [B,S,H,Dv]."""
+    check_qkv(q, k, v)
+    B, S, T = q.shape[0], q.shape[1], k.shape[1]
+    check_indices(topk_indices, B, S, T)
+    logits = attention_logits(q, k, scale)                                         # [B, H, S, T]
+    selected = torch.zeros(B, S, T + 1, dtype=torch.bool, device=q.device)       # [B, S, T+1]
+    selected.scatter_(-1, topk_indices.masked_fill(topk_indices < 0, T), True)   # -1 -> spare column
+    visible = selected[..., :T] & causal_mask(S, T, q.device)  # re-apply the causal mask (`index_mask += mask`)
+    logits = logits.masked_fill(~visible[:, None], float("-inf"))   # same mask for every head
+    probs = logits.softmax(dim=-1).nan_to_num(0.0)   # a row with nothing visible gives 0, not NaN
+    return mix_values(probs, v)                                                    # [B, S, H, Dv]
+
+
+def gather_selected(x, topk_indices):
+    """Rows of x at the selected positions (-1 reads row 0; callers mask it): x [B,T,N,D], idx [B,S,K] -> [B,S,K,N,D]."""
+    batch = torch.arange(x.shape[0], device=x.device)[:, None, None]              # [B, 1, 1]
+    return x[batch, topk_indices.clamp(min=0)]                                     # [B, S, K, N, D]
+
+
+def _query_chunks(S, K, width):
+    """Query ranges [s0, s1) small enough that a chunk's gather holds about CHUNK_ELEMENTS floats."""
+    rows = max(1, CHUNK_ELEMENTS // (K * width))
+    return [(s0, min(s0 + rows, S)) for s0 in range(0, S, rows)]
+
+
+def sparse_attention_probs(q, k, topk_indices, scale=None):
+    """Attention probabilities over the selected slots: q [B,S,H,D], k [B,T,H_kv,D], idx [B,S,K] -> fp32 [B,S,H,K]."""
+    check_qkv(q, k)
+    B, S, H, D = q.shape
+    T, H_kv = k.shape[1], k.shape[2]
+    K = topk_indices.shape[-1]
+    check_indices(topk_indices, B, S, T)
+    scale = D ** -0.5 if scale is None else scale
+    query_pos = torch.arange(T - S, T, device=q.device)                           # [S]
+    # A slot counts if it is filled (not -1) and not in the query's future: the causal re-mask again,
+    # so even indices from a careless selection cannot leak the future.
+    valid = (topk_indices >= 0) & (topk_indices <= query_pos[:, None])             # [B, S, K]
+    probs = []
+    for s0, s1 in _query_chunks(S, K, H_kv * D):
+        k_sel = gather_selected(k, topk_indices[:, s0:s1]).float()                # [B, s, K, H_kv, D]
+        q_c = q[:, s0:s1].float().view(B, s1 - s0, H_kv, H // H_kv, D)            # [B, s, H_kv, G, D]
+        logits = torch.einsum("bsngd,bsknd->bsngk", q_c, k_sel) * scale           # [B, s, H_kv, G, K]
+        logits = logits.masked_fill(~valid[:, s0:s1, None, None, :], float("-inf"))
+        p = logits.softmax(dim=-1).nan_to_num(0.0)    # zero valid slots -> zeros, not NaN
+        probs.append(p.reshape(B, s1 - s0, H, K))                                  # [B, s, H, K]
+    return torch.cat(probs, dim=1)                                                 # [B, S, H, K]
+
+
+def sparse_mix_values(probs, v, topk_indices):
+    """Weight the selected values: probs [B,S,H,K], v [B,T,H_kv,Dv], idx [B,S,K] -> [B,S,H,Dv]."""
+    B, S, H, K = probs.shape
+    H_kv, Dv = v.shape[2], v.shape[3]
+    out = []
+    for s0, s1 in _query_chunks(S, K, H_kv * Dv):
+        v_sel = gather_selected(v, topk_indices[:, s0:s1]).float()                # [B, s, K, H_kv, Dv]
+        p = probs[:, s0:s1].view(B, s1 - s0, H_kv, H // H_kv, K)                   # [B, s, H_kv, G, K]
+        o = torch.einsum("bsngk,bsknd->bsngd", p, v_sel)                          # [B, s, H_kv, G, Dv]
+        out.append(o.reshape(B, s1 - s0, H, Dv))                                   # [B, s, H, Dv]
+    return torch.cat(out, dim=1).to(v.dtype)                                       # [B, S, H, Dv]
+
+
+def sparse_attention(q, k, v, topk_indices, scale=None):
+    """Rung 2, gathered: q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] -> [B,S,H,Dv]; memory O(S·K)."""
+    check_qkv(q, k, v)
+    probs = sparse_attention_probs(q, k, topk_indices, scale)                     # [B, S, H, K]
+    return sparse_mix_values(probs, v, topk_indices)                              # [B, S, H, Dv]

@@ -1,0 +1,56 @@
+"""Top-k selection: keep, for every query, the k keys with the highest index score, and nothing in its future.
+
+Formula (paper Eq. 2): S_t = { s : I[t,s] ∈ Top-k(I[t,:]) }, with s ≤ t.
+Paper: DeepSeek-V3.2-Exp report, section 2.1. Official: deepseek-ai/DeepSeek-V3.2-Exp
+`inference/model.py`, end of `Indexer.forward` (`index_score += mask`, `topk(min(index_topk, end_pos))`)
+and `MLA.forward` (`index_mask = full(-inf).scatter_(-1, topk_indices, 0)`, then `index_mask += mask`).
+Two choices differ from the demo and are made for teaching: ties go to the lower position
+(torch.topk leaves ties unspecified), and slots with no visible key are -1 instead of a masked future
+position (as vLLM, FlashMLA and Megatron do). Left out: `dist.broadcast` of the indices across ranks.
+"""
+import torch
+
+from .dense import causal_mask, check_finite
+
+__all__ = ["causal_mask", "select_topk", "topk_mask"]   # causal_mask lives in dense.py, reused here
+
+
+def _order_key(scores):
+    """Exact int64 sort key: higher score first, then lower position: [B,S,T] fp32 -> [B,S,T] int64."""
+    T = scores.shape[-1]
+    bits = (scores.float() + 0.0).view(torch.int32)     # + 0.0 turns -0.0 into 0.0 so they tie
+    bits = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits)  # IEEE sign-magnitude -> integer order
+    later = torch.arange(T - 1, -1, -1, device=scores.device)  # T-1 ... 0: lower position ranks higher
+    return bits.long() * T + later                                                # [B, S, T]
+
+
+def select_topk(scores, k):
+    """Positions of the k best scores per row, best first: scores [B,S,T] -> int64 [B,S,k], -1 if unseen.
+
+    Masked keys carry -inf; a row with fewer than k visible keys fills its last slots with -1.
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if scores.dim() != 3:
+        raise ValueError(f"scores must be [B, S, T], got shape {tuple(scores.shape)}")
+    if torch.isnan(scores).any() or torch.isposinf(scores).any():
+        raise ValueError("scores contain NaN or +inf values")
+    B, S, T = scores.shape
+    k_eff = min(k, T)                          # the demo's min(index_topk, end_pos)
+    topk_indices = _order_key(scores).topk(k_eff, dim=-1).indices                 # [B, S, k_eff]
+    # Trap: when a row sees fewer than k keys, topk still returns k positions, and the extra ones are
+    # masked FUTURE positions (score -inf). Attending to them leaks the future. The demo re-adds the
+    # causal mask after scattering; we mark those slots invalid (-1) so no caller can use them.
+    picked = scores.gather(-1, topk_indices)                                      # [B, S, k_eff]
+    topk_indices = topk_indices.masked_fill(picked == float("-inf"), -1)
+    pad = topk_indices.new_full((B, S, k - k_eff), -1)                            # [B, S, k - k_eff]
+    return torch.cat([topk_indices, pad], dim=-1)                                 # [B, S, k]
+
+
+def topk_mask(topk_indices, T):
+    """Boolean selection mask from indices: topk_indices [B,S,K] (-1 = empty) -> bool [B,S,T]."""
+    B, S, K = topk_indices.shape
+    slots = topk_indices.masked_fill(topk_indices < 0, T)  # send -1 to a spare column T
+    mask = torch.zeros(B, S, T + 1, dtype=torch.bool, device=topk_indices.device)  # [B, S, T+1]
+    mask.scatter_(-1, slots, True)
+    return mask[..., :T]                                                           # [B, S, T]
