@@ -73,6 +73,7 @@ def gguf_config(reader):
         arch=arch, vocab_size=len(reader.fields["tokenizer.ggml.tokens"].data),
         dim=int(get("embedding_length")), n_layers=int(get("block_count")),
         n_heads=n_heads, n_kv_heads=int(get("attention.head_count_kv", n_heads)),
+        head_dim=int(get("attention.key_length", int(get("embedding_length")) // n_heads)),
         hidden_dim=int(get("feed_forward_length")), rope_theta=float(get("rope.freq_base", 10000.0)),
         norm_eps=float(get("attention.layer_norm_rms_epsilon", 1e-6)),
         max_seq_len=int(get("context_length", 2048)),
@@ -107,7 +108,7 @@ def gguf_state_dict(reader, cfg, progress=None):
             w = unpermute_qk(w, cfg["n_heads"])
         elif cfg["arch"] == "llama" and ".k_proj." in name:
             w = unpermute_qk(w, cfg["n_kv_heads"])
-        sd[name] = torch.from_numpy(np.ascontiguousarray(w))
+        sd[name] = torch.from_numpy(np.array(w, dtype=np.float32, order="C"))  # own, writable copy
         if progress is not None:
             progress((i + 1) / len(tensors), f"dequantising {t.name}")
     return sd

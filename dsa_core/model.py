@@ -1,0 +1,185 @@
+"""A readable Llama-family decoder (SmolLM2, Llama, Qwen2, Mistral) whose attention step is pluggable.
+
+Per layer: h += Attention(RMSNorm(h)); h += SwiGLU(RMSNorm(h)); then logits = W_out RMSNorm(h).
+The attention step is where DSA plugs in. With `select=None` every query attends to all its causal
+keys (dense). Otherwise `select(attn, x, q, k)` returns the K key positions each query may see, and
+the same gathered `sparse_attention` runs: with `dsa_select` the layer's own lightning indexer picks
+them (DeepSeek-V3.2-Exp: indexer -> top-k -> sparse attention, in every layer), with `window_select`
+or `random_select` a baseline with the same budget K does.
+Weights keep Hugging Face's Llama names (minus "model."), so HF folders and our GGUF cache load as is.
+Sources: karpathy/nanoGPT `model.py` (layout), transformers `models/llama/modeling_llama.py` (semantics).
+Left out: KV cache and generation, dropout, Mistral's sliding-window mask, RoPE scaling (YaRN, llama3).
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .chunked import chunked_index_topk
+from .dense import dense_attention
+from .metrics import random_topk, window_topk
+from .rope import apply_rope_half, rope_cos_sin
+from .sparse import sparse_attention
+from .topk import select_topk
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "llama"           # "llama" (SmolLM2, Llama, Mistral) or "qwen2" (adds q/k/v biases)
+    vocab_size: int = 49152
+    dim: int = 576                # hidden size
+    n_layers: int = 30
+    n_heads: int = 9              # H query heads
+    n_kv_heads: int = 3           # H_kv key/value heads (GQA: H_kv divides H)
+    head_dim: int = 64            # D
+    hidden_dim: int = 1536        # SwiGLU inner size
+    rope_theta: float = 100000.0
+    norm_eps: float = 1e-5
+    max_seq_len: int = 8192       # context length the model was trained for
+    qkv_bias: bool = False        # Qwen2
+    tie_embeddings: bool = True   # lm_head shares the token embedding matrix (SmolLM2)
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) * weight, computed in fp32 (Zhang & Sennrich 2019)."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        x32 = x.float()
+        return self.weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward: down(silu(gate(x)) * up(x)) (Shazeer 2020)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.dim, cfg.hidden_dim, bias=False)
+        self.up_proj = nn.Linear(cfg.dim, cfg.hidden_dim, bias=False)
+        self.down_proj = nn.Linear(cfg.hidden_dim, cfg.dim, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+def dense_in_chunks(q, k, v, chunk=512):
+    """dense_attention, one block of queries at a time: exact, memory [B,H,chunk,T], no future blocks."""
+    T = q.shape[1]
+    return torch.cat([dense_attention(q[:, s:s + chunk], k[:, :s + chunk], v[:, :s + chunk])  # [B,c,H,D]
+                      for s in range(0, T, chunk)], dim=1)                                    # [B,T,H,D]
+
+
+class Attention(nn.Module):
+    """Grouped-query attention with RoPE; the key selection is a plug-in (see the module docstring)."""
+
+    def __init__(self, cfg, layer_id):
+        super().__init__()
+        H, H_kv, D = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        self.layer_id, self.H, self.H_kv, self.D = layer_id, H, H_kv, D
+        self.q_proj = nn.Linear(cfg.dim, H * D, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(cfg.dim, H_kv * D, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(cfg.dim, H_kv * D, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(H * D, cfg.dim, bias=False)
+        self.indexer = None       # this layer's LightningIndexer, once attach_indexers() has run
+
+    def forward(self, x, cos, sin, select=None):
+        """x [B,T,dim] (normed) -> out [B,T,dim], and (q, k, v, topk_indices) for traces."""
+        B, T, _ = x.shape
+        q = apply_rope_half(self.q_proj(x).view(B, T, self.H, self.D), cos, sin)       # [B,T,H,D]
+        k = apply_rope_half(self.k_proj(x).view(B, T, self.H_kv, self.D), cos, sin)    # [B,T,H_kv,D]
+        v = self.v_proj(x).view(B, T, self.H_kv, self.D)                               # [B,T,H_kv,D]
+
+        # ============ the plug-in point: which keys may each query attend to? ============
+        if select is None:                         # dense: every causal key s <= t
+            topk_indices = None
+            y = dense_in_chunks(q, k, v)                                   # [B,T,H,D]
+        else:                                      # DSA (or a baseline): only K keys per query
+            topk_indices = select(self, x, q, k)                           # [B,T,K], -1 = empty slot
+            y = sparse_attention(q, k, v, topk_indices)                    # [B,T,H,D]
+        # ==================================================================================
+
+        return self.o_proj(y.reshape(B, T, self.H * self.D)), (q, k, v, topk_indices)  # [B,T,dim]
+
+
+def dsa_select(topk, chunk=1024):
+    """DeepSeek's selection: this layer's indexer scores every causal key, top-k keeps the best."""
+    def select(attn, x, q, k):
+        if attn.indexer is None:
+            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
+        if x.shape[1] <= chunk:                    # short text: the full [B,T,T] score matrix is fine
+            return select_topk(attn.indexer(x), topk)                      # [B,T,K]
+        qi, ki, w = attn.indexer.project(x)        # long text: never build a T x T matrix
+        return chunked_index_topk(qi, ki, w, topk, chunk=chunk)            # [B,T,K]
+    return select
+
+
+def window_select(topk, n_sinks=4):
+    """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
+    return lambda attn, x, q, k: window_topk(x.shape[0], x.shape[1], topk, n_sinks=n_sinks)
+
+
+def random_select(topk, seed=0):
+    """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
+    return lambda attn, x, q, k: random_topk(x.shape[0], x.shape[1], topk, seed=seed + attn.layer_id)
+
+
+def fixed_select(indices_by_layer):
+    """Precomputed selections: {layer: [B,T,K]}; layers not in the dict stay dense-equivalent."""
+    return lambda attn, x, q, k: indices_by_layer[attn.layer_id]
+
+
+class Block(nn.Module):
+    def __init__(self, cfg, layer_id):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.self_attn = Attention(cfg, layer_id)
+        self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, h, cos, sin, select=None):
+        x = self.input_layernorm(h)                # the attention input (and the indexer's input)
+        a, qkv = self.self_attn(x, cos, sin, select)
+        h = h + a
+        return h + self.mlp(self.post_attention_layernorm(h)), (x, *qkv)
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+
+    def forward(self, idx, select=None, keep=(), logits=True):
+        """idx [B,T] -> (logits [B,T,V] or None, {layer: (x, q, k, v, topk_indices)} for `keep`).
+
+        With logits=False the run stops after the last layer in `keep` (a trace needs no more).
+        """
+        B, T = idx.shape
+        cos, sin = rope_cos_sin(torch.arange(T), self.cfg.head_dim, self.cfg.rope_theta)  # [T,D]
+        h = self.embed_tokens(idx)                                                         # [B,T,dim]
+        acts, last = {}, max(keep, default=-1)
+        for i, block in enumerate(self.layers):
+            h, layer_acts = block(h, cos, sin, select)
+            if i in keep:
+                acts[i] = layer_acts
+            if not logits and i >= last:
+                return None, acts
+        return self.lm_head(self.norm(h)), acts                                            # [B,T,V]
+
+
+def attach_indexers(model, indexers):
+    """Give each layer its own lightning indexer: a list with one LightningIndexer (or None) per layer."""
+    if len(indexers) != len(model.layers):
+        raise ValueError(f"need one indexer per layer ({len(model.layers)}), got {len(indexers)}")
+    for block, indexer in zip(model.layers, indexers):
+        block.self_attn.indexer = indexer
+    return model
