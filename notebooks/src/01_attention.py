@@ -1,0 +1,209 @@
+# Source of notebooks/01_attention.ipynb; edit here, then run: python scripts/make_notebooks.py
+# %% [markdown]
+# # 01 · Attention, and why it is quadratic
+#
+# *Series: **01 attention** → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
+# model → 06 training the indexer → 07 compute and cost.*
+#
+# DeepSeek Sparse Attention (DSA) changes one thing in a transformer: **which earlier tokens each
+# token looks at**. Before we can see what that saves, we need the thing it saves on: dense causal
+# attention. In this notebook you
+#
+# 1. build one head of causal attention by hand and check it against `dsa_core.dense_attention`,
+# 2. draw the attention map,
+# 3. count (and time) why it grows with the **square** of the text length.
+#
+# Every notebook follows the same rhythm: *Idea → Math → Code → Picture → Check → Exercises*.
+# The math lives in the `dsa_core` package; notebooks import it and never re-implement it. When we
+# derive something by hand, the next line asserts that it equals the library function.
+
+# %%
+import time
+
+import torch
+
+import dsa_core as dsa
+from dsa_core import viz
+from dsa_core.exercises import nb01 as ex
+from dsa_core.exercises import setup_notebook
+
+setup_notebook(seed=0)   # seeds torch; makes the figures render offline (JupyterLab, VS Code, HTML)
+cfg = dsa.TEACHING       # a tiny configuration with DeepSeek-V3.2's field names
+cfg
+
+# %% [markdown]
+# ## Idea
+#
+# Each token *t* asks a question (its **query** $q_t$). Every token *s* offers a label (its **key**
+# $k_s$) and a content (its **value** $v_s$). Token *t* compares its query with the keys of all
+# tokens it may see, turns the match scores into weights that sum to 1, and takes the weighted mean
+# of their values. In a language model a token may only see itself and the past: *s ≤ t*
+# (**causal** attention), because when generating, the future does not exist yet.
+
+# %% [markdown]
+# ## Math
+#
+# For one head with head dimension $D$:
+#
+# $$\ell_{t,s} = \frac{q_t \cdot k_s}{\sqrt{D}}, \qquad
+#   p_{t,s} = \frac{e^{\ell_{t,s}}}{\sum_{s' \le t} e^{\ell_{t,s'}}} \ (s \le t), \quad p_{t,s} = 0 \ (s > t),
+#   \qquad o_t = \sum_{s \le t} p_{t,s}\, v_s .$$
+#
+# The mask is applied by setting $\ell_{t,s} = -\infty$ for $s > t$ before the softmax.
+# Shapes follow DeepSeek's letters: `q [B, T, H, D]`, `k, v [B, T, H_kv, D]`. With `H_kv < H`,
+# several query heads share one key/value head (GQA; `H_kv = 1` is MQA).
+
+# %% [markdown]
+# ## Code: one head by hand, then the library
+
+# %%
+B, T = 1, 12
+H, H_kv, D = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+q = torch.randn(B, T, H, D)        # [B, T, H, D]
+k = torch.randn(B, T, H_kv, D)     # [B, T, H_kv, D]
+v = torch.randn(B, T, H_kv, D)     # [B, T, H_kv, D]
+print(f"{H} query heads share {H_kv} key/value head(s); head dim D = {D}")
+
+# %%
+h = 0                                                   # query head 0 reads key/value head 0
+logits = q[0, :, h] @ k[0, :, 0].T * D ** -0.5           # [T, T]: every query against every key
+future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)   # True where s > t
+p_by_hand = logits.masked_fill(future, float("-inf")).softmax(dim=-1)  # [T, T], rows sum to 1
+out_by_hand = p_by_hand @ v[0, :, 0]                     # [T, D]
+
+# the same thing, from the library
+assert torch.equal(~future, dsa.causal_mask(T, T))
+assert torch.allclose(p_by_hand, dsa.attention_probs(q, k)[0, h], atol=1e-6)
+assert torch.allclose(out_by_hand, dsa.dense_attention(q, k, v)[0, :, h], atol=1e-5)
+print("hand-built head 0 == dsa.attention_probs / dsa.dense_attention")
+
+# %% [markdown]
+# Read the library's version: it is the same few lines, batched over heads (`??dsa.dense_attention`
+# in Jupyter shows the source).
+
+# %%
+import inspect
+print(inspect.getsource(dsa.dense.attention_probs))
+
+# %% [markdown]
+# ## Picture
+#
+# Rows are queries, columns are keys. The upper triangle is the future (grey): never attended.
+# The colour scale is fixed to [0, 1] so maps are comparable. With random vectors the pattern has no
+# meaning yet; notebook 05 shows a real model on real text.
+
+# %%
+T_pic = 48
+q_pic, k_pic = torch.randn(1, T_pic, H, D), torch.randn(1, T_pic, H_kv, D)
+probs = dsa.attention_probs(q_pic, k_pic)                # [B, H, T, T]
+viz.heatmap(probs[0].mean(0).numpy(), kind="dense", title="dense causal attention, mean over heads")
+
+# %% [markdown]
+# ## Check: the future really is invisible
+#
+# Changing the *last* tokens must not change the outputs of the earlier ones.
+
+# %%
+out = dsa.dense_attention(q, k, v)
+k2, v2 = k.clone(), v.clone()
+k2[:, 8:] += 5.0 * torch.randn_like(k2[:, 8:])           # scramble keys and values of tokens 8..11
+v2[:, 8:] += 5.0 * torch.randn_like(v2[:, 8:])
+out2 = dsa.dense_attention(q, k2, v2)
+assert torch.allclose(out[:, :8], out2[:, :8], atol=1e-6)  # tokens 0..7 did not notice
+assert not torch.allclose(out[:, 8:], out2[:, 8:])         # tokens 8..11 did
+print("outputs of tokens 0..7 unchanged: attention is causal")
+
+# %% [markdown]
+# ## Why it is quadratic
+#
+# Query *t* scores *t + 1* keys, so one head computes $1 + 2 + \dots + T = T(T+1)/2$ scores, and the
+# probability tensor `[B, H, T, T]` holds $H T^2$ numbers. Double the text, quadruple the work.
+# First the memory, checked against the tensor the library really allocates:
+
+# %%
+for T_m in (256, 512, 1024):
+    p_m = dsa.attention_probs(torch.randn(1, T_m, H, D), torch.randn(1, T_m, H_kv, D))
+    bytes_by_hand = 4 * 1 * H * T_m * T_m                    # fp32 = 4 bytes, B = 1
+    assert p_m.numel() * p_m.element_size() == bytes_by_hand
+    print(f"T = {T_m:5d}: probabilities [1, {H}, {T_m}, {T_m}] = {bytes_by_hand / 2**20:6.1f} MiB")
+
+# %% [markdown]
+# And the time, measured on this machine (small sizes so it stays quick; the ratio is what matters):
+
+# %%
+def seconds(fn, repeat=3):
+    """Best of a few runs after a warm-up: the least disturbed by other programs."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+previous = None
+for T_m in (256, 512, 1024, 2048):
+    qm, km, vm = torch.randn(1, T_m, H, D), torch.randn(1, T_m, H_kv, D), torch.randn(1, T_m, H_kv, D)
+    s = seconds(lambda: dsa.dense_attention(qm, km, vm))
+    ratio = "" if previous is None else f"  ×{s / previous:.1f} for 2× the tokens"
+    print(f"T = {T_m:5d}: {1000 * s:7.1f} ms{ratio}")
+    previous = s
+
+# %% [markdown]
+# The ratio tends to 4 once T is large enough for the T×T part to dominate (small T is dominated by
+# fixed overheads). DeepSeek-V3.2 serves 128K-token contexts: at that length the T×T part is
+# everything. DSA keeps the per-query work bounded by a fixed budget *k* of keys; the next notebooks
+# build it piece by piece.
+#
+# ## Exercises
+#
+# Replace each `None` with your answer and run the check cell below it. The check says what is
+# wrong, if anything.
+#
+# **Exercise 1.** How many (query, key) scores does **one** causal head compute for T = 1000 tokens?
+# (Count only the keys each query can see.)
+
+# %% [answer]
+answer_1 = None
+
+# %% [solution]
+T_ex = 1000
+answer_1 = T_ex * (T_ex + 1) // 2          # query t sees t + 1 keys: 1 + 2 + ... + T
+
+# %% [check]
+ex.check_causal_pairs(answer_1)
+
+# %% [markdown]
+# **Exercise 2.** Using `q` and `k` from the *Code* section (T = 12), compute by hand the attention
+# probabilities of query **t = 5**, head 0: a tensor of length T with one weight per key (zeros for
+# the future). Do not call `dsa.attention_probs` (that is what the check compares with).
+
+# %% [answer]
+answer_2 = None
+
+# %% [solution]
+t = 5
+scores_t = q[0, t, 0] @ k[0, :, 0].T * D ** -0.5          # [T]
+scores_t[t + 1:] = float("-inf")                           # the future
+answer_2 = scores_t.softmax(dim=-1)                        # [T]
+
+# %% [check]
+ex.check_attention_row(answer_2, q, k, t=5, head=0)
+
+# %% [markdown]
+# **Exercise 3.** DeepSeek-V3.2 (`dsa.V32_671B`) has `n_heads = 128` query heads. How many **GiB**
+# (2³⁰ bytes) would one layer's fp32 attention-probability tensor `[1, H, T, T]` take at
+# T = 131072 (128K) tokens?
+
+# %% [answer]
+answer_3 = None
+
+# %% [solution]
+answer_3 = 4 * dsa.V32_671B.n_heads * 131072 ** 2 / 2 ** 30
+
+# %% [check]
+ex.check_probs_memory_gib(answer_3)
+
+# %% [markdown]
+# **Next:** 02 · the lightning indexer, a cheap scorer that decides which keys are worth it.

@@ -1,0 +1,84 @@
+"""A notebook exported to HTML draws its Plotly figures in a browser with no network at all.
+
+Executes notebooks/01_attention.ipynb, exports it with dsa_core.exercises.export_html, checks that the
+file loads no http(s) script, then opens it in Debian's headless Chromium (Playwright) with every
+non-file request blocked and recorded, and asserts that a Plotly heatmap was drawn.
+"""
+import pathlib
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from dsa_core.exercises.notebook_setup import export_html
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "01_attention.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-default-apps", "--disable-sync", "--no-first-run",
+        "--metrics-recording-only", "--disable-extensions"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    html = tmp_path_factory.mktemp("export") / "01_attention.html"
+    export_html(nb, html)
+    return nb, html
+
+
+def test_figures_carry_both_the_plotly_mimetype_and_an_inline_html_fallback(exported):
+    nb, _ = exported
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "data" in o]
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o["data"]]
+    assert figures, "no Plotly figure in the executed notebook"
+    assert all("text/html" in o["data"] for o in figures), "a figure lacks its HTML fallback"
+    inline_js = [o for o in outputs if "text/html" in o["data"] and len(o["data"]["text/html"]) > 1_000_000]
+    assert inline_js, "plotly.js is not embedded inline"
+
+
+def test_exported_html_has_no_network_scripts(exported):
+    _, html = exported
+    text = html.read_text(encoding="utf-8")
+    assert "Plotly.newPlot" in text
+    remote = re.findall(r"<script[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>", text, flags=re.I)
+    assert not remote, f"scripts loaded from the network: {remote[:3]}"
+    links = re.findall(r"<link[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", text, flags=re.I)
+    assert not links, f"stylesheets loaded from the network: {links[:3]}"
+
+
+@pytest.mark.e2e
+def test_exported_html_draws_plotly_offline_in_chromium(exported):
+    from playwright.sync_api import sync_playwright
+
+    assert pathlib.Path(CHROMIUM).exists(), "Debian chromium missing: apt-get install -y chromium"
+    _, html = exported
+    blocked, errors = [], []
+
+    def only_local(route):
+        if route.request.url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/*", only_local)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(html.resolve().as_uri(), wait_until="load")
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            assert page.locator(".js-plotly-plot").count() >= 1
+            # a heatmap is drawn as an <image> inside the plot's SVG; the colour bar is drawn too
+            assert page.locator(".js-plotly-plot .heatmaplayer image").count() >= 1
+            assert page.locator(".js-plotly-plot .colorbar").count() >= 1
+        finally:
+            browser.close()
+    assert not blocked, f"the page tried to reach the network: {blocked[:5]}"
+    assert not errors, f"JavaScript errors: {errors[:3]}"

@@ -1,0 +1,37 @@
+"""The committed notebooks are exactly what scripts/make_notebooks.py builds from notebooks/src/:
+outputs cleared, kernelspec python3, no installs or path hacks, 2 to 4 self-checked exercises."""
+import importlib.util
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "scripts" / "make_notebooks.py")
+make_notebooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_notebooks)
+
+
+def test_committed_notebooks_match_their_sources():
+    assert make_notebooks.main(["--check"]) == 0, "run: python scripts/make_notebooks.py"
+
+
+def test_every_notebook_has_a_solution_and_no_outputs():
+    students = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    solutions = sorted(p.name for p in (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    assert students and students == solutions
+    for path in (ROOT / "notebooks").rglob("[0-9][0-9]_*.ipynb"):
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == "python3", path
+        for cell in nb["cells"]:
+            assert not cell.get("outputs") and not cell.get("execution_count"), f"{path}: outputs not cleared"
+
+
+def _code(path):
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def test_student_copies_hold_placeholders_and_solutions_assert():
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        code, sol = _code(path), _code(path.parent / "solutions" / path.name)
+        assert "= None" in code and "assert feedback" not in code, path.name
+        assert sol.count("assert feedback, feedback") == code.count(".check_"), path.name
