@@ -1,0 +1,115 @@
+"""Attention-style maps (query rows x key columns), alone or aligned side by side with linked zoom.
+
+Conventions shared by every map: probabilities on the fixed scale [0, 1] with a labelled colour bar;
+index scores labelled as unnormalised; the causal future (key after query) drawn in grey and named in
+the caption; numeric axes (positions), with 'index:token' tick labels only when they are few enough to
+read. Maps larger than the budget are block-pooled first (see pool.py), and the caption says so.
+"""
+import numpy as np
+import plotly.graph_objects as go
+
+from . import style
+from .pool import future_to_nan, pool_matrix, window
+
+GRID_SIDE = 192  # per panel in the 6-panel grid: 6 x 192^2 cells stay below one 512 x 512 map
+
+_KIND = {  # colour scale, fixed range, short panel title
+    "scores": (style.SCORE_SCALE, None, "index scores (unnormalised)"),
+    "mask": (style.MASK_SCALE, (0, 1), "kept by the indexer's top-k"),
+    "oracle": (style.MASK_SCALE, (0, 1), "ideal top-k (from dense attention)"),
+    "dense": (style.ATTENTION_SCALE, (0, 1), "dense attention [0, 1]"),
+    "sparse": (style.ATTENTION_SCALE, (0, 1), "sparse (DSA) attention [0, 1]"),
+    "diff": (style.DIFF_SCALE, (-1, 1), "sparse − dense [−1, 1]"),
+}
+
+
+def _prepare(z, max_side, how, zoom):
+    """Future → NaN, then a full-resolution zoom window or block pooling. Returns (z, rows, cols, note)."""
+    if zoom is not None:
+        z, lo = window(z, zoom[0], zoom[1])
+        z = future_to_nan(z)
+        pos = np.arange(lo, lo + z.shape[0], dtype=np.float32)
+        return z, pos, pos, f"zoom: positions {lo}–{lo + z.shape[0] - 1} at full resolution"
+    pooled, re, ce = pool_matrix(z, max_side, how, causal=True)
+    note = "" if len(re) == len(z) else f"{how}-pooled blocks of {int(re[1]) if len(re) > 1 else 1} tokens"
+    return pooled, re.astype(np.float32), ce.astype(np.float32), note
+
+
+def _ticks(tokens, pos):
+    """Tick labels 'i:token' when at most 40 positions are shown, else Plotly's numeric ticks."""
+    if tokens is None or len(pos) > 40 or len(pos) != len(set(pos.tolist())):
+        return None
+    return {"tickmode": "array", "tickvals": pos.tolist(), "tickfont": {"size": 11},
+            "ticktext": [style.token_labels([tokens[int(p)]], int(p))[0] for p in pos]}
+
+
+def heatmap(z, kind="dense", tokens=None, title=None, max_side=512, how="max", zoom=None, query=None,
+            height=520):
+    """One map [T,T] of `kind` in scores | mask | oracle | dense | sparse | diff.
+
+    `zoom=(lo, size)` shows a full-resolution window; otherwise maps above max_side are pooled.
+    `query` draws a horizontal line on that query's row.
+    """
+    return aligned_maps({kind: z}, tokens=tokens, max_side=max_side, how=how, zoom=zoom, query=query,
+                        cols=1, height=height, title=title)
+
+
+def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, query=None, cols=3,
+                 height=None, title=None):
+    """Maps side by side with linked axes (zoom one, all follow).
+
+    maps: dict kind -> [T,T] array (kinds as in `heatmap`, in the order given); if 'dense' and 'sparse'
+    are given and 'diff' is not, 'diff' = sparse − dense is added. A colour bar is drawn once per scale.
+    """
+    maps = dict(maps)
+    if "dense" in maps and "sparse" in maps and "diff" not in maps:
+        maps["diff"] = style.f32(maps["sparse"]) - style.f32(maps["dense"])
+    unknown = set(maps) - set(_KIND)
+    if unknown:
+        raise ValueError(f"unknown map kinds {sorted(unknown)}; use {sorted(_KIND)}")
+    kinds = list(maps)
+    cols = min(cols, len(kinds))
+    rows = -(-len(kinds) // cols)
+    lay, doms = style.grid(rows, cols, hgap=0.09 if cols > 1 else 0.02, vgap=0.16,
+                           titles=[_KIND[k][2] for k in kinds])
+    data, notes, bars, xs, shapes = [], set(), set(), None, []
+    for i, kind in enumerate(kinds):
+        n = "" if i == 0 else str(i + 1)
+        z, ys, xs, note = _prepare(maps[kind], max_side, how, zoom)
+        notes.add(note)
+        scale, rng, _ = _KIND[kind]
+        bar = {"dense": "attention", "sparse": "attention", "oracle": "mask"}.get(kind, kind)
+        if rng is None:
+            lo, hi = (float(np.nanmin(z)), float(np.nanmax(z))) if np.isfinite(z).any() else (0.0, 1.0)
+            rng = (lo, hi if hi > lo else lo + 1)
+        (x0, x1), (y0, y1) = doms[i]
+        label = {"attention": "probability (0 to 1)", "scores": "score (unnormalised)",
+                 "diff": "sparse − dense"}.get(bar, "")
+        data.append(go.Heatmap(
+            z=z, x=xs, y=ys, colorscale=scale, zmin=rng[0], zmax=rng[1], name=kind, xaxis=f"x{n}",
+            yaxis=f"y{n}", showscale=bar not in bars and bar != "mask", hoverongaps=False,
+            colorbar={"x": x1 + 0.005, "y": (y0 + y1) / 2, "len": (y1 - y0) * 1.05, "thickness": 10,
+                      "title": {"text": label, "side": "right", "font": {"size": 11}}},
+            hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>"))
+        bars.add(bar)
+        if query is not None:  # the current query's row, in every panel
+            shapes.append({"type": "line", "xref": f"x{n} domain", "x0": 0, "x1": 1, "yref": f"y{n}",
+                           "y0": float(query), "y1": float(query),
+                           "line": {"color": style.ROLE["query"], "width": 1.5, "dash": "dot"}})
+        first_col = i % cols == 0
+        lay[f"yaxis{n}"].update(autorange="reversed", showgrid=False, zeroline=False, showticklabels=first_col,
+                                title_text="query position" if first_col else None)
+        lay[f"xaxis{n}"].update(showgrid=False, zeroline=False,
+                                title_text="key position" if i // cols == rows - 1 else None)
+        ticks = _ticks(tokens, xs)
+        if ticks:
+            lay[f"xaxis{n}"].update(ticks, tickangle=-60)
+            lay[f"yaxis{n}"].update(ticks, showticklabels=first_col)
+    note = "; ".join(n for n in sorted(notes) if n)
+    caption = "grey = causal future (key after query, never attended)" + (f"; {note}" if note else "")
+    lay["annotations"].append({"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": 1 + 0.12 / rows,
+                               "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 13}})
+    lay["margin"] = {"l": 60, "r": 40, "t": 110 if title else 70, "b": 50}
+    fig = style.figure(data, title, height or (380 * rows + 90), plot_bgcolor=style.FUTURE, shapes=shapes,
+                       meta={"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}, **lay)
+    return fig

@@ -1,0 +1,124 @@
+"""Per-query views that work at any text length: the index-score vs dense-attention strip, the
+clickable token grid, and selection statistics (pick distances, sink keys, baselines at one budget).
+"""
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from . import style
+
+
+def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=None, height=460):
+    """Index scores (top) against true dense attention (bottom) over keys 0..query of one query.
+
+    scores_row, dense_row: [T] (entries after `query` are ignored); selected: positions kept by top-k
+    (-1 ignored); dense_top: positions of dense attention's own top-k (the ideal set), marked with a ◆.
+    Kept keys are drawn solid blue with a hatch; dropped keys light grey, so the strip reads without colour.
+    """
+    n = int(query) + 1
+    s = style.f32(scores_row)[:n]
+    p = style.f32(dense_row)[:n]
+    s = np.where(np.isfinite(s), s, np.nan).astype(np.float32)
+    pos = np.arange(n, dtype=np.float32)
+    kept = np.zeros(n, bool)
+    sel = np.asarray(selected, dtype=np.int64).ravel()
+    kept[sel[(sel >= 0) & (sel < n)]] = True
+    labels = style.token_labels(tokens[:n]) if tokens is not None else [str(i) for i in range(n)]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=["index score I[t, s] (unnormalised)",
+                                        "dense attention p[t, s] (probability, 0 to 1)"])
+    for row, y in ((1, s), (2, p)):
+        for is_kept, name, colour, pattern in ((True, "kept by top-k", style.ROLE["indexer"], "/"),
+                                               (False, "dropped", "#b9c2cc", "")):
+            m = kept == is_kept
+            fig.add_trace(go.Bar(
+                x=pos[m], y=y[m], name=name, marker={"color": colour, "pattern": {"shape": pattern}},
+                customdata=np.array(labels, dtype=object)[m], legendgroup=name, showlegend=row == 1,
+                hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"), row=row, col=1)
+    if dense_top is not None:
+        top = np.asarray(dense_top, dtype=np.int64).ravel()
+        top = top[(top >= 0) & (top < n)]
+        missed = top[~kept[top]]
+        fig.add_trace(go.Scatter(x=top.astype(np.float32), y=p[top], mode="markers", name="ideal top-k (◆)",
+                                 marker={"symbol": "diamond", "size": 9, "color": style.ROLE["oracle"]},
+                                 hovertemplate="ideal top-k: key %{x}<extra></extra>"), row=2, col=1)
+        if len(missed):
+            fig.add_trace(go.Scatter(x=missed.astype(np.float32), y=p[missed], mode="markers",
+                                     name="missed by indexer (✖)",
+                                     marker={"symbol": "x", "size": 11, "color": style.ROLE["missed"]},
+                                     hovertemplate="missed: key %{x}<extra></extra>"), row=2, col=1)
+    fig.update_yaxes(range=[0, 1.0 if p.size and p.max() > 0.5 else max(0.05, float(p.max()) * 1.1)], row=2, col=1)
+    fig.update_xaxes(title_text=f"key position (query = {query})", row=2, col=1, range=[-0.5, n - 0.5])
+    fig.update_layout(barmode="overlay", bargap=0.05)
+    fig.layout.meta = {"query": int(query), "kept": int(kept.sum())}
+    return style.base_layout(fig, None, height)
+
+
+def token_grid(tokens, query=None, selected=None, per_row=16, start=0, height=None):
+    """The text as a clickable grid of tokens (scatter points with text): click one to pick the query.
+
+    Shows tokens[start:], wrapped `per_row` to a line; the query gets a ring, kept keys a square.
+    The point's `customdata` is its position in the whole text.
+    """
+    toks = list(tokens)[start:]
+    n = len(toks)
+    pos = np.arange(start, start + n)
+    xs = (np.arange(n) % per_row).astype(np.float32)
+    ys = (np.arange(n) // per_row).astype(np.float32)
+    kept = np.zeros(n, bool)
+    if selected is not None:
+        sel = np.asarray(selected, dtype=np.int64).ravel() - start
+        kept[sel[(sel >= 0) & (sel < n)]] = True
+    is_q = pos == (query if query is not None else -1)
+    colour = np.where(is_q, style.ROLE["query"], np.where(kept, style.ROLE["indexer"], "#b9c2cc"))
+    symbol = np.where(is_q, "circle-open", np.where(kept, "square", "circle"))
+    text = [style.display_token(t).strip() or "␣" for t in toks]
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=text, textposition="middle center",
+        textfont={"size": 13}, customdata=pos, name="tokens",
+        marker={"size": 30, "color": colour, "symbol": symbol, "opacity": 0.35, "line": {"width": 2}},
+        hovertemplate="position %{customdata}: %{text}<extra>click to make this the query</extra>"))
+    fig.update_xaxes(visible=False, range=[-0.7, per_row - 0.3])
+    fig.update_yaxes(visible=False, autorange="reversed")
+    rows = int(ys.max()) + 1 if n else 1
+    fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False)
+    return style.base_layout(fig, None, height or 40 * rows + 50)
+
+
+def pick_distances(query, selected, height=300):
+    """Histogram of how far back the kept keys lie (query − key) for one query."""
+    sel = np.asarray(selected, dtype=np.int64).ravel()
+    d = (int(query) - sel[sel >= 0]).astype(np.float32)
+    fig = go.Figure(go.Histogram(x=d, nbinsx=40, marker={"color": style.ROLE["indexer"]}, name="kept keys"))
+    fig.update_xaxes(title_text="distance back from the query (tokens)")
+    fig.update_yaxes(title_text="kept keys")
+    return style.base_layout(fig, "How far back does the indexer look?", height)
+
+
+def key_popularity(counts, tokens=None, top=15, height=320):
+    """How many queries keep each key (sinks show up as keys everyone keeps): the `top` most kept."""
+    c = style.f32(counts)
+    order = np.argsort(-c, kind="stable")[:top]
+    labels = style.token_labels([tokens[i] for i in order], 0) if tokens is not None else [str(i) for i in order]
+    labels = [f"{i}:{lab.split(':', 1)[1]}" for i, lab in zip(order, labels)] if tokens is not None else labels
+    fig = go.Figure(go.Bar(x=c[order], y=labels, orientation="h", marker={"color": style.ROLE["indexer"]},
+                           hovertemplate="%{y}: kept by %{x:.0f} queries<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(title_text="queries that keep this key")
+    return style.base_layout(fig, "Most-kept keys (attention sinks)", height)
+
+
+def baseline_bars(values, k=None, title=None, height=320):
+    """One number per method at the same budget k, e.g. attention-mass recall:
+    values = {"DSA indexer": .., "ideal top-k": .., "window + sinks": .., "random": ..}; each bar labelled."""
+    names = list(values)
+    v = style.f32([values[n] for n in names])
+    role = {"indexer": "indexer", "dsa": "indexer", "ideal": "oracle", "oracle": "oracle",
+            "window": "window", "random": "random"}
+    colours = [style.ROLE[next((r for key, r in role.items() if key in n.lower()), "random")] for n in names]
+    fig = go.Figure(go.Bar(x=v, y=names, orientation="h", marker={"color": colours},
+                           text=[f"{x:.3f}" for x in v], textposition="outside",
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_xaxes(range=[0, 1.12], title_text="attention mass kept (recall, 0 to 1)")
+    fig.update_yaxes(autorange="reversed", type="category")
+    return style.base_layout(fig, title or (f"Same budget k = {k}" if k else None), height)

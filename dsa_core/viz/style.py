@@ -1,0 +1,117 @@
+"""Shared look of every figure: a colour-blind-safe palette, fixed colour scales, labels, export config.
+
+Okabe & Ito's eight colours stay distinguishable under the common colour-vision deficiencies. Every mark
+that carries meaning also carries a shape, a pattern or a text label, never colour alone. Backgrounds are
+transparent so Streamlit's light and dark themes (and Jupyter's) both read well; fonts are sized for a
+1280x720 projector.
+"""
+import numpy as np
+import plotly.graph_objects as go
+
+# Okabe-Ito palette (https://jfly.uni-koeln.de/color/), named by role.
+ORANGE, SKY, GREEN, YELLOW = "#E69F00", "#56B4E9", "#009E73", "#F0E442"
+BLUE, VERMILLION, PURPLE, GREY = "#0072B2", "#D55E00", "#CC79A7", "#8C8C8C"
+PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, YELLOW, GREY]
+
+ROLE = {  # one colour per concept, the same in every figure, page and notebook
+    "indexer": BLUE, "dsa": BLUE, "dense": ORANGE, "oracle": GREEN, "ideal": GREEN,
+    "window": PURPLE, "random": GREY, "query": VERMILLION, "missed": VERMILLION,
+}
+FUTURE = "#8C8C8C"  # the causal upper triangle: drawn as this background, labelled in every map
+FONT = 15           # readable from the back of a lecture room at 1280x720
+
+
+def _cividis_sqrt():
+    """Cividis (colour-blind-safe) with stops at squared spacing: small attention weights stay visible,
+    while the scale itself still runs over the fixed range [0, 1]."""
+    cividis = ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678",
+               "#a59c74", "#c3b369", "#e1cc55", "#fee838"]
+    return [[float(v), c] for v, c in zip(np.linspace(0, 1, len(cividis)) ** 2, cividis)]
+
+
+ATTENTION_SCALE = _cividis_sqrt()  # probabilities, always zmin=0, zmax=1
+SCORE_SCALE = "Plasma"             # unnormalised index scores, auto range
+MASK_SCALE = [[0.0, "#dfe7ef"], [0.5, "#dfe7ef"], [0.5, BLUE], [1.0, BLUE]]
+DIFF_SCALE = [[0.0, VERMILLION], [0.35, "#f0b48a"], [0.5, "#f2f2f2"], [0.65, "#8fc3e6"], [1.0, BLUE]]
+
+LABEL = {
+    "scores": "index score (unnormalised: Σ_j w·ReLU(q·k), not a probability)",
+    "mask": "kept by top-k selection (1 = kept, 0 = dropped)",
+    "dense": "dense attention probability (fixed scale 0 to 1)",
+    "sparse": "sparse (DSA) attention probability (fixed scale 0 to 1)",
+    "diff": "sparse − dense attention (−1 to 1; red = lost, blue = gained)",
+}
+
+
+def display_token(tok):
+    """Printable form of one token: visible whitespace and control characters, trimmed to 24 chars."""
+    tok = str(tok).replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
+    tok = "".join(ch if ch.isprintable() or ch == " " else "�" for ch in tok)
+    return tok if len(tok) <= 24 else tok[:23] + "…"
+
+
+def token_labels(tokens, start=0):
+    """Unique labels 'index:token'. Plotly merges duplicate category labels, so never plot bare tokens."""
+    return [f"{start + i}:{display_token(t).strip() or '␣'}" for i, t in enumerate(tokens)]
+
+
+def f32(x):
+    """Any array-like (numpy, CPU torch tensor, list) as a float32 numpy array: small, fast JSON."""
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+
+
+def layout(title=None, height=420, **extra):
+    """The shared layout as a dict: transparent background, projector-sized fonts, compact margins."""
+    base = {
+        "title": {"text": title, "font": {"size": FONT + 3}} if title else None,
+        "height": height, "font": {"size": FONT}, "margin": {"l": 60, "r": 30, "t": 70 if title else 30, "b": 60},
+        "paper_bgcolor": "rgba(0,0,0,0)", "hoverlabel": {"font": {"size": FONT}},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    }
+    base.update(extra)
+    return base
+
+
+def figure(data, title=None, height=420, **extra):
+    """Build a go.Figure in one construction (much faster than many update_* calls, which matters
+    for the app's 0.3 s budget per interaction)."""
+    return go.Figure(data=data, layout=layout(title, height, **extra))
+
+
+def base_layout(fig, title=None, height=420):
+    """Apply the shared layout to an existing figure."""
+    fig.update_layout(**layout(title, height))
+    return fig
+
+
+def grid(rows, cols, hgap=0.09, vgap=0.14, titles=(), share=True, bottom=0.0):
+    """Layout entries for a rows x cols grid of subplots (axes x, x2, ...; row 1 on top), with linked
+    zoom when `share`, plus subplot-title annotations. Returns (layout dict, [(xdomain, ydomain)])."""
+    lay, doms, notes = {}, [], []
+    w, h = (1 - hgap * (cols - 1)) / cols, (1 - bottom - vgap * (rows - 1)) / rows
+    for i in range(rows * cols):
+        r, c = divmod(i, cols)
+        n = "" if i == 0 else str(i + 1)
+        xd = [round(c * (w + hgap), 6), min(1.0, round(c * (w + hgap) + w, 6))]
+        yd = [max(0.0, round(1 - r * (h + vgap) - h, 6)), round(1 - r * (h + vgap), 6)]
+        lay[f"xaxis{n}"] = {"domain": xd, "anchor": f"y{n}", **({"matches": "x"} if share and n else {})}
+        lay[f"yaxis{n}"] = {"domain": yd, "anchor": f"x{n}", **({"matches": "y"} if share and n else {})}
+        doms.append((xd, yd))
+        if i < len(titles):
+            notes.append({"text": titles[i], "x": (xd[0] + xd[1]) / 2, "y": yd[1], "xref": "paper",
+                          "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                          "font": {"size": FONT}})
+    lay["annotations"] = notes
+    return lay, doms
+
+
+def export_config(filename="dsa-figure", fmt="png", scale=2):
+    """Plotly `config` for st.plotly_chart / fig.show(config=...): the modebar camera button downloads
+    the figure as PNG or SVG, drawn by the bundled plotly.js in the browser, so it works offline."""
+    if fmt not in ("png", "svg", "jpeg", "webp"):
+        raise ValueError(f"fmt must be png, svg, jpeg or webp, got {fmt!r}")
+    return {
+        "displaylogo": False, "responsive": True,
+        "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": scale},
+        "modeBarButtonsToRemove": ["lasso2d"],
+    }
