@@ -119,16 +119,16 @@ def dsa_select(topk, chunk=1024):
 
 def window_select(topk, n_sinks=4):
     """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
-    return lambda attn, x, q, k: window_topk(x.shape[0], x.shape[1], topk, n_sinks=n_sinks)
+    return lambda attn, x, q, k: window_topk(x.shape[1], topk, n_sinks).expand(x.shape[0], -1, -1)  # [B,T,K]
 
 
 def random_select(topk, seed=0):
     """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
-    return lambda attn, x, q, k: random_topk(x.shape[0], x.shape[1], topk, seed=seed + attn.layer_id)
+    return lambda attn, x, q, k: random_topk(x.shape[1], topk, seed + attn.layer_id).expand(x.shape[0], -1, -1)
 
 
 def fixed_select(indices_by_layer):
-    """Precomputed selections: {layer: [B,T,K]}; layers not in the dict stay dense-equivalent."""
+    """Precomputed selections, one per layer: {layer: [B,T,K]} (every layer must be present)."""
     return lambda attn, x, q, k: indices_by_layer[attn.layer_id]
 
 
@@ -158,22 +158,27 @@ class Transformer(nn.Module):
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
 
-    def forward(self, idx, select=None, keep=(), logits=True):
-        """idx [B,T] -> (logits [B,T,V] or None, {layer: (x, q, k, v, topk_indices)} for `keep`).
+    def hidden(self, idx, select=None, keep=(), stop_after=None):
+        """idx [B,T] -> (final normed hidden state [B,T,dim], {layer: (x, q, k, v, topk_indices)}).
 
-        With logits=False the run stops after the last layer in `keep` (a trace needs no more).
+        Only layers in `keep` are recorded. With stop_after=l the run ends after layer l (a trace of
+        layer l needs no more) and the hidden state returned is None.
         """
         B, T = idx.shape
         cos, sin = rope_cos_sin(torch.arange(T), self.cfg.head_dim, self.cfg.rope_theta)  # [T,D]
         h = self.embed_tokens(idx)                                                         # [B,T,dim]
-        acts, last = {}, max(keep, default=-1)
+        acts = {}
         for i, block in enumerate(self.layers):
             h, layer_acts = block(h, cos, sin, select)
             if i in keep:
                 acts[i] = layer_acts
-            if not logits and i >= last:
+            if i == stop_after:
                 return None, acts
-        return self.lm_head(self.norm(h)), acts                                            # [B,T,V]
+        return self.norm(h), acts
+
+    def forward(self, idx, select=None):
+        """idx [B,T] -> logits [B,T,V]."""
+        return self.lm_head(self.hidden(idx, select)[0])                                  # [B,T,V]
 
 
 def attach_indexers(model, indexers):
