@@ -10,3 +10,8 @@ from .dense import attention_probs, causal_mask, dense_attention
 from .indexer import LightningIndexer, index_scores
 from .topk import select_topk, topk_mask
 from .sparse import masked_sparse_attention, sparse_attention, sparse_attention_probs
+from .chunked import chunked_index_topk
+from .dsa import DSATrace, dsa_attention, dsa_decode
+from .metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
+from .toy import toy_hidden, toy_indexer_inputs, toy_layer, toy_qkv
+# optional, not imported here: dsa_core.fp8 (FP8 + Hadamard simulation)

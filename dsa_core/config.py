@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class DSAConfig:
+    """Sizes of one DSA model; fields named as in DeepSeek's `ModelArgs`, defaults = 671B."""
+
     # model
     vocab_size: int = 129280
     dim: int = 7168                   # hidden size D of x (the attention-normed hidden state)

@@ -33,11 +33,18 @@ def select_topk(scores, k):
         raise ValueError(f"k must be a positive int, got {k!r}")
     if scores.dim() != 3:
         raise ValueError(f"scores must be [B, S, T], got shape {tuple(scores.shape)}")
-    if torch.isnan(scores).any() or torch.isposinf(scores).any():
+    top = scores.max() if scores.numel() else scores.new_zeros(())
+    if torch.isnan(top) or torch.isposinf(top):   # max() propagates NaN, so one pass checks both
         raise ValueError("scores contain NaN or +inf values")
     B, S, T = scores.shape
     k_eff = min(k, T)                          # the demo's min(index_topk, end_pos)
-    topk_indices = _order_key(scores).topk(k_eff, dim=-1).indices                 # [B, S, k_eff]
+    # Fast path: a plain topk, with one extra slot so a tie at the boundary is visible too.
+    values, topk_indices = scores.topk(min(k_eff + 1, T), dim=-1)                 # [B, S, k_eff+1]
+    tied = (values[..., 1:] == values[..., :-1]) & (values[..., 1:] > float("-inf"))  # [B, S, k_eff]
+    topk_indices = topk_indices[..., :k_eff]                                      # [B, S, k_eff]
+    rows = tied.any(dim=-1)                                                       # [B, S]
+    if rows.any():   # torch.topk orders ties arbitrarily: redo those rows with the exact tie-break key
+        topk_indices[rows] = _order_key(scores[rows]).topk(k_eff, dim=-1).indices  # [n_rows, k_eff]
     # Trap: when a row sees fewer than k keys, topk still returns k positions, and the extra ones are
     # masked FUTURE positions (score -inf). Attending to them leaks the future. The demo re-adds the
     # causal mask after scattering; we mark those slots invalid (-1) so no caller can use them.
