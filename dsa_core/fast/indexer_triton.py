@@ -1,0 +1,93 @@
+"""Triton kernel: lightning-indexer scores for a block of queries, one tile of keys at a time.
+
+Computes, like `dsa_core.index_scores` (bf16/fp16 inputs, fp32 accumulate):
+    I[b, s, t] = Σ_j w[b,s,j] · ReLU(q[b,s,j,:] · k[b,t,:])   for t ≤ position(s) = T - S + s,  -inf after
+Layout trick (as DeepGEMM's `fp8_mqa_logits`): BQ queries × h heads form the M = 128 rows of one
+tl.dot against a key tile [d, BN], so the query block stays on chip while keys stream through.
+Per tile: acc [BQ·h, BN] = Q·Kᵀ on tensor cores → ReLU → × w per row → sum over the h rows of each
+query → [BQ, BN] scores. The grid is (query blocks, key groups, batch): every program owns
+KEYS_PER_PROG keys, so one decode query still spreads over the whole GPU.
+The caller passes one query chunk at a time (plan.query_chunks), so at most [B, chunk, T] fp32
+scores exist: never the T×T matrix. Each program also writes the max and min of its scores
+(gmax/gmin [B, S, groups]): the top-k kernel uses them as the value range of a row for free.
+"""
+import torch
+import triton
+import triton.language as tl
+
+KEYS_PER_PROG = 4096
+
+
+@triton.jit
+def _index_scores_kernel(
+    q_ptr, k_ptr, w_ptr, out_ptr, gmax_ptr, gmin_ptr,
+    S, T, q_pos0,                      # queries in this launch, keys, position of query row 0
+    sq_b, sq_s, sk_b, sk_t, sw_b, sw_s, so_b, so_s, sg_b, sg_s,
+    H: tl.constexpr, D: tl.constexpr, BQ: tl.constexpr, BN: tl.constexpr, KPP: tl.constexpr,
+):
+    pid_q, pid_n, b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    s0 = pid_q * BQ
+    last_pos = q_pos0 + tl.minimum(s0 + BQ, S) - 1          # position of the block's last query
+    n_start = pid_n * KPP
+    if n_start > last_pos:                                  # the whole key group is in the future
+        return
+    rows = tl.arange(0, BQ * H)                             # row = query_in_block * H + head
+    row_q = s0 + rows // H
+    dims = tl.arange(0, D)
+    q = tl.load(q_ptr + b * sq_b + row_q[:, None] * sq_s + (rows % H)[:, None] * D + dims[None, :],
+                mask=(row_q < S)[:, None], other=0.0)                          # [BQ*H, D]
+    w = tl.load(w_ptr + b * sw_b + row_q * sw_s + rows % H, mask=row_q < S, other=0.0).to(tl.float32)  # [BQ*H]
+    qi = s0 + tl.arange(0, BQ)                                                  # query rows [BQ]
+    qpos = q_pos0 + qi                                                          # their positions
+    n_end = tl.minimum(tl.minimum(n_start + KPP, T), last_pos + 1)
+    hi = tl.full([BQ], float("-inf"), tl.float32)
+    lo = tl.full([BQ], float("inf"), tl.float32)
+    for n0 in range(n_start, n_end, BN):
+        cols = n0 + tl.arange(0, BN)                                            # key positions [BN]
+        kt = tl.load(k_ptr + b * sk_b + cols[None, :] * sk_t + dims[:, None],
+                     mask=(cols < T)[None, :], other=0.0)                       # [D, BN]
+        acc = tl.dot(q, kt)                                                     # [BQ*H, BN] fp32
+        acc = tl.maximum(acc, 0.0) * w[:, None]                                 # ReLU, then weight
+        sc = tl.sum(tl.reshape(acc, (BQ, H, BN)), axis=1)                       # head sum [BQ, BN]
+        seen = cols[None, :] <= qpos[:, None]                                   # causal [BQ, BN]
+        hi = tl.maximum(hi, tl.max(tl.where(seen, sc, float("-inf")), axis=1))
+        lo = tl.minimum(lo, tl.min(tl.where(seen, sc, float("inf")), axis=1))
+        sc = tl.where(seen, sc, float("-inf"))
+        tl.store(out_ptr + b * so_b + qi[:, None] * so_s + cols[None, :], sc,
+                 mask=(qi < S)[:, None] & (cols < T)[None, :])
+    g = b * sg_b + qi * sg_s + pid_n
+    tl.store(gmax_ptr + g, hi, mask=qi < S)
+    tl.store(gmin_ptr + g, lo, mask=qi < S)
+
+
+def index_scores_into(q, k, w, out, gmax, gmin, q_pos0, bq, bn=128, kpp=KEYS_PER_PROG,
+                      num_warps=8, num_stages=3):
+    """Launch the kernel: q [B,S,h,d], k [B,T,d], w [B,S,h] -> out [B,S,≥T] fp32, gmax/gmin [B,S,groups].
+
+    Entries of `out` after a query's position are -inf up to the end of its last key tile and are left
+    untouched beyond; readers must stop at position + 1 (the top-k kernel does).
+    """
+    B, S, h, d = q.shape
+    T = k.shape[1]
+    assert q.stride(3) == 1 and q.stride(2) == d and k.stride(2) == 1 and w.stride(2) == 1
+    groups = triton.cdiv(T, kpp)
+    assert gmax.shape[-1] >= groups and out.stride(2) == 1
+    grid = (triton.cdiv(S, bq), groups, B)
+    _index_scores_kernel[grid](
+        q, k, w, out, gmax, gmin, S, T, q_pos0,
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), w.stride(0), w.stride(1),
+        out.stride(0), out.stride(1), gmax.stride(0), gmax.stride(1),
+        H=h, D=d, BQ=bq, BN=bn, KPP=kpp, num_warps=num_warps, num_stages=num_stages)
+    return out
+
+
+def index_scores_triton(q, k, w, bq, **kw):
+    """Whole score matrix (for tests and small inputs): -> fp32 [B,S,T], -inf after each position."""
+    B, S, h, d = q.shape
+    T = k.shape[1]
+    out = torch.full((B, S, T), float("-inf"), device=q.device, dtype=torch.float32)
+    groups = triton.cdiv(T, kw.get("kpp", KEYS_PER_PROG))
+    gmax = torch.empty(B, S, groups, device=q.device, dtype=torch.float32)
+    gmin = torch.empty_like(gmax)
+    index_scores_into(q, k, w, out, gmax, gmin, T - S, bq, **kw)
+    return out

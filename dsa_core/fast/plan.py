@@ -1,0 +1,109 @@
+"""Pure-Python planning for the fast path: argument checks, tile choices, query chunks, FLOP counts.
+
+Nothing here needs Triton or a GPU, so all of it is tested on CPU. The kernels in this package take
+what these functions return (block sizes, chunk ranges) and trust it.
+Conventions (docs/architecture.md): q [B,S,h,d], k [B,T,d], w [B,S,h] for the indexer; q [B,S,H,D],
+k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] for attention. Query s sits at position T - S + s.
+FLOPs are counted as FlashMLA and DeepGEMM do (../shared/reference/perf_anchors.md §0): only the
+matrix products, 2 per multiply-add, over the (query, key) pairs that are really visible or selected.
+"""
+
+SCORE_BUDGET_BYTES = 2 ** 31      # fp32 index scores alive at once (one query chunk): 2 GiB
+
+
+def check_indexer_args(q, k, w, topk=None):
+    """Raise ValueError unless q [B,S,h,d], k [B,T,d], w [B,S,h] fit together (and topk > 0)."""
+    if q.dim() != 4 or k.dim() != 3 or w.dim() != 3:
+        raise ValueError(f"expected q [B,S,h,d], k [B,T,d], w [B,S,h]; got {tuple(q.shape)}, "
+                         f"{tuple(k.shape)}, {tuple(w.shape)}")
+    B, S, h, d = q.shape
+    if k.shape[0] != B or k.shape[2] != d or tuple(w.shape) != (B, S, h):
+        raise ValueError(f"shape mismatch: q {tuple(q.shape)}, k {tuple(k.shape)}, w {tuple(w.shape)}")
+    if S > k.shape[1]:
+        raise ValueError(f"more queries (S={S}) than keys (T={k.shape[1]})")
+    if topk is not None and (not isinstance(topk, int) or isinstance(topk, bool) or topk <= 0):
+        raise ValueError(f"topk must be a positive int, got {topk!r}")
+
+
+def check_attention_args(q, k, v, idx):
+    """Raise ValueError unless q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] fit together."""
+    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4 or idx.dim() != 3:
+        raise ValueError(f"expected q [B,S,H,D], k/v [B,T,H_kv,D], idx [B,S,K]; got {tuple(q.shape)}, "
+                         f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(idx.shape)}")
+    B, S, H, D = q.shape
+    if k.shape[0] != B or k.shape[3] != D or v.shape[:3] != k.shape[:3]:
+        raise ValueError(f"shape mismatch: q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}")
+    if H % k.shape[2] != 0:
+        raise ValueError(f"H={H} query heads are not divisible by H_kv={k.shape[2]} key/value heads")
+    if tuple(idx.shape[:2]) != (B, S) or idx.shape[2] == 0 or idx.dtype.is_floating_point:
+        raise ValueError(f"idx must be a non-empty integer [B={B}, S={S}, K], got {tuple(idx.shape)} {idx.dtype}")
+    if S > k.shape[1]:
+        raise ValueError(f"more queries (S={S}) than keys (T={k.shape[1]})")
+
+
+def is_pow2(n):
+    return n > 0 and (n & (n - 1)) == 0
+
+
+def next_pow2(n):
+    return 1 << max(0, (int(n) - 1).bit_length())
+
+
+def split_dim(D):
+    """Split a head dim into two power-of-two parts for tl.arange: 576 -> (512, 64), 64 -> (64, 0).
+
+    Returns None when no such split exists (the fast path then falls back to torch).
+    """
+    if D < 16:
+        return None
+    main = 1 << (D.bit_length() - 1)
+    tail = D - main
+    if tail == 0 or (tail >= 16 and is_pow2(tail)):
+        return main, tail
+    return None
+
+
+def indexer_blocks(h, d):
+    """Tile of the indexer kernel: BQ queries × h heads = 128 rows of one tl.dot; None if unsupported."""
+    if not is_pow2(h) or h > 128 or not is_pow2(d) or d < 16:
+        return None
+    return max(1, 128 // h)
+
+
+def head_block(group):
+    """Query heads per attention program: the heads sharing one KV head, padded to a power of two
+    (at least 16 for tl.dot, at most 64 for registers)."""
+    return min(64, max(16, next_pow2(group)))
+
+
+def query_chunks(S, T, batch, budget=SCORE_BUDGET_BYTES, multiple=64):
+    """Query ranges [s0, s1) whose fp32 scores [batch, s1 - s0, T] stay within `budget` bytes."""
+    rows = budget // (4 * max(1, batch) * max(1, T))
+    rows = max(multiple, rows // multiple * multiple)
+    return [(s0, min(s0 + rows, S)) for s0 in range(0, S, rows)]
+
+
+def visible_pairs(S, T):
+    """(query, key) pairs with key ≤ query position, queries at positions T-S .. T-1."""
+    first = T - S + 1           # keys visible to the first query
+    return S * (first + T) // 2
+
+
+def selected_pairs(S, T, K):
+    """(query, key) pairs that a top-K selection really attends: Σ over queries of min(visible, K)."""
+    a, b = T - S + 1, T                   # the queries see a .. b keys
+    top = min(b, K - 1)                   # queries that see fewer than K keys attend all of them
+    short = (a + top) * (top - a + 1) // 2 if top >= a else 0
+    return short + K * (b - max(a, K) + 1 if b >= max(a, K) else 0)
+
+
+def indexer_flops(S, T, h, d):
+    return 2 * h * d * visible_pairs(S, T)
+
+
+def sparse_flops(S, T, H, d_qk, d_v, K):
+    return 2 * H * (d_qk + d_v) * selected_pairs(S, T, K)
+
+
+def dense_flops(S, T, H, d_qk, d_v):
+    return 2 * H * (d_qk + d_v) * visible_pairs(S, T)
