@@ -8,6 +8,8 @@ Two choices differ from the demo and are made for teaching: ties go to the lower
 (torch.topk leaves ties unspecified), and slots with no visible key are -1 instead of a masked future
 position (as vLLM, FlashMLA and Megatron do). Left out: `dist.broadcast` of the indices across ranks.
 """
+import numbers
+
 import torch
 
 from .dense import causal_mask, check_finite
@@ -29,8 +31,9 @@ def select_topk(scores, k):
 
     Masked keys carry -inf; a row with fewer than k visible keys fills its last slots with -1.
     """
-    if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k <= 0:
         raise ValueError(f"k must be a positive int, got {k!r}")
+    k = int(k)
     if scores.dim() != 3:
         raise ValueError(f"scores must be [B, S, T], got shape {tuple(scores.shape)}")
     top = scores.max() if scores.numel() else scores.new_zeros(())

@@ -43,3 +43,17 @@ def test_non_positive_or_non_integer_k_raises_value_error(k):
 def test_nan_scores_raise_value_error():
     with pytest.raises(ValueError, match="NaN"):
         select_topk(torch.full((1, 2, 2), float("nan")), 1)
+
+
+def test_random_ties_match_a_stable_sort_reference():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randint(-3, 4, (3, 12, 40), generator=g).float()   # few values: ties everywhere
+    scores = scores.masked_fill(~causal_mask(12, 40), -INF)
+    order = torch.sort(scores, dim=-1, descending=True, stable=True)
+    want = order.indices[..., :9].masked_fill(order.values[..., :9] == -INF, -1)
+    assert torch.equal(select_topk(scores, 9), want)
+
+
+def test_numpy_integer_k_is_accepted():
+    import numpy as np
+    assert select_topk(torch.zeros(1, 2, 2), np.int64(1)).shape == (1, 2, 1)
