@@ -86,7 +86,7 @@ def _indexer_and_selection(qi, ki, w, topk, device, chunk, max_pairs):
 
 
 def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=256,
-               max_matrix_bytes=2**30, max_pairs=2**27, call_limit_s=60.0, seed=0):
+               max_matrix_bytes=2**30, max_pairs=2**25, call_limit_s=60.0, seed=0):
     """Run the sweep, yielding {'event': 'progress', 'done', 'total', 'T', 'variant', 'ms'} per timing
     and finally {'event': 'done', 'result': dict} (schema dsa-bench/1, docs/cost.md)."""
     lengths = lengths or (CUDA_LENGTHS if device == "cuda" else CPU_LENGTHS)
@@ -110,7 +110,7 @@ def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=
             if name in runs and name not in ("dense/sdpa_causal", "dsa/sparse_attention") \
                     and matrix > max_matrix_bytes:
                 row["skipped"] = f"needs a {matrix / 2**30:.1f} GiB [B,H,T,T] matrix"
-            elif name in last and last[name][1] * grow > call_limit_s:
+            elif name in runs and name in last and last[name][1] * grow > call_limit_s:
                 row["skipped"] = f"would take about {last[name][1] * grow:.0f} s (limit {call_limit_s:.0f} s)"
             elif name in runs:
                 s, row["repeats"] = _time(runs[name], device)
@@ -120,7 +120,6 @@ def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=
                     split = _indexer_and_selection(qi, ki, w, shape.index_topk, device, chunk, max_pairs)
                 s = split[0] if name == "dsa/indexer" else split[1]
                 row.update(ms=1e3 * s, repeats=1, sampled=round(split[2], 4))
-                last[name] = (T, s * split[2])                  # wall time actually spent
             rows.append(row)
             done += 1
             yield {"event": "progress", "done": done, "total": total, "T": T, "variant": name,
