@@ -59,9 +59,7 @@ cfg
 # %%
 B, T = 1, 12
 H, H_kv, D = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
-q = torch.randn(B, T, H, D)        # [B, T, H, D]
-k = torch.randn(B, T, H_kv, D)     # [B, T, H_kv, D]
-v = torch.randn(B, T, H_kv, D)     # [B, T, H_kv, D]
+q, k, v = dsa.toy_qkv(B, T, H, D, H_kv=H_kv, seed=0)   # q [B,T,H,D], k and v [B,T,H_kv,D]
 print(f"{H} query heads share {H_kv} key/value head(s); head dim D = {D}")
 
 # %%
@@ -94,7 +92,7 @@ print(inspect.getsource(dsa.dense.attention_probs))
 
 # %%
 T_pic = 48
-q_pic, k_pic = torch.randn(1, T_pic, H, D), torch.randn(1, T_pic, H_kv, D)
+q_pic, k_pic, _ = dsa.toy_qkv(1, T_pic, H, D, H_kv=H_kv, seed=1)
 probs = dsa.attention_probs(q_pic, k_pic)                # [B, H, T, T]
 viz.heatmap(probs[0].mean(0).numpy(), kind="dense", title="dense causal attention, mean over heads")
 
@@ -142,17 +140,21 @@ def seconds(fn, repeat=3):
     return best
 
 
-previous = None
-for T_m in (256, 512, 1024, 2048):
-    qm, km, vm = torch.randn(1, T_m, H, D), torch.randn(1, T_m, H_kv, D), torch.randn(1, T_m, H_kv, D)
-    s = seconds(lambda: dsa.dense_attention(qm, km, vm))
-    ratio = "" if previous is None else f"  ×{s / previous:.1f} for 2× the tokens"
-    print(f"T = {T_m:5d}: {1000 * s:7.1f} ms{ratio}")
-    previous = s
+lengths, ms = [256, 512, 1024, 2048], []
+for T_m in lengths:
+    qm, km, vm = dsa.toy_qkv(1, T_m, H, D, H_kv=H_kv, seed=2)
+    ms.append(1000 * seconds(lambda: dsa.dense_attention(qm, km, vm)))
+    ratio = f"  ×{ms[-1] / ms[-2]:.1f} for 2× the tokens" if len(ms) > 1 else ""
+    print(f"T = {T_m:5d}: {ms[-1]:7.1f} ms{ratio}")
+
+quadratic = [ms[-1] * (T_m / lengths[-1]) ** 2 for T_m in lengths]   # a T² curve through the last point
+viz.line_chart(lengths, {"∝ T² (reference)": quadratic}, "tokens T", "milliseconds",
+               title="dense attention time on this machine", log_x=True, log_y=True,
+               markers={"measured dense_attention": (lengths, ms)})
 
 # %% [markdown]
 # The ratio tends to 4 once T is large enough for the T×T part to dominate (small T is dominated by
-# fixed overheads). DeepSeek-V3.2 serves 128K-token contexts: at that length the T×T part is
+# fixed overheads, and other programs on the machine add noise). DeepSeek-V3.2 serves 128K-token contexts: at that length the T×T part is
 # everything. DSA keeps the per-query work bounded by a fixed budget *k* of keys; the next notebooks
 # build it piece by piece.
 #
