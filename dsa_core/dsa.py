@@ -43,10 +43,13 @@ def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None, r
         ik = torch.cat([index_k_cache, ik], dim=1)                                # [B, T, d]
     if ik.shape[1] != T:
         raise ValueError(f"indexer keys cover {ik.shape[1]} tokens but k/v cover T={T}")
-    # 2) top-k: either keep the full score matrix for inspection, or go block by block (no T×T)
-    scores = index_scores(iq, ik, iw) if return_scores else None                 # [B, S, T]
-    topk_indices = select_topk(scores, topk) if return_scores else chunked_index_topk(iq, ik, iw, topk)
-    # 3) sparse attention over the selected keys, one set shared by all heads      [B, S, K]
+    # 2) top-k: keep the full score matrix for inspection, or go block by block (never T×T)
+    if return_scores:
+        scores = index_scores(iq, ik, iw)                                          # [B, S, T]
+        topk_indices = select_topk(scores, topk)                                   # [B, S, K]
+    else:
+        scores, topk_indices = None, chunked_index_topk(iq, ik, iw, topk)          # [B, S, K]
+    # 3) sparse attention over the selected keys, one set shared by all heads
     probs = sparse_attention_probs(q, k, topk_indices)                             # [B, S, H, K]
     out = sparse_mix_values(probs, v, topk_indices)                                # [B, S, H, Dv]
     return out, DSATrace(topk_indices, probs, scores, ik)

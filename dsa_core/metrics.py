@@ -26,7 +26,8 @@ def topk_overlap(a_idx, b_idx):
     The denominator is the larger number of valid slots of the two (k once a row sees k keys).
     """
     T = int(max(a_idx.max(), b_idx.max())) + 1
-    a, b = topk_mask(a_idx.reshape(-1, *a_idx.shape[-2:]), T), topk_mask(b_idx.reshape(-1, *b_idx.shape[-2:]), T)
+    a = topk_mask(a_idx.reshape(-1, *a_idx.shape[-2:]), T)   # any leading dims flattened [N, S, T]
+    b = topk_mask(b_idx.reshape(-1, *b_idx.shape[-2:]), T)                         # [N, S, T]
     both = (a & b).sum(-1).float()                                                 # [N, S]
     size = torch.maximum(a.sum(-1), b.sum(-1)).clamp(min=1).float()               # [N, S]
     return (both / size).reshape(a_idx.shape[:-1])                                 # [.., S]

@@ -30,3 +30,9 @@ def test_bad_chunk_raises_value_error():
     q, k, w = toy_indexer_inputs(1, 4, 2, 8)
     with pytest.raises(ValueError, match="chunk"):
         chunked_index_topk(q, k, w, 2, chunk=0)
+
+
+def test_toy_inputs_are_reproducible_from_the_seed():
+    a, b = toy_indexer_inputs(1, 8, 2, 4, seed=5), toy_indexer_inputs(1, 8, 2, 4, seed=5)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[0], toy_indexer_inputs(1, 8, 2, 4, seed=6)[0])
