@@ -74,6 +74,12 @@ def cache_bytes_per_token(shape, fmt="fp8"):
     return {"kv_cache/bytes_per_token": kv, "index_cache/bytes_per_token": idx}
 
 
+def cache_bytes(shape, L, fmt="fp8"):
+    """Whole-model cache for L tokens (all n_layers): {'kv_cache/bytes', 'index_cache/bytes'}."""
+    per = cache_bytes_per_token(shape, fmt)
+    return {k.replace("_per_token", ""): v * L * shape.n_layers for k, v in per.items()}
+
+
 def _pairs(L, phase):
     if phase == "decode":
         return L                                # one query at position L sees L keys

@@ -27,6 +27,7 @@ def test_published_cache_sizes():
     # dsa_spec §d: a 128K bf16 MLA cache over 62 layers (61 + MTP) is about 8.72 GiB per request
     gib = cache_bytes_per_token(V32_MQA, "bf16")["kv_cache/bytes_per_token"] * 62 * 128 * K / 2**30
     assert gib == pytest.approx(8.72, abs=0.01)
+    assert cost.cache_bytes(V32_MQA, 128 * K, "bf16")["kv_cache/bytes"] == 1152 * 61 * 128 * K
     with pytest.raises(ValueError, match="fmt"):
         cache_bytes_per_token(V32_MQA, "fp4")
 
