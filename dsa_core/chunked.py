@@ -15,7 +15,10 @@ from .topk import select_topk
 
 
 def chunked_index_topk(q, k, w, topk, chunk=256):
-    """Top-k of the index scores, one query block at a time: q [B,S,h,d], k [B,T,d], w [B,S,h] -> int64 [B,S,topk]."""
+    """Top-k of the index scores, one query block at a time; equals select_topk(index_scores(q, k, w), topk).
+
+    q [B,S,h,d], k [B,T,d], w [B,S,h] -> int64 [B,S,topk].
+    """
     if not isinstance(chunk, int) or chunk <= 0:
         raise ValueError(f"chunk must be a positive int, got {chunk!r}")
     B, S = q.shape[0], q.shape[1]

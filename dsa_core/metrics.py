@@ -15,7 +15,10 @@ from .topk import select_topk, topk_mask
 
 
 def attention_recall(probs_mean, topk_indices):
-    """Attention mass inside the selected set, per query: probs_mean [B,S,T] or [S,T], idx [B,S,K] or [S,K] -> [B,S] or [S]."""
+    """Attention mass inside the selected set, per query.
+
+    probs_mean [B,S,T] or [S,T], topk_indices [B,S,K] or [S,K] -> [B,S] or [S].
+    """
     picked = probs_mean.float().gather(-1, topk_indices.clamp(min=0))  # -1 reads slot 0 ... [B, S, K]
     return picked.masked_fill(topk_indices < 0, 0.0).sum(-1)          # ... and is zeroed [B, S]
 
@@ -34,7 +37,7 @@ def topk_overlap(a_idx, b_idx):
 
 
 def oracle_topk(probs_mean, k):
-    """The ideal selection: the k largest true attention weights per query: [B,S,T] or [S,T] -> [B,S,k] or [S,k]."""
+    """The ideal selection, the k largest true attention weights per query: [B,S,T] or [S,T] -> [B,S,k] or [S,k]."""
     p = probs_mean.float()
     squeeze = p.dim() == 2
     p = p[None] if squeeze else p                                                  # [B, S, T]
@@ -45,7 +48,10 @@ def oracle_topk(probs_mean, k):
 
 
 def window_topk(T, k, n_sinks=4):
-    """Attention sinks (the first n_sinks tokens) plus the most recent tokens, k in all: -> int64 [T, k], -1 if fewer visible."""
+    """Attention sinks (the first n_sinks tokens) plus the most recent tokens, k in all.
+
+    -> int64 [T, k], positions ascending, -1 where fewer than k are visible.
+    """
     if k <= 0 or n_sinks < 0:
         raise ValueError(f"k must be positive and n_sinks non-negative, got k={k}, n_sinks={n_sinks}")
     n_sinks = min(n_sinks, k)
@@ -59,7 +65,7 @@ def window_topk(T, k, n_sinks=4):
 
 
 def random_topk(T, k, seed=0):
-    """k random visible positions per query (all of them when fewer than k): -> int64 [T, k], -1 if fewer visible."""
+    """k random visible positions per query (all of them when fewer than k): -> int64 [T, k], -1 = empty."""
     g = torch.Generator().manual_seed(seed)
     scores = torch.rand(1, T, T, generator=g)                                      # [1, T, T]
     scores = scores.masked_fill(~causal_mask(T, T), float("-inf"))

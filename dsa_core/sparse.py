@@ -43,7 +43,10 @@ def masked_sparse_attention(q, k, v, topk_indices, scale=None):
 
 
 def gather_selected(x, topk_indices):
-    """Rows of x at the selected positions (-1 reads row 0; callers mask it): x [B,T,N,D], idx [B,S,K] -> [B,S,K,N,D]."""
+    """Rows of x at the selected positions (-1 reads row 0; callers mask it).
+
+    x [B,T,N,D], topk_indices [B,S,K] -> [B,S,K,N,D].
+    """
     batch = torch.arange(x.shape[0], device=x.device)[:, None, None]              # [B, 1, 1]
     return x[batch, topk_indices.clamp(min=0)]                                     # [B, S, K, N, D]
 
@@ -55,7 +58,10 @@ def _query_chunks(S, K, width):
 
 
 def sparse_attention_probs(q, k, topk_indices, scale=None):
-    """Attention probabilities over the selected slots: q [B,S,H,D], k [B,T,H_kv,D], idx [B,S,K] -> fp32 [B,S,H,K]."""
+    """Attention probabilities over the selected slots, 0 at empty (-1) slots.
+
+    q [B,S,H,D], k [B,T,H_kv,D], topk_indices [B,S,K] -> fp32 [B,S,H,K].
+    """
     check_qkv(q, k)
     B, S, H, D = q.shape
     T, H_kv = k.shape[1], k.shape[2]
@@ -91,7 +97,10 @@ def sparse_mix_values(probs, v, topk_indices):
 
 
 def sparse_attention(q, k, v, topk_indices, scale=None):
-    """Rung 2, gathered: q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] -> [B,S,H,Dv]; memory O(S·K)."""
+    """Rung 2, gathered: only the K selected keys and values per query are read; memory O(S·K).
+
+    q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], topk_indices [B,S,K] -> [B,S,H,Dv].
+    """
     check_qkv(q, k, v)
     probs = sparse_attention_probs(q, k, topk_indices, scale)                     # [B, S, H, K]
     return sparse_mix_values(probs, v, topk_indices)                              # [B, S, H, Dv]

@@ -33,7 +33,7 @@ def toy_indexer_inputs(B=1, T=16, h=4, d=32, seed=0):
 
 
 def toy_hidden(cfg=TEACHING, B=1, T=16, seed=0):
-    """Random hidden states for a LightningIndexer: -> x [B,T,dim], qr [B,T,q_lora_rank] (None without a latent)."""
+    """Random hidden states for a LightningIndexer: -> x [B,T,dim], qr [B,T,q_lora_rank] or None."""
     g = _gen(seed)
     x = torch.randn(B, T, cfg.dim, generator=g)                                   # [B, T, dim]
     qr = torch.randn(B, T, cfg.q_lora_rank, generator=g) if cfg.uses_query_latent else None
