@@ -10,6 +10,7 @@ Speed claims live here and in the JSON, never in timed tests. Schema: docs/cost.
 crossovers: cost_bench.py. CLI: python -m dsa_core.bench [--device cpu|cuda] [--json OUT] [--lengths ...]
 """
 import argparse
+import os
 import platform
 import time
 
@@ -25,6 +26,10 @@ from dsa_core.topk import select_topk
 
 CPU_LENGTHS = [1024, 2048, 4096, 8192, 16384, 32768]
 CUDA_LENGTHS = CPU_LENGTHS + [65536, 131072]
+
+
+def _load():
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
 def _sync(device):
@@ -92,7 +97,7 @@ def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=
     lengths = lengths or (CUDA_LENGTHS if device == "cuda" else CPU_LENGTHS)
     variants = ["dense/sdpa_causal", "dense/dense_attention", "dsa/masked_sparse_attention",
                 "dsa/indexer", "dsa/selection", "dsa/sparse_attention"]
-    rows, last, start = [], {}, time.perf_counter()
+    rows, last, start, load0 = [], {}, time.perf_counter(), _load()
     total, done = len(lengths) * len(variants), 0
     for T in lengths:
         q, k, v, qi, ki, w, idx = _inputs(shape, T, device, dtype, seed)
@@ -126,7 +131,8 @@ def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=
                    "ms": row["ms"]}
     name = torch.cuda.get_device_name() if device == "cuda" else (platform.processor() or platform.machine())
     env = {"device": device, "device_name": name, "torch": torch.__version__,
-           "threads": torch.get_num_threads(), "dtype": str(dtype).replace("torch.", "")}
+           "threads": torch.get_num_threads(), "dtype": str(dtype).replace("torch.", ""),
+           "load_avg": [load0, _load()]}   # 1-minute load at start and end: other work skews timings
     result = summarise(rows, shape, env, time.perf_counter() - start)
     yield {"event": "done", "result": result}
 

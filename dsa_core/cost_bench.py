@@ -132,7 +132,8 @@ def table(result):
     fmt = lambda r: "-" if r["ms"] is None else f"{r['ms']:.0f} ({r['predicted_ms']:.0f})"  # noqa: E731
     by = {(r["T"], r["variant"]): r for r in result["rows"]}
     lines = [f"{result['device']} ({result['device_name']}), torch {result['torch']}, {result['threads']} threads, "
-             f"{result['dtype']}, {result['shape']['name']}; ms measured (predicted)",
+             f"{result['dtype']}, {result['shape']['name']}, load average {result.get('load_avg')}; "
+             "ms measured (predicted)",
              "T".rjust(7) + "".join(v.split("/")[1][:16].rjust(18) for v in variants)]
     for T in result["lengths"]:
         lines.append(str(T).rjust(7) + "".join(fmt(by[(T, v)]).rjust(18) for v in variants if (T, v) in by))
