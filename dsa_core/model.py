@@ -105,26 +105,33 @@ class Attention(nn.Module):
         return self.o_proj(y.reshape(B, T, self.H * self.D)), (q, k, v, topk_indices)  # [B,T,dim]
 
 
+# Selections: each returns [B,T,K] positions with K = min(topk, T) (more slots would all be -1).
 def dsa_select(topk, chunk=1024):
     """DeepSeek's selection: this layer's indexer scores every causal key, top-k keeps the best."""
     def select(attn, x, q, k):
         if attn.indexer is None:
             raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
-        if x.shape[1] <= chunk:                    # short text: the full [B,T,T] score matrix is fine
-            return select_topk(attn.indexer(x), topk)                      # [B,T,K]
+        T = x.shape[1]
+        if T <= chunk:                             # short text: the full [B,T,T] score matrix is fine
+            return select_topk(attn.indexer(x), min(topk, T))              # [B,T,K]
         qi, ki, w = attn.indexer.project(x)        # long text: never build a T x T matrix
-        return chunked_index_topk(qi, ki, w, topk, chunk=chunk)            # [B,T,K]
+        return chunked_index_topk(qi, ki, w, min(topk, T), chunk=chunk)    # [B,T,K]
     return select
 
 
 def window_select(topk, n_sinks=4):
     """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
-    return lambda attn, x, q, k: window_topk(x.shape[1], topk, n_sinks).expand(x.shape[0], -1, -1)  # [B,T,K]
+    def select(attn, x, q, k):
+        return window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).expand(x.shape[0], -1, -1)  # [B,T,K]
+    return select
 
 
 def random_select(topk, seed=0):
     """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
-    return lambda attn, x, q, k: random_topk(x.shape[1], topk, seed + attn.layer_id).expand(x.shape[0], -1, -1)
+    def select(attn, x, q, k):
+        T = x.shape[1]
+        return random_topk(T, min(topk, T), seed + attn.layer_id).expand(x.shape[0], -1, -1)     # [B,T,K]
+    return select
 
 
 def fixed_select(indices_by_layer):

@@ -43,7 +43,7 @@ class LayerTrace:
         if topk_indices is None:
             if self.index_scores is None:
                 raise ValueError("this layer has no indexer scores; pass topk_indices (e.g. window_topk)")
-            topk_indices = _topk_rows(self.index_scores, k)                        # [T, K]
+            topk_indices = _topk_rows(self.index_scores, min(k, len(self.tokens)))  # [T, K]
         sparse = sparse_attention_probs(self.q[None], self.k[None], topk_indices[None])  # [1,T,H,K]
         return replace(self, topk_indices=topk_indices, sparse_probs=sparse[0].permute(1, 0, 2),  # [H,T,K]
                        recall=attention_recall(self.dense_mean, topk_indices))    # [T]

@@ -1,0 +1,13 @@
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/model/tiny.py
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    """The embedded SmolLM2 (converted once into the user cache, then ~0.3 s per session)."""
+    from dsa_core.weights import load_model
+    return load_model()
