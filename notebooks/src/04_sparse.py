@@ -1,0 +1,219 @@
+# Source of notebooks/04_sparse.ipynb; edit here, then run: python scripts/make_notebooks.py
+# %% [markdown]
+# # 04 · Sparse attention: gather, don't mask
+#
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → **04 sparse attention** → 05 a real
+# model → 06 training the indexer → 07 compute and cost.*
+#
+# Each query now has its *k* selected keys. Sparse attention is ordinary attention restricted to
+# them. There are two ways to write it, and only one of them saves anything:
+#
+# - **rung 1, masked**: compute every T×T score, set the unselected ones to −inf, softmax. This is
+#   what DeepSeek's readable demo does. It is easy to check, and exactly as expensive as dense.
+# - **rung 2, gathered**: for each query, fetch only its *k* keys and values and attend over those.
+#   Memory and work O(T·k). This is what the production kernels (FlashMLA) do.
+#
+# Several public "DSA from scratch" versions stop at rung 1 and claim the saving. Here we build rung 2
+# by hand, check both rungs agree, and measure the difference.
+
+# %%
+import time
+
+import torch
+
+import dsa_core as dsa
+from dsa_core import viz
+from dsa_core.exercises import nb04 as ex
+from dsa_core.exercises import setup_notebook
+
+setup_notebook(seed=0)
+cfg = dsa.TEACHING
+print(dsa.sparse.__doc__)
+
+# %% [markdown]
+# ## Math
+#
+# For query *t* with selected set $S_t$ (at most *k* positions, all ≤ t):
+#
+# $$p_{t,s} = \frac{\exp(q_t\cdot k_s/\sqrt{D})}{\sum_{s' \in S_t} \exp(q_t\cdot k_{s'}/\sqrt{D})}\quad (s \in S_t),
+#   \qquad o_t = \sum_{s \in S_t} p_{t,s}\, v_s .$$
+#
+# The softmax is **renormalised over $S_t$**: the dropped keys get exactly 0. One set $S_t$ per query
+# token is **shared by all heads** (the paper's "MQA mode"): the indices have shape `[B, T, K]`, not
+# `[B, T, H, K]`.
+
+# %% [markdown]
+# ## Code: one query by hand (rung 2), then the library
+
+# %%
+T, H, H_kv, D = 12, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+q, k, v = dsa.toy_qkv(1, T, H, D, H_kv=H_kv, seed=1)         # q [1,T,H,D], k and v [1,T,H_kv,D]
+iq, ik, iw = dsa.toy_indexer_inputs(1, T, cfg.index_n_heads, cfg.index_head_dim, seed=0)
+K = 4
+idx = dsa.select_topk(dsa.index_scores(iq, ik, iw), K)       # [1, T, K], shared by every head
+print(idx[0])
+
+# %%
+t, h = 9, 2
+kv = h // (H // H_kv)                                         # the key/value head this query head reads
+sel = idx[0, t]                                               # [K] positions (no -1 in row 9)
+k_sel, v_sel = k[0, sel, kv], v[0, sel, kv]                   # [K, D]: gather only K rows
+p_sel = (k_sel @ q[0, t, h] * D ** -0.5).softmax(-1)          # [K]
+o_by_hand = p_sel @ v_sel                                     # [D]
+
+out = dsa.sparse_attention(q, k, v, idx)                      # [1, T, H, D], rung 2
+assert torch.allclose(o_by_hand, out[0, t, h], atol=1e-5)
+assert torch.allclose(p_sel, dsa.sparse_attention_probs(q, k, idx)[0, t, h], atol=1e-6)
+print(f"query {t}, head {h}: gathered {K} keys; equals dsa.sparse_attention")
+
+# %% [markdown]
+# ## Rung 1 equals rung 2
+
+# %%
+assert torch.allclose(dsa.masked_sparse_attention(q, k, v, idx), out, atol=1e-5)
+print("masked (rung 1) == gathered (rung 2)")
+
+# %% [markdown]
+# The same selection works for grouped-query attention (here 4 query heads over 2 key/value heads)
+# and for any number of heads: selection happens once per token.
+
+# %%
+q_g, k_g, v_g = dsa.toy_qkv(1, T, 4, D, H_kv=2, seed=2)
+assert torch.allclose(dsa.sparse_attention(q_g, k_g, v_g, idx), dsa.masked_sparse_attention(q_g, k_g, v_g, idx),
+                      atol=1e-5)
+print("GQA: one index set, 4 query heads, 2 key/value heads: rungs agree")
+
+# %% [markdown]
+# ## Picture: what the sparse layer keeps of dense attention
+#
+# To draw sparse attention on the same T×T grid as dense attention we scatter its `[T, K]`
+# probabilities back to their key positions (a change of layout, not new math).
+
+# %%
+T48 = 48
+q48, k48, v48 = dsa.toy_qkv(1, T48, H, D, H_kv=H_kv, seed=3)
+iq48, ik48, iw48 = dsa.toy_indexer_inputs(1, T48, cfg.index_n_heads, cfg.index_head_dim, seed=3)
+idx48 = dsa.select_topk(dsa.index_scores(iq48, ik48, iw48), 8)                # [1, T, 8]
+sparse_probs = dsa.sparse_attention_probs(q48, k48, idx48)[0].mean(1)          # [T, 8], head mean
+sparse_map = torch.zeros(T48, T48).scatter_add_(1, idx48[0].clamp(min=0), sparse_probs)  # [T, T]
+dense_map = dsa.attention_probs(q48, k48)[0].mean(0)                           # [T, T]
+assert torch.allclose(sparse_map.sum(-1), torch.ones(T48), atol=1e-5)         # rows still sum to 1
+viz.aligned_maps({"dense": dense_map.numpy(), "sparse": sparse_map.numpy()}, cols=3,
+                 title="dense vs sparse (k = 8) attention, and their difference")
+
+# %% [markdown]
+# The difference panel: red where the sparse layer lost attention mass (dropped keys), blue where it
+# gained (renormalisation moves the lost mass onto the kept keys). These toy indexer scores are random
+# and unrelated to the attention, so much is lost; notebook 05 measures a trained indexer on a real
+# model.
+#
+# ## Check: memory and time of the two rungs
+#
+# The masked rung allocates a `[B, H, T, T]` score tensor. The gathered rung's largest tensors are the
+# `[B, T, H, K]` probabilities and, per block of queries, the gathered keys `[B, block, K, H_kv, D]`.
+# The arithmetic, checked against the probabilities the library returns:
+
+# %%
+K_big = 64
+for T_m in (1024, 4096, 32768):
+    masked_bytes = 4 * 1 * H * T_m * T_m
+    gathered_bytes = 4 * 1 * T_m * H * K_big
+    print(f"T = {T_m:6d}: masked scores {masked_bytes / 2**20:9,.0f} MiB | gathered probs "
+          f"{gathered_bytes / 2**20:6,.1f} MiB")
+probs_1024 = dsa.sparse_attention_probs(*dsa.toy_qkv(1, 1024, H, D, H_kv=H_kv)[:2],
+                                        torch.zeros(1, 1024, K_big, dtype=torch.int64))
+assert probs_1024.numel() * probs_1024.element_size() == 4 * 1024 * H * K_big
+
+# %% [markdown]
+# And the time on this CPU (best of two runs; other programs on the machine make these noisy):
+
+# %%
+def seconds(fn, repeat=2):
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+lengths, times = [1024, 2048, 4096], {"dense": [], "masked (rung 1)": [], "gathered (rung 2)": []}
+for T_m in lengths:
+    qm, km, vm = dsa.toy_qkv(1, T_m, H, D, H_kv=H_kv, seed=4)
+    iqm, ikm, iwm = dsa.toy_indexer_inputs(1, T_m, cfg.index_n_heads, cfg.index_head_dim, seed=4)
+    idxm = dsa.chunked_index_topk(iqm, ikm, iwm, K_big)       # selection is not timed here
+    times["dense"].append(1000 * seconds(lambda: dsa.dense_attention(qm, km, vm)))
+    times["masked (rung 1)"].append(1000 * seconds(lambda: dsa.masked_sparse_attention(qm, km, vm, idxm)))
+    times["gathered (rung 2)"].append(1000 * seconds(lambda: dsa.sparse_attention(qm, km, vm, idxm)))
+    print(f"T = {T_m}: " + ", ".join(f"{n} {ms[-1]:.0f} ms" for n, ms in times.items()))
+viz.line_chart(lengths, times, "tokens T", "milliseconds", title=f"attention step only, k = {K_big}",
+               log_x=True, log_y=True)
+
+# %% [markdown]
+# The masked rung costs what dense costs (it *is* dense plus a mask); the gathered rung grows
+# linearly with T. Not shown here: the indexer, which still scores all pairs, but with fewer, smaller
+# heads (notebook 07 puts all of it together).
+#
+# ## Exercises
+#
+# **Exercise 1.** Using `q, k, v, idx` from the *Code* section, compute by gathering the output of
+# **query t = 7, head 1**: a vector of D numbers. Do not call `dsa.sparse_attention`.
+
+# %% [answer]
+answer_1 = None
+
+# %% [solution]
+sel7 = idx[0, 7]                                              # [K], no -1 in row 7
+kv1 = 1 // (H // H_kv)
+p7 = (k[0, sel7, kv1] @ q[0, 7, 1] * D ** -0.5).softmax(-1)
+answer_1 = p7 @ v[0, sel7, kv1]
+
+# %% [check]
+ex.check_sparse_output(answer_1, q, k, v, idx, t=7, head=1)
+
+# %% [markdown]
+# **Exercise 2.** Query 2 sees only 3 keys, so its last slot is `-1`: `idx[0, 2]` is printed above.
+# Compute the output of **query 2, head 0** the same way. Careful: what does `k[0, -1]` read?
+
+# %% [answer]
+answer_2 = None
+
+# %% [solution]
+sel2 = idx[0, 2]
+sel2 = sel2[sel2 >= 0]                                        # drop the empty slots
+p2 = (k[0, sel2, 0] @ q[0, 2, 0] * D ** -0.5).softmax(-1)
+answer_2 = p2 @ v[0, sel2, 0]
+
+# %% [check]
+ex.check_empty_slot_output(answer_2, q, k, v, idx, t=2, head=0)
+
+# %% [markdown]
+# **Exercise 3.** In DeepSeek-V3.2 (128 attention heads, 64 indexer heads, 61 layers), how many
+# top-k index sets does DSA compute **per token, per layer**?
+
+# %% [answer]
+answer_3 = None
+
+# %% [solution]
+answer_3 = 1
+
+# %% [check]
+ex.check_index_sets(answer_3)
+
+# %% [markdown]
+# **Exercise 4.** For the teaching config (H = 4) at T = 32768 and K = 64, give the pair
+# `(masked_mib, gathered_mib)`: the MiB of the masked rung's fp32 `[1, H, T, T]` scores and of the
+# gathered rung's fp32 `[1, T, H, K]` probabilities.
+
+# %% [answer]
+answer_4 = None
+
+# %% [solution]
+answer_4 = (4 * H * 32768 ** 2 / 2 ** 20, 4 * 32768 * H * 64 / 2 ** 20)
+
+# %% [check]
+ex.check_rung_memory(answer_4)
+
+# %% [markdown]
+# **Next:** 05 · DSA on a real model and real text: how much attention does a trained indexer keep?
