@@ -9,7 +9,7 @@ In the app: `st.plotly_chart(fig, config=viz.export_config("name"))`.
 """
 from .curves import cost_curves, line_chart, per_layer, recall_vs_k, training_curves
 from .export import figure_csv, figure_data, figure_json
-from .heatmaps import GRID_SIDE, aligned_maps, heatmap
+from .heatmaps import GRID_SIDE, aligned_maps, heatmap, prepare_map
 from .pool import MAX_SIDE, block_edges, future_to_nan, pool_matrix, window
 from .strips import baseline_bars, key_popularity, pick_distances, query_strip, token_grid
 from .style import (ATTENTION_SCALE, LABEL, PALETTE, ROLE, display_token, export_config, f32,
@@ -17,7 +17,7 @@ from .style import (ATTENTION_SCALE, LABEL, PALETTE, ROLE, display_token, export
 from .tokens import LEGEND, token_html
 
 __all__ = [
-    "aligned_maps", "heatmap", "query_strip", "token_grid", "token_html", "LEGEND", "pick_distances",
+    "aligned_maps", "heatmap", "prepare_map", "query_strip", "token_grid", "token_html", "LEGEND", "pick_distances",
     "key_popularity", "baseline_bars", "cost_curves", "recall_vs_k", "training_curves", "per_layer",
     "line_chart", "pool_matrix", "block_edges", "window", "future_to_nan", "MAX_SIDE", "GRID_SIDE",
     "export_config", "figure_data", "figure_csv", "figure_json", "token_labels", "display_token", "f32",

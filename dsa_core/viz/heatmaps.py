@@ -23,16 +23,18 @@ _KIND = {  # colour scale, fixed range, short panel title
 }
 
 
-def _prepare(z, max_side, how, zoom):
-    """Future → NaN, then a full-resolution zoom window or block pooling. Returns (z, rows, cols, note)."""
+def prepare_map(z, max_side=GRID_SIDE, how="max", zoom=None):
+    """Make one [T,T] map drawable: a full-resolution zoom window (zoom=(lo, size)) or block pooling.
+    Returns {"z", "rows", "cols", "note"}; pass it to aligned_maps in place of the array (e.g. to cache
+    the pooling of a large map between reruns)."""
     if zoom is not None:
         z, lo = window(z, zoom[0], zoom[1])
-        z = future_to_nan(z)
         pos = np.arange(lo, lo + z.shape[0], dtype=np.float32)
-        return z, pos, pos, f"zoom: positions {lo}–{lo + z.shape[0] - 1} at full resolution"
+        return {"z": future_to_nan(z), "rows": pos, "cols": pos,
+                "note": f"zoom: positions {lo}–{lo + z.shape[0] - 1} at full resolution"}
     pooled, re, ce = pool_matrix(z, max_side, how, causal=True)
     note = "" if len(re) == len(z) else f"{how}-pooled blocks of {int(re[1]) if len(re) > 1 else 1} tokens"
-    return pooled, re.astype(np.float32), ce.astype(np.float32), note
+    return {"z": pooled, "rows": re.astype(np.float32), "cols": ce.astype(np.float32), "note": note}
 
 
 def _ticks(tokens, pos):
@@ -58,11 +60,12 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
                  height=None, title=None):
     """Maps side by side with linked axes (zoom one, all follow).
 
-    maps: dict kind -> [T,T] array (kinds as in `heatmap`, in the order given); if 'dense' and 'sparse'
-    are given and 'diff' is not, 'diff' = sparse − dense is added. A colour bar is drawn once per scale.
+    maps: dict kind -> [T,T] array or prepare_map(...) result (kinds as in `heatmap`, in the order
+    given); if 'dense' and 'sparse' arrays are given and 'diff' is not, 'diff' = sparse − dense is
+    added. A colour bar is drawn once per scale.
     """
     maps = dict(maps)
-    if "dense" in maps and "sparse" in maps and "diff" not in maps:
+    if "dense" in maps and "sparse" in maps and "diff" not in maps and not isinstance(maps["dense"], dict):
         maps["diff"] = style.f32(maps["sparse"]) - style.f32(maps["dense"])
     unknown = set(maps) - set(_KIND)
     if unknown:
@@ -75,7 +78,8 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
     data, notes, bars, xs, shapes = [], set(), set(), None, []
     for i, kind in enumerate(kinds):
         n = "" if i == 0 else str(i + 1)
-        z, ys, xs, note = _prepare(maps[kind], max_side, how, zoom)
+        m = maps[kind] if isinstance(maps[kind], dict) else prepare_map(maps[kind], max_side, how, zoom)
+        z, ys, xs, note = m["z"], m["rows"], m["cols"], m["note"]
         notes.add(note)
         scale, rng, _ = _KIND[kind]
         bar = {"dense": "attention", "sparse": "attention", "oracle": "mask"}.get(kind, kind)

@@ -3,7 +3,6 @@ clickable token grid, and selection statistics (pick distances, sink keys, basel
 """
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from . import style
 
@@ -23,35 +22,38 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
     kept = np.zeros(n, bool)
     sel = np.asarray(selected, dtype=np.int64).ravel()
     kept[sel[(sel >= 0) & (sel < n)]] = True
-    labels = style.token_labels(tokens[:n]) if tokens is not None else [str(i) for i in range(n)]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                        subplot_titles=["index score I[t, s] (unnormalised)",
-                                        "dense attention p[t, s] (probability, 0 to 1)"])
-    for row, y in ((1, s), (2, p)):
+    labels = np.array(style.token_labels(tokens[:n]) if tokens is not None else [str(i) for i in range(n)],
+                      dtype=object)
+    lay, _ = style.grid(2, 1, vgap=0.16, titles=["index score I[t, s] (unnormalised)",
+                                                 "dense attention p[t, s] (probability, 0 to 1)"])
+    data = []
+    for axis, y in (("", s), ("2", p)):
         for is_kept, name, colour, pattern in ((True, "kept by top-k", style.ROLE["indexer"], "/"),
                                                (False, "dropped", "#b9c2cc", "")):
             m = kept == is_kept
-            fig.add_trace(go.Bar(
+            data.append(go.Bar(
                 x=pos[m], y=y[m], name=name, marker={"color": colour, "pattern": {"shape": pattern}},
-                customdata=np.array(labels, dtype=object)[m], legendgroup=name, showlegend=row == 1,
-                hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"), row=row, col=1)
+                customdata=labels[m], legendgroup=name, showlegend=axis == "", xaxis=f"x{axis}",
+                yaxis=f"y{axis}", hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"))
     if dense_top is not None:
         top = np.asarray(dense_top, dtype=np.int64).ravel()
         top = top[(top >= 0) & (top < n)]
         missed = top[~kept[top]]
-        fig.add_trace(go.Scatter(x=top.astype(np.float32), y=p[top], mode="markers", name="ideal top-k (◆)",
-                                 marker={"symbol": "diamond", "size": 9, "color": style.ROLE["oracle"]},
-                                 hovertemplate="ideal top-k: key %{x}<extra></extra>"), row=2, col=1)
+        data.append(go.Scatter(x=top.astype(np.float32), y=p[top], mode="markers", name="ideal top-k (◆)",
+                               marker={"symbol": "diamond", "size": 9, "color": style.ROLE["oracle"]},
+                               xaxis="x2", yaxis="y2", hovertemplate="ideal top-k: key %{x}<extra></extra>"))
         if len(missed):
-            fig.add_trace(go.Scatter(x=missed.astype(np.float32), y=p[missed], mode="markers",
-                                     name="missed by indexer (✖)",
-                                     marker={"symbol": "x", "size": 11, "color": style.ROLE["missed"]},
-                                     hovertemplate="missed: key %{x}<extra></extra>"), row=2, col=1)
-    fig.update_yaxes(range=[0, 1.0 if p.size and p.max() > 0.5 else max(0.05, float(p.max()) * 1.1)], row=2, col=1)
-    fig.update_xaxes(title_text=f"key position (query = {query})", row=2, col=1, range=[-0.5, n - 0.5])
-    fig.update_layout(barmode="overlay", bargap=0.05)
-    fig.layout.meta = {"query": int(query), "kept": int(kept.sum())}
-    return style.base_layout(fig, None, height)
+            data.append(go.Scatter(x=missed.astype(np.float32), y=p[missed], mode="markers",
+                                   name="missed by indexer (✖)", xaxis="x2", yaxis="y2",
+                                   marker={"symbol": "x", "size": 11, "color": style.ROLE["missed"]},
+                                   hovertemplate="missed: key %{x}<extra></extra>"))
+    pmax = float(p.max()) if p.size else 0.0
+    lay["yaxis2"].update(range=[0, 1.0 if pmax > 0.5 else max(0.05, pmax * 1.1)])
+    lay["xaxis2"].update(title_text=f"key position (query = {query})", range=[-0.5, n - 0.5])
+    lay["xaxis"].update(range=[-0.5, n - 0.5], showticklabels=False)
+    return style.figure(data, None, height, barmode="overlay", bargap=0.05, margin={"l": 60, "r": 30, "t": 90, "b": 50},
+                        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "x": 0},
+                        meta={"query": int(query), "kept": int(kept.sum())}, **lay)
 
 
 def token_grid(tokens, query=None, selected=None, per_row=16, start=0, height=None):
@@ -73,16 +75,15 @@ def token_grid(tokens, query=None, selected=None, per_row=16, start=0, height=No
     colour = np.where(is_q, style.ROLE["query"], np.where(kept, style.ROLE["indexer"], "#b9c2cc"))
     symbol = np.where(is_q, "circle-open", np.where(kept, "square", "circle"))
     text = [style.display_token(t).strip() or "␣" for t in toks]
-    fig = go.Figure(go.Scatter(
+    rows = int(ys.max()) + 1 if n else 1
+    return style.figure([go.Scatter(
         x=xs, y=ys, mode="markers+text", text=text, textposition="middle center",
         textfont={"size": 13}, customdata=pos, name="tokens",
         marker={"size": 30, "color": colour, "symbol": symbol, "opacity": 0.35, "line": {"width": 2}},
-        hovertemplate="position %{customdata}: %{text}<extra>click to make this the query</extra>"))
-    fig.update_xaxes(visible=False, range=[-0.7, per_row - 0.3])
-    fig.update_yaxes(visible=False, autorange="reversed")
-    rows = int(ys.max()) + 1 if n else 1
-    fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False)
-    return style.base_layout(fig, None, height or 40 * rows + 50)
+        hovertemplate="position %{customdata}: %{text}<extra>click to make this the query</extra>")],
+        None, height or 40 * rows + 50, clickmode="event+select", dragmode=False, showlegend=False,
+        xaxis={"visible": False, "range": [-0.7, per_row - 0.3]}, yaxis={"visible": False, "autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10})
 
 
 def pick_distances(query, selected, height=300):

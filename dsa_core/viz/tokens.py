@@ -13,8 +13,8 @@ from . import style
 
 _CSS = (
     "<style>.dsa-text{line-height:2.1;font-size:1.05rem;direction:ltr}"
-    ".dsa-text span.t{unicode-bidi:isolate;padding:1px 2px;margin:0 1px;border-radius:3px;"
-    "white-space:pre-wrap}"
+    ".dsa-text span.t{unicode-bidi:isolate;padding:1px 0;border-radius:3px;white-space:pre-wrap}"
+    ".dsa-text span.k,.dsa-text span.q,.dsa-text span.m{padding:1px 2px;margin:0 1px}"
     ".dsa-text .q{outline:3px solid " + style.ROLE["query"] + ";font-weight:700}"
     ".dsa-text .k{color:#fff;border-bottom:3px solid " + style.BLUE + "}"
     ".dsa-text .d{box-shadow:inset 0 -3px 0 " + style.ROLE["oracle"] + "}"
@@ -65,7 +65,7 @@ def token_html(tokens, query, selected=(), scores_row=None, dense_top=(), contex
         if hidden:
             out.append(f"<span class='gap' aria-label='{hidden} tokens not shown'> … {hidden} tokens … </span>")
             hidden = 0
-        shown = html.escape(style.display_token(tok).replace("↵", "↵\n"))
+        shown = html.escape(style.display_token(tok).replace("·", " ").replace("↵", "↵\n"))
         cls, marks, desc, css = ["t"], "", [f"token {i}"], ""
         if i == query:
             cls.append("q"); desc.append("the query")

@@ -1,0 +1,158 @@
+"""From a model trace to the numpy arrays the figures draw: one layer at one budget k, one head or the
+head-mean; the baselines at the same budget; the output change of the layer; the next-token effect of
+DSA in every layer. Every number is computed by a `dsa_core` function (select, metrics, attention,
+model); this file only routes tensors between them and hands float32 numpy arrays to the figures.
+Used by the app (lessons/common.py caches each step) and by the notebooks.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..dense import dense_attention
+from ..indexer import index_scores
+from ..metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
+from ..sparse import sparse_attention
+
+N_SINKS = 4
+
+
+def load_with_indexers(source=None, progress=None):
+    """(LoadedModel with a lightning indexer in every layer, a sentence naming them) for the app.
+
+    Trained indexers (dsa_core.indexer_weights, when installed) are preferred; otherwise seeded,
+    untrained ones are attached and the sentence says so, so no page presents noise as learned.
+    """
+    from ..config import SMOLLM2_HOST
+    from ..model import attach_indexers
+    from ..train_indexer import make_indexers
+    from ..weights import load_model
+    loaded = load_model(source, progress=progress)
+    try:
+        from .. import indexer_weights
+        indexers, note = indexer_weights.load_indexers(loaded.model), "trained lightning indexers (stage 1)"
+    except Exception:  # noqa: BLE001 - not shipped yet, or not for this model: fall back, and say so
+        made = make_indexers(SMOLLM2_HOST, range(len(loaded.model.layers)), seed=0)
+        indexers = [made[i] for i in range(len(loaded.model.layers))]
+        note = ("UNTRAINED lightning indexers (random weights, seed 0): trained ones are not installed, so "
+                "the indexer's picks are close to random. Train one on the Train page.")
+    attach_indexers(loaded.model, [i.eval() if i is not None else None for i in indexers])
+    return loaded, note
+
+
+@dataclass
+class LayerView:
+    """One layer at budget k, as numpy. Maps are [T,T]; selections [T,K] (-1 = empty slot)."""
+    tokens: list
+    k: int                  # the budget used (clamped to [1, T])
+    head: int | None        # None = mean over heads
+    scores: np.ndarray      # [T,T] index scores, -inf in the future (unnormalised)
+    dense: np.ndarray       # [T,T] dense attention of the head (or head-mean)
+    topk: np.ndarray        # [T,K] the indexer's picks, best first
+    oracle: np.ndarray      # [T,K] the ideal top-k of the shown dense attention
+    sparse: np.ndarray      # [T,K] sparse attention over the picks (the head, or head-mean)
+    recall: dict            # method -> [T] attention mass kept (indexer, ideal, window, random)
+    overlap: np.ndarray     # [T] |picks ∩ ideal| / k
+
+
+def _np(x):
+    return x.detach().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
+
+
+def layer_view(rec, k, head=None, seed=0):
+    """A LayerTrace (dsa_core.trace) re-selected at budget k -> LayerView. No model run."""
+    T = len(rec.tokens)
+    k = int(min(max(1, k), T))
+    sel = rec.select(k)                                                   # indexer top-k at this k
+    if head is None or rec.dense_probs is None:
+        dense, sparse, head = rec.dense_mean, sel.sparse_probs.mean(0), None  # [T,T], [T,K]
+    else:
+        dense, sparse = rec.dense_probs[head], sel.sparse_probs[head]
+    ideal = oracle_topk(dense, k)                                                   # [T,K]
+    picks = {"DSA indexer": sel.topk_indices, "ideal top-k": ideal,
+             f"window + {N_SINKS} sinks": window_topk(T, k, N_SINKS), "random": random_topk(T, k, seed)}
+    recall = {name: _np(attention_recall(dense, idx)) for name, idx in picks.items()}
+    return LayerView(rec.tokens, k, head, _np(rec.index_scores), _np(dense), sel.topk_indices.numpy(),
+                     ideal.numpy(), _np(sparse), recall, _np(topk_overlap(sel.topk_indices, ideal)))
+
+
+def scatter_rows(values, idx, T):
+    """[S,K] values at [S,K] positions (-1 ignored) -> a [S,T] map (zeros elsewhere), float32."""
+    values, idx = np.asarray(values, np.float32), np.asarray(idx)
+    out = np.zeros((idx.shape[0], T), np.float32)
+    rows = np.broadcast_to(np.arange(idx.shape[0])[:, None], idx.shape)
+    ok = idx >= 0
+    out[rows[ok], idx[ok]] = values[ok] if values.shape == idx.shape else values
+    return out
+
+
+def view_maps(v):
+    """The six aligned maps of a LayerView as [T,T] arrays: dict for viz.aligned_maps / prepare_map."""
+    T = len(v.tokens)
+    sparse = scatter_rows(v.sparse, v.topk, T)
+    return {"scores": v.scores, "mask": scatter_rows(1.0, v.topk, T), "oracle": scatter_rows(1.0, v.oracle, T),
+            "dense": v.dense, "sparse": sparse, "diff": sparse - v.dense}
+
+
+def summary(v, query=None):
+    """Mean over queries that see more than k keys (where selection matters), or one query's numbers."""
+    T = len(v.tokens)
+    rows = np.arange(T) >= v.k if query is None else np.arange(T) == query
+    if not rows.any():
+        rows = np.ones(T, bool)
+    out = {f"recall: {name}": float(r[rows].mean()) for name, r in v.recall.items()}
+    out["overlap with ideal top-k"] = float(v.overlap[rows].mean())
+    out["queries counted"] = int(rows.sum())
+    return out
+
+
+def _v(model, rec):
+    attn = model.layers[rec.layer].self_attn
+    return attn, attn.v_proj(rec.x[None]).view(1, rec.x.shape[0], attn.H_kv, attn.D)  # [1,T,H_kv,D]
+
+
+@torch.no_grad()
+def dense_output(model, rec):
+    """This layer's dense attention output o_dense [T,dim] (cache it: it does not depend on k)."""
+    attn, v = _v(model, rec)
+    return attn.o_proj(dense_attention(rec.q[None], rec.k[None], v).flatten(2))[0]   # [T,dim]
+
+
+@torch.no_grad()
+def output_change(model, rec, topk_indices, o_dense=None):
+    """Relative change of this layer's attention output, sparse vs dense: -> [T] ‖Δo‖ / ‖o_dense‖."""
+    o_dense = dense_output(model, rec) if o_dense is None else o_dense             # [T,dim]
+    attn, v = _v(model, rec)
+    idx = torch.as_tensor(np.asarray(topk_indices))[None]                          # [1,T,K]
+    o_sparse = attn.o_proj(sparse_attention(rec.q[None], rec.k[None], v, idx).flatten(2))[0]  # [T,dim]
+    return _np((o_sparse - o_dense).norm(dim=-1) / o_dense.norm(dim=-1).clamp(min=1e-9))
+
+
+def key_counts(topk, T):
+    """How many queries keep each key: [T,K] picks -> [T] counts (attention sinks stand out)."""
+    idx = np.asarray(topk).ravel()
+    return np.bincount(idx[idx >= 0], minlength=T).astype(np.float32)
+
+
+@torch.no_grad()
+def next_token_effect(model, ids, k, select_dsa):
+    """DSA in every layer vs dense, per position: KL(dense ‖ DSA) of the next-token distribution,
+    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.model.dsa_select(k)."""
+    ids = torch.as_tensor(ids).reshape(1, -1)                                      # [1,T]
+    out = {}
+    for name, select in (("dense", None), ("dsa", select_dsa)):
+        h, _ = model.hidden(ids, select=select)                                    # [1,T,dim]
+        out[name] = torch.log_softmax(model.lm_head(h[0]).float(), dim=-1)        # [T,V]
+    d, s = out["dense"], out["dsa"]
+    kl = (d.exp() * (d - s)).sum(-1)                                               # [T]
+    nxt = ids[0, 1:]
+    ppl = {n: float(torch.exp(-lp[:-1].gather(-1, nxt[:, None]).mean())) for n, lp in out.items()}
+    return {"kl": _np(kl), "top1_dense": d.argmax(-1).numpy(), "top1_dsa": s.argmax(-1).numpy(),
+            "top1_changed": (d.argmax(-1) != s.argmax(-1)).numpy(), "perplexity": ppl, "k": int(k)}
+
+
+@torch.no_grad()
+def indexer_scores_for(indexer, x):
+    """Index scores of any LightningIndexer (e.g. one trained on the Train page) on a trace's x [T,dim]."""
+    qi, ki, w = indexer.project(x[None])
+    return index_scores(qi, ki, w)[0]                                              # [T,T]

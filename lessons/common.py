@@ -1,0 +1,216 @@
+"""All Streamlit glue of the app: the shared sidebar and its session state, cached model loading, cached
+calls into dsa_core (by text + settings, so moving the query, k or the head never re-runs the model),
+figure display with PNG/SVG + CSV/JSON export, and show_source. Pages only lay out what this returns.
+
+Nothing here is module-level mutable state: per-user state lives in st.session_state; the caches are
+keyed by their inputs and their values are never modified after creation, so browser tabs can't interfere.
+"""
+import hashlib
+import inspect
+import logging
+import pathlib
+
+import streamlit as st
+
+from dsa_core import viz
+from dsa_core.text import DSAUserError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TEXTS = ROOT / "assets" / "texts"
+SAMPLES = {"Contract (long, ~2,700 tokens)": "contract.txt", "Chat (multi-turn)": "chat.txt",
+           "Article": "article.txt", "Source code": "source_code.txt"}
+OWN = "Your own text"
+TOKEN_LIMITS = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
+PER_HEAD_MAX = 2048        # above this, only the head-mean map is kept (9 x T^2 floats is too much)
+CHARS_PER_TOKEN_MAX = 16   # pasted text is cut to limit x 16 characters before tokenising (1 MB pastes)
+log = logging.getLogger("dsa_app")
+
+DEFAULTS = {"sample": next(iter(SAMPLES)), "max_tokens": 512, "layer": 10, "k": 64, "head": "mean of heads",
+            "fig_fmt": "png", "pool": "max", "indexer_choice": "default"}
+
+
+def sample_text(name):
+    return (TEXTS / SAMPLES[name]).read_text(encoding="utf-8") if name in SAMPLES else ""
+
+
+def _on_sample():
+    if st.session_state.sample != OWN:
+        st.session_state.text = sample_text(st.session_state.sample)
+
+
+def init_state():
+    """Fill session_state with defaults once per browser session (each tab has its own)."""
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    st.session_state.setdefault("text", sample_text(DEFAULTS["sample"]))
+
+
+def sidebar():
+    """The controls every page shares. Returns the settings as a dict."""
+    init_state()
+    sb = st.sidebar
+    sb.selectbox("Text", list(SAMPLES) + [OWN], key="sample", on_change=_on_sample,
+                 help="Bundled samples written for this project, or paste your own below.")
+    sb.text_area("Text to analyse", key="text", height=140,
+                 help="Paste any text. Press Ctrl+Enter (or click outside) to analyse it.")
+    sb.select_slider("Token limit", TOKEN_LIMITS, key="max_tokens",
+                     help="Longer texts are cut to this many tokens (the model's context is 8,192).")
+    n_layers = 30
+    sb.slider("Layer", 0, n_layers - 1, key="layer", help="Which of SmolLM2's 30 layers to look at.")
+    sb.number_input("k: tokens kept per query (top-k selection)", min_value=0, max_value=8192, step=16, key="k",
+                    help="DSA's budget: each query attends only to the k keys its indexer scores highest. "
+                         "This is top-k *selection* of keys, not top-k *sampling* of output words.")
+    sb.selectbox("Attention head", ["mean of heads"] + [f"head {h}" for h in range(9)], key="head",
+                 help="Dense attention of one head, or the mean of the 9 heads (what the indexer learns).")
+    with sb.expander("Display"):
+        st.radio("Pooling for long texts", ["max", "mean"], key="pool", horizontal=True,
+                 help="Maps above 192 x 192 cells are pooled into blocks: max keeps single strong cells "
+                      "visible, mean shows the block average.")
+        st.radio("Figure download format (camera button)", ["png", "svg"], key="fig_fmt", horizontal=True)
+    return current()
+
+
+def current():
+    """The shared settings from session_state (set by the sidebar that app.py draws on every page)."""
+    init_state()
+    s = st.session_state
+    head = None if s.head == "mean of heads" else int(s.head.split()[-1])
+    return {"text": s.text, "max_tokens": int(s.max_tokens), "layer": int(s.layer), "k": int(s.k or 0),
+            "head": head}
+
+
+# ---------------------------------------------------------------- model and cached dsa_core calls
+@st.cache_resource(show_spinner="Loading SmolLM2-135M (the first start converts it once, ~15 s)…")
+def load():
+    """(LoadedModel with one lightning indexer per layer, a sentence saying which indexers)."""
+    from dsa_core.viz import views
+    return views.load_with_indexers()
+
+
+def text_key(text):
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def precut(text, max_tokens):
+    """Text cut to max_tokens x 16 characters: huge pastes never reach the tokenizer whole."""
+    return text[:max_tokens * CHARS_PER_TOKEN_MAX]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def trace(text, layer, max_tokens):
+    """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view."""
+    from dsa_core.trace import trace_layers
+    loaded, _ = load()
+    prep, recs = trace_layers(loaded, text, [layer], max_tokens=max_tokens, per_head=max_tokens <= PER_HEAD_MAX)
+    return prep, recs[layer]
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def view(text, layer, max_tokens, k, head):
+    from dsa_core.viz import views
+    return views.layer_view(trace(text, layer, max_tokens)[1], k, head)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def maps(text, layer, max_tokens, k, head, how, zoom):
+    """The six maps, pooled (or zoomed) once per setting; the figure itself is rebuilt cheaply."""
+    from dsa_core.viz import views
+    full = views.view_maps(view(text, layer, max_tokens, k, head))
+    return {kind: viz.prepare_map(z, viz.GRID_SIDE, "mean" if kind == "diff" else how, zoom)
+            for kind, z in full.items()}
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def dense_output(text, layer, max_tokens):
+    from dsa_core.viz import views
+    return views.dense_output(load()[0].model, trace(text, layer, max_tokens)[1])
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def output_change(text, layer, max_tokens, k):
+    from dsa_core.viz import views
+    v = view(text, layer, max_tokens, k, None)
+    return views.output_change(load()[0].model, trace(text, layer, max_tokens)[1], v.topk,
+                               dense_output(text, layer, max_tokens))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def next_token_effect(text, max_tokens, k):
+    """DSA in all 30 layers vs dense (two full model runs)."""
+    from dsa_core.model import dsa_select
+    from dsa_core.viz import views
+    from dsa_core.trace import encode
+    ids = encode(load()[0], text, max_tokens).ids
+    return views.next_token_effect(load()[0].model, ids, k, dsa_select(k))
+
+
+def analyse(settings, spinner=True):
+    """Run (or fetch from cache) the trace for the sidebar settings. Returns a dict for the pages, or
+    shows a clear message and stops the page on bad input (never a traceback)."""
+    full = settings["text"] or ""
+    text = precut(full, settings["max_tokens"])
+    if not text.strip():
+        st.info("The text box is empty. Pick a sample in the sidebar or paste some text to analyse.")
+        st.stop()
+    try:
+        with st.spinner(f"Running SmolLM2 up to layer {settings['layer']} on up to "
+                        f"{settings['max_tokens']:,} tokens…") if spinner else _null():
+            prep, rec = trace(text, settings["layer"], settings["max_tokens"])
+    except DSAUserError as e:
+        st.error(f"**{e.problem}** {e.fix}")
+        st.stop()
+    except Exception as e:  # noqa: BLE001 - shown as a message; the traceback goes to the server log
+        log.exception("analysis failed")
+        st.error(f"The analysis failed: {type(e).__name__}: {e}. Try a shorter or different text.")
+        st.stop()
+    T = len(prep.ids)
+    notes = [n for n in prep.notes if not n.startswith("cut ")]
+    if prep.n_cut or len(text) < len(full):
+        notes.insert(0, f"The text is longer than the token limit: only its first {T:,} tokens are analysed "
+                        f"({len(prep.text):,} of {len(full):,} characters, {len(prep.text) / len(full):.0%}). "
+                        f"Raise the token limit in the sidebar to see more (up to 8,192).")
+    k_asked = settings["k"]
+    k = min(max(1, k_asked), T)
+    if k_asked <= 0:
+        notes.append("k = 0 would keep no token at all (attention over nothing is undefined): using k = 1.")
+    elif k_asked >= T:
+        notes.append(f"k = {k_asked} is at least the text length ({T} tokens): every query keeps all its "
+                     f"visible tokens, so DSA equals dense attention here. Lower k to see a difference.")
+    head = settings["head"] if rec.dense_probs is not None else None
+    if settings["head"] is not None and head is None:
+        notes.append(f"Per-head maps are kept only up to {PER_HEAD_MAX:,} tokens: showing the mean of heads.")
+    return {"text": text, "prep": prep, "rec": rec, "T": T, "k": k, "head": head, "notes": notes,
+            "layer": settings["layer"], "max_tokens": settings["max_tokens"], "indexer": load()[1]}
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def show_notes(a):
+    for note in a["notes"]:
+        st.warning(note)
+
+
+# ---------------------------------------------------------------- display helpers
+def show_figure(fig, name, key=None, alt=None, **kwargs):
+    """st.plotly_chart with the modebar download (PNG or SVG) plus CSV and JSON of the figure's numbers."""
+    fmt = st.session_state.get("fig_fmt", "png")
+    event = st.plotly_chart(fig, config=viz.export_config(f"dsa-{name}", fmt), key=key, **kwargs)
+    c1, c2, _ = st.columns([1, 1, 3])
+    c1.download_button("CSV", lambda: viz.figure_csv(fig), f"dsa-{name}.csv", "text/csv",
+                       key=f"csv-{key or name}", on_click="ignore", icon=":material/download:")
+    c2.download_button("JSON", lambda: viz.figure_json(fig), f"dsa-{name}.json", "application/json",
+                       key=f"json-{key or name}", on_click="ignore", icon=":material/download:")
+    return event
+
+
+def show_source(fn, label=None):
+    """The real source of the dsa_core function that produced a figure (inspect.getsource, never pasted)."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    with st.expander(label or f"Source: `{name}`"):
+        st.code(inspect.getsource(fn), language="python")

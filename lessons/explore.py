@@ -1,0 +1,115 @@
+"""Explore (the landing page): paste a text, pick a query token, and see what DSA's indexer scored,
+what top-k kept, and how much of dense attention the sparse version keeps, next to the baselines."""
+import streamlit as st
+
+from dsa_core import viz
+from dsa_core.viz import views
+from lessons import common
+
+st.title("Explore: what does DeepSeek Sparse Attention keep?")
+st.caption("For every query token, a small **lightning indexer** scores all earlier tokens; **top-k selection** "
+           "keeps the k best; attention then runs over those k only. Pick a query below and compare with the "
+           "full (dense) attention the model really uses.")
+
+# 1. controls and the cached analysis (the model runs once per text + layer)
+a = common.analyse(common.current())
+common.show_notes(a)
+if "UNTRAINED" in a["indexer"]:
+    st.info(a["indexer"])
+T, k, tokens = a["T"], a["k"], a["rec"].tokens
+st.session_state.setdefault("query", T - 1)
+st.session_state.query = min(max(0, int(st.session_state.query)), T - 1)
+
+
+def _clicked():
+    points = st.session_state.token_grid.selection.points
+    if points:
+        st.session_state.query = int(points[0].get("customdata", points[0].get("point_index", 0)))
+
+
+st.slider("Query token (or click a token in the grid below)", 0, T - 1, key="query")
+q = st.session_state.query
+v = common.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
+kept = v.topk[q][v.topk[q] >= 0]
+visible = q + 1
+rq = {name: float(r[q]) for name, r in v.recall.items()}
+who = "the mean of the 9 heads" if v.head is None else f"head {v.head}"
+st.markdown(
+    f"**Query {q} `{viz.display_token(tokens[q])}`** (layer {a['layer']}, {who}): it sees {visible} tokens; "
+    f"the indexer kept **{len(kept)}** of them. Those hold **{rq['DSA indexer']:.0%}** of the dense attention "
+    f"weight, so the sparse version **loses {1 - rq['DSA indexer']:.0%}**. The ideal {k} tokens would hold "
+    f"{rq['ideal top-k']:.0%}; the indexer's picks overlap the ideal set by {v.overlap[q]:.0%}.")
+
+# 2. the text: query, picks shaded by index score, dense attention's own top-k marked
+st.subheader("The text")
+st.markdown(viz.LEGEND, unsafe_allow_html=True)
+st.markdown(viz.token_html(tokens, q, kept, v.scores[q], v.oracle[q]), unsafe_allow_html=True)
+with st.expander("Click a token to make it the query", expanded=T <= 256):
+    start = max(0, min(q - 96, T - 192))
+    st.caption(f"Tokens {start}–{min(T, start + 192) - 1} (move the slider to see others). "
+               "Ring = query, square = kept by the indexer.")
+    st.plotly_chart(viz.token_grid(tokens[:start + 192], q, kept, start=start), key="token_grid",
+                    on_select=_clicked, selection_mode="points", config={"displayModeBar": False})
+
+# 3. the per-query strip: index scores against true attention
+st.subheader("Index scores against dense attention, for this query")
+common.show_figure(viz.query_strip(v.scores[q], v.dense[q], kept, q, tokens, dense_top=v.oracle[q]),
+                   f"strip-q{q}", key="strip")
+
+# 4. the numbers, and the same budget under baselines
+st.subheader("How much attention does the selection keep?")
+oc = common.output_change(a["text"], a["layer"], a["max_tokens"], k)
+mean = views.summary(v)
+c = st.columns(4)
+c[0].metric("Attention-mass recall (this query)", f"{rq['DSA indexer']:.3f}",
+            help="Σ of dense attention over the kept tokens (1 = nothing lost).")
+c[1].metric("Recall, mean over queries", f"{mean['recall: DSA indexer']:.3f}",
+            help=f"Over the {mean['queries counted']} queries that see more than k tokens.")
+c[2].metric("Overlap with ideal top-k", f"{v.overlap[q]:.2f}", help="|indexer picks ∩ ideal top-k| / k")
+c[3].metric("Output change of this layer", f"{oc[q]:.3f}",
+            help=f"‖o_sparse − o_dense‖ / ‖o_dense‖ for this query; mean over all queries {oc.mean():.3f}.")
+c1, c2 = st.columns(2)
+with c1:
+    common.show_figure(viz.baseline_bars(rq, title=f"This query, same budget k = {k}"), f"baselines-q{q}",
+                       key="base_q")
+with c2:
+    common.show_figure(viz.baseline_bars({n.replace("recall: ", ""): x for n, x in mean.items()
+                                          if n.startswith("recall")}, title="Mean over queries"),
+                       "baselines-mean", key="base_mean")
+
+# 5. aligned maps over the whole text (pooled when long), or a zoomed window at full resolution
+st.subheader("All queries at once: aligned maps")
+zoom = None
+if T > viz.GRID_SIDE:
+    if st.toggle("Zoom into a window at full resolution", key="zoom_on"):
+        lo = st.slider("Window start", 0, T - viz.GRID_SIDE, min(max(0, q - viz.GRID_SIDE // 2), T - viz.GRID_SIDE),
+                       key="zoom_lo")
+        zoom = (lo, viz.GRID_SIDE)
+m = common.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
+common.show_figure(viz.aligned_maps(m, tokens, query=q), "maps", key="maps")
+
+# 6. the whole model: DSA in every layer
+st.subheader("The whole model with DSA in all 30 layers")
+key = (common.text_key(a["text"]), a["max_tokens"], k)
+done = st.session_state.setdefault("effects_done", [])
+if key in done or st.button(f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"):
+    with st.spinner("Running the model with dense and with sparse attention…"):
+        e = common.next_token_effect(a["text"], a["max_tokens"], k)
+    if key not in done:
+        done.append(key)
+    qe = min(q, len(e["kl"]) - 1)
+    c = st.columns(4)
+    c[0].metric("Next-token KL at this query", f"{e['kl'][qe]:.4f}", help="KL(dense ‖ DSA) in nats")
+    c[1].metric("Top-1 prediction changed here?", "yes" if e["top1_changed"][qe] else "no")
+    c[2].metric("Mean KL over the text", f"{e['kl'].mean():.4f}")
+    c[3].metric("Top-1 changed at", f"{e['top1_changed'].mean():.0%} of positions")
+    st.caption(f"Perplexity of the text: dense {e['perplexity']['dense']:.2f}, DSA everywhere "
+               f"{e['perplexity']['dsa']:.2f}.")
+
+# 7. selection statistics (work at any length)
+st.subheader("Selection statistics")
+c1, c2 = st.columns(2)
+with c1:
+    common.show_figure(viz.pick_distances(q, kept), f"distances-q{q}", key="dist")
+with c2:
+    common.show_figure(viz.key_popularity(views.key_counts(v.topk, T), tokens), "popular-keys", key="pop")
