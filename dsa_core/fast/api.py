@@ -37,10 +37,11 @@ def indexer_plan(q, k, w, topk):
     return {"bq": bq, "chunks": plan.query_chunks(S, T, B), "kpp": 4096, "groups": -(-T // 4096)}
 
 
-def index_topk(q, k, w, topk, chunk_plan=None):
+def index_topk(q, k, w, topk, chunk_plan=None, **tune):
     """Top-k positions of the index scores: q [B,S,h,d], k [B,T,d], w [B,S,h] -> int [B,S,topk].
 
     Never builds the T×T matrix: scores exist for one query chunk at a time (plan.query_chunks).
+    tune: indexer kernel settings (bq, bn, num_warps, num_stages) for benchmarks/gpu_bench.py.
     """
     plan.check_indexer_args(q, k, w, topk)
     p = indexer_plan(q, k, w, topk) if _on_gpu(q, k, w) else None
@@ -53,6 +54,7 @@ def index_topk(q, k, w, topk, chunk_plan=None):
     T = k.shape[1]
     q, k, w = q.contiguous(), k.contiguous(), w.contiguous()
     chunks = chunk_plan or p["chunks"]
+    bq = tune.pop("bq", p["bq"])
     rows = max(s1 - s0 for s0, s1 in chunks)
     scores = torch.empty(B, rows, T, device=q.device, dtype=torch.float32)   # one chunk [B, c, T]
     gmax = torch.empty(B, rows, p["groups"], device=q.device, dtype=torch.float32)
@@ -62,7 +64,7 @@ def index_topk(q, k, w, topk, chunk_plan=None):
         end = T - S + s1                      # keys after the chunk's last query are never seen
         pos0 = T - S + s0
         index_scores_into(q[:, s0:s1], k[:, :end], w[:, s0:s1], scores, gmax, gmin, pos0,
-                          p["bq"], kpp=p["kpp"])
+                          bq, kpp=p["kpp"], **tune)
         select_topk_into(scores, gmax, gmin, out[:, s0:s1], pos0, end, p["kpp"])
     return out
 

@@ -47,7 +47,7 @@ def _sparse_attn_kernel(
         j = n0 + tl.arange(0, BN)
         idx = tl.load(idx_ptr + b * si_b + s * si_s + j, mask=j < n_slots, other=-1)  # [BN]
         ok = (idx >= 0) & (idx < T)
-        rows = tl.where(ok, idx, 0).to(tl.int64)
+        rows = tl.where(ok, idx, 0)                     # int32 offsets: fewer registers
         k1 = tl.load(kbase + rows[:, None] * sk_t + d1[None, :], mask=ok[:, None], other=0.0)  # [BN, D1]
         qk = tl.dot(q1, tl.trans(k1))                                                 # [BH, BN]
         if D2 > 0:

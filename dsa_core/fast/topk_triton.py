@@ -49,9 +49,9 @@ def _topk_kernel(
     gm = g * KPP < n
     hi = tl.max(tl.load(gmax_ptr + b * sg_b + s * sg_s + g, mask=gm, other=float("-inf")), axis=0)
     lo = tl.min(tl.load(gmin_ptr + b * sg_b + s * sg_s + g, mask=gm, other=float("inf")), axis=0)
-    need = K                                   # how many still to pick from the interval [lo, hi]
-    bstar = 0
-    inv = 0.0
+    need = n * 0 + K                           # how many still to pick from the interval [lo, hi]
+    bstar = n * 0
+    inv = hi * 0.0
     go = hi > lo
     while go:
         inv = NB / (hi - lo)
@@ -82,8 +82,8 @@ def _topk_kernel(
     strict = hi > lo                            # False: all candidates have the same value
     bcut = tl.where(strict, bstar, NB)          # bins above bcut are surely in (none when tied)
     bcand = tl.where(strict, bstar, 0)          # tied values all fall in bin 0
-    taken = 0
-    ncand = 0
+    taken = n * 0
+    ncand = n * 0
     for j0 in range(0, n, BLOCK):
         o = j0 + tl.arange(0, BLOCK)
         x = tl.load(xrow + o, mask=o < n, other=float("-inf"))
@@ -108,7 +108,7 @@ def _topk_kernel(
         c = tl.arange(0, CAP)
         packed = tl.load(crow + c, mask=c < ncand, other=-9223372036854775807 - 1)
         best = tl.sort(packed, descending=True)
-        pos = 0x7FFFFFFF - (best & 0xFFFFFFFF).to(tl.int32)
+        pos = 0x7FFFFFFF - (best - ((best >> 32) << 32)).to(tl.int32)     # low 32 bits
         tl.store(orow + (K - need) + c, pos, mask=c < need)
 
 
