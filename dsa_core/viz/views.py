@@ -24,16 +24,16 @@ def load_with_indexers(source=None, progress=None):
     untrained ones are attached and the sentence says so, so no page presents noise as learned.
     """
     from ..config import SMOLLM2_HOST
+    from ..indexer import LightningIndexer
     from ..model import attach_indexers
-    from ..train_indexer import make_indexers
     from ..weights import load_model
     loaded = load_model(source, progress=progress)
     try:
         from .. import indexer_weights
         indexers, note = indexer_weights.load_indexers(loaded.model), "trained lightning indexers (stage 1)"
     except Exception:  # noqa: BLE001 - not shipped yet, or not for this model: fall back, and say so
-        made = make_indexers(SMOLLM2_HOST, range(len(loaded.model.layers)), seed=0)
-        indexers = [made[i] for i in range(len(loaded.model.layers))]
+        torch.manual_seed(0)
+        indexers = [LightningIndexer(SMOLLM2_HOST) for _ in loaded.model.layers]
         note = ("UNTRAINED lightning indexers (random weights, seed 0): trained ones are not installed, so "
                 "the indexer's picks are close to random. Train one on the Train page.")
     attach_indexers(loaded.model, [i.eval() if i is not None else None for i in indexers])
