@@ -27,7 +27,11 @@ def _clicked():
         st.session_state.query = int(points[0].get("customdata", points[0].get("point_index", 0)))
 
 
-st.slider("Query token (or click a token in the grid below)", 0, T - 1, key="query")
+if T > 1:
+    st.slider("Query token (or click a token in the grid below)", 0, T - 1, key="query")
+else:
+    st.info("The text is a single token: it can only attend to itself, so there is nothing for the indexer "
+            "to choose. Add more text to see selection at work.")
 q = st.session_state.query
 v = common.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
 kept = v.topk[q][v.topk[q] >= 0]
