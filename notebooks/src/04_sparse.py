@@ -23,6 +23,7 @@ import torch
 
 import dsa_core as dsa
 from dsa_core import viz
+from dsa_core.viz import views
 from dsa_core.exercises import nb04 as ex
 from dsa_core.exercises import setup_notebook
 
@@ -86,8 +87,8 @@ print("GQA: one index set, 4 query heads, 2 key/value heads: rungs agree")
 # %% [markdown]
 # ## Picture: what the sparse layer keeps of dense attention
 #
-# To draw sparse attention on the same T×T grid as dense attention we scatter its `[T, K]`
-# probabilities back to their key positions (a change of layout, not new math).
+# To draw sparse attention on the same T×T grid as dense attention, `views.scatter_rows` (in `dsa_core.viz`) puts its
+# `[T, K]` probabilities back at their key positions (a change of layout, not new math).
 
 # %%
 T48 = 48
@@ -95,10 +96,10 @@ q48, k48, v48 = dsa.toy_qkv(1, T48, H, D, H_kv=H_kv, seed=3)
 iq48, ik48, iw48 = dsa.toy_indexer_inputs(1, T48, cfg.index_n_heads, cfg.index_head_dim, seed=3)
 idx48 = dsa.select_topk(dsa.index_scores(iq48, ik48, iw48), 8)                # [1, T, 8]
 sparse_probs = dsa.sparse_attention_probs(q48, k48, idx48)[0].mean(1)          # [T, 8], head mean
-sparse_map = torch.zeros(T48, T48).scatter_add_(1, idx48[0].clamp(min=0), sparse_probs)  # [T, T]
-dense_map = dsa.attention_probs(q48, k48)[0].mean(0)                           # [T, T]
-assert torch.allclose(sparse_map.sum(-1), torch.ones(T48), atol=1e-5)         # rows still sum to 1
-viz.aligned_maps({"dense": dense_map.numpy(), "sparse": sparse_map.numpy()}, cols=3,
+sparse_map = views.scatter_rows(sparse_probs.numpy(), idx48[0].numpy(), T48)  # [T, T] numpy
+dense_map = dsa.attention_probs(q48, k48)[0].mean(0).numpy()                   # [T, T]
+assert abs(sparse_map.sum(-1) - 1).max() < 1e-5                               # rows still sum to 1
+viz.aligned_maps({"dense": dense_map, "sparse": sparse_map}, cols=3,
                  title="dense vs sparse (k = 8) attention, and their difference")
 
 # %% [markdown]
@@ -125,10 +126,10 @@ probs_1024 = dsa.sparse_attention_probs(*dsa.toy_qkv(1, 1024, H, D, H_kv=H_kv)[:
 assert probs_1024.numel() * probs_1024.element_size() == 4 * 1024 * H * K_big
 
 # %% [markdown]
-# And the time on this CPU (best of two runs; other programs on the machine make these noisy):
+# And the time on this CPU (after one warm-up run; other programs on the machine make these noisy):
 
 # %%
-def seconds(fn, repeat=2):
+def seconds(fn, repeat=1):
     fn()
     best = float("inf")
     for _ in range(repeat):

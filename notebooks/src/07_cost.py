@@ -1,0 +1,226 @@
+# Source of notebooks/07_cost.ipynb; edit here, then run: python scripts/make_notebooks.py
+# %% [markdown]
+# # 07 · Compute and cost: what DSA saves, where, and what you pay
+#
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
+# model → 06 training the indexer → **07 compute and cost**.*
+#
+# The headline people repeat is "DSA halves API prices on long context". The real story has more
+# parts: the core attention becomes O(L·k) but the indexer stays O(L²) with a small constant; DSA is
+# *dearer* than dense on short texts; memory traffic at decode falls more than FLOPs; and the price
+# cut is partly sparse attention and partly pricing policy. This notebook puts numbers on each,
+# from `dsa_core.cost` (pure arithmetic), `dsa_core.bench` (your machine), `dsa_core.cost_paper`
+# (the report's Figure 3) and `dsa_core.cost_api` (the published prices).
+
+# %%
+import pathlib
+
+import numpy as np
+
+import dsa_core as dsa
+from dsa_core import bench, cost, cost_api, cost_bench, cost_paper, viz
+from dsa_core.exercises import nb07 as ex
+from dsa_core.exercises import setup_notebook
+
+setup_notebook(seed=0)
+shape = cost.V32_MQA              # DeepSeek-V3.2 671B, MLA in its absorbed "MQA mode" (decode)
+shape
+
+# %% [markdown]
+# ## Math: the cost of one query at position t, one layer
+#
+# Count 2 FLOPs per multiply-add and only the attention matmuls (projections are O(L) and the same
+# for both). With $A$ the FLOPs of core attention per (query, key) pair and $I$ those of the indexer:
+#
+# $$C_\text{dense}(t) = A\,t, \qquad C_\text{DSA}(t) = I\,t + A\,\min(t, k),$$
+#
+# $A = 2 \cdot h \cdot (d_{qk} + d_v)$ and $I = 2 \cdot H^I \cdot d^I$. For 671B in MQA mode,
+# $A = 2 \cdot 128 \cdot (576 + 512)$ and $I = 2 \cdot 64 \cdot 128$: the indexer is 17× cheaper per
+# pair, but it still looks at every pair.
+
+# %%
+A = 2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim)
+I = 2 * shape.index_n_heads * shape.index_head_dim
+assert cost.pair_flops(shape) == {"attention/core_flops_per_pair": A, "indexer/qk_flops_per_pair": I}
+for L in (1024, 2048, 8192, 131072):
+    dense_by_hand, dsa_by_hand = A * L, I * L + A * min(L, shape.index_topk)
+    assert dense_by_hand == cost.dense_cost(shape, L, "decode")["total_flops"]
+    assert dsa_by_hand == cost.dsa_cost(shape, L, "decode")["total_flops"]
+    print(f"L = {L:7,}: dense {dense_by_hand / 1e9:7.2f} GFLOP, DSA {dsa_by_hand / 1e9:6.2f} GFLOP "
+          f"per decoded token per layer  (×{dense_by_hand / dsa_by_hand:.2f})")
+
+# %% [markdown]
+# ## Picture: FLOPs per decoded token against context length
+#
+# Log-log axes. Dense grows linearly with the context; DSA's core attention stops growing at k = 2048
+# while its indexer keeps growing, 17× lower. The crossover is just above k.
+
+# %%
+lengths = [2 ** p for p in range(8, 18)]                       # 256 … 131072
+c = cost.curves(shape, shape, lengths, phase="decode")
+t_star = cost.crossover_token(shape, shape)
+viz.cost_curves(lengths, {"dense": c["dense/total_flops"], "DSA total": c["dsa/total_flops"],
+                          "DSA: indexer part": [2 * m for m in c["dsa/indexer/qk_macs"]],
+                          "DSA: core attention part": [2 * m for m in c["dsa/attention/core_macs"]]},
+                y_title="FLOPs per decoded token, one layer", crossover=t_star,
+                title="decode: dense vs DSA (671B, MLA MQA mode)")
+
+# %%
+print(f"crossover per token: {t_star:,.0f} tokens; per whole prefill: "
+      f"{cost.crossover_sequence(shape, shape):,.0f} tokens")
+print(f"as L grows, dense/DSA → A / I = {cost.asymptotic_ratio(shape, shape):.1f}×")
+
+# %% [markdown]
+# ## Memory: what is cached, and what a decode step reads
+#
+# Per token and layer DeepSeek caches the MLA latent (512 values in FP8, one fp32 scale per 128, and a
+# 64-dim RoPE key in bf16) and the indexer's own key (128 FP8 values and one fp32 scale):
+
+# %%
+kv_by_hand = 512 + 4 * (512 // 128) + 2 * 64           # FP8 latent + scales + bf16 RoPE part
+index_by_hand = 128 + 4                                 # FP8 indexer key + its scale
+assert cost.cache_bytes_per_token(shape, "fp8") == {"kv_cache/bytes_per_token": kv_by_hand,
+                                                    "index_cache/bytes_per_token": index_by_hand}
+L = 131072
+dense_read = cost.dense_cost(shape, L, "decode", kv_fmt="bf16")["decode/read_bytes"]
+dsa_read = cost.dsa_cost(shape, L, "decode")["decode/read_bytes"]
+print(f"cache per token per layer: {kv_by_hand} B latent + {index_by_hand} B indexer key (FP8)")
+print(f"one decode step at 128K reads {dense_read / 1e6:.1f} MB (dense, bf16 cache) vs "
+      f"{dsa_read / 1e6:.1f} MB (DSA) per layer: {dense_read / dsa_read:.1f}× less")
+
+# %% [markdown]
+# DSA does not shrink the cache (it *adds* the indexer's 132 B); it shrinks what each step has to
+# *read*: every indexer key, but only k latents.
+#
+# ## Measured: dense vs DSA on this machine
+#
+# `dsa_core.bench` times each part on the teaching configuration T1 (8 heads, one KV head, D = 64,
+# indexer 4 × 32, k = 128) and fits a rate per part, so "predicted" carries the model's shape (T² or
+# T·k). Short lengths here to stay quick; run `python -m dsa_core.bench` for the full sweep.
+
+# %%
+result = bench.run_bench(device="cpu", lengths=[512, 1024, 2048], call_limit_s=10)
+print(cost_bench.table(result))
+
+# %%
+measured, predicted = {}, {}
+for variant in ("dense/sdpa_causal", "dense/dense_attention", "dsa/total"):
+    s = cost_bench.series(result, variant)
+    measured[f"{variant} (measured)"] = (s["T"], s["ms"])
+    predicted[f"{variant} (predicted)"] = s["predicted_ms"]
+viz.line_chart(result["lengths"], predicted, "tokens T", "milliseconds", log_x=True, log_y=True,
+               markers=measured, title=f"measured on {result['device_name']} ({result['threads']} threads)")
+
+# %% [markdown]
+# Read this honestly: on a CPU, PyTorch's fused dense attention (SDPA) is very fast and our readable
+# indexer (a thin matmul per head, then ReLU, weights and a sum over a T×T slice) is not, so DSA
+# does not beat SDPA here at these lengths; it does beat the readable `dense_attention`. DeepSeek's
+# speed-up needs long contexts and FP8 kernels on GPUs. Recorded GPU results, when they have been
+# shipped with the project, are in `assets/bench/`:
+
+# %%
+bench_dir = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "bench"
+shipped = sorted(bench_dir.glob("*.json")) if bench_dir.is_dir() else []
+for path in shipped:
+    print(path.name, "\n", cost_bench.table(cost_bench.load_json(path)), "\n")
+print(f"{len(shipped)} recorded result file(s) in assets/bench/")
+
+# %% [markdown]
+# ## The paper's cost figure, explained
+#
+# > "we benchmark … on H800 GPUs, at a rental price of 2 USD per GPU hour" — DeepSeek-V3.2-Exp
+# > report, Figure 3 (cost per million tokens against token position).
+#
+# DeepSeek published the curves, not the numbers. `cost_paper` holds three independent pixel
+# read-offs of the plot and fits each curve with `cost = a + b · (attention FLOPs at that position)`,
+# with short prefill running in a "masked MHA" mode as the report says.
+
+# %%
+fits = cost_paper.fit_all()["main"]
+series, markers = {}, {}
+for curve, fit in fits.items():
+    series[f"{curve} (fit, R² {fit['r2']:.3f})"] = fit["grid"]["cost"]
+    markers[f"{curve} (read off the plot)"] = (fit["points"]["position"], fit["points"]["cost"])
+grid = fits["prefill/dense"]["grid"]["position"]
+assert all(f["grid"]["position"] == grid for f in fits.values())
+viz.line_chart(grid, series, "token position", "USD per million tokens", markers=markers,
+               title="Figure 3 of the V3.2-Exp report: read-offs and the arithmetic fit", height=520)
+
+# %%
+for sentence in cost_paper.explain():
+    print("•", sentence)
+
+# %% [markdown]
+# ## What you pay: the API prices
+#
+# With V3.2-Exp DeepSeek cut its API prices (USD per million tokens; check the live page before
+# relying on them):
+
+# %%
+for model, p in cost_api.PRICES.items():
+    print(f"{model:14s} input (cache miss) ${p['input_miss']:.3f} · input (cache hit) ${p['input_hit']:.3f}"
+          f" · output ${p['output']:.2f}")
+print(cost_api.PRICE_SOURCE)
+
+# %% [markdown]
+# How much of a workload's saving does sparse attention explain? `compare` prices the old bill as
+# if it had tracked the compute ratio of Figure 3 (fitted above) and calls the rest pricing policy:
+
+# %%
+for name, make in cost_api.WORKLOADS.items():
+    r = cost_api.compare(make())
+    print(f"{name}: ${r['old']['usd/total']:.3f} → ${r['new']['usd/total']:.3f} "
+          f"(−{r['saving_share']:.0%}); from sparse attention ${r['usd/saving_from_sparse_attention']:+.3f}, "
+          f"from pricing policy ${r['usd/saving_from_pricing_policy']:+.3f}")
+
+# %% [markdown]
+# The long single call (the contract) owes most of its saving to sparse attention; short calls
+# (3K-token files) owe all of it to pricing, because at that length DSA is slightly *dearer* to serve.
+#
+# ## Exercises
+#
+# **Exercise 1.** For one decode step at context L = 131072 (128K), one layer, MQA mode: how many
+# times fewer FLOPs does DSA need than dense? Use $A$, $I$ and k = 2048 (one number).
+
+# %% [answer]
+answer_1 = None
+
+# %% [solution]
+L_ex = 131072
+answer_1 = (A * L_ex) / (I * L_ex + A * 2048)
+
+# %% [check]
+ex.check_decode_ratio(answer_1)
+
+# %% [markdown]
+# **Exercise 2.** Beyond which context length t does one decode step cost fewer FLOPs with DSA
+# than dense? (Solve $A t = I t + A k$; one number.)
+
+# %% [answer]
+answer_2 = None
+
+# %% [solution]
+answer_2 = A * 2048 / (A - I)
+
+# %% [check]
+ex.check_crossover(answer_2)
+
+# %% [markdown]
+# **Exercise 3.** The "100-page contract" workload is one call with 65,300 input tokens and 1,500
+# output tokens. With **no cache hits**, what did it cost on V3.1-Terminus and on V3.2-Exp? Give the
+# pair `(old_usd, new_usd)` from the prices printed above.
+
+# %% [answer]
+answer_3 = None
+
+# %% [solution]
+old_p, new_p = cost_api.PRICES["V3.1-Terminus"], cost_api.PRICES["V3.2-Exp"]
+answer_3 = ((65300 * old_p["input_miss"] + 1500 * old_p["output"]) / 1e6,
+            (65300 * new_p["input_miss"] + 1500 * new_p["output"]) / 1e6)
+
+# %% [check]
+ex.check_contract_bill(answer_3)
+
+# %% [markdown]
+# That is the end of the series. To go further: the app (`bash scripts/app.sh`) runs all of this on
+# your own text, and `dsa_core` is small enough to read in an afternoon.
