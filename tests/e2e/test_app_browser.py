@@ -1,0 +1,68 @@
+"""The app in a real browser: paste a text, click a token, move k, download a PNG, switch pages."""
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+TEXT = "The cat sat on the mat. The dog sat on the log. Where did the cat sit? The cat sat on the"
+WAIT = 120_000
+
+
+def summary(page):
+    return page.get_by_text(re.compile(r"^Query \d+ "))
+
+
+def wait_idle(page):
+    """Streamlit shows a 'running' status widget while the script runs; wait until it is gone."""
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT)
+
+
+def test_paste_click_k_download_and_pages(page: Page, app_url, shot, tmp_path):
+    page.goto(app_url)
+    expect(summary(page)).to_be_visible(timeout=WAIT)
+    box = page.get_by_role("textbox", name="Text to analyse")
+    box.fill(TEXT)
+    box.press("Control+Enter")
+    wait_idle(page)
+    expect(page.get_by_text("the indexer kept 16 of them")).to_have_count(0)   # default k = 64 > text
+    expect(page.get_by_text("every query keeps all its visible tokens")).to_be_visible(timeout=WAIT)
+    shot(page, "01-pasted")
+
+    # move k: 64 -> 8 (the text has ~24 tokens)
+    k = page.get_by_role("spinbutton", name=re.compile("tokens kept per query"))
+    k.fill("8")
+    k.press("Enter")
+    wait_idle(page)
+    expect(page.get_by_text(re.compile(r"the indexer kept 8 of them"))).to_be_visible(timeout=WAIT)
+    shot(page, "02-k8")
+
+    # click a token in the clickable text grid: it becomes the query
+    grid = page.locator(".js-plotly-plot").first
+    grid.scroll_into_view_if_needed()
+    points = grid.locator(".scatterlayer .point")
+    expect(points.first).to_be_visible(timeout=WAIT)
+    points.nth(5).click(force=True)
+    wait_idle(page)
+    expect(page.get_by_text(re.compile(r"^Query 5 "))).to_be_visible(timeout=WAIT)
+    shot(page, "03-clicked-token-5")
+
+    # download the strip as PNG through Plotly's modebar (drawn in the browser: works offline)
+    strip = page.locator(".js-plotly-plot").nth(1)
+    strip.scroll_into_view_if_needed()
+    strip.hover()
+    with page.expect_download(timeout=WAIT) as dl:
+        strip.locator(".modebar-btn[data-title^='Download plot']").click()
+    path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(path)
+    assert path.suffix == ".png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+    # switch pages; each shows its own heading, no exception box
+    for name, heading in [("Learn", "Learn"), ("Train", "Train"), ("Cost", "Cost"), ("Explore", "Explore")]:
+        page.get_by_role("link", name=name).click()
+        expect(page.get_by_role("heading", name=re.compile(heading)).first).to_be_visible(timeout=WAIT)
+        wait_idle(page)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        shot(page, f"04-page-{name.lower()}")
