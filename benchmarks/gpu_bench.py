@@ -47,52 +47,71 @@ class Report:
                 json.dump({**self.meta, "rows": self.rows}, fh, indent=1)
 
 
+def _pick(rep, T, variant, configs, run, flops=None, nbytes=None):
+    """Time run(cfg) for each config, record the rows, return the fastest config (None if all fail)."""
+    best = (float("inf"), None)
+    for cfg in configs:
+        try:
+            ms = run(cfg)
+        except Exception as e:                      # e.g. out of shared memory for this tile
+            print("config failed", variant, cfg, type(e).__name__, str(e)[:120])
+            continue
+        rep.add("v32-671b", T, variant, ms, flops, nbytes, note=str(cfg))
+        best = min(best, (ms, cfg), key=lambda x: x[0])
+    return best[1]
+
+
 def tune(rep, s):
     """Try a few kernel settings at T = 16K (671B shape); return the fastest for each kernel."""
     T = 16384
     q, kv, v, qi, ki, w = P.attn_inputs(s, T, mla=True)
-    best = {}
-    for cfg in [dict(bq=2, bn=128, num_warps=8, num_stages=3), dict(bq=2, bn=64, num_warps=4, num_stages=3),
-                dict(bq=4, bn=64, num_warps=8, num_stages=3), dict(bq=2, bn=128, num_warps=8, num_stages=2)]:
-        ms = P.indexer_only(qi, ki, w, **cfg)
-        rep.add("v32-671b", T, "tune/indexer", ms, plan.indexer_flops(T, T, s["h"], s["d"]), None, note=str(cfg))
-        best["indexer"] = min(best.get("indexer", (1e9, None)), (ms, cfg), key=lambda x: x[0])
-    idx = P.api.index_topk(qi, ki, w, s["K"], **dict(best["indexer"][1]))
-    for cfg in [dict(bn=32, num_warps=8, num_stages=2), dict(bn=64, num_warps=8, num_stages=1),
-                dict(bn=32, num_warps=8, num_stages=3), dict(bn=16, num_warps=4, num_stages=2)]:
-        try:
-            ms = P.sparse_ms(q, kv, v, idx, **cfg)
-        except Exception as e:                      # e.g. out of shared memory for this tile
-            print("sparse config failed", cfg, type(e).__name__, str(e)[:120])
-            continue
-        fl = plan.sparse_flops(T, T, s["H"], s["D"], s["Dv"], s["K"])
-        rep.add("v32-671b", T, "tune/sparse_attention", ms, fl, None, note=str(cfg))
-        best["sparse"] = min(best.get("sparse", (1e9, None)), (ms, cfg), key=lambda x: x[0])
-    return {k: v[1] for k, v in best.items()}
+    best = {"indexer": _pick(rep, T, "tune/indexer", [
+        dict(bq=2, bn=128, num_warps=8, num_stages=3), dict(bq=2, bn=64, num_warps=4, num_stages=3),
+        dict(bq=4, bn=128, num_warps=8, num_stages=3), dict(bq=4, bn=64, num_warps=4, num_stages=3)],
+        lambda c: P.indexer_only(qi, ki, w, **c), plan.indexer_flops(T, T, s["h"], s["d"]))}
+    best["select"] = _pick(rep, T, "tune/selection_last_chunk", [
+        dict(nb=256, block=4096, num_warps=8), dict(nb=256, block=2048, num_warps=4),
+        dict(nb=128, block=2048, num_warps=4), dict(nb=128, block=1024, num_warps=4),
+        dict(nb=64, block=2048, num_warps=4, cap=1024)],
+        lambda c: P.selection_last_chunk(qi, ki, w, s["K"], best["indexer"]["bq"], select=c)[0])
+    idx = P.api.index_topk(qi, ki, w, s["K"], **best["indexer"])
+    best["sparse"] = _pick(rep, T, "tune/sparse_attention", [
+        dict(bn=32, num_warps=8, num_stages=2), dict(bn=64, num_warps=8, num_stages=1),
+        dict(bn=64, num_warps=8, num_stages=2), dict(bn=32, num_warps=8, num_stages=1)],
+        lambda c: P.sparse_ms(q, kv, v, idx, **c), plan.sparse_flops(T, T, s["H"], s["D"], s["Dv"], s["K"]))
+    return {k: v for k, v in best.items() if v is not None}
 
 
 def prefill(rep, name, s, T, best, mla_max):
     q, kv, v, qi, ki, w = P.attn_inputs(s, T, mla=s["mla"])
     H, D, Dv, K = s["H"], s["D"], s["Dv"], s["K"]
     it = dict(best.get("indexer", {})) if name == "v32-671b" else {}
+    sel = best.get("select") if name == "v32-671b" else None
     bq = it.pop("bq", plan.indexer_blocks(s["h"], s["d"]))
     ix_fl = plan.indexer_flops(T, T, s["h"], s["d"])
     ix_ms = P.indexer_only(qi, ki, w, bq, **it)
     rep.add(name, T, "dsa/indexer", ix_ms, ix_fl, 4 * plan.visible_pairs(T, T) + 2 * T * (s["h"] + 1) * s["d"])
-    pipe_ms, idx = P.index_topk_ms(qi, ki, w, K, bq=bq, **it)
+    pipe_ms, idx = P.index_topk_ms(qi, ki, w, K, bq=bq, select=sel, **it)
     rep.add(name, T, "dsa/selection", pipe_ms - ix_ms, None, 4 * plan.visible_pairs(T, T),
             note="index_topk minus indexer")
-    ours, theirs, nbytes, agree = P.selection_last_chunk(qi, ki, w, K, bq)
+    ours, theirs, nbytes, agree = P.selection_last_chunk(qi, ki, w, K, bq, select=sel)
     rep.add(name, T, "dsa/selection_last_chunk", ours, None, nbytes, agree_with_torch=agree)
     rep.add(name, T, "torch/topk_last_chunk", theirs, None, nbytes)
+    q8, k8, w8, ks = P.api.quantize_fp8(qi, ki, w)                  # DeepSeek's FP8 indexer inputs
+    quant_ms = P.time_ms(lambda: P.api.quantize_fp8(qi, ki, w))
+    rep.add(name, T, "dsa/fp8_quantize", quant_ms, None, None, note="torch act_quant of q and k")
+    rep.add(name, T, "dsa/indexer_fp8", P.indexer_only(q8, k8, w8, bq, k_scale=ks, **it), ix_fl, None)
+    del q8, k8, w8, ks
+    pipe8_ms = P.index_topk_ms(qi, ki, w, K, bq=bq, select=sel, fp8=True, **it)[0]
     del qi, ki, w
     sp = dict(best.get("sparse", {})) if name == "v32-671b" else {}
     at_ms = P.sparse_ms(q, kv, v, idx, **sp)
     pairs = plan.selected_pairs(T, T, K)
-    rep.add(name, T, "dsa/sparse_attention", at_ms, plan.sparse_flops(T, T, H, D, Dv, K),
-            2 * pairs * D * s["H_kv"] + 2 * T * H * (D + Dv))
-    total = pipe_ms + at_ms
-    rep.add(name, T, "dsa/total", total, ix_fl + plan.sparse_flops(T, T, H, D, Dv, K), None)
+    at_fl = plan.sparse_flops(T, T, H, D, Dv, K)
+    rep.add(name, T, "dsa/sparse_attention", at_ms, at_fl, 2 * pairs * D * s["H_kv"] + 2 * T * H * (D + Dv))
+    total, total8 = pipe_ms + at_ms, pipe8_ms + at_ms
+    rep.add(name, T, "dsa/total", total, ix_fl + at_fl, None)
+    rep.add(name, T, "dsa/total_fp8_indexer", total8, ix_fl + at_fl, None, note="indexer in FP8, as DeepSeek")
     del q, kv, v, idx
     torch.cuda.empty_cache()
     dense = {}
@@ -117,7 +136,8 @@ def prefill(rep, name, s, T, best, mla_max):
         dense["gqa"] = ms
     torch.cuda.empty_cache()
     for k, ms in dense.items():
-        rep.add(name, T, f"speedup/dense_{k}_over_dsa", ms / total, None, None, note=f"{ms / total:.2f}x")
+        rep.add(name, T, f"speedup/dense_{k}_over_dsa", ms / total, None, None,
+                note=f"{ms / total:.2f}x (FP8 indexer: {ms / total8:.2f}x)", fp8_indexer=ms / total8)
 
 
 def decode(rep, s, T=131072, B=32, best=None):
@@ -126,8 +146,9 @@ def decode(rep, s, T=131072, B=32, best=None):
     K, H, D, Dv = s["K"], s["H"], s["D"], s["Dv"]
     ix = dict((best or {}).get("indexer", {}))
     ix.pop("bq", None)
-    pipe = P.time_ms(lambda: P.api.index_topk(qi, ki, w, K, bq=1, **ix))
-    idx = P.api.index_topk(qi, ki, w, K, bq=1, **ix)
+    sel = (best or {}).get("select")
+    pipe = P.time_ms(lambda: P.api.index_topk(qi, ki, w, K, bq=1, select=sel, **ix))
+    idx = P.api.index_topk(qi, ki, w, K, bq=1, select=sel, **ix)
     att = P.sparse_ms(q, kv, v, idx, **(best or {}).get("sparse", {}))
     ix_bytes = B * T * s["d"] * 2 + B * T * 4 * 2
     at_bytes = B * K * D * 2 + B * H * (D + Dv) * 2

@@ -54,7 +54,7 @@ def attn_inputs(shape, T, B=1, S=None, mla=True, seed=0):
     return q, kv, v, qi, ki, w
 
 
-def indexer_only(qi, ki, w, bq, **tune):
+def indexer_only(qi, ki, w, bq, k_scale=None, **tune):
     """ms of the indexer kernel over every query chunk of a causal prefill (scores never T×T)."""
     B, S, h, d = qi.shape
     T = ki.shape[1]
@@ -66,12 +66,13 @@ def indexer_only(qi, ki, w, bq, **tune):
 
     def run():
         for s0, s1 in chunks:
+            ks = None if k_scale is None else k_scale[:, :T - S + s1]
             index_scores_into(qi[:, s0:s1], ki[:, :T - S + s1], w[:, s0:s1], scores, gmax, gmin,
-                              T - S + s0, bq, **tune)
+                              T - S + s0, bq, k_scale=ks, **tune)
     return time_ms(run)
 
 
-def selection_last_chunk(qi, ki, w, topk, bq):
+def selection_last_chunk(qi, ki, w, topk, bq, select=None):
     """(ms of our top-k, ms of torch.topk, bytes of visible scores) on the prefill's last query chunk."""
     B, S, h, d = qi.shape
     T = ki.shape[1]
@@ -81,7 +82,7 @@ def selection_last_chunk(qi, ki, w, topk, bq):
     gmin = torch.empty_like(gmax)
     index_scores_into(qi[:, s0:], ki, w[:, s0:], scores, gmax, gmin, T - S + s0, bq)
     out = torch.empty(B, s1 - s0, topk, device="cuda", dtype=torch.int32)
-    ours = time_ms(lambda: select_topk_into(scores, gmax, gmin, out, T - S + s0, T, 4096))
+    ours = time_ms(lambda: select_topk_into(scores, gmax, gmin, out, T - S + s0, T, 4096, **(select or {})))
     theirs = time_ms(lambda: torch.topk(scores, topk, dim=-1, sorted=False))
     ref = torch.topk(scores, topk, dim=-1).indices.sort(-1).values              # [B, s, topk]
     full = torch.arange(s0, s1, device="cuda") + T - S + 1 >= topk                # rows with no -1 slot
@@ -89,10 +90,10 @@ def selection_last_chunk(qi, ki, w, topk, bq):
     return ours, theirs, 4 * B * api.plan.visible_pairs(s1 - s0, T), agree
 
 
-def index_topk_ms(qi, ki, w, topk, **tune):
+def index_topk_ms(qi, ki, w, topk, **kw):
     """ms of the whole indexer + selection pipeline (chunked), and its indices."""
-    idx = api.index_topk(qi, ki, w, topk, **dict(tune))
-    return time_ms(lambda: api.index_topk(qi, ki, w, topk, **dict(tune))), idx
+    idx = api.index_topk(qi, ki, w, topk, **dict(kw))
+    return time_ms(lambda: api.index_topk(qi, ki, w, topk, **dict(kw))), idx
 
 
 def sparse_ms(q, kv, v, idx, **tune):

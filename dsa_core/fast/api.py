@@ -37,22 +37,40 @@ def indexer_plan(q, k, w, topk):
     return {"bq": bq, "chunks": plan.query_chunks(S, T, B), "kpp": 4096, "groups": -(-T // 4096)}
 
 
-def index_topk(q, k, w, topk, chunk_plan=None, **tune):
+def quantize_fp8(q, k, w):
+    """DeepSeek's FP8 indexer inputs (dsa_core.fp8.act_quant, ue8m0 scales, no Hadamard rotation):
+    q [B,S,h,d], k [B,T,d], w [B,S,h] -> e4m3 q, e4m3 k, w·q_scale [B,S,h], k_scale [B,T]."""
+    from ..fp8 import act_quant
+    q8, q_scale = act_quant(q)                                    # [B,S,h,d] values, [B,S,h,1]
+    k8, k_scale = act_quant(k)                                    # [B,T,d] values,   [B,T,1]
+    fp8 = torch.float8_e4m3fn
+    return q8.to(fp8), k8.to(fp8), w.float() * q_scale[..., 0], k_scale[..., 0].contiguous()
+
+
+def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, **tune):
     """Top-k positions of the index scores: q [B,S,h,d], k [B,T,d], w [B,S,h] -> int [B,S,topk].
 
     Never builds the T×T matrix: scores exist for one query chunk at a time (plan.query_chunks).
-    tune: indexer kernel settings (bq, bn, num_warps, num_stages) for benchmarks/gpu_bench.py.
+    fp8=True scores as DeepSeek's production indexer does (e4m3 q and k, see quantize_fp8): the
+    selection then matches `dsa_core.fp8.fp8_index_scores(..., rotate=False)`, not the bf16 scores.
+    tune / select: indexer and top-k kernel settings, for benchmarks/gpu_bench.py.
     """
     plan.check_indexer_args(q, k, w, topk)
     p = indexer_plan(q, k, w, topk) if _on_gpu(q, k, w) else None
     if p is None:
         from ..chunked import chunked_index_topk
+        if fp8:                        # the same rounding, simulated in fp32 (scales folded back)
+            from ..fp8 import fp8_quant_dequant
+            q, k = fp8_quant_dequant(q), fp8_quant_dequant(k)
         return chunked_index_topk(q, k, w, topk)
     from .indexer_triton import index_scores_into
     from .topk_triton import select_topk_into
     B, S, h, d = q.shape
     T = k.shape[1]
     q, k, w = q.contiguous(), k.contiguous(), w.contiguous()
+    k_scale = None
+    if fp8:
+        q, k, w, k_scale = quantize_fp8(q, k, w)
     chunks = chunk_plan or p["chunks"]
     bq = tune.pop("bq", p["bq"])
     rows = max(s1 - s0 for s0, s1 in chunks)
@@ -64,8 +82,8 @@ def index_topk(q, k, w, topk, chunk_plan=None, **tune):
         end = T - S + s1                      # keys after the chunk's last query are never seen
         pos0 = T - S + s0
         index_scores_into(q[:, s0:s1], k[:, :end], w[:, s0:s1], scores, gmax, gmin, pos0,
-                          bq, kpp=p["kpp"], **tune)
-        select_topk_into(scores, gmax, gmin, out[:, s0:s1], pos0, end, p["kpp"])
+                          bq, kpp=p["kpp"], k_scale=None if k_scale is None else k_scale[:, :end], **tune)
+        select_topk_into(scores, gmax, gmin, out[:, s0:s1], pos0, end, p["kpp"], **(select or {}))
     return out
 
 

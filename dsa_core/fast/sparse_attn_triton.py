@@ -24,7 +24,9 @@ def _sparse_attn_kernel(
     D1: tl.constexpr, D2: tl.constexpr, DV: tl.constexpr, BH: tl.constexpr, BN: tl.constexpr,
     V_IS_K: tl.constexpr, TRUNC: tl.constexpr,
 ):
-    hb, s, bg = tl.program_id(0), tl.program_id(1).to(tl.int64), tl.program_id(2)
+    pid, bg = tl.program_id(0), tl.program_id(1)       # pid = query * head_blocks + head_block
+    n_hb = tl.cdiv(G, BH)
+    hb, s = pid % n_hb, (pid // n_hb).to(tl.int64)      # head blocks of one query run side by side
     b, g = (bg // H_KV).to(tl.int64), bg % H_KV         # int64: q and out exceed 2^31 elements
     hh = hb * BH + tl.arange(0, BH)                     # head within the group [BH]
     hmask = hh < G
@@ -79,7 +81,7 @@ def sparse_attention_into(q, k, v, idx, out, scale, d_split, bh, v_is_k, trunc,
     G = H // H_kv
     d1, d2 = d_split
     assert q.stride(3) == 1 and k.stride(3) == 1 and v.stride(3) == 1 and idx.stride(2) == 1
-    grid = (triton.cdiv(G, bh), S, B * H_kv)
+    grid = (triton.cdiv(G, bh) * S, B * H_kv)           # axis 0 allows 2^31 - 1 programs
     _sparse_attn_kernel[grid](
         q, k, v, idx, out, scale * 1.4426950408889634, S, T, idx.shape[2], G, H_kv, T - S,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),

@@ -91,10 +91,12 @@ def _topk_kernel(
         bn = _bins(x, lo, inv, NB)
         take = (o < n) & ((x > hi) | (inside & (bn > bcut)))
         cand = inside & (bn == bcand)
-        slot = taken + tl.cumsum(take.to(tl.int32), axis=0) - 1
+        both = tl.cumsum(take.to(tl.int32) + cand.to(tl.int32) * 65536, axis=0)  # two scans in one
+        slot = taken + (both & 0xFFFF) - 1
         tl.store(orow + slot, o, mask=take)
-        taken += tl.sum(take.to(tl.int32), axis=0)
-        rank = ncand + tl.cumsum(cand.to(tl.int32), axis=0) - 1
+        tot = tl.sum(take.to(tl.int32) + cand.to(tl.int32) * 65536, axis=0)
+        taken += tot & 0xFFFF
+        rank = ncand + (both >> 16) - 1
         if hi <= lo:                            # equal scores: lower positions first
             tl.store(orow + (K - need) + rank, o, mask=cand & (rank < need))
         else:
@@ -102,7 +104,7 @@ def _topk_kernel(
             key = tl.where(bits < 0, bits ^ 0x7FFFFFFF, bits).to(tl.int64)  # order-preserving
             packed = (key << 32) | (0x7FFFFFFF - o).to(tl.int64)
             tl.store(crow + rank, packed, mask=cand)
-        ncand += tl.sum(cand.to(tl.int32), axis=0)
+        ncand += tot >> 16
     if strict:
         tl.debug_barrier()                      # the scratch row was written by other threads
         c = tl.arange(0, CAP)

@@ -59,3 +59,10 @@ def test_plans_pick_kernel_settings_or_decline():
     qi, ki, w = torch.zeros(1, 8, 64, 128, dtype=bf), torch.zeros(1, 8, 128, dtype=bf), torch.zeros(1, 8, 64)
     assert api.indexer_plan(qi, ki, w, 4)["bq"] == 2
     assert api.indexer_plan(qi[:, :, :6], ki, w[..., :6], 4) is None                  # 6 heads: reference
+
+
+def test_fp8_fallback_selects_on_the_fp8_rounded_inputs():
+    from dsa_core.fp8 import fp8_quant_dequant
+    q, k, w = _indexer_inputs(S=40, T=40)
+    torch.testing.assert_close(fast.index_topk(q, k, w, 8, fp8=True),
+                               chunked_index_topk(fp8_quant_dequant(q), fp8_quant_dequant(k), w, 8))

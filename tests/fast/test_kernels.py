@@ -103,3 +103,16 @@ def test_index_topk_pipeline_picks_the_reference_scores(S, T):
     mine = ref_scores.gather(-1, idx.long().clamp(min=0)).masked_fill(idx < 0, 0).sum(-1)
     best = ref_scores.gather(-1, ref.clamp(min=0)).masked_fill(ref < 0, 0).sum(-1)
     assert torch.allclose(mine, best, rtol=1e-5, atol=1e-3)      # near-ties may swap; totals agree
+
+
+@pytest.mark.skipif(INTERPRET, reason="FP8 tensor-core products: GPU only")
+def test_fp8_index_topk_picks_the_fp8_reference_scores():
+    from dsa_core.fp8 import fp8_index_scores
+    S = T = 3000
+    q, k, w = _randn(1, S, 64, 128, seed=13), _randn(1, T, 128, seed=14), _randn(1, S, 64, seed=15, dtype=torch.float32)
+    idx = api.index_topk(q, k, w, 2048, fp8=True)
+    ref_scores = fp8_index_scores(q.float(), k.float(), w, rotate=False)           # [1, S, T]
+    ref = select_topk(ref_scores, 2048)
+    mine = ref_scores.gather(-1, idx.long().clamp(min=0)).masked_fill(idx < 0, 0).sum(-1)
+    best = ref_scores.gather(-1, ref.clamp(min=0)).masked_fill(ref < 0, 0).sum(-1)
+    assert torch.allclose(mine, best, rtol=1e-3, atol=1e-2)
