@@ -1,0 +1,220 @@
+# Source of notebooks/06_training.ipynb; edit here, then run: python scripts/make_notebooks.py
+# %% [markdown]
+# # 06 · Training the indexer
+#
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
+# model → **06 training the indexer** → 07 compute and cost.*
+#
+# An untrained indexer ranks keys at random, and DSA is then just random sparse attention. DeepSeek
+# trains the indexer to **imitate the model's own attention**, in two stages. Here you derive the
+# loss by hand, check it against `dsa_core.losses`, then run stage 1 live on a real model on this CPU
+# and measure how much attention the trained indexer keeps on a text it never saw.
+
+# %%
+import pathlib
+
+import torch
+
+import dsa_core as dsa
+from dsa_core import losses, text, viz, weights
+from dsa_core import train_indexer as ti
+from dsa_core.exercises import nb06 as ex
+from dsa_core.exercises import setup_notebook
+from dsa_core.tokenizer import display_tokens
+
+setup_notebook(seed=0)
+print(losses.__doc__)
+
+# %% [markdown]
+# ## The recipe (DeepSeek-V3.2-Exp report, section 2.1)
+#
+# | | stage 1: dense warm-up | stage 2: sparse training |
+# |---|---|---|
+# | attention | dense | top-k sparse, k = 2048 |
+# | trained | the indexer only (model frozen) | everything; the indexer only by its own loss |
+# | indexer loss | $\sum_t \mathrm{KL}\big(p_{t,:} \,\|\, \mathrm{softmax}(I_{t,:})\big)$ | the same KL restricted to the selected set $S_t$ |
+# | learning rate · steps | 1e-3 · 1,000 | 7.3e-6 · 15,000 |
+# | tokens | 16 × 128K per step, 2.1 B | 480 × 128K per step, 943.7 B |
+#
+# The teacher $p_{t,:}$: take the main attention probabilities of query *t*, **sum over heads**, and
+# **L1-normalise** over the keys. The indexer's input is detached, so the language-model loss never
+# reaches it; it learns only to imitate.
+#
+# ## Math and code: the loss by hand, on toy tensors
+
+# %%
+cfg = dsa.TEACHING
+T = 10
+q, k, _ = dsa.toy_qkv(1, T, cfg.n_heads, cfg.head_dim, H_kv=cfg.n_kv_heads, seed=0)
+probs = dsa.attention_probs(q, k)                          # [1, H, T, T], the teacher's heads
+iq, ik, iw = dsa.toy_indexer_inputs(1, T, cfg.index_n_heads, cfg.index_head_dim, seed=0)
+I = dsa.index_scores(iq, ik, iw)                           # [1, T, T], -inf in the future
+
+p_by_hand = probs.sum(1) / probs.sum(1).sum(-1, keepdim=True)          # [1, T, T]
+assert torch.allclose(p_by_hand, losses.attention_target(probs), atol=1e-6)
+
+log_q = I.log_softmax(-1)                                  # [1, T, T], -inf in the future
+visible = torch.isfinite(I)
+kl_rows = (p_by_hand * (p_by_hand.clamp_min(1e-30).log() - log_q)).masked_fill(~visible, 0).sum(-1)  # [1, T]
+kl_by_hand = kl_rows.mean()
+assert torch.allclose(kl_by_hand, losses.dense_warmup_loss(I, probs), atol=1e-5)
+print(f"KL(p ‖ softmax(I)) = {float(kl_by_hand):.4f} nats per query (random indexer, random attention)")
+
+# %% [markdown]
+# Its gradient with respect to the scores of one row is simply $\mathrm{softmax}(I_{t,:}) - p_{t,:}$:
+# keys the teacher likes more than the indexer does get pushed up. Autograd agrees:
+
+# %%
+row = I[:, -1:].clone().requires_grad_(True)               # [1, 1, T], the last query
+losses.kl_to_scores(p_by_hand[:, -1:], row).backward()
+assert torch.allclose(row.grad, row.detach().softmax(-1) - p_by_hand[:, -1:], atol=1e-6)
+print("d KL / d I = softmax(I) − p")
+
+# %% [markdown]
+# ## Stage 1, live, on a real model
+#
+# The embedded SmolLM2-135M (30 layers, 9 query heads) stays frozen; we attach a fresh indexer to one
+# layer and train it on the first part of a contract. Then we measure it on a **different** text (an
+# article), so the numbers say what it learned, not what it memorised. Small sizes keep this around
+# half a minute on two CPU cores; `scripts/train_*` trains all 30 layers.
+
+# %%
+loaded = weights.load_model()                              # converted once to ~/.cache/dsa_core
+model, tok = loaded.model, loaded.tokenizer
+TEXTS = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
+train_ids = torch.tensor([text.prepare_ids(tok, (TEXTS / "contract.txt").read_text(), 384).ids])
+eval_ids = torch.tensor([text.prepare_ids(tok, (TEXTS / "article.txt").read_text(), 256).ids])
+layer, topk, n_queries = 3, 32, 128
+train_x = ti.layer_inputs(model, train_ids, [layer])       # {layer: x [1, 384, dim]}, the indexer's input
+eval_x = ti.layer_inputs(model, eval_ids, [layer])[layer]  # [1, 256, dim]
+indexers = ti.make_indexers(dsa.SMOLLM2_HOST, [layer], seed=0)
+print(f"layer {layer}; indexer: {dsa.SMOLLM2_HOST.index_n_heads} heads × {dsa.SMOLLM2_HOST.index_head_dim} "
+      f"dims; budget k = {topk}; train {train_ids.shape[1]} tokens, held-out {eval_ids.shape[1]} tokens")
+
+
+def held_out(indexer):
+    """Loss and recall on the held-out text's last n_queries queries (each sees more than k keys)."""
+    with torch.no_grad():
+        loss, scores, p = ti.indexer_step(model, layer, indexer, eval_x, n_queries)
+    return {"loss": float(loss), **ti.selection_metrics(scores, p, topk)}, scores, p
+
+
+before, _, _ = held_out(indexers[layer])
+log = list(ti.train_indexers(model, indexers, train_x, steps=60, lr=3e-3, batch_size=1,
+                             n_queries=n_queries, topk=topk, log_every=5))
+after, scores, p = held_out(indexers[layer])
+for name, m in (("before", before), ("after", after)):
+    print(f"held-out, {name:6s}: KL {m['loss']:.3f} · recall {m['recall']:.3f} (ideal top-k "
+          f"{m['recall_oracle']:.3f}) · overlap with the ideal set {m['overlap']:.3f}")
+
+# %% [markdown]
+# ## Picture: the training run, and what one query keeps afterwards
+#
+# Recall is the share of the dense attention mass that the indexer's top-k keeps (1 = nothing lost);
+# the ideal top-k (the k largest attention weights) is the ceiling any selector could reach.
+
+# %%
+viz.training_curves([e["step"] for e in log], [e["loss"] for e in log],
+                    {"recall (indexer)": [e["recall"] for e in log],
+                     "recall (ideal top-k)": [e["recall_oracle"] for e in log],
+                     "overlap with ideal": [e["overlap"] for e in log]})
+
+# %%
+T_eval = eval_ids.shape[1]
+tokens = display_tokens(tok, eval_ids[0].tolist())
+viz.query_strip(scores[0, -1], p[0, -1], dsa.select_topk(scores, topk)[0, -1], query=T_eval - 1,
+                tokens=tokens, dense_top=dsa.oracle_topk(p, topk)[0, -1])
+
+# %% [markdown]
+# ## Stage 2: the loss on the selected set
+#
+# In stage 2 attention is sparse, so the teacher exists only on $S_t$. Two readings of the paper
+# give different targets, and the code flags both:
+#
+# - **(A)** each head's softmax over $S_t$ (the sparse attention the model really ran), summed over
+#   heads, L1-normalised — what you can compute cheaply, and what Megatron-LM does;
+# - **(B)** the dense per-head softmax, summed, restricted to $S_t$, renormalised.
+#
+# On the held-out text with the indexer we just trained:
+
+# %%
+q_main, k_main = ti.main_qk(model, layer, eval_x)          # [1, T, 9, 64], [1, T, 3, 64]
+S = scores.shape[1]
+idx = dsa.select_topk(scores, topk)                        # [1, S, k]
+with torch.no_grad():
+    dense_probs = dsa.attention_probs(q_main[:, -S:], k_main)              # [1, H, S, T]
+    sparse_probs = dsa.sparse_attention_probs(q_main[:, -S:], k_main, idx)  # [1, S, H, k]
+target_a = losses.attention_target(sparse_probs, head_dim=2)               # [1, S, k]
+target_b = losses.restricted_target(dense_probs, idx)                      # [1, S, k]
+
+summed = dense_probs.sum(1).gather(-1, idx.clamp(min=0)).masked_fill(idx < 0, 0)   # reading B by hand
+assert torch.allclose(summed / summed.sum(-1, keepdim=True), target_b, atol=1e-6)
+print(f"mean |A − B| per entry: {float((target_a - target_b).abs().mean()):.4f}; stage-2 loss (A): "
+      f"{float(losses.sparse_indexer_loss(scores, sparse_probs, idx)):.4f}")
+
+# %% [markdown]
+# They differ only in how the heads are weighted (in A every head's row sums to 1 over $S_t$; in B a
+# head that put little mass on $S_t$ counts less). Stage 2 also fine-tunes the whole model with the
+# language-modelling loss, which needs a GPU; results of the project's small-scale stage-2 runs, when
+# they have been recorded, are in the indexers' model card:
+
+# %%
+card = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "indexers" / "MODEL_CARD.md"
+if card.exists():
+    text_card = card.read_text()
+    start = text_card.lower().find("stage 2")
+    print(text_card[start:start + 2500] if start >= 0 else text_card[:2500])
+else:
+    print("assets/indexers/MODEL_CARD.md is not shipped in this checkout yet.")
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** From the toy `probs` (`[1, H, T, T]`, defined in the *Math and code* section),
+# build the stage-1 target `p` (`[T, T]`) **without** `losses.attention_target`.
+
+# %% [answer]
+answer_1 = None
+
+# %% [solution]
+summed_heads = probs[0].sum(0)                                     # [T, T]
+answer_1 = summed_heads / summed_heads.sum(-1, keepdim=True)
+
+# %% [check]
+ex.check_target(answer_1, probs)
+
+# %% [markdown]
+# **Exercise 2.** For the toy index scores `I` and your target, compute the stage-1 loss: the mean
+# over queries of $\mathrm{KL}(p_{t,:} \,\|\, \mathrm{softmax}(I_{t,:}))$ (one number), without
+# `dsa_core.losses`.
+
+# %% [answer]
+answer_2 = None
+
+# %% [solution]
+p_ex = probs[0].sum(0) / probs[0].sum(0).sum(-1, keepdim=True)     # [T, T]
+log_soft = I[0].log_softmax(-1)                                    # [T, T]
+terms = p_ex * (p_ex.clamp_min(1e-30).log() - log_soft)
+answer_2 = terms.masked_fill(p_ex == 0, 0).sum(-1).mean()
+
+# %% [check]
+ex.check_kl(answer_2, I, losses.attention_target(probs))
+
+# %% [markdown]
+# **Exercise 3.** For the **last** query row of `I` (`I[0, -1]`, length T) and its target row,
+# give the gradient of that row's KL with respect to its scores, as a tensor of length T. (No
+# autograd: use the formula.)
+
+# %% [answer]
+answer_3 = None
+
+# %% [solution]
+p_last = losses.attention_target(probs)[0, -1]                      # [T]
+answer_3 = I[0, -1].softmax(-1) - p_last
+
+# %% [check]
+ex.check_gradient(answer_3, I[0, -1], losses.attention_target(probs)[0, -1])
+
+# %% [markdown]
+# **Next:** 07 · compute and cost. (Or back to 05 to see trained indexers for all 30 layers on your
+# own text.)
