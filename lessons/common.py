@@ -144,6 +144,35 @@ def next_token_effect(text, max_tokens, k):
     return views.next_token_effect(load()[0].model, ids, k, dsa_select(k))
 
 
+def indexer(layer):
+    """The lightning indexer attached to this layer (read-only)."""
+    return load()[0].model.layers[layer].self_attn.indexer
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def head_votes(text, layer, max_tokens, query):
+    from dsa_core.viz import steps
+    return steps.head_votes(indexer(layer), trace(text, layer, max_tokens)[1].x, query)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def indexer_vs_target(text, layer, max_tokens, query):
+    from dsa_core.viz import steps
+    return steps.indexer_vs_target(trace(text, layer, max_tokens)[1], query)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def kl_per_query(text, layer, max_tokens):
+    from dsa_core.viz import steps
+    return steps.kl_per_query(trace(text, layer, max_tokens)[1])
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def fp8_agreement(text, layer, max_tokens, k):
+    from dsa_core.viz import steps
+    return steps.fp8_agreement(indexer(layer), trace(text, layer, max_tokens)[1].x, k)
+
+
 def analyse(settings, spinner=True):
     """Run (or fetch from cache) the trace for the sidebar settings. Returns a dict for the pages, or
     shows a clear message and stops the page on bad input (never a traceback)."""

@@ -85,3 +85,15 @@ def per_layer(values, title, y_title, highlight=None, y_range=None, height=340):
     fig.update_xaxes(title_text="layer")
     fig.update_yaxes(title_text=y_title, range=y_range)
     return style.base_layout(fig, title, height)
+
+
+def bars(values, x_title, title=None, log=False, height=320, fmt="{:,.3g}"):
+    """One labelled horizontal bar per named value (e.g. multiply-adds of three ways to compute)."""
+    names = list(values)
+    v = style.f32([values[n] for n in names])
+    fig = go.Figure(go.Bar(x=v, y=names, orientation="h", text=[fmt.format(float(x)) for x in v],
+                           textposition="auto", marker={"color": [_colour(n, i) for i, n in enumerate(names)]},
+                           hovertemplate="%{y}: %{x:,.4g}<extra></extra>"))
+    fig.update_xaxes(title_text=x_title, type="log" if log else "linear")
+    fig.update_yaxes(autorange="reversed", type="category")
+    return style.base_layout(fig, title, height)

@@ -123,3 +123,18 @@ def baseline_bars(values, k=None, title=None, height=320):
     fig.update_xaxes(range=[0, 1.12], title_text="attention mass kept (recall, 0 to 1)")
     fig.update_yaxes(autorange="reversed", type="category")
     return style.base_layout(fig, title or (f"Same budget k = {k}" if k else None), height)
+
+
+def head_votes(votes, query, tokens=None, top=20, height=360):
+    """Stacked bars: each indexer head's vote w·ReLU(q·k) for the `top` best-scored keys of one query
+    (votes [h, query+1]; the stack height is the index score). Heads differ by colour and pattern."""
+    v = style.f32(votes)
+    order = np.argsort(-v.sum(0), kind="stable")[:top]
+    labels = [style.token_labels([tokens[i]], int(i))[0] if tokens is not None else str(i) for i in order]
+    patterns = ["", "/", ".", "x", "-", "|", "+", "\\"]
+    data = [go.Bar(x=labels, y=v[j, order], name=f"indexer head {j}",
+                   marker={"color": style.PALETTE[j % 8], "pattern": {"shape": patterns[j % 8]}},
+                   hovertemplate="%{x}: %{y:.4f}<extra>head " + str(j) + "</extra>") for j in range(len(v))]
+    return style.figure(data, f"Who voted for the top keys of query {query}?", height, barmode="relative",
+                        xaxis={"type": "category", "tickangle": -45},
+                        yaxis={"title": {"text": "w·ReLU(q·k) (unnormalised)"}})

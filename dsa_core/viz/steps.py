@@ -1,0 +1,72 @@
+"""Numbers for the Learn page's walkthrough (and the notebooks), from a trace and dsa_core functions:
+per-indexer-head votes, the indexer's own distribution vs the target it learns, FP8 vs fp32 selection,
+and the arithmetic cost of dense, masked-dense and gathered sparse attention on the current text.
+"""
+import dataclasses
+
+import numpy as np
+import torch
+
+from .. import cost
+from ..fp8 import fp8_index_scores
+from ..indexer import index_scores
+from ..losses import attention_target, kl_to_scores
+from ..metrics import topk_overlap
+from ..topk import select_topk
+
+
+def _np(x):
+    return x.detach().float().numpy()
+
+
+@torch.no_grad()
+def head_votes(indexer, x, query):
+    """Each indexer head's term w[t,j]·ReLU(q[t,j]·k[s]) for one query t: -> [h, t+1] (they sum to I[t,:])."""
+    qi, ki, w = indexer.project(x[None, :query + 1])        # [1,t+1,h,d], [1,t+1,d], [1,t+1,h]
+    per_head = [index_scores(qi[:, -1:, j:j + 1], ki, w[:, -1:, j:j + 1])[0, 0] for j in range(qi.shape[2])]
+    return np.stack([_np(v) for v in per_head])                                    # [h, t+1]
+
+
+@torch.no_grad()
+def indexer_vs_target(rec, query):
+    """For one query: the target p (head-mean dense attention, what stage 1 teaches), the indexer's
+    distribution softmax(I), and their KL (the stage-1 loss of this row)."""
+    p = rec.dense_mean[query, :query + 1].float()                                  # [t+1]
+    s = rec.index_scores[query, :query + 1].float()                                # [t+1]
+    kl = kl_to_scores(p[None, None], s[None, None])
+    return {"target": _np(p), "indexer": _np(torch.softmax(s, -1)), "kl": float(kl)}
+
+
+@torch.no_grad()
+def kl_per_query(rec, chunk=256):
+    """Stage-1 KL(p_t ‖ softmax(I_t)) for every query t: -> [T] (the loss the Train page lowers)."""
+    T = rec.dense_mean.shape[0]
+    p = attention_target(rec.dense_mean[None, None])[0]                            # [T,T]
+    out = []
+    for s0 in range(0, T, chunk):
+        rows = range(s0, min(T, s0 + chunk))
+        out += [float(kl_to_scores(p[None, t:t + 1], rec.index_scores[None, t:t + 1])) for t in rows]
+    return np.asarray(out, np.float32)
+
+
+@torch.no_grad()
+def fp8_agreement(indexer, x, k):
+    """Index scores in fp32 vs simulated FP8 (e4m3, block scales, Hadamard rotation, as the official
+    kernel): -> {"overlap": [T] share of the fp32 top-k kept by the FP8 top-k, "fp32", "fp8": [T,T]}."""
+    qi, ki, w = indexer.project(x[None])
+    exact = index_scores(qi, ki, w)                                                # [1,T,T]
+    fp8 = fp8_index_scores(qi, ki, w)                                              # [1,T,T]
+    fp8 = fp8.masked_fill(torch.isinf(exact), float("-inf"))
+    overlap = topk_overlap(select_topk(exact, k), select_topk(fp8, k))[0]         # [T]
+    return {"overlap": _np(overlap), "fp32": _np(exact[0]), "fp8": _np(fp8[0])}
+
+
+def cost_on_text(T, k, shape=cost.SMOLLM2):
+    """Multiply-adds of one layer's prefill on this text: dense, masked dense ('sparse' computed by
+    masking a dense score matrix: still every pair) and DSA (indexer + attention over k keys)."""
+    s = dataclasses.replace(shape, index_topk=int(k))
+    dense = cost.dense_cost(s, T)["total_macs"]
+    dsa = cost.dsa_cost(s, T)
+    return {"dense": dense, "masked dense + indexer": dense + dsa["indexer/qk_macs"],
+            "DSA: indexer": dsa["indexer/qk_macs"], "DSA: sparse attention": dsa["attention/core_macs"],
+            "DSA total": dsa["total_macs"]}
