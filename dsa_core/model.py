@@ -17,7 +17,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .chunked import chunked_index_topk
-from .dense import dense_attention
 from .metrics import random_topk, window_topk
 from .rope import apply_rope_half, rope_cos_sin
 from .sparse import sparse_attention
@@ -66,11 +65,13 @@ class MLP(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
-def dense_in_chunks(q, k, v, chunk=512):
-    """dense_attention, one block of queries at a time: exact, memory [B,H,chunk,T], no future blocks."""
-    T = q.shape[1]
-    return torch.cat([dense_attention(q[:, s:s + chunk], k[:, :s + chunk], v[:, :s + chunk])  # [B,c,H,D]
-                      for s in range(0, T, chunk)], dim=1)                                    # [B,T,H,D]
+def fused_dense_attention(q, k, v):
+    """= dense.dense_attention(q, k, v) (the readable oracle; tests check they agree to 1e-5), run by
+    torch's fused causal kernel: about 3x faster on CPU and it never builds a [T,T] matrix.
+    q [B,T,H,D], k/v [B,T,H_kv,D] -> [B,T,H,D]."""
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                       is_causal=True, enable_gqa=True)                 # [B,H,T,D]
+    return y.transpose(1, 2)                                                            # [B,T,H,D]
 
 
 class Attention(nn.Module):
@@ -96,7 +97,7 @@ class Attention(nn.Module):
         # ============ the plug-in point: which keys may each query attend to? ============
         if select is None:                         # dense: every causal key s <= t
             topk_indices = None
-            y = dense_in_chunks(q, k, v)                                   # [B,T,H,D]
+            y = fused_dense_attention(q, k, v)     # = dense_attention(q, k, v)  [B,T,H,D]
         else:                                      # DSA (or a baseline): only K keys per query
             topk_indices = select(self, x, q, k)                           # [B,T,K], -1 = empty slot
             y = sparse_attention(q, k, v, topk_indices)                    # [B,T,H,D]

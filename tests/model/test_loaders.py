@@ -91,3 +91,17 @@ def test_unsupported_architectures_name_the_problem_and_the_fix(tmp_path):
                                                  "original_max_position_embeddings": 128})
     with pytest.raises(UnsupportedModelError, match="llama3"):
         load_model(tiny.save_hf_folder(scaled, tmp_path / "l3"))
+
+
+def test_the_fused_dense_step_equals_the_dense_attention_oracle(monkeypatch):
+    from dsa_core import model as model_py
+    from dsa_core.dense import dense_attention
+    from dsa_core.hf import hf_config
+    ref = tiny.tiny_hf_model("qwen2")
+    model = weights.build_model(hf_config(ref.config.to_dict() | {"architectures": ["Qwen2ForCausalLM"]}),
+                                {k.removeprefix("model."): v for k, v in ref.state_dict().items()})
+    ids = torch.randint(0, model.cfg.vocab_size, (2, 40))                          # [B,T]
+    with torch.no_grad():
+        fused = model(ids)
+        monkeypatch.setattr(model_py, "fused_dense_attention", dense_attention)
+        torch.testing.assert_close(model(ids), fused, atol=1e-5, rtol=1e-5)

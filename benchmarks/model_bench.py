@@ -1,0 +1,97 @@
+"""Measure the real-model budgets of issue 3 on this machine and print them.
+
+    python benchmarks/model_bench.py            # load, one-layer traces at 512 / 2048, 8192-token peak RSS
+    python benchmarks/model_bench.py --layer 0  # trace the first layer instead of the last (fewer layers run)
+
+Budgets (2-core CPU, model cached): load <= 2 s; trace of one layer (dense maps + indexer scores,
+top-k, sparse probs, recall) <= 1.5 s at 512 tokens and <= 6 s at 2048; peak RSS <= 6 GB at 8192.
+The trace runs every layer up to the traced one, so the last layer is the worst case (the default).
+Peak memory is measured in a fresh subprocess (resource.getrusage of the child, like /usr/bin/time).
+"""
+import argparse
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def sample_ids(tokenizer, T):
+    """T tokens of real text: this repository's own Python and Markdown files, repeated if needed."""
+    text = "\n\n".join(p.read_text() for p in sorted(ROOT.glob("dsa_core/*.py")) + sorted(ROOT.glob("docs/*.md")))
+    ids = tokenizer.encode(text).ids
+    return (ids * (T // len(ids) + 1))[:T]
+
+
+def setup(layer):
+    import torch
+    from dsa_core.config import SMOLLM2_HOST
+    from dsa_core.indexer import LightningIndexer
+    from dsa_core.model import attach_indexers
+    from dsa_core.weights import load_model
+    lm = load_model()
+    torch.manual_seed(0)  # an untrained indexer costs the same as a trained one
+    attach_indexers(lm.model, [LightningIndexer(SMOLLM2_HOST) for _ in lm.model.layers])
+    return lm, (len(lm.model.layers) - 1 if layer is None else layer)
+
+
+def time_trace(lm, layer, T, repeats):
+    from dsa_core.trace import trace_layers
+    ids = sample_ids(lm.tokenizer, T)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        trace_layers(lm, ids, [layer])
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+def child(T, layer):
+    """Run in a subprocess: load, one trace of `layer` at T tokens, then a dense log-prob run."""
+    from dsa_core.trace import next_token_logprobs
+    lm, layer = setup(layer)
+    t0 = time.perf_counter()
+    time_trace(lm, layer, T, 1)
+    t1 = time.perf_counter()
+    next_token_logprobs(lm.model, sample_ids(lm.tokenizer, T))
+    print(f"{t1 - t0:.1f} {time.perf_counter() - t1:.1f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layer", type=int, default=None, help="layer to trace (default: the last)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args.child, args.layer)
+    import torch
+    from dsa_core.weights import load_model
+    load_model()                                   # converts on the very first run, not timed
+    loads = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        load_model()
+        loads.append(time.perf_counter() - t0)
+    print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.1f} (higher than the CPU count means shared, slower timings)")
+    print(f"load (cached):                 min {min(loads):.2f} s, median {statistics.median(loads):.2f} s  "
+          f"(budget 2 s)")
+    lm, layer = setup(args.layer)
+    for T, budget in ((512, 1.5), (2048, 6.0)):
+        best, med = time_trace(lm, layer, T, args.repeats)
+        print(f"trace layer {layer:2d}, {T:4d} tokens:  min {best:.2f} s, median {med:.2f} s  (budget {budget} s)")
+    cmd = [sys.executable, __file__, "--child", "8192"] + ([] if args.layer is None else ["--layer", str(layer)])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
+    print(f"8192 tokens: trace layer {layer} {out[0]} s, dense log-probs {out[1]} s, "
+          f"peak RSS {peak_gb:.2f} GB  (budget 6 GB)")
+
+
+if __name__ == "__main__":
+    main()
