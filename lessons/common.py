@@ -173,6 +173,31 @@ def fp8_agreement(text, layer, max_tokens, k):
     return steps.fp8_agreement(indexer(layer), trace(text, layer, max_tokens)[1].x, k)
 
 
+def corpus_text():
+    """All bundled samples, one after the other (the Train page's 'bundled corpus')."""
+    return "\n\n".join(sample_text(name) for name in SAMPLES)
+
+
+def start_training(text, layer, max_tokens, k, steps, lr, n_queries):
+    """(a private copy of this layer's indexer, the dsa_core stage-1 generator training it) on the trace's x.
+    The copy lives in this session only: the shared model's indexers are never modified."""
+    import copy
+
+    from dsa_core.train_indexer import train_indexers
+    rec = trace(text, layer, max_tokens)[1]
+    mine = copy.deepcopy(indexer(layer))
+    T = len(rec.tokens)
+    gen = train_indexers(load()[0].model, {layer: mine}, {layer: rec.x[None]}, steps=steps, lr=lr, batch_size=1,
+                         n_queries=min(n_queries, T), topk=k, log_every=max(1, steps // 25))
+    return mine, gen
+
+
+def view_with(text, layer, max_tokens, k, head, indexer_module):
+    """LayerView of the trace scored by a session's own indexer (not cached: it changes while training)."""
+    from dsa_core.viz import views
+    return views.layer_view(views.with_indexer(trace(text, layer, max_tokens)[1], indexer_module), k, head)
+
+
 def analyse(settings, spinner=True):
     """Run (or fetch from cache) the trace for the sidebar settings. Returns a dict for the pages, or
     shows a clear message and stops the page on bad input (never a traceback)."""

@@ -4,7 +4,7 @@ DSA in every layer. Every number is computed by a `dsa_core` function (select, m
 model); this file only routes tensors between them and hands float32 numpy arrays to the figures.
 Used by the app (lessons/common.py caches each step) and by the notebooks.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -28,15 +28,19 @@ def load_with_indexers(source=None, progress=None):
     from ..model import attach_indexers
     from ..weights import load_model
     loaded = load_model(source, progress=progress)
+    n = len(loaded.model.layers)
     try:
         from .. import indexer_weights
-        indexers, note = indexer_weights.load_indexers(loaded.model), "trained lightning indexers (stage 1)"
+        indexers = indexer_weights.load_indexers(indexer_weights.DEFAULT_PATH)[0]
+        if len(indexers) != n or any(i is None for i in indexers):
+            raise ValueError("the shipped file does not cover every layer of this model")
+        note = "trained lightning indexers (stage-1 dense warm-up, assets/indexers/)"
     except Exception:  # noqa: BLE001 - not shipped yet, or not for this model: fall back, and say so
         torch.manual_seed(0)
-        indexers = [LightningIndexer(SMOLLM2_HOST) for _ in loaded.model.layers]
+        indexers = [LightningIndexer(SMOLLM2_HOST) for _ in range(n)]
         note = ("UNTRAINED lightning indexers (random weights, seed 0): trained ones are not installed, so "
                 "the indexer's picks are close to random. Train one on the Train page.")
-    attach_indexers(loaded.model, [i.eval() if i is not None else None for i in indexers])
+    attach_indexers(loaded.model, [i.eval() for i in indexers])
     return loaded, note
 
 
@@ -152,7 +156,7 @@ def next_token_effect(model, ids, k, select_dsa):
 
 
 @torch.no_grad()
-def indexer_scores_for(indexer, x):
-    """Index scores of any LightningIndexer (e.g. one trained on the Train page) on a trace's x [T,dim]."""
-    qi, ki, w = indexer.project(x[None])
-    return index_scores(qi, ki, w)[0]                                              # [T,T]
+def with_indexer(rec, indexer):
+    """The trace re-scored by another LightningIndexer (e.g. one trained on the Train page); no model run."""
+    qi, ki, w = indexer.project(rec.x[None])
+    return replace(rec, index_scores=index_scores(qi, ki, w)[0])                   # scores [T,T]
