@@ -97,3 +97,22 @@ def bars(values, x_title, title=None, log=False, height=320, fmt="{:,.3g}"):
     fig.update_xaxes(title_text=x_title, type="log" if log else "linear")
     fig.update_yaxes(autorange="reversed", type="category")
     return style.base_layout(fig, title, height)
+
+
+def timing_chart(series, title=None, height=440):
+    """Measured milliseconds (markers) and the cost model's prediction (dashed) against length, log-log.
+    series: {label: {"T": [...], "ms": [... or None], "predicted_ms": [... or None]}} (None = not run)."""
+    fig = go.Figure()
+    for i, (name, s) in enumerate(series.items()):
+        c = _colour(name, i)
+        for key, mode, extra in (("ms", "markers+lines", {"marker": {"symbol": _MARKERS[i % 6], "size": 9},
+                                                           "line": {"color": c, "width": 1}}),
+                                 ("predicted_ms", "lines", {"line": {"color": c, "dash": "dash", "width": 2}})):
+            pts = [(t, m) for t, m in zip(s["T"], s.get(key) or []) if m is not None]
+            if pts:
+                t, m = zip(*pts)
+                fig.add_trace(go.Scatter(x=style.f32(t), y=style.f32(m), mode=mode, legendgroup=name,
+                                         name=name if key == "ms" else f"{name} (predicted)", **extra))
+    fig.update_xaxes(title_text="context length T (tokens)", type="log")
+    fig.update_yaxes(title_text="milliseconds (log)", type="log")
+    return style.base_layout(fig, title, height)
