@@ -2,7 +2,7 @@
 measures with a progress bar."""
 import numpy as np
 
-from conftest import decode, figure_with, figures, make_app, no_errors
+from apphelp import decode, figure_with, figures, make_app, no_errors
 
 PAGE = "lessons/cost.py"
 

@@ -1,7 +1,7 @@
 """The Explore page in AppTest: widgets change the figures' data as expected; bad input never crashes."""
 import numpy as np
 
-from conftest import SHORT, decode, figure_with, figures, make_app, no_errors
+from apphelp import SHORT, decode, figure_with, figures, make_app, no_errors
 
 
 def strip(at):

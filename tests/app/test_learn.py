@@ -1,7 +1,7 @@
 """The Learn page: every step renders on the current text with a formula, a figure and real source."""
 import pytest
 
-from conftest import figures, make_app, no_errors
+from apphelp import figures, make_app, no_errors
 
 PAGE = "lessons/learn.py"
 

@@ -1,5 +1,5 @@
 """The Train page: the stage-1 generator runs live, curves appear, recall improves on the training text."""
-from conftest import SHORT, figures, make_app, no_errors
+from apphelp import SHORT, figures, make_app, no_errors
 
 PAGE = "lessons/train.py"
 
@@ -13,7 +13,7 @@ def test_training_runs_and_shows_before_and_after():
     bars = [f for f in figures(at) if "Attention-mass recall" in str(f["layout"].get("title"))]
     assert bars, "no before/after figure"
     x = bars[0]["data"][0]["x"]
-    from conftest import decode
+    from apphelp import decode
     before, after = decode(x)[:2]
     assert after > before                                   # training on this text helps on this text
     assert "After training" in " ".join(m.value for m in at.markdown)
