@@ -17,6 +17,7 @@ import time
 import torch
 
 import gpu_bench_parts as P
+from gpu_bench_tune import tune
 from dsa_core.fast import plan
 
 SHAPES = {   # from dsa_core.config: V32_671B and SMOLLM2_HOST
@@ -47,46 +48,12 @@ class Report:
                 json.dump({**self.meta, "rows": self.rows}, fh, indent=1)
 
 
-def _pick(rep, T, variant, configs, run, flops=None, nbytes=None):
-    """Time run(cfg) for each config, record the rows, return the fastest config (None if all fail)."""
-    best = (float("inf"), None)
-    for cfg in configs:
-        try:
-            ms = run(cfg)
-        except Exception as e:                      # e.g. out of shared memory for this tile
-            print("config failed", variant, cfg, type(e).__name__, str(e)[:120])
-            continue
-        rep.add("v32-671b", T, variant, ms, flops, nbytes, note=str(cfg))
-        best = min(best, (ms, cfg), key=lambda x: x[0])
-    return best[1]
-
-
-def tune(rep, s):
-    """Try a few kernel settings at T = 16K (671B shape); return the fastest for each kernel."""
-    T = 16384
-    q, kv, v, qi, ki, w = P.attn_inputs(s, T, mla=True)
-    best = {"indexer": _pick(rep, T, "tune/indexer", [
-        dict(bq=2, bn=128, num_warps=8, num_stages=3), dict(bq=2, bn=64, num_warps=4, num_stages=3),
-        dict(bq=4, bn=128, num_warps=8, num_stages=3), dict(bq=4, bn=64, num_warps=4, num_stages=3)],
-        lambda c: P.indexer_only(qi, ki, w, **c), plan.indexer_flops(T, T, s["h"], s["d"]))}
-    best["select"] = _pick(rep, T, "tune/selection_last_chunk", [
-        dict(nb=256, block=4096, num_warps=8), dict(nb=256, block=2048, num_warps=4),
-        dict(nb=128, block=2048, num_warps=4), dict(nb=128, block=1024, num_warps=4),
-        dict(nb=64, block=2048, num_warps=4, cap=1024)],
-        lambda c: P.selection_last_chunk(qi, ki, w, s["K"], best["indexer"]["bq"], select=c)[0])
-    idx = P.api.index_topk(qi, ki, w, s["K"], **best["indexer"])
-    best["sparse"] = _pick(rep, T, "tune/sparse_attention", [
-        dict(bn=32, num_warps=8, num_stages=2), dict(bn=64, num_warps=8, num_stages=1),
-        dict(bn=64, num_warps=8, num_stages=2), dict(bn=32, num_warps=8, num_stages=1)],
-        lambda c: P.sparse_ms(q, kv, v, idx, **c), plan.sparse_flops(T, T, s["H"], s["D"], s["Dv"], s["K"]))
-    return {k: v for k, v in best.items() if v is not None}
-
-
 def prefill(rep, name, s, T, best, mla_max):
     q, kv, v, qi, ki, w = P.attn_inputs(s, T, mla=s["mla"])
     H, D, Dv, K = s["H"], s["D"], s["Dv"], s["K"]
-    it = dict(best.get("indexer", {})) if name == "v32-671b" else {}
-    sel = best.get("select") if name == "v32-671b" else None
+    best = best.get(name, {})
+    it = dict(best.get("indexer", {}))
+    sel = best.get("select")
     bq = it.pop("bq", plan.indexer_blocks(s["h"], s["d"]))
     ix_fl = plan.indexer_flops(T, T, s["h"], s["d"])
     ix_ms = P.indexer_only(qi, ki, w, bq, **it)
@@ -104,7 +71,7 @@ def prefill(rep, name, s, T, best, mla_max):
     del q8, k8, w8, ks
     pipe8_ms = P.index_topk_ms(qi, ki, w, K, bq=bq, select=sel, fp8=True, **it)[0]
     del qi, ki, w
-    sp = dict(best.get("sparse", {})) if name == "v32-671b" else {}
+    sp = dict(best.get("sparse", {}))
     at_ms = P.sparse_ms(q, kv, v, idx, **sp)
     pairs = plan.selected_pairs(T, T, K)
     at_fl = plan.sparse_flops(T, T, H, D, Dv, K)
@@ -179,7 +146,7 @@ def main():
     t0 = time.time()
     rep.meta["ceilings"] = {"matmul_bf16_tflops": P.matmul_tflops(), "copy_tbps": P.copy_tbps()}
     print("measured ceilings", rep.meta["ceilings"], flush=True)
-    best = {} if a.no_tune else tune(rep, SHAPES["v32-671b"])
+    best = {} if a.no_tune else tune(rep, SHAPES, a.shapes.split(","))
     rep.meta["tuned"] = best
     print("chosen settings", best, flush=True)
     for name in a.shapes.split(","):
@@ -191,7 +158,7 @@ def main():
                 rep.add(name, T, "error", 0.0, None, None, note=f"{type(e).__name__}: {str(e)[:200]}")
             torch.cuda.empty_cache()
     if not a.no_decode:
-        decode(rep, SHAPES["v32-671b"], best=best)
+        decode(rep, SHAPES["v32-671b"], best=best.get("v32-671b"))
     rep.meta["wall_s"] = time.time() - t0
     rep.add("all", 0, "meta/wall", rep.meta["wall_s"] * 1e3, None, None)
 

@@ -99,8 +99,8 @@ def attention_plan(q, k, v):
     # MLA: v is a view of k's first Dv columns -> reuse the gathered key tile as the value tile
     v_is_k = (v.data_ptr() == k.data_ptr() and v.stride() == k.stride() and Dv == split[0])
     big = D + (0 if v_is_k else Dv) > 256
-    return {"split": split, "bh": plan.head_block(G), "v_is_k": v_is_k,
-            "bn": 32 if big else 64, "num_warps": 8 if big else 4, "num_stages": 2}
+    return {"split": split, "bh": plan.head_block(G), "v_is_k": v_is_k,      # H200-tuned: docs/gpu.md
+            "bn": 64, "num_warps": 8 if big else 4, "num_stages": 2}
 
 
 def sparse_attention(q, k, v, idx, scale=None, trunc=False, **tune):

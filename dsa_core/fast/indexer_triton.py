@@ -66,8 +66,8 @@ def _index_scores_kernel(
     tl.store(gmin_ptr + g, lo, mask=qi < S)
 
 
-def index_scores_into(q, k, w, out, gmax, gmin, q_pos0, bq, bn=128, kpp=KEYS_PER_PROG,
-                      num_warps=8, num_stages=3, k_scale=None):
+def index_scores_into(q, k, w, out, gmax, gmin, q_pos0, bq, bn=64, kpp=KEYS_PER_PROG,
+                      num_warps=4, num_stages=3, k_scale=None):
     """Launch the kernel: q [B,S,h,d], k [B,T,d], w [B,S,h] -> out [B,S,≥T] fp32, gmax/gmin [B,S,groups].
 
     FP8 inputs (float8_e4m3fn q and k) need k_scale [B,T] fp32 (and q's scale already inside w).

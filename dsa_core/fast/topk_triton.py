@@ -114,7 +114,7 @@ def _topk_kernel(
         tl.store(orow + (K - need) + c, pos, mask=c < need)
 
 
-def select_topk_into(scores, gmax, gmin, out, q_pos0, T, kpp, nb=256, block=4096, cap=512, num_warps=8):
+def select_topk_into(scores, gmax, gmin, out, q_pos0, T, kpp, nb=128, block=1024, cap=512, num_warps=4):
     """scores [B,S,≥T] fp32 (+ per-group max/min [B,S,G]) -> out [B,S,K] int32, unsorted sets."""
     B, S, K = out.shape
     cand = torch.empty(B * S * cap, device=scores.device, dtype=torch.int64)

@@ -50,14 +50,14 @@ def test_plans_pick_kernel_settings_or_decline():
     bf = torch.bfloat16
     q, kv = torch.zeros(1, 8, 128, 576, dtype=bf), torch.zeros(1, 8, 1, 576, dtype=bf)
     p = api.attention_plan(q, kv, kv[..., :512])
-    assert p["split"] == (512, 64) and p["bh"] == 64 and p["v_is_k"] and p["bn"] == 32
+    assert p["split"] == (512, 64) and p["bh"] == 64 and p["v_is_k"] and p["bn"] == 64
     assert not api.attention_plan(q, kv, torch.zeros(1, 8, 1, 512, dtype=bf))["v_is_k"]
     host = api.attention_plan(torch.zeros(1, 8, 9, 64, dtype=bf), torch.zeros(1, 8, 3, 64, dtype=bf),
                               torch.zeros(1, 8, 3, 64, dtype=bf))
     assert host["bh"] == 16 and host["split"] == (64, 0) and not host["v_is_k"]
     assert api.attention_plan(q.float(), kv.float(), kv[..., :512].float()) is None   # fp32: reference
     qi, ki, w = torch.zeros(1, 8, 64, 128, dtype=bf), torch.zeros(1, 8, 128, dtype=bf), torch.zeros(1, 8, 64)
-    assert api.indexer_plan(qi, ki, w, 4)["bq"] == 2
+    assert api.indexer_plan(qi, ki, w, 4)["bq"] == 4
     assert api.indexer_plan(qi[:, :, :6], ki, w[..., :6], 4) is None                  # 6 heads: reference
 
 

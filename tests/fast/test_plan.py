@@ -36,7 +36,7 @@ def test_split_dim_gives_power_of_two_parts():
 
 
 def test_tile_choices():
-    assert plan.indexer_blocks(64, 128) == 2 and plan.indexer_blocks(4, 32) == 32
+    assert plan.indexer_blocks(64, 128) == 4 and plan.indexer_blocks(4, 32) == 32
     assert plan.indexer_blocks(6, 32) is None and plan.indexer_blocks(4, 24) is None
     assert plan.head_block(128) == 64 and plan.head_block(3) == 16 and plan.head_block(32) == 32
 
