@@ -106,9 +106,16 @@ def trace(text, layer, max_tokens):
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
+def picks(text, layer, max_tokens, k):
+    """The head-independent selections at k (indexer, window, random): a new head reuses them."""
+    from dsa_core.viz import views
+    return views.picks_at(trace(text, layer, max_tokens)[1], k)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
 def view(text, layer, max_tokens, k, head):
     from dsa_core.viz import views
-    return views.layer_view(trace(text, layer, max_tokens)[1], k, head)
+    return views.layer_view(trace(text, layer, max_tokens)[1], k, head, picks=picks(text, layer, max_tokens, k))
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
@@ -120,18 +127,14 @@ def maps(text, layer, max_tokens, k, head, how, zoom):
             for kind, z in full.items()}
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def dense_output(text, layer, max_tokens):
+@st.cache_resource(max_entries=64, show_spinner=False)
+def output_change(text, layer, max_tokens, k, query=None):
+    """Output change of this layer at one query, or (query=None) the mean over up to 128 sampled queries."""
     from dsa_core.viz import views
-    return views.dense_output(load()[0].model, trace(text, layer, max_tokens)[1])
-
-
-@st.cache_resource(max_entries=24, show_spinner=False)
-def output_change(text, layer, max_tokens, k):
-    from dsa_core.viz import views
-    v = view(text, layer, max_tokens, k, None)
-    return views.output_change(load()[0].model, trace(text, layer, max_tokens)[1], v.topk,
-                               dense_output(text, layer, max_tokens))
+    rec = trace(text, layer, max_tokens)[1]
+    rows = [query] if query is not None else views.sample_rows(len(rec.tokens), k)
+    out = views.output_change(load()[0].model, rec, picks(text, layer, max_tokens, k)["DSA indexer"], rows)
+    return float(out.mean())
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -62,7 +62,8 @@ common.show_figure(viz.query_strip(v.scores[q], v.dense[q], kept, q, tokens, den
 
 # 4. the numbers, and the same budget under baselines
 st.subheader("How much attention does the selection keep?")
-oc = common.output_change(a["text"], a["layer"], a["max_tokens"], k)
+oc_q = common.output_change(a["text"], a["layer"], a["max_tokens"], k, q)
+oc_mean = common.output_change(a["text"], a["layer"], a["max_tokens"], k)
 mean = views.summary(v)
 c = st.columns(4)
 c[0].metric("Attention-mass recall (this query)", f"{rq['DSA indexer']:.3f}",
@@ -70,8 +71,9 @@ c[0].metric("Attention-mass recall (this query)", f"{rq['DSA indexer']:.3f}",
 c[1].metric("Recall, mean over queries", f"{mean['recall: DSA indexer']:.3f}",
             help=f"Over the {mean['queries counted']} queries that see more than k tokens.")
 c[2].metric("Overlap with ideal top-k", f"{v.overlap[q]:.2f}", help="|indexer picks ∩ ideal top-k| / k")
-c[3].metric("Output change of this layer", f"{oc[q]:.3f}",
-            help=f"‖o_sparse − o_dense‖ / ‖o_dense‖ for this query; mean over all queries {oc.mean():.3f}.")
+c[3].metric("Output change of this layer", f"{oc_q:.3f}",
+            help=f"‖o_sparse − o_dense‖ / ‖o_dense‖ of this layer's attention output, for this query; "
+                 f"mean over up to 128 queries that see more than k tokens: {oc_mean:.3f}.")
 c1, c2 = st.columns(2)
 with c1:
     common.show_figure(viz.baseline_bars(rq, title=f"This query, same budget k = {k}"), f"baselines-q{q}",

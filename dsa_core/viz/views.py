@@ -13,6 +13,7 @@ from ..dense import dense_attention
 from ..indexer import index_scores
 from ..metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
 from ..sparse import sparse_attention
+from ..topk import select_topk
 
 N_SINKS = 4
 
@@ -63,21 +64,47 @@ def _np(x):
     return x.detach().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
 
 
-def layer_view(rec, k, head=None, seed=0):
-    """A LayerTrace (dsa_core.trace) re-selected at budget k -> LayerView. No model run."""
+def picks_at(rec, k, seed=0):
+    """Every selection at budget k that does not depend on the head: the indexer's top-k and the
+    window and random baselines -> {name: int64 [T,K]}. Cache this; changing the head reuses it."""
     T = len(rec.tokens)
     k = int(min(max(1, k), T))
-    sel = rec.select(k)                                                   # indexer top-k at this k
-    if head is None or rec.dense_probs is None:
-        dense, sparse, head = rec.dense_mean, sel.sparse_probs.mean(0), None  # [T,T], [T,K]
-    else:
-        dense, sparse = rec.dense_probs[head], sel.sparse_probs[head]
-    ideal = oracle_topk(dense, k)                                                   # [T,K]
-    picks = {"DSA indexer": sel.topk_indices, "ideal top-k": ideal,
-             f"window + {N_SINKS} sinks": window_topk(T, k, N_SINKS), "random": random_topk(T, k, seed)}
-    recall = {name: _np(attention_recall(dense, idx)) for name, idx in picks.items()}
-    return LayerView(rec.tokens, k, head, _np(rec.index_scores), _np(dense), sel.topk_indices.numpy(),
-                     ideal.numpy(), _np(sparse), recall, _np(topk_overlap(sel.topk_indices, ideal)))
+    return {"DSA indexer": _topk(rec, k),
+            f"window + {N_SINKS} sinks": window_topk(T, k, N_SINKS), "random": random_topk(T, k, seed)}
+
+
+def _topk(rec, k, chunk=1024):
+    """select_topk on the [T,T] index scores, in row blocks (same result, bounded memory): -> [T,K]."""
+    s = rec.index_scores
+    return torch.cat([select_topk(s[None, r:r + chunk], k)[0] for r in range(0, len(s), chunk)])
+
+
+def _sparse_probs(rec, idx, head):
+    """Sparse attention over the picks, [T,K]. With per-head dense maps it is their restriction to the
+    picks, renormalised (softmax over a subset = the full softmax renormalised on it: exact, and no q·k
+    recomputed); otherwise sparse_attention_probs from q and k."""
+    if rec.dense_probs is None:
+        return rec.select(topk_indices=idx).sparse_probs.mean(0)                    # [T,K]
+    P = rec.dense_probs if head is None else rec.dense_probs[head:head + 1]        # [h,T,T]
+    g = P.gather(-1, idx.clamp(min=0).expand(P.shape[0], -1, -1)).masked_fill(idx < 0, 0.0)  # [h,T,K]
+    return (g / g.sum(-1, keepdim=True).clamp(min=1e-30)).mean(0)                  # [T,K]
+
+
+def layer_view(rec, k, head=None, seed=0, picks=None):
+    """A LayerTrace (dsa_core.trace) re-selected at budget k -> LayerView. No model run.
+    picks: picks_at(rec, k) when cached by the caller (then a new head costs little)."""
+    T = len(rec.tokens)
+    k = int(min(max(1, k), T))
+    picks = dict(picks or picks_at(rec, k, seed))
+    head = None if rec.dense_probs is None else head
+    dense = rec.dense_mean if head is None else rec.dense_probs[head]              # [T,T]
+    idx = picks["DSA indexer"]
+    picks["ideal top-k"] = oracle_topk(dense, k)                                    # [T,K]
+    order = ["DSA indexer", "ideal top-k", f"window + {N_SINKS} sinks", "random"]
+    recall = {name: _np(attention_recall(dense, picks[name])) for name in order}
+    return LayerView(rec.tokens, k, head, _np(rec.index_scores), _np(dense), idx.numpy(),
+                     picks["ideal top-k"].numpy(), _np(_sparse_probs(rec, idx, head)), recall,
+                     _np(topk_overlap(idx, picks["ideal top-k"])))
 
 
 def scatter_rows(values, idx, T):
@@ -110,26 +137,28 @@ def summary(v, query=None):
     return out
 
 
-def _v(model, rec):
+@torch.no_grad()
+def output_change(model, rec, topk_indices, rows):
+    """Relative change of this layer's attention output at the given query rows, sparse vs dense:
+    -> [len(rows)] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj, so in the residual stream's units).
+    One row at a time, with dense_attention and sparse_attention on that row's prefix: exact, cheap."""
     attn = model.layers[rec.layer].self_attn
-    return attn, attn.v_proj(rec.x[None]).view(1, rec.x.shape[0], attn.H_kv, attn.D)  # [1,T,H_kv,D]
+    T = rec.x.shape[0]
+    v = attn.v_proj(rec.x[None]).view(1, T, attn.H_kv, attn.D)                  # [1,T,H_kv,D]
+    idx = torch.as_tensor(np.asarray(topk_indices))                               # [T,K]
+    out = []
+    for t in rows:
+        q, k, vv = rec.q[None, t:t + 1], rec.k[None, :t + 1], v[:, :t + 1]        # [1,1,H,D], [1,t+1,..]
+        d = attn.o_proj(dense_attention(q, k, vv).flatten(2))                      # [1,1,dim]
+        s_ = attn.o_proj(sparse_attention(q, k, vv, idx[None, t:t + 1]).flatten(2))  # [1,1,dim]
+        out.append(float((s_ - d).norm() / d.norm().clamp(min=1e-9)))
+    return np.asarray(out, np.float32)
 
 
-@torch.no_grad()
-def dense_output(model, rec):
-    """This layer's dense attention output o_dense [T,dim] (cache it: it does not depend on k)."""
-    attn, v = _v(model, rec)
-    return attn.o_proj(dense_attention(rec.q[None], rec.k[None], v).flatten(2))[0]   # [T,dim]
-
-
-@torch.no_grad()
-def output_change(model, rec, topk_indices, o_dense=None):
-    """Relative change of this layer's attention output, sparse vs dense: -> [T] ‖Δo‖ / ‖o_dense‖."""
-    o_dense = dense_output(model, rec) if o_dense is None else o_dense             # [T,dim]
-    attn, v = _v(model, rec)
-    idx = torch.as_tensor(np.asarray(topk_indices))[None]                          # [1,T,K]
-    o_sparse = attn.o_proj(sparse_attention(rec.q[None], rec.k[None], v, idx).flatten(2))[0]  # [T,dim]
-    return _np((o_sparse - o_dense).norm(dim=-1) / o_dense.norm(dim=-1).clamp(min=1e-9))
+def sample_rows(T, k, n=128):
+    """Up to n evenly spaced query rows that see more than k keys (where selection matters)."""
+    lo = min(k, T - 1)
+    return sorted(set(np.linspace(lo, T - 1, min(n, T - lo)).astype(int).tolist()))
 
 
 def key_counts(topk, T):

@@ -1,0 +1,60 @@
+"""dsa_core.viz on its own: pooling bounds and exactness, unique labels, export, and the view numbers."""
+import numpy as np
+import pytest
+import torch
+
+from dsa_core import viz
+from dsa_core.viz import pool, views
+
+
+def test_pooling_never_exceeds_the_budget_and_ignores_the_future():
+    z = np.random.default_rng(0).random((1000, 1000)).astype(np.float32)
+    for how in ("max", "mean"):
+        p, re, ce = pool.pool_matrix(z, 192, how, causal=True)
+        assert p.shape[0] <= 192 and p.shape[1] <= 192 and p.dtype == np.float32
+        assert np.isnan(p[0, -1]) and not np.isnan(p[-1, 0])          # all-future block stays NaN
+    b = re[1]
+    assert np.isclose(p[-1, 0], z[re[-1]:, :b].mean())                 # mean of a fully visible block
+    small, _, _ = pool.pool_matrix(z[:50, :50], 192, "max", causal=True)
+    assert small.shape == (50, 50) and np.isnan(small[0, 1])            # no pooling needed: exact copy
+
+
+def test_heatmaps_use_unique_labels_and_float32():
+    toks = ["the", "cat", "the", "cat"]
+    fig = viz.heatmap(np.tril(np.ones((4, 4), np.float32)) / 4, "dense", toks)
+    labels = fig.layout.xaxis.ticktext
+    assert len(set(labels)) == 4 and labels[0] == "0:the"
+    assert fig.data[0].z.dtype == np.float32
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+
+
+def test_export_round_trips_numbers():
+    fig = viz.baseline_bars({"DSA indexer": 0.5, "random": 0.25})
+    assert "DSA indexer" in viz.figure_csv(fig) and "0.25" in viz.figure_json(fig)
+    cfg = viz.export_config("x", "svg")
+    assert cfg["toImageButtonOptions"]["format"] == "svg"
+    with pytest.raises(ValueError):
+        viz.export_config("x", "gif")
+
+
+def test_token_html_escapes_and_labels():
+    html = viz.token_html(["<b>", "x", "y"], 2, [0], np.array([1.0, 0, 0]), [1])
+    assert "&lt;b&gt;" in html and "kept by the indexer" in html and "missed by the indexer" in html
+
+
+def test_sparse_probs_identity_matches_sparse_attention_probs():
+    """The view's sparse map (dense restricted to the picks, renormalised) equals the gathered kernel's."""
+    from dsa_core import attention_probs, select_topk, sparse_attention_probs
+    torch.manual_seed(0)
+    T, H, D, k = 12, 4, 8, 5
+    q, kk = torch.randn(1, T, H, D), torch.randn(1, T, 2, D)
+    P = attention_probs(q, kk)[0]                                        # [H,T,T]
+    idx = select_topk(torch.randn(1, T, T).masked_fill(~torch.ones(T, T).tril().bool(), float("-inf")), k)[0]
+
+    class Rec:
+        dense_probs = P
+    ref = sparse_attention_probs(q, kk, idx[None])[0]                    # [T,H,K]
+    for head in (None, 2):
+        got = views._sparse_probs(Rec, idx, head)
+        want = ref.mean(1) if head is None else ref[:, head]
+        assert torch.allclose(got, want, atol=1e-5)
