@@ -1,7 +1,8 @@
 """Kernel settings for benchmarks/gpu_bench.py: time a few tile/warp choices per shape, keep the fastest.
 
 Each try is one row "tune/<kernel>" in the JSON (note = the settings), so the choice is on record.
-Tried at T = 16K, the whole causal prefill (selection: its one query chunk).
+Tried at T = 16K, the whole causal prefill; the selection on the last query chunk at T = 64K, where
+rows are long (a 16K tuning favoured a small candidate cap that costs extra passes on 128K rows).
 """
 import gpu_bench_parts as P
 from dsa_core.fast import plan
@@ -45,9 +46,11 @@ def tune(rep, shapes, names, T=16384):
         best = {"indexer": _pick(rep, name, T, "tune/indexer", INDEXER[name],
                                  lambda c: P.indexer_only(qi, ki, w, **c), plan.indexer_flops(T, T, s["h"], s["d"]))}
         bq = (best["indexer"] or {}).get("bq", plan.indexer_blocks(s["h"], s["d"]))
-        best["select"] = _pick(rep, name, T, "tune/selection_last_chunk", SELECT,
-                               lambda c: P.selection_last_chunk(qi, ki, w, s["K"], bq, select=c)[0])
         idx = P.api.index_topk(qi, ki, w, s["K"], **(best["indexer"] or {}))
+        del qi, ki, w
+        qi, ki, w = P.attn_inputs(dict(s, H=1, D=16, Dv=16, H_kv=1), 65536, mla=False)[3:]
+        best["select"] = _pick(rep, name, 65536, "tune/selection_last_chunk", SELECT,
+                               lambda c: P.selection_last_chunk(qi, ki, w, s["K"], bq, select=c)[0])
         best["sparse"] = _pick(rep, name, T, "tune/sparse_attention", SPARSE[name],
                                lambda c: P.sparse_ms(q, kv, v, idx, **c),
                                plan.sparse_flops(T, T, s["H"], s["D"], s["Dv"], s["K"]))
