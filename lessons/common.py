@@ -129,11 +129,12 @@ def maps(text, layer, max_tokens, k, head, how, zoom):
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def output_change(text, layer, max_tokens, k, query=None):
-    """Output change of this layer at one query, or (query=None) the mean over up to 128 sampled queries."""
+    """Output change of this layer at one query, or (query=None) its mean over the last 128 queries."""
     from dsa_core.viz import views
     rec = trace(text, layer, max_tokens)[1]
-    rows = [query] if query is not None else views.sample_rows(len(rec.tokens), k)
-    out = views.output_change(load()[0].model, rec, picks(text, layer, max_tokens, k)["DSA indexer"], rows)
+    T = len(rec.tokens)
+    s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
+    out = views.output_change(load()[0].model, rec, picks(text, layer, max_tokens, k)["DSA indexer"], s0, s1)
     return float(out.mean())
 
 

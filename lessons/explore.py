@@ -73,7 +73,7 @@ c[1].metric("Recall, mean over queries", f"{mean['recall: DSA indexer']:.3f}",
 c[2].metric("Overlap with ideal top-k", f"{v.overlap[q]:.2f}", help="|indexer picks ∩ ideal top-k| / k")
 c[3].metric("Output change of this layer", f"{oc_q:.3f}",
             help=f"‖o_sparse − o_dense‖ / ‖o_dense‖ of this layer's attention output, for this query; "
-                 f"mean over up to 128 queries that see more than k tokens: {oc_mean:.3f}.")
+                 f"mean over the last 128 queries: {oc_mean:.3f}.")
 c1, c2 = st.columns(2)
 with c1:
     common.show_figure(viz.baseline_bars(rq, title=f"This query, same budget k = {k}"), f"baselines-q{q}",

@@ -138,27 +138,18 @@ def summary(v, query=None):
 
 
 @torch.no_grad()
-def output_change(model, rec, topk_indices, rows):
-    """Relative change of this layer's attention output at the given query rows, sparse vs dense:
-    -> [len(rows)] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj, so in the residual stream's units).
-    One row at a time, with dense_attention and sparse_attention on that row's prefix: exact, cheap."""
+def output_change(model, rec, topk_indices, s0, s1):
+    """Relative change of this layer's attention output for the queries s0..s1-1, sparse vs dense:
+    -> [s1-s0] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj: in the residual stream's units).
+    A block of consecutive queries ending at s1 is exactly what dense_attention / sparse_attention take
+    (queries aligned to the end of keys 0..s1-1), so both run once on the block."""
     attn = model.layers[rec.layer].self_attn
-    T = rec.x.shape[0]
-    v = attn.v_proj(rec.x[None]).view(1, T, attn.H_kv, attn.D)                  # [1,T,H_kv,D]
-    idx = torch.as_tensor(np.asarray(topk_indices))                               # [T,K]
-    out = []
-    for t in rows:
-        q, k, vv = rec.q[None, t:t + 1], rec.k[None, :t + 1], v[:, :t + 1]        # [1,1,H,D], [1,t+1,..]
-        d = attn.o_proj(dense_attention(q, k, vv).flatten(2))                      # [1,1,dim]
-        s_ = attn.o_proj(sparse_attention(q, k, vv, idx[None, t:t + 1]).flatten(2))  # [1,1,dim]
-        out.append(float((s_ - d).norm() / d.norm().clamp(min=1e-9)))
-    return np.asarray(out, np.float32)
-
-
-def sample_rows(T, k, n=128):
-    """Up to n evenly spaced query rows that see more than k keys (where selection matters)."""
-    lo = min(k, T - 1)
-    return sorted(set(np.linspace(lo, T - 1, min(n, T - lo)).astype(int).tolist()))
+    v = attn.v_proj(rec.x[None, :s1]).view(1, s1, attn.H_kv, attn.D)            # [1,s1,H_kv,D]
+    q, k = rec.q[None, s0:s1], rec.k[None, :s1]                                  # [1,S,H,D], [1,s1,H_kv,D]
+    idx = torch.as_tensor(np.asarray(topk_indices))[None, s0:s1]                 # [1,S,K]
+    d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0]                      # [S,dim]
+    s_ = attn.o_proj(sparse_attention(q, k, v, idx).flatten(2))[0]               # [S,dim]
+    return _np((s_ - d).norm(dim=-1) / d.norm(dim=-1).clamp(min=1e-9))
 
 
 def key_counts(topk, T):
