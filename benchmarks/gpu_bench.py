@@ -7,7 +7,7 @@ it times dense SDPA (671B: DeepSeek's MHA prefill mode 192/128, and the 576/512 
 expanded KV, measured up to --mla-max and extrapolated by T² beyond, flagged) against DSA split into
 indexer, selection and sparse attention; then one decode step (B = 32, 128K context).
 FLOPs as FlashMLA / DeepGEMM count them (perf_anchors.md §0); bytes are the fewest a part must move.
-Prints a table and writes JSON (schema dsa-gpu/1, docs/gpu.md) after every length.
+Prints a table and writes JSON (schema dsa-bench/1 of docs/cost.md plus extra keys: docs/gpu.md).
 Usage: python benchmarks/gpu_bench.py [--lengths 4096,8192] [--json assets/bench/h200.json]
 """
 import argparse
@@ -17,6 +17,7 @@ import time
 import torch
 
 import gpu_bench_parts as P
+from gpu_bench_json import to_dsa_bench
 from gpu_bench_tune import tune
 from dsa_core.fast import plan
 
@@ -29,8 +30,8 @@ PEAK_TFLOPS, PEAK_TBPS = 790.0, 4.3          # measured H200 ceilings (perf_anch
 
 class Report:
     def __init__(self, path, device):
-        self.path, self.rows, self.meta = path, [], {"schema": "dsa-gpu/1", "device": device,
-                                                      "torch": torch.__version__, "ceilings": {}}
+        self.path, self.rows, self.meta = path, [], {"device": device, "torch": torch.__version__,
+                                                      "ceilings": {}}
 
     def add(self, shape, T, variant, ms, flops=None, nbytes=None, **extra):
         row = {"device": self.meta["device"], "shape_name": shape, "T": T, "variant": variant,
@@ -43,9 +44,9 @@ class Report:
         f = lambda x, u: "" if x is None else f"{x:8.1f} {u}"  # noqa: E731
         print(f"{shape:13s} T={T:>6} {variant:26s} {ms:10.3f} ms {f(row['tflops'], 'TFLOP/s')} "
               f"{f(row['tbps'], 'TB/s')} {extra.get('note', '')}", flush=True)
-        if self.path:
+        if self.path:                    # rewritten after every row: a cut-off run keeps its rows
             with open(self.path, "w") as fh:
-                json.dump({**self.meta, "rows": self.rows}, fh, indent=1)
+                json.dump(to_dsa_bench(self.meta, self.rows), fh, indent=1)
 
 
 def prefill(rep, name, s, T, best, mla_max):
