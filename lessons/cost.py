@@ -100,9 +100,19 @@ with tab_meas:
         st.info("Press the button to time dense attention, the masked-dense rung and DSA's parts here. "
                 "Recorded H200 results will appear beside yours once assets/bench/ ships them.")
     for label, res in results.items():
-        ser = {v: cost_bench.series(res, v) for v in ("dense/sdpa_causal", "dsa/masked_sparse_attention",
-                                                     "dsa/indexer", "dsa/sparse_attention", "dsa/total")}
-        common.show_figure(viz.timing_chart(ser, f"{label}: {res.get('device_name', '')}"),
-                           f"bench-{pathlib.Path(label).stem}", key=f"bench_{label}")
-        st.code(cost_bench.table(res), language=None)
-        st.download_button("Result JSON", json.dumps(res, indent=1), f"dsa-bench-{label}.json", key=f"bj_{label}")
+        try:
+            present = {r["variant"] for r in res["rows"]}
+            ser = {v: cost_bench.series(res, v) for v in ("dense/sdpa_causal", "dsa/masked_sparse_attention",
+                                                         "dsa/indexer", "dsa/sparse_attention", "dsa/total")
+                   if v in present}
+            common.show_figure(viz.timing_chart(ser, f"{label}: {res.get('device_name', '')}, "
+                                                     f"{res.get('shape', {}).get('name', '')}"),
+                               f"bench-{pathlib.Path(label).stem}", key=f"bench_{label}")
+            try:
+                st.code(cost_bench.table(res), language=None)
+            except (KeyError, TypeError, ValueError):   # recorded files may carry fewer columns
+                st.dataframe([{k: r.get(k) for k in ("T", "variant", "ms")} for r in res["rows"]], height=240)
+            st.download_button("Result JSON", json.dumps(res, indent=1), f"dsa-bench-{label}.json",
+                               key=f"bj_{label}")
+        except Exception as e:  # noqa: BLE001 - a malformed result file must not break the page
+            st.warning(f"Could not show the timings in {label}: {type(e).__name__}: {e}")

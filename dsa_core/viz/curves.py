@@ -36,7 +36,7 @@ def line_chart(x, series, x_title, y_title, title=None, log_x=False, log_y=False
     fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear")
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", range=y_range)
     if vline is not None:
-        fig.add_vline(x=float(np.log10(vline[0]) if log_x else vline[0]), line={"dash": "dot", "color": style.GREY},
+        fig.add_vline(x=float(vline[0]), line={"dash": "dot", "color": style.GREY},  # data units, also on log axes
                       annotation_text=vline[1], annotation_position="top")
     return style.base_layout(fig, title, height)
 
