@@ -60,8 +60,10 @@ elif step == 2:
     st.markdown(f"Query {t0} sees {t0 + 1} tokens, fewer than k = {k}: its selection has "
                 f"**{int((row >= 0).sum())} real positions and {int((row < 0).sum())} empty slots (−1)**, "
                 f"not {k} positions.")
-    st.code(f"select_topk(scores, k={k})[0, {t0}] = {row[:min(len(row), 24)].tolist()}"
-            + (" …" if len(row) > 24 else ""))
+    real, empty = row[row >= 0].tolist(), int((row < 0).sum())
+    shown = real[:10] + (["…"] if len(real) > 10 else []) + ([-1, "…", -1] if empty > 2 else [-1] * empty)
+    st.code(f"select_topk(scores, k={k})[0, {t0}] = [{', '.join(map(str, shown))}]   "
+            f"# {len(real)} positions, then {empty} × -1")
     common.show_figure(viz.query_strip(v.scores[q], v.dense[q], v.topk[q], q, tokens, dense_top=v.oracle[q]),
                        "learn-strip", key="l_strip")
     common.show_source(topk.select_topk)
