@@ -2,6 +2,7 @@
 
     python benchmarks/model_bench.py            # load, one-layer traces at 512 / 2048, 8192-token peak RSS
     python benchmarks/model_bench.py --layer 0  # trace the first layer instead of the last (fewer layers run)
+    python benchmarks/model_bench.py --threads 1  # one torch thread (better on a machine shared with others)
 
 Budgets (2-core CPU, model cached): load <= 2 s; trace of one layer (dense maps + indexer scores,
 top-k, sparse probs, recall) <= 1.5 s at 512 tokens and <= 6 s at 2048; peak RSS <= 6 GB at 8192.
@@ -41,14 +42,16 @@ def setup(layer):
 
 
 def time_trace(lm, layer, T, repeats):
+    """(min wall s, median wall s, min CPU s) of trace_layers on T tokens; CPU = user + sys of this process."""
     from dsa_core.trace import trace_layers
     ids = sample_ids(lm.tokenizer, T)
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         trace_layers(lm, ids, [layer])
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), statistics.median(walls), min(cpus)
 
 
 def child(T, layer):
@@ -66,11 +69,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layer", type=int, default=None, help="layer to trace (default: the last)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.child:
         return child(args.child, args.layer)
-    import torch
     from dsa_core.weights import load_model
     load_model()                                   # converts on the very first run, not timed
     loads = []
@@ -78,15 +84,18 @@ def main():
         t0 = time.perf_counter()
         load_model()
         loads.append(time.perf_counter() - t0)
-    print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f} (higher than the CPU count means shared, slower timings)")
+    print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, load average "
+          f"{os.getloadavg()[0]:.1f} (above the CPU count, other processes share the cores and wall times grow; "
+          f"CPU time / threads is then the better estimate of an idle machine)")
     print(f"load (cached):                 min {min(loads):.2f} s, median {statistics.median(loads):.2f} s  "
           f"(budget 2 s)")
     lm, layer = setup(args.layer)
     for T, budget in ((512, 1.5), (2048, 6.0)):
-        best, med = time_trace(lm, layer, T, args.repeats)
-        print(f"trace layer {layer:2d}, {T:4d} tokens:  min {best:.2f} s, median {med:.2f} s  (budget {budget} s)")
-    cmd = [sys.executable, __file__, "--child", "8192"] + ([] if args.layer is None else ["--layer", str(layer)])
+        best, med, cpu = time_trace(lm, layer, T, args.repeats)
+        print(f"trace layer {layer:2d}, {T:4d} tokens:  min {best:.2f} s, median {med:.2f} s wall, "
+              f"{cpu:.2f} s CPU  (budget {budget} s wall)")
+    cmd = [sys.executable, __file__, "--child", "8192", "--threads", str(args.threads)]
+    cmd += [] if args.layer is None else ["--layer", str(layer)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
     print(f"8192 tokens: trace layer {layer} {out[0]} s, dense log-probs {out[1]} s, "
