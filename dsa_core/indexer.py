@@ -11,8 +11,10 @@ simulates the first two), YaRN, and tensor parallelism. Shapes: h = index_n_head
 import torch
 from torch import nn
 
-from .dense import causal_mask, check_finite
+from .dense import check_finite
 from .rope import apply_rope_half, rope_cos_sin
+
+BLOCK_ELEMENTS = 2 ** 19   # per-head logits held at once in index_scores (2 MB fp32, about a CPU cache)
 
 
 def index_scores(q, k, w):
@@ -32,11 +34,25 @@ def index_scores(q, k, w):
         raise ValueError(f"more queries (S={S}) than keys (T={T})")
     for name, x in (("q", q), ("k", k), ("w", w)):
         check_finite(name, x)
-    scores = torch.zeros(B, S, T, dtype=torch.float32, device=q.device)           # [B, S, T]
-    for j in range(h):  # one head at a time keeps memory at [B,S,T] instead of [B,S,h,T]
-        logits = torch.einsum("bsd,btd->bst", q[:, :, j].float(), k.float())      # [B, S, T]
-        scores += w[:, :, j, None].float() * logits.relu()   # ReLU before the weight, per head
-    return scores.masked_fill(~causal_mask(S, T, q.device), float("-inf"))
+    q, k, w = q.float(), k.float(), w.float()
+    scores = torch.full((B, S, T), float("-inf"), device=q.device)   # [B, S, T]; the future stays -inf
+    query_pos, key_pos = torch.arange(T - S, T, device=q.device), torch.arange(T, device=q.device)
+    # Blocks of queries keep the logits cache-sized. Each matrix product gets at least 8 query rows
+    # and 16 keys (the last block starts earlier rather than shrinking), because BLAS rounds tiny
+    # products differently, and the same scores must come out however the queries are split.
+    rows = max(8, BLOCK_ELEMENTS // (h * T))
+    for s0 in range(0, S, rows):
+        s0, s1 = min(s0, max(S - rows, 0)), min(s0 + rows, S)
+        n, end = s1 - s0, min(T, max(T - S + s1, 16))   # keys after the block's last query: all masked
+        # All h heads in one matrix product: the h query vectors of a token are h rows of one matrix.
+        logits = q[:, s0:s1].reshape(B, n * h, d) @ k[:, :end].transpose(1, 2)    # [B, n·h, end]
+        logits = logits.view(B, n, h, end)                                         # [B, n, h, end]
+        block = torch.zeros(B, n, end, device=q.device)                            # [B, n, end]
+        for j in range(h):   # ReLU before the weight, per head; then the head sum, in head order
+            block += w[:, s0:s1, j, None] * logits[:, :, j].relu()
+        block.masked_fill_(key_pos[:end] > query_pos[s0:s1, None], float("-inf"))   # causal, in block
+        scores[:, s0:s1, :end] = block
+    return scores
 
 
 class LightningIndexer(nn.Module):
