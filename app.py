@@ -3,13 +3,14 @@ import streamlit as st
 
 from lessons import common
 
-st.set_page_config(page_title="DeepSeek Sparse Attention, explained", page_icon=":material/filter_alt:",
-                   layout="wide")
+# No page_icon and no st.Page icons: Streamlit fetches material-icon favicons from fonts.gstatic.com,
+# and the app must work offline (tests/e2e checks that no request leaves the machine).
+st.set_page_config(page_title="DeepSeek Sparse Attention, explained", layout="wide")
 pages = [
-    st.Page("lessons/explore.py", title="Explore", icon=":material/search:", default=True),
-    st.Page("lessons/learn.py", title="Learn", icon=":material/school:"),
-    st.Page("lessons/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("lessons/cost.py", title="Cost", icon=":material/payments:"),
+    st.Page("lessons/explore.py", title="Explore", default=True),
+    st.Page("lessons/learn.py", title="Learn"),
+    st.Page("lessons/train.py", title="Train"),
+    st.Page("lessons/cost.py", title="Cost"),
 ]
 page = st.navigation(pages)
 common.sidebar()

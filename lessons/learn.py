@@ -120,7 +120,7 @@ elif step == 6:
                                                                                       a["max_tokens"])},
                                       "query position", "KL (nats)", "Stage-1 loss on your text"),
                        "learn-kl-all", key="l_klall")
-    st.page_link("lessons/train.py", label="Train an indexer live", icon=":material/model_training:")
+    st.page_link("lessons/train.py", label="Train an indexer live")
     common.show_source(losses.dense_warmup_loss)
     common.show_source(losses.kl_to_scores)
 else:
@@ -135,7 +135,7 @@ else:
     common.show_figure(viz.cost_curves(Ls, {"dense": cur["dense/total_flops"], "DSA": cur["dsa/total_flops"]},
                                        y_title="FLOPs per layer (prefill)", crossover=cross,
                                        title="V3.2 671B, one layer, MHA mode"), "learn-cost", key="l_cost")
-    st.page_link("lessons/cost.py", label="Open the cost lab", icon=":material/payments:")
+    st.page_link("lessons/cost.py", label="Open the cost lab")
     common.show_source(cost.dsa_cost)
 
 c1, c2, _ = st.columns([1, 1, 4])

@@ -21,6 +21,8 @@ def wait_idle(page):
 
 
 def test_paste_click_k_download_and_pages(page: Page, app_url, shot, tmp_path):
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith((app_url, "data:", "blob:")) else outside.append(r.url))
     page.goto(app_url)
     expect(summary(page)).to_be_visible(timeout=WAIT)
     box = page.get_by_role("textbox", name="Text to analyse")
@@ -66,3 +68,26 @@ def test_paste_click_k_download_and_pages(page: Page, app_url, shot, tmp_path):
         wait_idle(page)
         expect(page.get_by_test_id("stException")).to_have_count(0)
         shot(page, f"04-page-{name.lower()}")
+    assert not outside, f"the app fetched from outside (must work offline): {outside[:5]}"
+
+
+def test_two_tabs_do_not_interfere(browser, app_url, shot):
+    """Two sessions: changing k in one leaves the other's settings and page alone."""
+    a, b = (browser.new_context(viewport={"width": 1280, "height": 720}).new_page() for _ in range(2))
+    for p in (a, b):
+        p.goto(app_url)
+        expect(summary(p)).to_be_visible(timeout=WAIT)
+    expect(b.get_by_text(re.compile(r"the indexer kept 64 of them"))).to_be_visible(timeout=WAIT)
+    k = a.get_by_role("spinbutton", name=re.compile("tokens kept per query"))
+    k.fill("16")
+    k.press("Enter")
+    wait_idle(a)
+    expect(a.get_by_text(re.compile(r"the indexer kept 16 of them"))).to_be_visible(timeout=WAIT)
+    b.get_by_role("link", name="Learn").click()          # b reruns after a's change ...
+    b.get_by_role("link", name="Explore").click()
+    wait_idle(b)
+    expect(b.get_by_text(re.compile(r"the indexer kept 64 of them"))).to_be_visible(timeout=WAIT)  # ... unchanged
+    shot(a, "05-tab-a-k16")
+    shot(b, "05-tab-b-k64")
+    for p in (a, b):
+        p.context.close()
