@@ -259,10 +259,10 @@ def show_figure(fig, name, key=None, alt=None, **kwargs):
     """st.plotly_chart with the modebar download (PNG or SVG) plus CSV and JSON of the figure's numbers."""
     fmt = st.session_state.get("fig_fmt", "png")
     event = st.plotly_chart(fig, config=viz.export_config(f"dsa-{name}", fmt), key=key, **kwargs)
-    c1, c2, _ = st.columns([1, 1, 3])
-    c1.download_button("CSV", lambda: viz.figure_csv(fig), f"dsa-{name}.csv", "text/csv",
+    row = st.container(horizontal=True)
+    row.download_button("CSV", lambda: viz.figure_csv(fig), f"dsa-{name}.csv", "text/csv",
                        key=f"csv-{key or name}", on_click="ignore", icon=":material/download:")
-    c2.download_button("JSON", lambda: viz.figure_json(fig), f"dsa-{name}.json", "application/json",
+    row.download_button("JSON", lambda: viz.figure_json(fig), f"dsa-{name}.json", "application/json",
                        key=f"json-{key or name}", on_click="ignore", icon=":material/download:")
     return event
 

@@ -87,13 +87,12 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
             lo, hi = (float(np.nanmin(z)), float(np.nanmax(z))) if np.isfinite(z).any() else (0.0, 1.0)
             rng = (lo, hi if hi > lo else lo + 1)
         (x0, x1), (y0, y1) = doms[i]
-        label = {"attention": "probability (0 to 1)", "scores": "score (unnormalised)",
-                 "diff": "sparse − dense"}.get(bar, "")
+        label = {"attention": "p (0–1)", "scores": "score", "diff": "Δp"}.get(bar, "")
         data.append(go.Heatmap(
             z=z, x=xs, y=ys, colorscale=scale, zmin=rng[0], zmax=rng[1], name=kind, xaxis=f"x{n}",
             yaxis=f"y{n}", showscale=bar not in bars and bar != "mask", hoverongaps=False,
             colorbar={"x": x1 + 0.005, "y": (y0 + y1) / 2, "len": (y1 - y0) * 1.05, "thickness": 10,
-                      "title": {"text": label, "side": "right", "font": {"size": 11}}},
+                      "title": {"text": label, "side": "top", "font": {"size": 12}}},
             hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>"))
         bars.add(bar)
         if query is not None:  # the current query's row, in every panel

@@ -96,7 +96,7 @@ def pick_distances(query, selected, height=300):
     return style.base_layout(fig, "How far back does the indexer look?", height)
 
 
-def key_popularity(counts, tokens=None, top=15, height=320):
+def key_popularity(counts, tokens=None, top=15, height=None):
     """How many queries keep each key (sinks show up as keys everyone keeps): the `top` most kept."""
     c = style.f32(counts)
     order = np.argsort(-c, kind="stable")[:top]
@@ -104,9 +104,9 @@ def key_popularity(counts, tokens=None, top=15, height=320):
     labels = [f"{i}:{lab.split(':', 1)[1]}" for i, lab in zip(order, labels)] if tokens is not None else labels
     fig = go.Figure(go.Bar(x=c[order], y=labels, orientation="h", marker={"color": style.ROLE["indexer"]},
                            hovertemplate="%{y}: kept by %{x:.0f} queries<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 12}, automargin=True)
     fig.update_xaxes(title_text="queries that keep this key")
-    return style.base_layout(fig, "Most-kept keys (attention sinks)", height)
+    return style.base_layout(fig, "Most-kept keys (attention sinks)", height or 26 * len(order) + 130)
 
 
 def baseline_bars(values, k=None, title=None, height=320):

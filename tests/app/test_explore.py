@@ -58,8 +58,9 @@ def test_attention_scales_are_fixed_and_labelled(app):
     data = maps(app)["data"]
     dense, sparse, scores = data[3], data[4], data[0]
     assert (dense["zmin"], dense["zmax"]) == (0, 1) and (sparse["zmin"], sparse["zmax"]) == (0, 1)
-    assert "unnormalised" in scores["colorbar"]["title"]["text"]
-    assert "probability" in dense["colorbar"]["title"]["text"]
+    titles = [a["text"] for a in maps(app)["layout"]["annotations"]]
+    assert "index scores (unnormalised)" in titles and "dense attention [0, 1]" in titles
+    assert scores["colorbar"]["title"]["text"] == "score" and dense["colorbar"]["title"]["text"] == "p (0–1)"
 
 
 def test_k_zero_and_k_above_length_are_clamped_with_a_message():
