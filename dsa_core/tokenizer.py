@@ -54,16 +54,19 @@ def _byte_decoder():
 
 _BYTES = _byte_decoder()
 # a token may hold only part of a multi-byte character (emoji, CJK): show those bytes in hex
-codecs.register_error("dsa_hex", lambda e: ("<" + " ".join(f"{b:02X}" for b in e.object[e.start:e.end])
+codecs.register_error("dsa_hex", lambda e: ("<" + "\u00a0".join(f"{b:02X}" for b in e.object[e.start:e.end])
                                             + ">", e.end))
 _VISIBLE = {" ": "·", "\n": "↵", "\t": "⇥", "\r": "␍"}
 
 
 def token_bytes(piece):
-    """The raw bytes a byte-level token stands for ('Ġthe' -> b' the'); special tokens as UTF-8."""
+    """The raw bytes a token stands for: byte-level 'Ġthe' -> b' the'; SentencePiece '▁the' -> b' the',
+    '<0x0A>' -> b'\n' (Llama 2, Mistral); anything else (special tokens) as UTF-8."""
+    if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+        return bytes([int(piece[3:5], 16)])
     if all(c in _BYTES for c in piece):
         return bytes(_BYTES[c] for c in piece)
-    return piece.encode("utf-8")
+    return piece.replace("▁", " ").encode("utf-8")
 
 
 def display_token(piece):

@@ -35,3 +35,11 @@ def test_long_text_is_cut_at_a_character_boundary_and_the_cut_is_reported():
 def test_short_text_is_not_cut():
     prep = prepare_ids(tiny.tiny_tokenizer(), "hello", 100)
     assert prep.n_cut == 0 and prep.notes == [] and prep.text == "hello"
+
+
+def test_display_tokens_are_readable():
+    from dsa_core.tokenizer import display_token
+    assert [display_token(t) for t in ["Ġthe", "ĊĠĠ", "ĉx", "<|im_start|>", "▁Hello", "<0x0A>"]] == \
+        ["·the", "↵··", "⇥x", "<|im_start|>", "·Hello", "↵"]
+    assert display_token("ðŁ") == "<F0\u00a09F>"          # two bytes of a 4-byte emoji
+    assert display_token("ĠÃ") == "·<C3>"                 # a space, then half of 'é'
