@@ -48,7 +48,8 @@ def gather_selected(x, topk_indices):
     x [B,T,N,D], topk_indices [B,S,K] -> [B,S,K,N,D].
     """
     B, T = x.shape[:2]
-    rows = topk_indices.clamp(min=0) + T * torch.arange(B, device=x.device)[:, None, None]  # rows of [B·T, N, D]
+    batch = torch.arange(B, device=x.device)[:, None, None]                       # [B, 1, 1]
+    rows = topk_indices.clamp(min=0) + T * batch                      # [B, S, K] rows of x as [B·T, N, D]
     # index_select copies whole rows, several times faster on CPU than x[batch, indices]
     return x.flatten(0, 1).index_select(0, rows.flatten()).view(*topk_indices.shape, *x.shape[2:])
 

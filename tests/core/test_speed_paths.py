@@ -1,7 +1,7 @@
 """The fast CPU paths give exactly what the simple ones gave: same scores, same picks, same tie-breaks.
 
-The references below are the earlier, slower code: index scores head by head, ties broken by a full
-stable sort of the row, sparse attention without blocking.
+The references below are the earlier, slower forms: index scores head by head over all keys, ties
+broken by a stable sort of the whole row. Sparse attention must not depend on its block size.
 """
 import pytest
 import torch
@@ -38,7 +38,7 @@ def reference_select_topk(scores, k):
 def test_index_scores_equal_the_head_by_head_loop_exactly(B, S, T, h, d, block, monkeypatch):
     monkeypatch.setattr(indexer_module, "BLOCK_ELEMENTS", block)   # one query per block .. all at once
     g = torch.Generator().manual_seed(S * T + h)
-    q, k, w = torch.randn(B, S, h, d, generator=g), torch.randn(B, T, d, generator=g), torch.randn(B, S, h, generator=g)
+    q, k, w = (torch.randn(*shape, generator=g) for shape in ((B, S, h, d), (B, T, d), (B, S, h)))
     assert torch.equal(index_scores(q, k, w), reference_index_scores(q, k, w))
 
 
@@ -60,8 +60,8 @@ def test_select_topk_with_many_ties_equals_a_stable_sort(seed, k):
 @pytest.mark.parametrize("seed", range(4))
 def test_select_topk_on_random_relu_scores_equals_a_stable_sort(seed):
     g = torch.Generator().manual_seed(seed)
-    q, k, w = torch.randn(1, 64, 4, 8, generator=g), torch.randn(1, 2000, 8, generator=g), torch.randn(1, 64, 4, generator=g)
-    w[:, ::3] = -w[:, ::3].abs()            # rows whose weights are all negative: best score 0, tied many times
+    q, k, w = (torch.randn(*shape, generator=g) for shape in ((1, 64, 4, 8), (1, 2000, 8), (1, 64, 4)))
+    w[:, ::3] = -w[:, ::3].abs()      # rows with all weights negative: best score 0, tied many times
     scores = index_scores(q, k, w)
     assert torch.equal(select_topk(scores, 128), reference_select_topk(scores, 128))
 
