@@ -127,9 +127,13 @@ def load_model(source=None, cache_dir=None, progress=None):
     root = Path(cache_dir) if cache_dir else cache_root()
     folder = root / f"{path.stem}-{path.stat().st_size}-v{CACHE_FORMAT}"
     if not (folder / "config.json").exists():
-        root.mkdir(parents=True, exist_ok=True)
-        _clean_stale_temps(root)
-        convert_gguf(path, folder, progress)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            _clean_stale_temps(root)
+            convert_gguf(path, folder, progress)
+        except OSError as e:                      # read-only home, disk full, ...
+            raise ModelFileError(f"Cannot write the model cache in {root} ({e}).",
+                                 "Set DSA_CACHE_DIR to a writable folder with 600 MB free.") from e
     try:
         model, tok = load_cached(folder)
     except Exception:                             # damaged cache (disk full, edited by hand): rebuild once

@@ -105,3 +105,10 @@ def test_the_fused_dense_step_equals_the_dense_attention_oracle(monkeypatch):
         fused = model(ids)
         monkeypatch.setattr(model_py, "fused_dense_attention", dense_attention)
         torch.testing.assert_close(model(ids), fused, atol=1e-5, rtol=1e-5)
+
+
+def test_an_unwritable_cache_folder_gives_a_clear_error(tmp_path):
+    path = tiny.write_tiny_gguf(tiny.tiny_hf_model(), tmp_path / "t.gguf")
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.raises(ModelFileError, match="DSA_CACHE_DIR"):
+        load_model(path, cache_dir=tmp_path / "file" / "cache")
