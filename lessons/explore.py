@@ -33,7 +33,8 @@ else:
     st.info("The text is a single token: it can only attend to itself, so there is nothing for the indexer "
             "to choose. Add more text to see selection at work.")
 q = st.session_state.query
-v = common.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
+with st.spinner(f"Selecting the top {k} keys of each of the {T:,} queries…"):
+    v = common.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
 kept = v.topk[q][v.topk[q] >= 0]
 visible = q + 1
 rq = {name: float(r[q]) for name, r in v.recall.items()}
@@ -91,7 +92,8 @@ if T > viz.GRID_SIDE:
         lo = st.slider("Window start", 0, T - viz.GRID_SIDE, min(max(0, q - viz.GRID_SIDE // 2), T - viz.GRID_SIDE),
                        key="zoom_lo")
         zoom = (lo, viz.GRID_SIDE)
-m = common.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
+with st.spinner("Pooling the maps…"):
+    m = common.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
 common.show_figure(viz.aligned_maps(m, tokens, query=q), "maps", key="maps")
 
 # 6. the whole model: DSA in every layer
