@@ -91,7 +91,7 @@ def _indexer_and_selection(qi, ki, w, topk, device, chunk, max_pairs):
 
 
 def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=256,
-               max_matrix_bytes=2**30, max_pairs=2**25, call_limit_s=60.0, seed=0):
+               max_matrix_bytes=2**28, max_pairs=2**24, call_limit_s=60.0, seed=0):
     """Run the sweep, yielding {'event': 'progress', 'done', 'total', 'T', 'variant', 'ms'} per timing
     and finally {'event': 'done', 'result': dict} (schema dsa-bench/1, docs/cost.md)."""
     lengths = lengths or (CUDA_LENGTHS if device == "cuda" else CPU_LENGTHS)

@@ -14,7 +14,7 @@ from torch import nn
 from .dense import check_finite
 from .rope import apply_rope_half, rope_cos_sin
 
-BLOCK_ELEMENTS = 2 ** 19   # per-head logits held at once in index_scores (2 MB fp32, about a CPU cache)
+BLOCK_ELEMENTS = 2 ** 20   # per-head logits held at once in index_scores (4 MB fp32, about a CPU cache)
 
 
 def index_scores(q, k, w):
@@ -46,10 +46,10 @@ def index_scores(q, k, w):
         n, end = s1 - s0, min(T, max(T - S + s1, 16))   # keys after the block's last query: all masked
         # All h heads in one matrix product: the h query vectors of a token are h rows of one matrix.
         logits = q[:, s0:s1].reshape(B, n * h, d) @ k[:, :end].transpose(1, 2)    # [B, n·h, end]
-        logits = logits.view(B, n, h, end)                                         # [B, n, h, end]
+        logits = logits.view(B, n, h, end).relu_()       # ReLU before the weight, per head [B, n, h, end]
         block = torch.zeros(B, n, end, device=q.device)                            # [B, n, end]
-        for j in range(h):   # ReLU before the weight, per head; then the head sum, in head order
-            block += w[:, s0:s1, j, None] * logits[:, :, j].relu()
+        for j in range(h):   # weight, then the head sum, in head order
+            block += w[:, s0:s1, j, None] * logits[:, :, j]
         block.masked_fill_(key_pos[:end] > query_pos[s0:s1, None], float("-inf"))   # causal, in block
         scores[:, s0:s1, :end] = block
     return scores
