@@ -129,17 +129,22 @@ def series(result, variant):
 def table(result):
     """Plain-text table of measured (predicted) milliseconds, variants as columns, plus crossovers."""
     variants = ["dense/sdpa_causal", "dense/dense_attention", "dsa/masked_sparse_attention", *DSA_PARTS, "dsa/total"]
-    fmt = lambda r: "-" if r["ms"] is None else f"{r['ms']:.0f} ({r['predicted_ms']:.0f})"  # noqa: E731
+    def fmt(r):   # recorded files (e.g. assets/bench/h200.json) may carry no prediction
+        if r.get("ms") is None:
+            return "-"
+        p = r.get("predicted_ms")
+        return f"{r['ms']:.0f}" + ("" if p is None else f" ({p:.0f})")
     by = {(r["T"], r["variant"]): r for r in result["rows"]}
     lines = [f"{result['device']} ({result['device_name']}), torch {result['torch']}, {result['threads']} threads, "
              f"{result['dtype']}, {result['shape']['name']}, load average {result.get('load_avg')}; "
              "ms measured (predicted)",
              "T".rjust(7) + "".join(v.split("/")[1][:16].rjust(18) for v in variants)]
     for T in result["lengths"]:
-        lines.append(str(T).rjust(7) + "".join(fmt(by[(T, v)]).rjust(18) for v in variants if (T, v) in by))
-    for dense, c in result["crossover"].items():
+        lines.append(str(T).rjust(7) + "".join(fmt(by.get((T, v), {})).rjust(18) for v in variants))
+    for dense, c in result.get("crossover", {}).items():
         m = "not within the sweep" if c["measured_T"] is None else f"{c['measured_T']:,.0f}"
         p = "never" if c["predicted_T"] is None else f"{c['predicted_T']:,.0f}"
         lines.append(f"DSA faster than {dense}: measured at T = {m}; predicted at T = {p}")
-    lines.append(f"wall time {result['wall_s']:.0f} s")
+    if result.get("wall_s") is not None:
+        lines.append(f"wall time {result['wall_s']:.0f} s")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """dsa_core.bench and cost_bench: the sweep runs, the JSON round-trips, predictions are arithmetic.
 No speed is asserted here (speed claims belong in the benchmark output, never in timed tests)."""
+import pathlib
 from dataclasses import replace
 
 import pytest
@@ -68,3 +69,10 @@ def test_load_json_rejects_other_schemas(tmp_path):
     p.write_text('{"schema": "other"}')
     with pytest.raises(ValueError, match="schema"):
         cost_bench.load_json(p)
+
+
+def test_table_renders_the_recorded_h200_file_without_predictions():
+    from dsa_core import cost_bench
+    path = pathlib.Path(__file__).resolve().parents[2] / "assets" / "bench" / "h200.json"
+    text = cost_bench.table(cost_bench.load_json(path))
+    assert "131072" in text and "H200" in text
