@@ -42,3 +42,10 @@ def test_lessons_do_no_tensor_math():
     bad = {str(p.name): [f for f in forbidden if f in p.read_text()] for p in pages}
     bad = {k: v for k, v in bad.items() if v}
     assert not bad, f"tensor math belongs in dsa_core, not in pages: {bad}"
+
+
+def test_test_module_basenames_are_unique():
+    # pytest's default import mode needs unique basenames across test folders without __init__.py
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    assert not dupes, f"rename these test files so their names are unique: {dupes}"
