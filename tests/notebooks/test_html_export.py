@@ -6,6 +6,7 @@ non-file request blocked and recorded, and asserts that a Plotly heatmap was dra
 """
 import pathlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
@@ -53,10 +54,20 @@ def test_exported_html_has_no_network_scripts(exported):
 
 @pytest.mark.e2e
 def test_exported_html_draws_plotly_offline_in_chromium(exported):
-    from playwright.sync_api import sync_playwright
-
     assert pathlib.Path(CHROMIUM).exists(), "Debian chromium missing: apt-get install -y chromium"
     _, html = exported
+    # Playwright's sync API refuses to run where an asyncio loop is running (pytest-playwright leaves
+    # one behind after the e2e tests), so the browser runs in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        blocked, errors = pool.submit(_open_in_chromium, html).result()
+    assert not blocked, f"the page tried to reach the network: {blocked[:5]}"
+    assert not errors, f"JavaScript errors: {errors[:3]}"
+
+
+def _open_in_chromium(html):
+    """Open the exported file with every non-file request blocked; return (blocked URLs, JS errors)."""
+    from playwright.sync_api import sync_playwright
+
     blocked, errors = [], []
 
     def only_local(route):
@@ -80,5 +91,4 @@ def test_exported_html_draws_plotly_offline_in_chromium(exported):
             assert page.locator(".js-plotly-plot .colorbar").count() >= 1
         finally:
             browser.close()
-    assert not blocked, f"the page tried to reach the network: {blocked[:5]}"
-    assert not errors, f"JavaScript errors: {errors[:3]}"
+    return blocked, errors
