@@ -22,3 +22,12 @@ def tiny_model():
 @pytest.fixture
 def tiny_cfg():
     return TINY_INDEXER
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread-pool overhead on busy shared CPUs (40 s -> 2 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,64 @@
+"""Trained lightning indexers on disk: one safetensors file holds every layer's indexer and its sizes.
+
+Tensor names follow the official checkpoint (`model.layers.{i}.self_attn.indexer.{wq_b,wk,k_norm,
+weights_proj}`, DeepSeek-V3.2-Exp on Hugging Face) minus the "model." prefix; values are float16
+(loaded as float32). The metadata carries the DSAConfig fields that shape the indexer, the host model
+it was trained for, and a one-line recipe, so a file cannot be attached to the wrong model silently.
+The shipped file is assets/indexers/smollm2_stage1.safetensors (stage 1, see its MODEL_CARD.md).
+"""
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from .config import SMOLLM2_HOST, DSAConfig
+from .indexer import LightningIndexer
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "assets" / "indexers" / "smollm2_stage1.safetensors"
+SHAPE_FIELDS = ("dim", "q_lora_rank", "index_n_heads", "index_head_dim", "index_rope_head_dim",
+                "index_topk", "rope_theta")
+
+
+def save_indexers(path, indexers, cfg, host, recipe=""):
+    """Write {layer: LightningIndexer} (or a list) for host model `host` (e.g. its GGUF name)."""
+    from safetensors.torch import save_file
+    items = indexers.items() if isinstance(indexers, dict) else enumerate(indexers)
+    tensors = {f"layers.{i}.self_attn.indexer.{name}": p.detach().to(torch.float16).contiguous()
+               for i, ix in items for name, p in ix.state_dict().items()}
+    meta = {"config": json.dumps({f: asdict(cfg)[f] for f in SHAPE_FIELDS}), "host": host, "recipe": recipe,
+            "n_layers": str(1 + max(int(k.split(".")[1]) for k in tensors))}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def load_indexers(path, base=SMOLLM2_HOST):
+    """Read a file written by save_indexers -> (list of LightningIndexer (None for absent layers), DSAConfig, metadata)."""
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k).float() for k in f.keys()}
+    cfg: DSAConfig = replace(base, **json.loads(meta["config"]))
+    indexers = [None] * int(meta["n_layers"])
+    for i in range(len(indexers)):
+        prefix = f"layers.{i}.self_attn.indexer."
+        sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if sd:
+            indexers[i] = LightningIndexer(cfg)
+            indexers[i].load_state_dict(sd)
+            indexers[i].requires_grad_(False).eval()
+    return indexers, cfg, meta
+
+
+def load_default_indexers(model, path=None):
+    """Attach the shipped stage-1 indexers to a SmolLM2 `model.Transformer`; returns the list (one per layer).
+
+    Raises ValueError when the file's sizes do not match the model (another host model).
+    """
+    from .model import attach_indexers
+    indexers, cfg, meta = load_indexers(path or DEFAULT_PATH)
+    if cfg.dim != model.cfg.dim or len(indexers) != model.cfg.n_layers:
+        raise ValueError(f"indexers in {path or DEFAULT_PATH} are for {meta['host']} (dim {cfg.dim}, "
+                         f"{len(indexers)} layers), not this model (dim {model.cfg.dim}, {model.cfg.n_layers} layers)")
+    attach_indexers(model, indexers)
+    return indexers
