@@ -105,36 +105,74 @@ def trace(text, layer, max_tokens):
     return prep, recs[layer]
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
-def picks(text, layer, max_tokens, k):
-    """The head-independent selections at k (indexer, window, random): a new head reuses them."""
-    from dsa_core.viz import views
-    return views.picks_at(trace(text, layer, max_tokens)[1], k)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def ranked(text, layer, max_tokens, which, head, m):
+    """One selection ranked once ([T, m] picks, best first): every k <= m is a slice of it (no T x T pass).
+    head matters only for the ideal top-k."""
+    from dsa_core.viz import ranked as rk
+    return rk.rank(trace(text, layer, max_tokens)[1], which, m, head)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def ranked_random(T, m):
+    """The random baseline ranked once per length (it does not depend on the text)."""
+    from dsa_core.viz import ranked as rk
+    return rk.ranked_random(T, m)
+
+
+def picks(text, layer, max_tokens, k, head=None):
+    """Every selection at budget k (indexer, ideal of this head, window, random) as slices: O(T·k)."""
+    from dsa_core.viz import ranked as rk
+    T = len(trace(text, layer, max_tokens)[1].tokens)
+    k = min(max(1, k), T)
+    m = rk.bucket(k, T)
+    ranks = {"DSA indexer": ranked(text, layer, max_tokens, "DSA indexer", None, m),
+             "ideal top-k": ranked(text, layer, max_tokens, "ideal top-k", head, m),
+             "random": ranked_random(T, m)}
+    return rk.picks_from(ranks, T, k)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
 def view(text, layer, max_tokens, k, head):
     from dsa_core.viz import views
-    return views.layer_view(trace(text, layer, max_tokens)[1], k, head, picks=picks(text, layer, max_tokens, k))
+    return views.layer_view(trace(text, layer, max_tokens)[1], k, head, picks=picks(text, layer, max_tokens, k, head))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def base_maps(text, layer, max_tokens, head, how, zoom):
+    """Index scores and dense attention, pooled (or zoomed) once per setting: they do not depend on k."""
+    from dsa_core.viz import ranked as rk
+    return rk.base_maps(trace(text, layer, max_tokens)[1], head, how, zoom, viz.GRID_SIDE)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
 def maps(text, layer, max_tokens, k, head, how, zoom):
-    """The six maps, pooled (or zoomed) once per setting; the figure itself is rebuilt cheaply."""
+    """The six maps; those that depend on k are pooled straight from the [T, k] picks (O(T·k))."""
+    from dsa_core.viz import ranked as rk
+    return rk.pick_maps(view(text, layer, max_tokens, k, head), base_maps(text, layer, max_tokens, head, how, zoom),
+                        how, zoom, viz.GRID_SIDE)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def layer_values(text, layer, max_tokens):
+    """(value vectors [T,H_kv,D], dense output of the last 128 queries): k-independent, once per text."""
     from dsa_core.viz import views
-    full = views.view_maps(view(text, layer, max_tokens, k, head))
-    return {kind: viz.prepare_map(z, viz.GRID_SIDE, "mean" if kind == "diff" else how, zoom)
-            for kind, z in full.items()}
+    rec, model = trace(text, layer, max_tokens)[1], load()[0].model
+    v, T = views.layer_values(model, rec), len(rec.tokens)
+    return v, views.dense_output(model, rec, max(0, T - 128), T, v)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def output_change(text, layer, max_tokens, k, query=None):
     """Output change of this layer at one query, or (query=None) its mean over the last 128 queries."""
+    from dsa_core.viz import ranked as rk
     from dsa_core.viz import views
     rec = trace(text, layer, max_tokens)[1]
     T = len(rec.tokens)
     s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
-    out = views.output_change(load()[0].model, rec, picks(text, layer, max_tokens, k)["DSA indexer"], s0, s1)
+    v, dense_tail = layer_values(text, layer, max_tokens)
+    idx = rk.take(ranked(text, layer, max_tokens, "DSA indexer", None, rk.bucket(k, T)), min(max(1, k), T))
+    out = views.output_change(load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None)
     return float(out.mean())
 
 

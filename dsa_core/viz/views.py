@@ -11,9 +11,10 @@ import torch
 
 from ..dense import dense_attention
 from ..indexer import index_scores
-from ..metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
+from ..metrics import attention_recall, oracle_topk, random_topk, window_topk
 from ..sparse import sparse_attention
 from ..topk import select_topk
+from .ranked import overlap_rows
 
 N_SINKS = 4
 
@@ -92,19 +93,21 @@ def _sparse_probs(rec, idx, head):
 
 def layer_view(rec, k, head=None, seed=0, picks=None):
     """A LayerTrace (dsa_core.trace) re-selected at budget k -> LayerView. No model run.
-    picks: picks_at(rec, k) when cached by the caller (then a new head costs little)."""
+    picks: picks_at(rec, k) when cached by the caller (then a new head costs little), optionally with
+    "ideal top-k" (the ideal picks of this head) too."""
     T = len(rec.tokens)
     k = int(min(max(1, k), T))
     picks = dict(picks or picks_at(rec, k, seed))
     head = None if rec.dense_probs is None else head
     dense = rec.dense_mean if head is None else rec.dense_probs[head]              # [T,T]
     idx = picks["DSA indexer"]
-    picks["ideal top-k"] = oracle_topk(dense, k)                                    # [T,K]
+    if "ideal top-k" not in picks:                  # the caller may pass it (ranked.take of ranked_oracle)
+        picks["ideal top-k"] = oracle_topk(dense, k)                                # [T,K]
     order = ["DSA indexer", "ideal top-k", f"window + {N_SINKS} sinks", "random"]
     recall = {name: _np(attention_recall(dense, picks[name])) for name in order}
     return LayerView(rec.tokens, k, head, _np(rec.index_scores), _np(dense), idx.numpy(),
                      picks["ideal top-k"].numpy(), _np(_sparse_probs(rec, idx, head)), recall,
-                     _np(topk_overlap(idx, picks["ideal top-k"])))
+                     overlap_rows(idx, picks["ideal top-k"]))     # = metrics.topk_overlap, O(T·K)
 
 
 def scatter_rows(values, idx, T):
@@ -138,18 +141,33 @@ def summary(v, query=None):
 
 
 @torch.no_grad()
-def output_change(model, rec, topk_indices, s0, s1):
+def layer_values(model, rec):
+    """This layer's value vectors for the whole text, [T,H_kv,D]: independent of k, so cache them."""
+    attn = model.layers[rec.layer].self_attn
+    return attn.v_proj(rec.x).view(len(rec.x), attn.H_kv, attn.D)
+
+
+@torch.no_grad()
+def output_change(model, rec, topk_indices, s0, s1, v=None, dense_out=None):
     """Relative change of this layer's attention output for the queries s0..s1-1, sparse vs dense:
     -> [s1-s0] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj: in the residual stream's units).
     A block of consecutive queries ending at s1 is exactly what dense_attention / sparse_attention take
-    (queries aligned to the end of keys 0..s1-1), so both run once on the block."""
+    (queries aligned to the end of keys 0..s1-1), so both run once on the block. v: layer_values(...)
+    and dense_out: the dense output [S,dim] of the block (k-independent), when the caller caches them."""
     attn = model.layers[rec.layer].self_attn
-    v = attn.v_proj(rec.x[None, :s1]).view(1, s1, attn.H_kv, attn.D)            # [1,s1,H_kv,D]
+    v = (layer_values(model, rec) if v is None else v)[None, :s1]                 # [1,s1,H_kv,D]
     q, k = rec.q[None, s0:s1], rec.k[None, :s1]                                  # [1,S,H,D], [1,s1,H_kv,D]
     idx = torch.as_tensor(np.asarray(topk_indices))[None, s0:s1]                 # [1,S,K]
-    d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0]                      # [S,dim]
+    d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0] if dense_out is None else dense_out  # [S,dim]
     s_ = attn.o_proj(sparse_attention(q, k, v, idx).flatten(2))[0]               # [S,dim]
     return _np((s_ - d).norm(dim=-1) / d.norm(dim=-1).clamp(min=1e-9))
+
+
+@torch.no_grad()
+def dense_output(model, rec, s0, s1, v):
+    """Dense attention output of this layer (after o_proj) for queries s0..s1-1: [S,dim]."""
+    attn = model.layers[rec.layer].self_attn
+    return attn.o_proj(dense_attention(rec.q[None, s0:s1], rec.k[None, :s1], v[None, :s1]).flatten(2))[0]
 
 
 def key_counts(topk, T):
