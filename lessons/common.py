@@ -14,6 +14,7 @@ import streamlit as st
 
 from dsa_core import viz
 from dsa_core.text import DSAUserError
+from lessons import models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "assets" / "texts"
@@ -21,7 +22,7 @@ SAMPLES = {"Contract (long, ~2,700 tokens)": "contract.txt", "Chat (multi-turn)"
            "Article": "article.txt", "Source code": "source_code.txt"}
 OWN = "Your own text"
 TOKEN_LIMITS = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
-PER_HEAD_MAX = 2048        # above this, only the head-mean map is kept (9 x T^2 floats is too much)
+PER_HEAD_MAX = 2048        # above this, only the head-mean map is kept (H x T^2 floats is too much)
 CHARS_PER_TOKEN_MAX = 16   # pasted text is cut to limit x 16 characters before tokenising (1 MB pastes)
 log = logging.getLogger("dsa_app")
 
@@ -46,27 +47,36 @@ def init_state():
 
 
 def sidebar():
-    """The controls every page shares. Returns the settings as a dict."""
+    """The controls every page shares (ranges from the loaded model's config). Returns the settings."""
     init_state()
-    sb = st.sidebar
+    loaded, _, error = models.choose()
+    cfg, name = loaded.model.cfg, loaded.name
+    if error:
+        st.warning(error + " (Sidebar → Model.)")
+    s, sb = st.session_state, st.sidebar
+    s.layer = min(max(0, int(s.layer)), cfg.n_layers - 1)           # another model may have fewer layers
+    heads = ["mean of heads"] + [f"head {h}" for h in range(cfg.n_heads)]
+    if s.head not in heads:
+        s.head = heads[0]
     sb.selectbox("Text", list(SAMPLES) + [OWN], key="sample", on_change=_on_sample,
                  help="Bundled samples written for this project, or paste your own below.")
     sb.text_area("Text to analyse", key="text", height=140,
                  help="Paste any text. Press Ctrl+Enter (or click outside) to analyse it.")
     sb.select_slider("Token limit", TOKEN_LIMITS, key="max_tokens",
-                     help="Longer texts are cut to this many tokens (the model's context is 8,192).")
-    n_layers = 30
-    sb.slider("Layer", 0, n_layers - 1, key="layer", help="Which of SmolLM2's 30 layers to look at.")
-    sb.number_input("k: tokens kept per query (top-k selection)", min_value=0, max_value=8192, step=16, key="k",
+                     help=f"Longer texts are cut to this many tokens (the model's context is {cfg.max_seq_len:,}).")
+    sb.slider("Layer", 0, cfg.n_layers - 1, key="layer", help=f"Which of {name}'s {cfg.n_layers} layers to look at.")
+    sb.number_input("k: tokens kept per query (top-k selection)", min_value=0, max_value=max(TOKEN_LIMITS),
+                    step=16, key="k",
                     help="DSA's budget: each query attends only to the k keys its indexer scores highest. "
                          "This is top-k *selection* of keys, not top-k *sampling* of output words.")
-    sb.selectbox("Attention head", ["mean of heads"] + [f"head {h}" for h in range(9)], key="head",
-                 help="Dense attention of one head, or the mean of the 9 heads (what the indexer learns).")
+    sb.selectbox("Attention head", heads, key="head",
+                 help=f"Dense attention of one head, or the mean of the {cfg.n_heads} heads (what the indexer learns).")
     with sb.expander("Display"):
         st.radio("Pooling for long texts", ["max", "mean"], key="pool", horizontal=True,
                  help="Maps above 192 x 192 cells are pooled into blocks: max keeps single strong cells "
                       "visible, mean shows the block average.")
         st.radio("Figure download format (camera button)", ["png", "svg"], key="fig_fmt", horizontal=True)
+    models.sidebar_input(sb, error)
     return current()
 
 
@@ -80,11 +90,17 @@ def current():
 
 
 # ---------------------------------------------------------------- model and cached dsa_core calls
-@st.cache_resource(show_spinner="Loading SmolLM2-135M (the first start converts it once, ~15 s)…")
 def load():
-    """(LoadedModel with one lightning indexer per layer, a sentence saying which indexers)."""
-    from dsa_core.viz import views
-    return views.load_with_indexers()
+    """(LoadedModel with one lightning indexer per layer, a sentence saying which indexers): this
+    session's model (lessons/models.py: the embedded SmolLM2-135M or a local folder)."""
+    return models.load()
+
+
+def model_info():
+    """(name, n_layers, n_heads, max_seq_len) of this session's model, for the pages' sentences."""
+    loaded = load()[0]
+    cfg = loaded.model.cfg
+    return {"name": loaded.name, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads, "max_seq_len": cfg.max_seq_len}
 
 
 def text_key(text):
@@ -96,7 +112,7 @@ def precut(text, max_tokens):
     return text[:max_tokens * CHARS_PER_TOKEN_MAX]
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@models.per_model(max_entries=4)
 def trace(text, layer, max_tokens):
     """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view."""
     from dsa_core.trace import trace_layers
@@ -105,7 +121,7 @@ def trace(text, layer, max_tokens):
     return prep, recs[layer]
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@models.per_model(max_entries=16)
 def ranked(text, layer, max_tokens, which, head, m):
     """One selection ranked once ([T, m] picks, best first): every k <= m is a slice of it (no T x T pass).
     head matters only for the ideal top-k."""
@@ -132,20 +148,20 @@ def picks(text, layer, max_tokens, k, head=None):
     return rk.picks_from(ranks, T, k)
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@models.per_model(max_entries=24)
 def view(text, layer, max_tokens, k, head):
     from dsa_core.viz import views
     return views.layer_view(trace(text, layer, max_tokens)[1], k, head, picks=picks(text, layer, max_tokens, k, head))
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@models.per_model(max_entries=8)
 def base_maps(text, layer, max_tokens, head, how, zoom):
     """Index scores and dense attention, pooled (or zoomed) once per setting: they do not depend on k."""
     from dsa_core.viz import ranked as rk
     return rk.base_maps(trace(text, layer, max_tokens)[1], head, how, zoom, viz.GRID_SIDE)
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@models.per_model(max_entries=24)
 def maps(text, layer, max_tokens, k, head, how, zoom):
     """The six maps; those that depend on k are pooled straight from the [T, k] picks (O(T·k))."""
     from dsa_core.viz import ranked as rk
@@ -153,7 +169,7 @@ def maps(text, layer, max_tokens, k, head, how, zoom):
                         how, zoom, viz.GRID_SIDE)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@models.per_model(max_entries=4)
 def layer_values(text, layer, max_tokens):
     """(value vectors [T,H_kv,D], dense output of the last 128 queries): k-independent, once per text."""
     from dsa_core.viz import views
@@ -162,7 +178,7 @@ def layer_values(text, layer, max_tokens):
     return v, views.dense_output(model, rec, max(0, T - 128), T, v)
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@models.per_model(max_entries=64)
 def output_change(text, layer, max_tokens, k, query=None):
     """Output change of this layer at one query, or (query=None) its mean over the last 128 queries."""
     from dsa_core.viz import ranked as rk
@@ -176,9 +192,9 @@ def output_change(text, layer, max_tokens, k, query=None):
     return float(out.mean())
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@models.per_model(max_entries=8)
 def next_token_effect(text, max_tokens, k):
-    """DSA in all 30 layers vs dense (two full model runs)."""
+    """DSA in every layer vs dense (two full model runs)."""
     from dsa_core.model import dsa_select
     from dsa_core.viz import views
     from dsa_core.trace import encode
@@ -191,25 +207,25 @@ def indexer(layer):
     return load()[0].model.layers[layer].self_attn.indexer
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@models.per_model(max_entries=16)
 def head_votes(text, layer, max_tokens, query):
     from dsa_core.viz import steps
     return steps.head_votes(indexer(layer), trace(text, layer, max_tokens)[1].x, query)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@models.per_model(max_entries=16)
 def indexer_vs_target(text, layer, max_tokens, query):
     from dsa_core.viz import steps
     return steps.indexer_vs_target(trace(text, layer, max_tokens)[1], query)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@models.per_model(max_entries=4)
 def kl_per_query(text, layer, max_tokens):
     from dsa_core.viz import steps
     return steps.kl_per_query(trace(text, layer, max_tokens)[1])
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@models.per_model(max_entries=8)
 def fp8_agreement(text, layer, max_tokens, k):
     from dsa_core.viz import steps
     return steps.fp8_agreement(indexer(layer), trace(text, layer, max_tokens)[1].x, k)
@@ -249,7 +265,7 @@ def analyse(settings, spinner=True):
         st.info("The text box is empty. Pick a sample in the sidebar or paste some text to analyse.")
         st.stop()
     try:
-        with st.spinner(f"Running SmolLM2 up to layer {settings['layer']} on up to "
+        with st.spinner(f"Running {load()[0].name} up to layer {settings['layer']} on up to "
                         f"{settings['max_tokens']:,} tokens…") if spinner else _null():
             prep, rec = trace(text, settings["layer"], settings["max_tokens"])
     except DSAUserError as e:
@@ -264,7 +280,7 @@ def analyse(settings, spinner=True):
     if prep.n_cut or len(text) < len(full):
         notes.insert(0, f"The text is longer than the token limit: only its first {T:,} tokens are analysed "
                         f"({len(prep.text):,} of {len(full):,} characters, {len(prep.text) / len(full):.0%}). "
-                        f"Raise the token limit in the sidebar to see more (up to 8,192).")
+                        f"Raise the token limit in the sidebar to see more (up to {max(TOKEN_LIMITS):,}).")
     k_asked = settings["k"]
     k = min(max(1, k_asked), T)
     if k_asked <= 0:
@@ -276,7 +292,8 @@ def analyse(settings, spinner=True):
     if settings["head"] is not None and head is None:
         notes.append(f"Per-head maps are kept only up to {PER_HEAD_MAX:,} tokens: showing the mean of heads.")
     return {"text": text, "prep": prep, "rec": rec, "T": T, "k": k, "head": head, "notes": notes,
-            "layer": settings["layer"], "max_tokens": settings["max_tokens"], "indexer": load()[1]}
+            "layer": settings["layer"], "max_tokens": settings["max_tokens"], "indexer": load()[1],
+            "model": model_info()}
 
 
 class _null:

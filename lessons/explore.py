@@ -38,7 +38,7 @@ with st.spinner(f"Selecting the top {k} keys of each of the {T:,} queries…"):
 kept = v.topk[q][v.topk[q] >= 0]
 visible = q + 1
 rq = {name: float(r[q]) for name, r in v.recall.items()}
-who = "the mean of the 9 heads" if v.head is None else f"head {v.head}"
+who = f"the mean of the {a['model']['n_heads']} heads" if v.head is None else f"head {v.head}"
 st.markdown(
     f"**Query {q} `{viz.display_token(tokens[q])}`** (layer {a['layer']}, {who}): it sees {visible} tokens; "
     f"the indexer kept **{len(kept)}** of them. Those hold **{rq['DSA indexer']:.0%}** of the dense attention "
@@ -97,7 +97,7 @@ with st.spinner("Pooling the maps…"):
 common.show_figure(viz.aligned_maps(m, tokens, query=q), "maps", key="maps")
 
 # 6. the whole model: DSA in every layer
-st.subheader("The whole model with DSA in all 30 layers")
+st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")
 key = (common.text_key(a["text"]), a["max_tokens"], k)
 done = st.session_state.setdefault("effects_done", [])
 if key in done or st.button(f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"):

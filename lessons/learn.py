@@ -34,7 +34,8 @@ if step == 0:
                 "with the square of the text length.")
     st.latex(r"p_{t,s}=\mathrm{softmax}_{s\le t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big),\qquad "
              r"o_t=\sum_{s\le t} p_{t,s}\,v_s")
-    st.metric("Query-key pairs in this layer (all 9 heads)", f"{9 * T * (T + 1) // 2:,}")
+    H = a["model"]["n_heads"]
+    st.metric(f"Query-key pairs in this layer (all {H} heads)", f"{H * T * (T + 1) // 2:,}")
     common.show_figure(viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text"),
                        "learn-dense", key="l_dense")
     common.show_source(dense.attention_probs)

@@ -14,36 +14,10 @@ from ..indexer import index_scores
 from ..metrics import attention_recall, oracle_topk, random_topk, window_topk
 from ..sparse import sparse_attention
 from ..topk import select_topk
+from .loading import load_with_indexers  # noqa: F401 - the loader, kept importable from here
 from .ranked import overlap_rows
 
 N_SINKS = 4
-
-
-def load_with_indexers(source=None, progress=None):
-    """(LoadedModel with a lightning indexer in every layer, a sentence naming them) for the app.
-
-    Trained indexers (dsa_core.indexer_weights, when installed) are preferred; otherwise seeded,
-    untrained ones are attached and the sentence says so, so no page presents noise as learned.
-    """
-    from ..config import SMOLLM2_HOST
-    from ..indexer import LightningIndexer
-    from ..model import attach_indexers
-    from ..weights import load_model
-    loaded = load_model(source, progress=progress)
-    n = len(loaded.model.layers)
-    try:
-        from .. import indexer_weights
-        indexers = indexer_weights.load_indexers(indexer_weights.DEFAULT_PATH)[0]
-        if len(indexers) != n or any(i is None for i in indexers):
-            raise ValueError("the shipped file does not cover every layer of this model")
-        note = "trained lightning indexers (stage-1 dense warm-up, assets/indexers/)"
-    except Exception:  # noqa: BLE001 - not shipped yet, or not for this model: fall back, and say so
-        torch.manual_seed(0)
-        indexers = [LightningIndexer(SMOLLM2_HOST) for _ in range(n)]
-        note = ("UNTRAINED lightning indexers (random weights, seed 0): trained ones are not installed, so "
-                "the indexer's picks are close to random. Train one on the Train page.")
-    attach_indexers(loaded.model, [i.eval() for i in indexers])
-    return loaded, note
 
 
 @dataclass

@@ -56,3 +56,30 @@ def figure_with(at, title_part=None, meta_key=None):
 def no_errors(at):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def tiny_hf_folder(folder, n_layers=2, n_heads=4):
+    """A random Llama-family model saved as a Hugging Face folder (config.json, model.safetensors,
+    tokenizer.json), written without transformers: a non-SmolLM2 model for the sidebar's folder option."""
+    import sys
+
+    import torch
+    from safetensors.torch import save_file
+
+    from dsa_core.model import ModelConfig, Transformer
+    sys.path.insert(0, str(ROOT / "tests" / "model"))
+    import tiny
+    tok = tiny.tiny_tokenizer()
+    V = tok.get_vocab_size()
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(vocab_size=V, dim=64, n_layers=n_layers, n_heads=n_heads, n_kv_heads=2,
+                                    head_dim=16, hidden_dim=96, max_seq_len=256, tie_embeddings=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({f"model.{k}" if k != "lm_head.weight" else k: v.contiguous() for k, v in model.state_dict().items()},
+              str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "vocab_size": V, "hidden_size": 64, "num_hidden_layers": n_layers,
+        "num_attention_heads": n_heads, "num_key_value_heads": 2, "intermediate_size": 96,
+        "max_position_embeddings": 256, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": False}))
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
