@@ -322,6 +322,21 @@ def show_figure(fig, name, key=None, alt=None, **kwargs):
     return event
 
 
+def query_from_click(key):
+    """on_select callback for a plotly chart: the clicked point's position (token grid: customdata;
+    maps: the row, i.e. the query; pooled maps: the first query of the block) becomes the query."""
+    def pick():
+        points = st.session_state[key].selection.points
+        if points:
+            p = points[0]
+            pos = p.get("customdata", p.get("y"))
+            if isinstance(pos, (list, tuple)):
+                pos = pos[0]
+            if pos is not None:
+                st.session_state.query = int(round(float(pos)))
+    return pick
+
+
 def show_source(fn, label=None):
     """The real source of the dsa_core function that produced a figure (inspect.getsource, never pasted)."""
     name = f"{fn.__module__}.{fn.__qualname__}"

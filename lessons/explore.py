@@ -21,14 +21,8 @@ st.session_state.setdefault("query", T - 1)
 st.session_state.query = min(max(0, int(st.session_state.query)), T - 1)
 
 
-def _clicked():
-    points = st.session_state.token_grid.selection.points
-    if points:
-        st.session_state.query = int(points[0].get("customdata", points[0].get("point_index", 0)))
-
-
 if T > 1:
-    st.slider("Query token (or click a token in the grid below)", 0, T - 1, key="query")
+    st.slider("Query token (or click a token in the grid, or a row of the maps, below)", 0, T - 1, key="query")
 else:
     st.info("The text is a single token: it can only attend to itself, so there is nothing for the indexer "
             "to choose. Add more text to see selection at work.")
@@ -54,7 +48,8 @@ with st.expander("Click a token to make it the query", expanded=T <= 256):
     st.caption(f"Tokens {start}–{min(T, start + 192) - 1} (move the slider to see others). "
                "Ring = query, square = kept by the indexer.")
     st.plotly_chart(viz.token_grid(tokens[:start + 192], q, kept, start=start), key="token_grid",
-                    on_select=_clicked, selection_mode="points", config={"displayModeBar": False})
+                    on_select=common.query_from_click("token_grid"), selection_mode="points",
+                    config={"displayModeBar": False})
 
 # 3. the per-query strip: index scores against true attention
 st.subheader("Index scores against dense attention, for this query")
@@ -94,7 +89,10 @@ if T > viz.GRID_SIDE:
         zoom = (lo, viz.GRID_SIDE)
 with st.spinner("Pooling the maps…"):
     m = common.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
-common.show_figure(viz.aligned_maps(m, tokens, query=q), "maps", key="maps")
+st.caption("Click a row of the index-score or dense-attention map: that query becomes the query everywhere "
+           "on the page (pooled maps: the first query of the block).")
+common.show_figure(viz.aligned_maps(m, tokens, query=q, pick_rows=("scores", "dense")), "maps", key="maps",
+                   on_select=common.query_from_click("maps"), selection_mode="points")
 
 # 6. the whole model: DSA in every layer
 st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")

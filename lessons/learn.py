@@ -36,8 +36,10 @@ if step == 0:
              r"o_t=\sum_{s\le t} p_{t,s}\,v_s")
     H = a["model"]["n_heads"]
     st.metric(f"Query-key pairs in this layer (all {H} heads)", f"{H * T * (T + 1) // 2:,}")
-    common.show_figure(viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text"),
-                       "learn-dense", key="l_dense")
+    common.show_figure(viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text",
+                                   pick_rows=True),
+                       "learn-dense", key="l_dense", on_select=common.query_from_click("l_dense"),
+                       selection_mode="points")
     common.show_source(dense.attention_probs)
 elif step == 1:
     st.markdown("The **lightning indexer** is a tiny extra attention: a few heads (here 4 × 32 dims, DeepSeek: "
@@ -48,8 +50,10 @@ elif step == 1:
         st.info(a["indexer"])
     common.show_figure(viz.head_votes(common.head_votes(a["text"], layer, a["max_tokens"], q), q, tokens),
                        "learn-head-votes", key="l_votes")
-    common.show_figure(viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries"),
-                       "learn-scores", key="l_scores")
+    common.show_figure(viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries",
+                                   pick_rows=True),
+                       "learn-scores", key="l_scores", on_select=common.query_from_click("l_scores"),
+                       selection_mode="points")
     common.show_source(indexer.index_scores)
 elif step == 2:
     st.markdown(f"Each query keeps the **k = {k}** keys with the highest index score. The trap: a query near "

@@ -26,6 +26,8 @@ def figure_data(fig):
     """{trace name (made unique): {"type", "x", "y", "z"}} with numpy arrays, from a go.Figure."""
     out = {}
     for i, tr in enumerate(fig.to_plotly_json()["data"]):
+        if isinstance(tr.get("meta"), dict) and tr["meta"].get("ui"):
+            continue                                   # click targets (e.g. the maps' row pickers), not data
         name = str(tr.get("name") or tr.get("type", "trace"))
         key = name if name not in out else f"{name} ({i})"
         out[key] = {"type": tr.get("type", "scatter")}

@@ -46,23 +46,39 @@ def _ticks(tokens, pos):
 
 
 def heatmap(z, kind="dense", tokens=None, title=None, max_side=512, how="max", zoom=None, query=None,
-            height=520):
+            height=520, pick_rows=False):
     """One map [T,T] of `kind` in scores | mask | oracle | dense | sparse | diff.
 
     `zoom=(lo, size)` shows a full-resolution window; otherwise maps above max_side are pooled.
-    `query` draws a horizontal line on that query's row.
+    `query` draws a horizontal line on that query's row. `pick_rows`: clicking a row selects it.
     """
     return aligned_maps({kind: z}, tokens=tokens, max_side=max_side, how=how, zoom=zoom, query=query,
-                        cols=1, height=height, title=title)
+                        cols=1, height=height, title=title, pick_rows=(kind,) if pick_rows else ())
+
+
+def row_picker(rows, cols, n, tokens=None, columns=16):
+    """Invisible click targets over a map: one marker per row at `columns` evenly spaced key positions,
+    so a click anywhere in a row selects a point whose y is that row (query) position. Plotly can't
+    select heatmap cells, so the app's on_select needs these; their hover label names the query."""
+    xs = cols[np.unique(np.linspace(0, len(cols) - 1, min(columns, len(cols))).round().astype(int))]
+    gx, gy = np.meshgrid(xs, rows)
+    label = [style.token_labels([tokens[int(r)]], int(r))[0] for r in rows] if tokens is not None else None
+    text = None if label is None else np.repeat(np.asarray(label, object)[:, None], len(xs), 1).ravel()
+    return go.Scatter(x=style.f32(gx.ravel()), y=style.f32(gy.ravel()), mode="markers", xaxis=f"x{n}",
+                      yaxis=f"y{n}", marker={"opacity": 0, "size": 10}, showlegend=False, name="row picker",
+                      text=text, meta={"ui": "row picker"},
+                      hovertemplate=("query %{text}" if text is not None else "query %{y}")
+                      + "<br>click: make it the query<extra></extra>")
 
 
 def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, query=None, cols=3,
-                 height=None, title=None):
+                 height=None, title=None, pick_rows=()):
     """Maps side by side with linked axes (zoom one, all follow).
 
     maps: dict kind -> [T,T] array or prepare_map(...) result (kinds as in `heatmap`, in the order
     given); if 'dense' and 'sparse' arrays are given and 'diff' is not, 'diff' = sparse − dense is
-    added. A colour bar is drawn once per scale.
+    added. A colour bar is drawn once per scale. pick_rows: kinds whose rows are clickable (row_picker;
+    their hover label then names the query instead of the cell's value).
     """
     maps = dict(maps)
     if "dense" in maps and "sparse" in maps and "diff" not in maps and not isinstance(maps["dense"], dict):
@@ -75,7 +91,7 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
     rows = -(-len(kinds) // cols)
     lay, doms = style.grid(rows, cols, hgap=0.09 if cols > 1 else 0.02, vgap=0.16,
                            titles=[_KIND[k][2] for k in kinds])
-    data, notes, bars, xs, shapes = [], set(), set(), None, []
+    data, notes, bars, xs, shapes, pickers = [], set(), set(), None, [], []
     for i, kind in enumerate(kinds):
         n = "" if i == 0 else str(i + 1)
         m = maps[kind] if isinstance(maps[kind], dict) else prepare_map(maps[kind], max_side, how, zoom)
@@ -95,6 +111,8 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
                       "title": {"text": label, "side": "top", "font": {"size": 12}}},
             hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>"))
         bars.add(bar)
+        if kind in pick_rows:
+            pickers.append(row_picker(ys, xs, n, tokens))
         if query is not None:  # the current query's row, in every panel
             shapes.append({"type": "line", "xref": f"x{n} domain", "x0": 0, "x1": 1, "yref": f"y{n}",
                            "y0": float(query), "y1": float(query),
@@ -113,6 +131,7 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
     lay["annotations"].append({"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": 1 + 0.12 / rows,
                                "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 13}})
     lay["margin"] = {"l": 60, "r": 40, "t": 110 if title else 70, "b": 50}
-    fig = style.figure(data, title, height or (380 * rows + 90), plot_bgcolor=style.FUTURE, shapes=shapes,
-                       meta={"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}, **lay)
+    meta = {"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}
+    fig = style.figure(data + pickers, title, height or (380 * rows + 90), plot_bgcolor=style.FUTURE,
+                       shapes=shapes, clickmode="event+select" if pickers else "event", meta=meta, **lay)
     return fig

@@ -22,8 +22,8 @@ FLOOR = 256      # the shortest prefix ranked: every k up to 128 shares one pass
 
 
 def bucket(k, T, floor=FLOOR):
-    """Prefix length to rank for budget k on T tokens: a power of two >= 2k (at least `floor`), at most T."""
-    return int(min(T, max(floor, 1 << max(0, 2 * int(k) - 1).bit_length())))
+    """Prefix length to rank for budget k on T tokens: a power of two >= k (at least `floor`), at most T."""
+    return int(min(T, max(floor, 1 << max(0, int(k) - 1).bit_length())))
 
 
 def ranked_topk(scores, m, chunk=1024):

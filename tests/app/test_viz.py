@@ -58,3 +58,17 @@ def test_sparse_probs_identity_matches_sparse_attention_probs():
         got = views._sparse_probs(Rec, idx, head)
         want = ref.mean(1) if head is None else ref[:, head]
         assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_row_pickers_cover_every_row_and_stay_out_of_exports():
+    """Plotly can't select heatmap cells: invisible markers over the picked panels make rows clickable."""
+    z = np.tril(np.random.default_rng(1).random((300, 300))).astype(np.float32)
+    fig = viz.aligned_maps({"scores": z, "dense": z, "mask": z}, tokens=[f"t{i}" for i in range(300)],
+                           pick_rows=("scores", "dense"))
+    pickers = [t for t in fig.data if t.type == "scatter"]
+    assert len(pickers) == 2 and fig.layout.clickmode == "event+select"
+    rows = fig.data[0].y                                    # pooled row starts of the first map
+    assert set(np.unique(pickers[0].y)) == set(rows.tolist()) and pickers[1].xaxis == "x2"
+    assert all(t.marker.opacity == 0 for t in pickers) and "t0" in pickers[0].text[0]
+    assert "row picker" not in viz.figure_csv(fig) and [t.type for t in fig.data[:3]] == ["heatmap"] * 3
+    assert viz.aligned_maps({"dense": z}).layout.clickmode == "event"

@@ -91,3 +91,25 @@ def test_two_tabs_do_not_interfere(browser, app_url, shot):
     shot(b, "05-tab-b-k64")
     for p in (a, b):
         p.context.close()
+
+
+def test_clicking_a_map_cell_picks_its_row_as_the_query(page: Page, app_url, shot):
+    """The aligned maps are clickable: a cell's row (query) becomes the query of the whole page."""
+    page.goto(app_url)
+    expect(summary(page)).to_be_visible(timeout=WAIT)
+    sentence = page.locator("p", has_text=re.compile(r"it sees \d+ tokens"))
+    first = summary(page).inner_text()
+    T = int(re.search(r"it sees (\d+) tokens", sentence.inner_text()).group(1))   # default: query = last token
+    maps = page.locator(".js-plotly-plot").filter(has_text="index scores (unnormalised)")
+    maps.scroll_into_view_if_needed()
+    cell = maps.locator(".nsewdrag").first            # the index-score panel's plotting area
+    expect(cell).to_be_visible(timeout=WAIT)
+    box = cell.bounding_box()
+    cell.click(position={"x": box["width"] * 0.15, "y": box["height"] * 0.8}, force=True)
+    wait_idle(page)
+    expect(summary(page)).not_to_have_text(first, timeout=WAIT)
+    q = int(re.match(r"Query (\d+) ", summary(page).inner_text()).group(1))
+    assert 0.65 * T < q < 0.95 * T, (q, T)                          # the clicked row, 80% down the map
+    slider = page.get_by_role("slider", name=re.compile("Query token"))
+    expect(slider).to_match_aria_snapshot(f'- slider /Query token/: "{q}"')         # the slider follows
+    shot(page, "06-clicked-map-row")
