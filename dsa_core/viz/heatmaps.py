@@ -132,6 +132,6 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
                                "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 13}})
     lay["margin"] = {"l": 60, "r": 40, "t": 110 if title else 70, "b": 50}
     meta = {"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}
-    fig = style.figure(data + pickers, title, height or (380 * rows + 90), plot_bgcolor=style.FUTURE,
+    fig = style.figure(data + pickers, title, height or (330 * rows + 90), plot_bgcolor=style.FUTURE,
                        shapes=shapes, clickmode="event+select" if pickers else "event", meta=meta, **lay)
     return fig

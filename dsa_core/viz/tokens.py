@@ -16,7 +16,7 @@ _CSS = (
     ".dsa-text span.t{unicode-bidi:isolate;padding:1px 0;border-radius:3px;white-space:pre-wrap}"
     ".dsa-text span.k,.dsa-text span.q,.dsa-text span.m{padding:1px 2px;margin:0 1px}"
     ".dsa-text .q{outline:3px solid " + style.ROLE["query"] + ";font-weight:700}"
-    ".dsa-text .k{color:#fff;border-bottom:3px solid " + style.BLUE + "}"
+    ".dsa-text .k{border-bottom:3px solid " + style.BLUE + "}"
     ".dsa-text .d{box-shadow:inset 0 -3px 0 " + style.ROLE["oracle"] + "}"
     ".dsa-text .m{outline:2px dashed " + style.ROLE["missed"] + "}"
     ".dsa-text .f{opacity:.45}.dsa-text .gap{font-style:italic;opacity:.7}"
@@ -24,17 +24,29 @@ _CSS = (
 )
 
 LEGEND = ("**Legend:** <span style='outline:3px solid {q}'>query</span> · "
-          "<span style='background:{b};color:#fff'>kept by the indexer ▲</span> (darker = higher index score) · "
+          "<span style='background:{b};color:#fff'>kept by the indexer ▲</span> (deeper blue = higher index score) · "
           "<span style='box-shadow:inset 0 -3px 0 {g}'>in dense attention's top-k ◆</span> · "
           "<span style='outline:2px dashed {r}'>dense top-k but dropped ✖</span> · faded = after the query "
           "(causal future)").format(q=style.ROLE["query"], b=style.BLUE, g=style.ROLE["oracle"],
                                      r=style.ROLE["missed"])
 
 
+_LIGHT, _DARK = np.array([207, 227, 241]), np.array([0, 114, 178])   # pale blue .. Okabe-Ito blue
+
+
+def _luminance(rgb):
+    c = np.asarray(rgb) / 255.0
+    c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(c @ [0.2126, 0.7152, 0.0722])
+
+
 def _shade(score, lo, hi):
-    """Blue background whose opacity grows with the index score (0.35 .. 1.0)."""
-    a = 0.35 + 0.65 * (0.0 if hi <= lo else float(np.clip((score - lo) / (hi - lo), 0, 1)))
-    return f"background:rgba(0,114,178,{a:.2f})"
+    """A solid blue from pale to deep as the index score grows, with black or white text, whichever
+    contrasts more: legible on light and dark themes alike (no transparency over the page colour)."""
+    a = 0.0 if hi <= lo else float(np.clip((score - lo) / (hi - lo), 0, 1))
+    rgb = np.rint(_LIGHT + a * (_DARK - _LIGHT)).astype(int)
+    text = "#000" if _luminance(rgb) > 0.179 else "#fff"
+    return "background:#{:02x}{:02x}{:02x};color:{}".format(*rgb, text)
 
 
 def token_html(tokens, query, selected=(), scores_row=None, dense_top=(), context=3, max_tokens=1200):

@@ -72,3 +72,14 @@ def test_row_pickers_cover_every_row_and_stay_out_of_exports():
     assert all(t.marker.opacity == 0 for t in pickers) and "t0" in pickers[0].text[0]
     assert "row picker" not in viz.figure_csv(fig) and [t.type for t in fig.data[:3]] == ["heatmap"] * 3
     assert viz.aligned_maps({"dense": z}).layout.clickmode == "event"
+
+
+def test_kept_token_chips_are_solid_and_legible_on_any_theme():
+    from dsa_core.viz import tokens
+    for score in np.linspace(0, 1, 21):
+        css = tokens._shade(score, 0.0, 1.0)
+        bg, fg = css.split(";")
+        rgb = [int(bg[-6:][i:i + 2], 16) for i in (0, 2, 4)]
+        lum, text = tokens._luminance(rgb), (1.0 if fg.endswith("#fff") else 0.0)
+        ratio = (max(lum, text) + 0.05) / (min(lum, text) + 0.05)
+        assert "rgba" not in css and ratio >= 4.5, (score, css, ratio)     # WCAG AA for normal text

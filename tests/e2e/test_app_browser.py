@@ -113,3 +113,23 @@ def test_clicking_a_map_cell_picks_its_row_as_the_query(page: Page, app_url, sho
     slider = page.get_by_role("slider", name=re.compile("Query token"))
     expect(slider).to_match_aria_snapshot(f'- slider /Query token/: "{q}"')         # the slider follows
     shot(page, "06-clicked-map-row")
+
+
+def test_dark_mode_at_projector_size(browser, app_url, shot):
+    """Streamlit follows the viewer's dark preference; figures keep transparent backgrounds (no white
+    boxes on a dark page) and the text chips stay legible. Screenshots at 1280x720 for a look."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, color_scheme="dark")
+    page = ctx.new_page()
+    page.goto(app_url)
+    expect(summary(page)).to_be_visible(timeout=WAIT)
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_attached(timeout=WAIT)
+    wait_idle(page)
+    rgb = page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+    assert sum(int(c) for c in re.findall(r"\d+", rgb)[:3]) < 150, rgb            # a dark page
+    backgrounds = page.evaluate("[...document.querySelectorAll('.js-plotly-plot .main-svg')]"
+                                ".map(s => s.style.background || getComputedStyle(s).backgroundColor)")
+    assert backgrounds and all(b in ("rgba(0, 0, 0, 0)", "transparent") for b in backgrounds), backgrounds
+    shot(page, "07-dark-explore")
+    page.locator(".dsa-text").first.scroll_into_view_if_needed()
+    shot(page, "07-dark-text")
+    ctx.close()
