@@ -1,7 +1,7 @@
 """Server-side time of the app's interactions, measured with Streamlit's AppTest (the script run that a
 browser interaction triggers; network and drawing are not included).
 
-    python benchmarks/app_bench.py [--lengths 512,2048] [--json out.json]
+    python benchmarks/app_bench.py [--lengths 512,2048] [--threads 1] [--json out.json]
 
 Budgets (issue 5, 2-core CPU, after the first model load): changing the query, k, head or page
 <= 0.3 s; a new 512-token text <= 2 s; 2048 tokens <= 8 s. The 1-minute load average is printed
@@ -39,7 +39,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--lengths", default="512,2048", help="token limits to time a new text at")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--threads", type=int, help="torch threads (1 = comparable on a shared machine)")
     a = p.parse_args(argv)
+    if a.threads:
+        import torch
+        torch.set_num_threads(a.threads)
     rows, load0 = [], os.getloadavg()[0]
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
@@ -75,13 +79,16 @@ def main(argv=None):
         at.number_input(key="k").set_value(64).run()
 
     load1 = os.getloadavg()[0]
-    print(f"app server time (AppTest script runs), load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} cores")
+    import torch
+    print(f"app server time (AppTest script runs), load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} "
+          f"cores, {torch.get_num_threads()} torch thread(s)")
     for name, s, budget in rows:
         ok = "" if budget is None else ("ok" if s <= budget else f"OVER {budget} s")
         print(f"{name:<48} {s:7.3f} s  {ok}")
     if a.json:
         pathlib.Path(a.json).write_text(json.dumps({"load_avg": [load0, load1], "rows": [
-            {"case": n.strip(), "seconds": s, "budget_s": b} for n, s, b in rows]}, indent=1))
+            {"case": n.strip(), "seconds": s, "budget_s": b} for n, s, b in rows],
+            "threads": torch.get_num_threads()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def _load(source):
                                         "embedded model once, about 10 s)…")
             try:
                 reg["models"][source] = views.load_with_indexers(
-                    source, progress=lambda f, msg: bar.progress(min(1.0, max(0.0, f)), text=f"Loading: {msg}"))
+                    source, progress=lambda f, msg: bar.progress(min(1.0, max(0.0, f)), text=f"Loading {what}: {msg}"))
             except DSAUserError as e:
                 reg["errors"][source] = e
                 raise
