@@ -173,7 +173,7 @@ class Transformer(nn.Module):
         layer l needs no more) and the hidden state returned is None.
         """
         B, T = idx.shape
-        cos, sin = rope_cos_sin(torch.arange(T), self.cfg.head_dim, self.cfg.rope_theta)  # [T,D]
+        cos, sin = rope_cos_sin(torch.arange(T, device=idx.device), self.cfg.head_dim, self.cfg.rope_theta)  # [T,D]
         h = self.embed_tokens(idx)                                                         # [B,T,dim]
         acts = {}
         for i, block in enumerate(self.layers):

@@ -17,7 +17,7 @@ def rope_cos_sin(positions, dim, theta=10000.0):
     """cos and sin tables for absolute positions: positions [T] (ints) -> cos, sin [T, dim] fp32."""
     if dim % 2:
         raise ValueError(f"RoPE dim must be even, got {dim}")
-    inv_freq = theta ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)     # [dim/2]
+    inv_freq = theta ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=positions.device) / dim)  # [dim/2]
     angles = positions.to(torch.float64)[..., None] * inv_freq                    # [T, dim/2]
     angles = torch.cat([angles, angles], dim=-1)                                   # [T, dim]
     return angles.cos().float(), angles.sin().float()

@@ -134,7 +134,7 @@ class LogProbRun:
 @torch.no_grad()
 def next_token_logprobs(model, ids, select=None, chunk=1024):
     """(log p of each actual next token [T-1], top-1 predictions [T-1]); logits built in row blocks."""
-    ids = torch.as_tensor(ids).reshape(1, -1)                                      # [1,T]
+    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)   # [1,T]
     h, _ = model.hidden(ids, select=select)                                        # [1,T,dim]
     lp, top = [], []
     for s0 in range(0, ids.shape[1] - 1, chunk):

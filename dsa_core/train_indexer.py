@@ -41,7 +41,7 @@ def main_qk(model, layer, x):
     """The frozen layer's own RoPE'd queries and keys (as Attention.forward): x [B,T,dim] -> q [B,T,H,D], k [B,T,H_kv,D]."""
     attn = model.layers[layer].self_attn
     B, T, _ = x.shape
-    cos, sin = rope_cos_sin(torch.arange(T), attn.D, model.cfg.rope_theta)       # [T, D]
+    cos, sin = rope_cos_sin(torch.arange(T, device=x.device), attn.D, model.cfg.rope_theta)  # [T, D]
     q = apply_rope_half(attn.q_proj(x).view(B, T, attn.H, attn.D), cos, sin)       # [B, T, H, D]
     k = apply_rope_half(attn.k_proj(x).view(B, T, attn.H_kv, attn.D), cos, sin)    # [B, T, H_kv, D]
     return q, k
@@ -63,7 +63,7 @@ def indexer_step(model, layer, indexer, x, n_queries):
 def selection_metrics(index_score, p, topk):
     """Recall of the indexer's and the oracle's top-k and their overlap, over queries seeing > topk keys."""
     S, T = p.shape[-2:]
-    seen = torch.arange(T - S + 1, T + 1) > topk                                   # [S]
+    seen = torch.arange(T - S + 1, T + 1, device=p.device) > topk                 # [S]
     if not seen.any():
         return {"recall": 1.0, "recall_oracle": 1.0, "overlap": 1.0}
     idx = select_topk(index_score.detach(), topk)                                  # [B, S, K]

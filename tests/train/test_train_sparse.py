@@ -1,0 +1,63 @@
+"""Stage 2 (sparse training) on a tiny random model: who learns from which loss, and that it learns."""
+import torch
+
+from dsa_core.model import attach_indexers, dsa_select
+from dsa_core.train_indexer import make_indexers
+from dsa_core.train_sparse import lm_loss, recording_select, train_sparse
+
+
+def _with_indexers(model, cfg):
+    ixs = make_indexers(cfg, range(len(model.layers)), seed=1)
+    return attach_indexers(model, [ixs[i] for i in range(len(model.layers))])
+
+
+def _windows(n=6, T=24, V=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(V, (n, T), generator=g)                                   # [N, T]
+
+
+def test_lm_loss_reaches_the_model_and_indexer_loss_only_the_indexer(tiny_model, tiny_cfg):
+    model = _with_indexers(tiny_model, tiny_cfg)
+    model.requires_grad_(True)
+    ids = _windows(2)
+    losses = []
+    lm_loss(model(ids, recording_select(4, losses)), ids).backward(retain_graph=True)
+    assert all(p.grad is None for n, p in model.named_parameters() if ".indexer." in n)   # top-k: no gradient
+    assert model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+    torch.stack(losses).mean().backward()       # the indexer's input is detached: nothing else moves
+    assert all(p.grad is None for n, p in model.named_parameters() if ".indexer." not in n)
+    assert model.layers[1].self_attn.indexer.wq_b.weight.grad.abs().sum() > 0
+
+
+def test_recording_select_picks_what_dsa_select_picks(tiny_model, tiny_cfg):
+    model = _with_indexers(tiny_model, tiny_cfg)
+    ids = _windows(2)
+    losses = []
+    with torch.no_grad():
+        a = model(ids, recording_select(4, losses))
+        b = model(ids, dsa_select(4))
+    assert len(losses) == len(model.layers)
+    torch.testing.assert_close(a, b)
+
+
+def test_sparse_training_lowers_the_lm_loss_and_moves_both_parts(tiny_model, tiny_cfg):
+    model = _with_indexers(tiny_model, tiny_cfg)
+    windows = _windows()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    logs = list(train_sparse(model, windows, topk=4, steps=30, lr=3e-3, indexer_lr=1e-2, batch_size=6,
+                             log_every=10))
+    assert [l["step"] for l in logs] == [10, 20, 30]
+    assert set(logs[0]) == {"step", "steps", "lm_loss", "indexer_loss", "seconds"}
+    assert logs[-1]["lm_loss"] < logs[0]["lm_loss"]
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert any(".indexer." in n for n in changed) and any(".indexer." not in n for n in changed)
+    assert not any(p.requires_grad for p in model.parameters()) and not model.training
+
+
+def test_dense_control_leaves_the_indexers_alone(tiny_model, tiny_cfg):
+    model = _with_indexers(tiny_model, tiny_cfg)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if ".indexer." in n}
+    logs = list(train_sparse(model, _windows(), steps=5, lr=1e-3, dense=True, log_every=5))
+    assert logs[-1]["indexer_loss"] is None
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters() if ".indexer." in n)
