@@ -7,7 +7,8 @@ indexer is trained to imitate): recall_indexer = Σ_{s∈S_t} p[t,s] for the ind
 recall_oracle for the k largest p (the ceiling), recall_window for 4 sinks + the latest k-4 tokens,
 recall_random for k random causal keys, overlap = |indexer set ∩ oracle set| / k.
 Whole model: perplexity with dense attention, with DSA (indexer -> top-k -> sparse) in every layer,
-and with the window baseline in every layer; also over positions ≥ k only, where the modes differ.
+with the window baseline in every layer, and with the oracle top-k in every layer (a reference: the
+k keys of largest head-mean dense attention); also over positions ≥ k only, where the modes differ.
 Paper: DeepSeek-V3.2-Exp report, sections 2.1 and 3 (they report benchmarks; these are our probes).
 Several files: layer numbers are means over files, perplexities pool every scored token.
 """
@@ -31,7 +32,7 @@ LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random
 def dense_mean(q, k, chunk=512):
     """Head-mean dense causal attention in query blocks: q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
     T = q.shape[1]
-    mean = torch.zeros(T, T)                                                       # [T, T]
+    mean = torch.zeros(T, T, device=q.device)                                      # [T, T]
     for s0 in range(0, T, chunk):
         s1 = min(s0 + chunk, T)
         mean[s0:s1, :s1] = attention_probs(q[:, s0:s1], k[:, :s1])[0].mean(0)     # [c, s1]
@@ -57,6 +58,15 @@ def layer_metrics(mean, idx, k, seed=0):
     return out
 
 
+def oracle_select(topk):
+    """Reference selection for perplexity: each layer keeps the k keys with the most head-mean dense
+    attention (the oracle of recall_oracle), the best a shared top-k set can do by that measure."""
+    def select(attn, x, q, k):
+        return torch.stack([oracle_topk(dense_mean(q[b:b + 1], k[b:b + 1]), min(topk, x.shape[1]))
+                            for b in range(x.shape[0])])                           # [B, T, K]
+    return select
+
+
 @torch.no_grad()
 def evaluate_ids(model, ids, k):
     """One text: ids [T] -> ({"layers": [...], "nll": {mode: [T-1] tensor}}) with indexers attached to model."""
@@ -71,7 +81,7 @@ def evaluate_ids(model, ids, k):
         layers.append({"layer": layer, **layer_metrics(mean, idx, k, seed=layer)})
     logits = model.lm_head(h[0, :-1]).float()                                      # [T-1, V]
     nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]}   # [T-1]
-    for mode, select in (("dsa", dsa_select(k)), ("window", window_select(k))):
+    for mode, select in (("dsa", dsa_select(k)), ("window", window_select(k)), ("oracle", oracle_select(k))):
         nll[mode] = -next_token_logprobs(model, ids, select)[0]                    # [T-1]
     return {"layers": layers, "nll": nll}
 
@@ -119,7 +129,8 @@ def table(report):
     rows.append(f"perplexity (k={report['k']}): dense {p['dense']:.3f}, DSA {p['dsa']:.3f} "
                 f"({100 * p['dsa_vs_dense']:+.2f} %), window {p['window']:.3f}; positions ≥ k: dense "
                 f"{p['dense_beyond_k']:.3f}, DSA {p['dsa_beyond_k']:.3f} ({100 * p['dsa_vs_dense_beyond_k']:+.2f} %), "
-                f"window {p['window_beyond_k']:.3f}")
+                f"window {p['window_beyond_k']:.3f}; oracle top-k (reference) {p['oracle']:.3f} "
+                f"({100 * (p['oracle'] / p['dense'] - 1):+.2f} %)")
     return "\n".join([head, *rows])
 
 

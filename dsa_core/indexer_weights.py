@@ -24,7 +24,7 @@ def save_indexers(path, indexers, cfg, host, recipe=""):
     """Write {layer: LightningIndexer} (or a list) for host model `host` (e.g. its GGUF name)."""
     from safetensors.torch import save_file
     items = indexers.items() if isinstance(indexers, dict) else enumerate(indexers)
-    tensors = {f"layers.{i}.self_attn.indexer.{name}": p.detach().to(torch.float16).contiguous()
+    tensors = {f"layers.{i}.self_attn.indexer.{name}": p.detach().to("cpu", torch.float16).contiguous()
                for i, ix in items for name, p in ix.state_dict().items()}
     meta = {"config": json.dumps({f: asdict(cfg)[f] for f in SHAPE_FIELDS}), "host": host, "recipe": recipe,
             "n_layers": str(1 + max(int(k.split(".")[1]) for k in tensors))}

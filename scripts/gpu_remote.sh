@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Steps run on the GPU machine (no network, 64 MiB per call, 10 min per call, warm 30 s between calls):
+#   bash scripts/gpu_remote.sh part0        # call 1 (carry .gpu/part0 .gpu/tokens.npz .gpu/site): keep part0, smoke test
+#   bash scripts/gpu_remote.sh start ARGS   # call 2 (carry .gpu/part1 .gpu/tokens.npz .gpu/site): join, run in background
+#   bash scripts/gpu_remote.sh wait         # call 3, 4, ...: wait for the run, copy what it wrote to $OUT
+# The run itself is scripts/gpu_train.py; it outlives a call (setsid) so stage 1 + stage 2 may take
+# longer than one call's 10 minutes while the machine stays held by the next call.
+set -u
+W=/tmp/dsa
+export PYTHONPATH="$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+mkdir -p "$W"
+
+collect() {   # copy results (at most 8 files come back) and the log tail
+  cp "$W"/out/*.json "$W"/out/*.safetensors "$OUT"/ 2>/dev/null
+  cp "$W"/log "$OUT"/gpu_train.log 2>/dev/null
+  tail -n 40 "$W"/log
+}
+
+wait_run() {  # until the run ends or $1 seconds pass
+  local limit=$1
+  while [ "$SECONDS" -lt "$limit" ] && kill -0 "$(cat $W/pid)" 2>/dev/null; do sleep 5; done
+  if kill -0 "$(cat $W/pid)" 2>/dev/null; then echo "STILL RUNNING after $SECONDS s"; else echo "FINISHED"; fi
+  collect
+}
+
+case "$1" in
+  part0)
+    cp .gpu/part0 "$W"/part0 && ls -la "$W"
+    nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
+    python3 -c "import torch, numpy, tokenizers, safetensors, yaml, gguf; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+    python3 scripts/gpu_train.py --smoke --out "$OUT"/smoke --steps 3 --probe-steps 2 --stage2-steps 2 \
+      --ks 64,256 --val-windows 1 --batch 2 --stage2-batch 4 2>&1 | tail -n 25
+    ;;
+  start)
+    shift
+    [ -f "$W"/part0 ] || { echo "part0 missing: this is a fresh machine, run 'part0' first"; exit 3; }
+    cat "$W"/part0 .gpu/part1 > "$W"/model.gguf
+    (cd "$W" && sha256sum -c "$OLDPWD"/.gpu/gguf.sha256) || exit 4
+    mkdir -p "$W"/out
+    cp -r . "$W"/repo 2>/dev/null   # the run reads code from a copy that the next call's sync cannot touch
+    (cd "$W"/repo && setsid bash -c 'echo $$ > "$0"; exec "$@"' "$W"/pid python3 scripts/gpu_train.py \
+       --gguf "$W"/model.gguf --data .gpu/tokens.npz --out "$W"/out "$@" > "$W"/log 2>&1 < /dev/null &)
+    sleep 2
+    wait_run 560
+    ;;
+  wait)
+    [ -f "$W"/pid ] || { echo "no run on this machine (fresh machine?)"; exit 3; }
+    wait_run 570
+    ;;
+esac
