@@ -41,8 +41,11 @@ def lm_loss(logits, ids):
 
 
 def train_sparse(model, windows, topk=128, steps=100, lr=1e-5, indexer_lr=1e-4, batch_size=4,
-                 dense=False, log_every=10, seed=0):
+                 micro_batch=None, dense=False, log_every=10, seed=0):
     """Stage 2 on `model` (indexers attached) over token windows [N,T]; a generator of progress dicts.
+
+    A step averages batch_size windows, run micro_batch at a time (gradients add up): autograd through
+    the gathered attention keeps K keys and values per query and layer, so memory grows with B·T·K.
 
     Yields every log_every steps and at the last one: {"step", "steps", "lm_loss", "indexer_loss",
     "seconds"} (indexer_loss is None when dense). Trains in place: the model and its indexers change.
@@ -66,16 +69,21 @@ def train_sparse(model, windows, topk=128, steps=100, lr=1e-5, indexer_lr=1e-4, 
     for step in range(1, steps + 1):
         for group in opt.param_groups:
             group["lr"] = group["base"] * lr_factor(step - 1, steps)
-        ids = windows[torch.randint(N, (min(batch_size, N),), generator=g)]      # [B, T]
-        indexer_losses = []
-        select = None if dense else recording_select(topk, indexer_losses)
-        loss = lm_loss(model(ids, select), ids)
-        ix_loss = torch.stack(indexer_losses).mean() if indexer_losses else None
-        (loss if ix_loss is None else loss + ix_loss).backward()   # disjoint parameters: two losses, one pass
+        rows = torch.randint(N, (min(batch_size, N),), generator=g)               # [B]
+        for part in rows.split(micro_batch or len(rows)):
+            ids = windows[part.to(windows.device)]                                 # [b, T]
+            indexer_losses = []
+            select = None if dense else recording_select(topk, indexer_losses)
+            loss = lm_loss(model(ids, select), ids)
+            ix_loss = torch.stack(indexer_losses).mean() if indexer_losses else None
+            share = len(part) / len(rows)         # disjoint parameters: two losses, one backward pass
+            ((loss if ix_loss is None else loss + ix_loss) * share).backward()
+            lm_sum += loss.item() * share
+            ix_sum += ix_loss.item() * share if ix_loss is not None else 0.0
         torch.nn.utils.clip_grad_norm_(model_params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        lm_sum, ix_sum, n = lm_sum + loss.item(), ix_sum + (ix_loss.item() if ix_loss is not None else 0.0), n + 1
+        n += 1
         if step % log_every == 0 or step == steps:
             yield {"step": step, "steps": steps, "lm_loss": lm_sum / n,
                    "indexer_loss": None if dense else ix_sum / n, "seconds": time.time() - t0}

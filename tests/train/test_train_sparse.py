@@ -61,3 +61,14 @@ def test_dense_control_leaves_the_indexers_alone(tiny_model, tiny_cfg):
     logs = list(train_sparse(model, _windows(), steps=5, lr=1e-3, dense=True, log_every=5))
     assert logs[-1]["indexer_loss"] is None
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters() if ".indexer." in n)
+
+
+def test_micro_batches_give_the_same_step_as_one_batch(tiny_model, tiny_cfg):
+    import copy
+    a = _with_indexers(tiny_model, tiny_cfg)
+    b = copy.deepcopy(a)
+    for model, micro in ((a, None), (b, 2)):
+        list(train_sparse(model, _windows(), topk=4, steps=2, lr=1e-3, batch_size=6, micro_batch=micro,
+                          log_every=1))
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, atol=2e-6, rtol=1e-4, msg=name)
