@@ -32,6 +32,7 @@ def main():
     ap.add_argument("--train", type=int, default=1024)
     ap.add_argument("--val", type=int, default=8)
     ap.add_argument("--tokens", type=int, default=2048)
+    ap.add_argument("--part0-mb", type=float, help="size of the first part (default: half)")
     args = ap.parse_args()
     out = ROOT / ".gpu"
     out.mkdir(exist_ok=True)
@@ -47,7 +48,7 @@ def main():
     np.savez(out / "tokens.npz", **arrays)
 
     blob = bundled_gguf_path().read_bytes()
-    half = len(blob) // 2                          # each part travels with the token file and .gpu/site
+    half = int(args.part0_mb * 2 ** 20) if args.part0_mb else len(blob) // 2   # balance the two calls
     (out / "part0").write_bytes(blob[:half])
     (out / "part1").write_bytes(blob[half:])
     (out / "gguf.sha256").write_text(hashlib.sha256(blob).hexdigest() + "  model.gguf\n")

@@ -106,7 +106,7 @@ def stage1(args, model, train, val, device):
         h, d = (int(v) for v in spec.split("x"))
         cfg = replace(SMOLLM2_HOST, dim=model.cfg.dim, index_n_heads=h, index_head_dim=d, index_topk=128)
         layers = list(range(len(model.layers)))
-        probe = make_indexers(cfg, layers, seed=1)     # time a few steps, then size the real run
+        probe = {l: ix.to(device) for l, ix in make_indexers(cfg, layers, seed=1).items()}  # time a few steps
         t0 = time.time()
         for _ in train_indexers(model, probe, x, steps=args.probe_steps, batch_size=args.batch,
                                 n_queries=args.queries, topk=128, log_every=args.probe_steps):
@@ -114,7 +114,7 @@ def stage1(args, model, train, val, device):
         per_step = (time.time() - t0) / args.probe_steps
         steps = args.steps or max(20, int(args.stage1_minutes * 60 / per_step))
         say(f"stage 1 {spec}: {per_step:.3f} s/step -> {steps} steps")
-        indexers = make_indexers(cfg, layers, seed=0)
+        indexers = {l: ix.to(device) for l, ix in make_indexers(cfg, layers, seed=0).items()}
         history = []
         for log in train_indexers(model, indexers, x, steps=steps, lr=args.lr, batch_size=args.batch,
                                   n_queries=args.queries, topk=128, log_every=max(1, steps // 20)):
@@ -137,14 +137,14 @@ def stage1(args, model, train, val, device):
 def stage2(args, base, indexers_path, train, texts):
     from dsa_core.indexer_weights import load_indexers
     rows = []
-    runs = [("dense", 128)] + [("dsa", int(k)) for k in args.ks.split(",")]
+    runs = [("dense", 128)] * (not args.no_control) + [("dsa", int(k)) for k in args.ks.split(",")]
     for mode, k in runs:
         model = copy.deepcopy(base)
         ixs, cfg, _ = load_indexers(indexers_path)
         attach_indexers(model, [ix.to(train.device) for ix in ixs])
         row = {"run": "dense control" if mode == "dense" else f"DSA k={k}", "k": k,
                "before": perplexities(model, texts, k)}
-        micro = max(1, min(args.stage2_batch, 1024 // k))
+        micro = max(1, min(args.stage2_batch, 512 // k))   # B·K = 512 keeps autograd's gathers under ~70 GB
         t0, history = time.time(), []
         for log in train_sparse(model, train, topk=k, steps=args.stage2_steps, lr=args.stage2_lr,
                                 indexer_lr=args.stage2_indexer_lr, batch_size=args.stage2_batch,
@@ -182,6 +182,8 @@ def main():
     ap.add_argument("--stage2-batch", type=int, default=8)
     ap.add_argument("--stage2-lr", type=float, default=2e-5)
     ap.add_argument("--stage2-indexer-lr", type=float, default=1e-4)
+    ap.add_argument("--stage1-from", help="skip stage 1: start stage 2 from this indexer file")
+    ap.add_argument("--no-control", action="store_true", help="skip the dense control run of stage 2")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -200,12 +202,16 @@ def main():
     say(f"model on {device} in {time.time() - t0:.1f} s; {len(train)} train windows, torch {torch.__version__}")
     report = {"args": vars(args), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
               "torch": torch.__version__}
-    report["stage1"] = stage1(args, model, train, val, device)
-    best = max(report["stage1"], key=lambda s: report["stage1"][s]["val"]["mean"]["indexer_over_oracle"])
-    report["stage2_from"] = best
-    write = lambda: (pathlib.Path(args.out) / "gpu_train.json").write_text(json.dumps(report, indent=1))
+    if args.stage1_from:
+        report["stage2_from"] = start = pathlib.Path(args.stage1_from)
+    else:
+        report["stage1"] = stage1(args, model, train, val, device)
+        best = max(report["stage1"], key=lambda s: report["stage1"][s]["val"]["mean"]["indexer_over_oracle"])
+        report["stage2_from"] = best
+        start = pathlib.Path(args.out) / report["stage1"][best]["file"]
+    write = lambda: (pathlib.Path(args.out) / "gpu_train.json").write_text(json.dumps(report, indent=1, default=str))
     write()
-    report["stage2"] = stage2(args, model, pathlib.Path(args.out) / report["stage1"][best]["file"], train, texts)
+    report["stage2"] = stage2(args, model, start, train, texts)
     report["seconds"] = time.time() - t0
     write()
     say(f"done in {report['seconds']:.0f} s")
