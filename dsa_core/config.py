@@ -75,12 +75,14 @@ TEACHING = replace(
 )
 
 # The real host model of this project: SmolLM2-135M (Llama architecture, GQA 9 query / 3 KV heads,
-# no query latent, so the indexer takes its queries from x). The indexer sizes are provisional.
+# no query latent, so the indexer takes its queries from x). Indexer 4 heads x 64 (256 multiply-adds
+# per query-key pair, 2/9 of the main attention's 1,152): the size of the shipped stage-1 indexers,
+# chosen by held-out recall (assets/indexers/MODEL_CARD.md).
 SMOLLM2_HOST = replace(
     V32_671B, vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3, head_dim=64,
     q_lora_rank=0, kv_lora_rank=0, qk_nope_head_dim=0, qk_rope_head_dim=64, v_head_dim=64,
     rope_theta=100000.0, rope_factor=1.0, max_seq_len=8192,
-    index_n_heads=4, index_head_dim=32, index_topk=128,
+    index_n_heads=4, index_head_dim=64, index_topk=128,
 )
 
 PRESETS = {"v3.2-671b": V32_671B, "teaching": TEACHING, "smollm2-135m": SMOLLM2_HOST}

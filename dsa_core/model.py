@@ -123,7 +123,7 @@ def dsa_select(topk, chunk=1024):
 def window_select(topk, n_sinks=4):
     """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
     def select(attn, x, q, k):
-        return window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).expand(x.shape[0], -1, -1)  # [B,T,K]
+        return window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).to(x.device).expand(x.shape[0], -1, -1)  # [B,T,K]
     return select
 
 
@@ -131,7 +131,7 @@ def random_select(topk, seed=0):
     """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
     def select(attn, x, q, k):
         T = x.shape[1]
-        return random_topk(T, min(topk, T), seed + attn.layer_id).expand(x.shape[0], -1, -1)     # [B,T,K]
+        return random_topk(T, min(topk, T), seed + attn.layer_id).to(x.device).expand(x.shape[0], -1, -1)  # [B,T,K]
     return select
 
 

@@ -48,7 +48,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", default="0-29")
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--dim", type=int, default=32)
+    ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--queries", type=int, default=128)

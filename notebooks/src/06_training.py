@@ -11,12 +11,13 @@
 # and measure how much attention the trained indexer keeps on a text it never saw.
 
 # %%
+import inspect
 import pathlib
 
 import torch
 
 import dsa_core as dsa
-from dsa_core import losses, text, viz, weights
+from dsa_core import losses, text, train_sparse, viz, weights
 from dsa_core import train_indexer as ti
 from dsa_core.exercises import nb06 as ex
 from dsa_core.exercises import setup_notebook
@@ -155,14 +156,18 @@ print(f"mean |A − B| per entry: {float((target_a - target_b).abs().mean()):.4f
 # %% [markdown]
 # They differ only in how the heads are weighted (in A every head's row sums to 1 over $S_t$; in B a
 # head that put little mass on $S_t$ counts less). Stage 2 also fine-tunes the whole model with the
-# language-modelling loss, which needs a GPU; results of the project's small-scale stage-2 runs, when
-# they have been recorded, are in the indexers' model card:
+# language-modelling loss (`dsa_core.train_sparse.train_sparse`), which needs a GPU. The project ran
+# it at small scale on one H200 (docs/training.md); the perplexity table, read from the indexers'
+# model card:
+
+# %%
+print(inspect.getsource(train_sparse.recording_select))   # the stage-2 step of every layer, as it ran
 
 # %%
 card = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "indexers" / "MODEL_CARD.md"
 if card.exists():
     text_card = card.read_text()
-    start = text_card.lower().find("stage 2")
+    start = text_card.lower().find("## stage 2")
     print(text_card[start:start + 2500] if start >= 0 else text_card[:2500])
 else:
     print("assets/indexers/MODEL_CARD.md is not shipped in this checkout yet.")

@@ -109,9 +109,9 @@ def test_presets_come_from_config():
     assert (V32_MQA.qk_head_dim, V32_MQA.v_head_dim, V32_MHA.qk_head_dim, V32_MHA.v_head_dim) == (576, 512, 192, 128)
     assert (V32_MQA.index_n_heads, V32_MQA.index_head_dim, V32_MQA.index_topk, V32_MQA.n_layers) == (64, 128, 2048, 61)
     s = cost.SMOLLM2
-    assert (s.n_heads, s.qk_head_dim, s.n_layers, s.index_n_heads, s.index_head_dim) == (9, 64, 30, 4, 32)
+    assert (s.n_heads, s.qk_head_dim, s.n_layers, s.index_n_heads, s.index_head_dim) == (9, 64, 30, 4, 64)
     assert cache_bytes_per_token(s, "bf16") == {"kv_cache/bytes_per_token": 768,      # 2·3·64 bf16
-                                                "index_cache/bytes_per_token": 64}
+                                                "index_cache/bytes_per_token": 128}   # 64 bf16
     custom = cost.shape_from_config(replace(config.SMOLLM2_HOST, index_topk=512))
     assert custom.index_topk == 512 and math.isfinite(crossover_token(custom, custom))
     with pytest.raises(ValueError, match="MLA"):
