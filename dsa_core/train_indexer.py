@@ -29,6 +29,17 @@ def make_indexers(cfg, layers, seed=0):
     return {layer: LightningIndexer(cfg) for layer in layers}
 
 
+def fresh_copy(indexer, seed=0):
+    """A re-initialised copy of a LightningIndexer (same sizes, seeded random weights): training from scratch."""
+    import copy
+    torch.manual_seed(seed)
+    new = copy.deepcopy(indexer)
+    for module in new.modules():
+        if module is not new and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return new.requires_grad_(False)
+
+
 @torch.no_grad()
 def layer_inputs(model, ids, layers):
     """Attention input x (RMSNorm(h), the indexer's input) per layer: ids [N,T] -> {layer: x [N,T,dim]}."""

@@ -236,18 +236,20 @@ def corpus_text():
     return "\n\n".join(sample_text(name) for name in SAMPLES)
 
 
-def start_training(text, layer, max_tokens, k, steps, lr, n_queries):
-    """(a private copy of this layer's indexer, the dsa_core stage-1 generator training it) on the trace's x.
-    The copy lives in this session only: the shared model's indexers are never modified."""
+def start_training(text, layer, max_tokens, k, steps, lr, n_queries, fresh=True):
+    """(the starting indexer, a private copy that trains, the dsa_core stage-1 generator training it) on the
+    trace's x. Starts from fresh random weights or from the model's own indexer; the copies live in this
+    session only: the shared model's indexers are never modified."""
     import copy
 
-    from dsa_core.train_indexer import train_indexers
+    from dsa_core.train_indexer import fresh_copy, train_indexers
     rec = trace(text, layer, max_tokens)[1]
-    mine = copy.deepcopy(indexer(layer))
+    start = fresh_copy(indexer(layer), seed=layer) if fresh else indexer(layer)
+    mine = copy.deepcopy(start)
     T = len(rec.tokens)
     gen = train_indexers(load()[0].model, {layer: mine}, {layer: rec.x[None]}, steps=steps, lr=lr, batch_size=1,
                          n_queries=min(n_queries, T), topk=k, log_every=max(1, steps // 25))
-    return mine, gen
+    return start, mine, gen
 
 
 def view_with(text, layer, max_tokens, k, head, indexer_module):

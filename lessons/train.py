@@ -15,6 +15,9 @@ st.latex(r"\mathcal{L}_I=\frac{1}{|Q|}\sum_{t\in Q}\mathrm{KL}\big(p_{t,:}\,\|\,
 
 source = st.radio("Train on", ["the current text", "the bundled corpus (all four samples)"], horizontal=True,
                   key="train_source")
+fresh = st.radio("Start from", ["a fresh, untrained indexer (watch it learn)",
+                                "the shipped trained indexer (fine-tune it on this text)"], horizontal=True,
+                 key="train_start").startswith("a fresh")
 c = st.columns(3)
 steps = c[0].slider("Steps", 10, 400, 60, step=10, key="train_steps")
 lr = c[1].select_slider("Learning rate", [3e-4, 1e-3, 3e-3, 1e-2], value=3e-3, key="train_lr")
@@ -29,13 +32,13 @@ if T <= k:
     st.warning(f"The text has {T} tokens and k = {k}: every query already keeps everything, so there is nothing "
                "to learn. Lower k or use a longer text.")
     st.stop()
-st.caption(f"Layer {layer}, k = {k}, {T} tokens. Starting point: {a['indexer']}")
+st.caption(f"Layer {layer}, k = {k}, {T} tokens. Starting point: "
+           + ("random weights of the same size as the shipped indexer" if fresh else a["indexer"]))
 
-before = common.view(a["text"], layer, a["max_tokens"], k, None)
 mine = st.session_state.get("trained")
 if st.button(f"Train layer {layer}'s indexer for {steps} steps", type="primary", key="train_go"):
     try:
-        mine, gen = common.start_training(a["text"], layer, a["max_tokens"], k, steps, lr, n_queries)
+        start, mine, gen = common.start_training(a["text"], layer, a["max_tokens"], k, steps, lr, n_queries, fresh)
     except ImportError:
         st.info("The training code (dsa_core.train_indexer) is not available yet in this installation.")
         st.stop()
@@ -50,7 +53,8 @@ if st.button(f"Train layer {layer}'s indexer for {steps} steps", type="primary",
                                                 "overlap with ideal": [h["overlap"] for h in hist]}),
                            key=f"train_live_{log['step']}")
     chart.empty()
-    mine = {"indexer": mine, "layer": layer, "k": k, "text": common.text_key(a["text"]), "hist": hist}
+    mine = {"indexer": mine, "start": start, "fresh": fresh, "layer": layer, "k": k,
+            "text": common.text_key(a["text"]), "hist": hist}
     st.session_state.trained = mine
 
 if not mine or mine["layer"] != layer or mine["text"] != common.text_key(a["text"]):
@@ -66,6 +70,8 @@ common.show_figure(viz.training_curves([h["step"] for h in hist], [h["loss"] for
                                         "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
                                         "overlap with ideal": [h["overlap"] for h in hist]}),
                    "training-curves", key="train_curves")
+before = (common.view_with(a["text"], layer, a["max_tokens"], k, None, mine["start"]) if mine["fresh"]
+          else common.view(a["text"], layer, a["max_tokens"], k, None))
 after = common.view_with(a["text"], layer, a["max_tokens"], k, None, mine["indexer"])
 mb, ma = [sum(v.recall["DSA indexer"][k:]) / max(1, T - k) for v in (before, after)]
 st.subheader("Selection before and after")

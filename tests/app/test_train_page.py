@@ -23,3 +23,12 @@ def test_nothing_to_learn_when_k_covers_the_text():
     at = make_app(k=4096, page=PAGE)
     no_errors(at)
     assert any("nothing" in w.value for w in at.warning)
+
+
+def test_fine_tuning_the_shipped_indexer_also_runs():
+    at = make_app(text=(SHORT + " ") * 6, max_tokens=128, k=8, page=PAGE)
+    at.radio(key="train_start").set_value("the shipped trained indexer (fine-tune it on this text)").run()
+    at.slider(key="train_steps").set_value(10).run()
+    at.button(key="train_go").click().run()
+    no_errors(at)
+    assert "After training" in " ".join(m.value for m in at.markdown)

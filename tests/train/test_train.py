@@ -37,3 +37,16 @@ def test_training_leaves_the_model_frozen(tiny_model, tiny_cfg):
     for _ in train_indexers(tiny_model, make_indexers(tiny_cfg, [0]), inputs, steps=3, n_queries=8, topk=4):
         pass
     assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())
+
+
+def test_fresh_copy_has_the_same_sizes_new_weights_and_leaves_the_original(tiny_cfg):
+    from dsa_core.indexer import LightningIndexer
+    from dsa_core.train_indexer import fresh_copy
+    torch.manual_seed(3)
+    orig = LightningIndexer(tiny_cfg)
+    before = {n: p.clone() for n, p in orig.state_dict().items()}
+    new = fresh_copy(orig, seed=0)
+    assert {n: p.shape for n, p in new.state_dict().items()} == {n: p.shape for n, p in before.items()}
+    assert not torch.equal(new.wq_b.weight, orig.wq_b.weight)
+    assert all(torch.equal(p, before[n]) for n, p in orig.state_dict().items())
+    torch.testing.assert_close(fresh_copy(orig, seed=0).wk.weight, new.wk.weight)   # seeded
