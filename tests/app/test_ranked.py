@@ -33,8 +33,8 @@ def test_take_equals_select_topk_for_every_k(T, ties):
 
 
 def test_bucket_doubles_and_is_capped():
-    assert ranked.bucket(64, 8192) == 256 and ranked.bucket(256, 8192) == 256
-    assert ranked.bucket(257, 8192) == 512 and ranked.bucket(5000, 8192) == 8192
+    assert ranked.bucket(64, 8192) == 512 and ranked.bucket(512, 8192) == 512
+    assert ranked.bucket(513, 8192) == 1024 and ranked.bucket(5000, 8192) == 8192
     assert ranked.bucket(64, 100) == 100 and all(ranked.bucket(k, 999) >= k for k in range(1, 999, 7))
 
 
