@@ -84,9 +84,10 @@ def main():
         t0 = time.perf_counter()
         load_model()
         loads.append(time.perf_counter() - t0)
-    print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, load average "
-          f"{os.getloadavg()[0]:.1f} (above the CPU count, other processes share the cores and wall times grow; "
-          f"CPU time / threads is then the better estimate of an idle machine)")
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, load average {load:.1f}"
+          + (" (above the CPU count: other processes share the cores and wall times grow; CPU time / threads "
+             "is then the better estimate of an idle machine)" if load > os.cpu_count() else ""))
     print(f"load (cached):                 min {min(loads):.2f} s, median {statistics.median(loads):.2f} s  "
           f"(budget 2 s)")
     lm, layer = setup(args.layer)
