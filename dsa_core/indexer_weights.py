@@ -50,6 +50,15 @@ def load_indexers(path, base=SMOLLM2_HOST):
     return indexers, cfg, meta
 
 
+def recorded_evaluation():
+    """What the shipped indexers measured, as recorded beside them: ({k: evaluate.py --json report},
+    {run name: {"before", "after"} held-out perplexities of stage 2}); ({}, {}) when the files are absent."""
+    here = DEFAULT_PATH.parent
+    evals = {int(p.stem.split("_k")[1]): json.loads(p.read_text()) for p in sorted(here.glob("eval_k*.json"))}
+    stage2 = json.loads((here / "stage2.json").read_text()) if (here / "stage2.json").exists() else {}
+    return dict(sorted(evals.items())), stage2
+
+
 def load_default_indexers(model, path=None):
     """Attach the shipped stage-1 indexers to a SmolLM2 `model.Transformer`; returns the list (one per layer).
 

@@ -128,6 +128,26 @@ elif step == 6:
     st.page_link("lessons/train.py", label="Train an indexer live")
     common.show_source(losses.dense_warmup_loss)
     common.show_source(losses.kl_to_scores)
+    rec = steps.recorded_results()
+    if rec:
+        st.subheader("How the shipped indexers did (recorded, held-out text)")
+        m, ppl = rec["mean"], rec["perplexity"]
+        c = st.columns(3)
+        c[0].metric("Recall, indexer ÷ ideal top-128", f"{m['indexer_over_oracle']:.3f}")
+        c[1].metric("Layers where the indexer beats the window", f"{m['layers_indexer_above_window']}/30")
+        c[2].metric("Perplexity, DSA in all layers vs dense", f"{ppl['dsa']:.2f} vs {ppl['dense']:.2f}",
+                    f"{100 * ppl['dsa_vs_dense']:+.1f} %", delta_color="inverse")
+        common.show_figure(viz.line_chart(range(30), rec["per_layer"], "layer", "attention mass kept (0 to 1)",
+                                          f"Recall per layer at k = 128, {rec['tokens']:,} tokens of held-out text",
+                                          y_range=[0, 1.02]), "learn-recorded-recall", key="l_rec")
+        st.caption("Recorded by `python -m dsa_core.evaluate` on two Debian Handbook chapters the indexers "
+                   "never saw (assets/indexers/eval_k*.json); stage 1 on one GPU, see MODEL_CARD.md.")
+        st.dataframe(rec["by_k"], hide_index=True)
+        if rec["stage2"]:
+            st.markdown("**Stage 2** (sparse training of the whole model, 150 steps on one GPU): perplexity "
+                        "with DSA before and after, against the same model run densely and against a dense "
+                        "control trained the same way.")
+            st.dataframe(rec["stage2"], hide_index=True)
 else:
     st.markdown("At DeepSeek-V3.2's size the indexer is small next to attention (64 × 128 FP8 vs 128 heads of "
                 "192 + 128), and k = 2048. Attention becomes O(L·k); the indexer stays O(L²) with a small "

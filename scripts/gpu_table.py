@@ -1,6 +1,6 @@
 """The stage-2 perplexity table of assets/indexers/MODEL_CARD.md, read from the GPU runs' logs.
 
-    python scripts/gpu_table.py [LOG...]      # default: assets/indexers/runs/*.log
+    python scripts/gpu_table.py [--write] [LOG...]      # default: assets/indexers/runs/*.log
 
 Each run of scripts/gpu_train.py logs one line per stage-2 run: "<run>: before {...} after {...}"
 with perplexities on the held-out texts (dense, DSA, window, oracle top-k in every layer). The table
@@ -44,6 +44,13 @@ def table(runs):
     return "\n".join(rows)
 
 
+STAGE2_JSON = ROOT / "assets" / "indexers" / "stage2.json"
+
+
 if __name__ == "__main__":
-    logs = sys.argv[1:] or sorted((ROOT / "assets" / "indexers" / "runs").glob("*.log"))
-    print(table(read(logs)))
+    write = "--write" in sys.argv          # also store the parsed runs as assets/indexers/stage2.json (the app reads it)
+    logs = [a for a in sys.argv[1:] if a != "--write"] or sorted((ROOT / "assets" / "indexers" / "runs").glob("*.log"))
+    runs = read(logs)
+    if write:
+        STAGE2_JSON.write_text(json.dumps(runs, indent=1) + "\n")
+    print(table(runs))

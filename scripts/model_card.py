@@ -13,7 +13,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HERE = ROOT / "assets" / "indexers"
 sys.path.insert(0, str(ROOT / "scripts"))
-from gpu_table import read, table  # noqa: E402
+from gpu_table import STAGE2_JSON, read, table  # noqa: E402
 
 EVAL_CMD = ("python -m dsa_core.evaluate assets/texts/eval/handbook_foreword.txt "
             "assets/texts/eval/handbook_internals.txt --k {k} --tokens 2048 --json")
@@ -143,6 +143,9 @@ def main():
     if "--check" in sys.argv:
         if path.read_text() != text:
             print("MODEL_CARD.md is out of date: run python scripts/model_card.py")
+            return 1
+        if json.loads(STAGE2_JSON.read_text()) != read(sorted((HERE / "runs").glob("*.log"))):
+            print("stage2.json differs from the run logs: run python scripts/gpu_table.py --write")
             return 1
         return 0
     path.write_text(text)

@@ -35,3 +35,17 @@ def test_k_changes_the_causal_trap_row():
     at.selectbox(key="learn_step").set_value("3. Top-k selection and the causal trap").run()
     no_errors(at)
     assert any("9 real positions and 7 empty slots" in m.value for m in at.markdown)
+
+
+def test_training_step_shows_the_recorded_evaluation_of_the_shipped_indexers(at):
+    import json
+    import pathlib
+    at.selectbox(key="learn_step").set_value("7. Training the indexer").run()
+    no_errors(at)
+    recorded = json.loads((pathlib.Path(__file__).resolve().parents[2] / "assets" / "indexers"
+                           / "eval_k128.json").read_text())
+    ratio = [m.value for m in at.metric if "ideal top-128" in m.label]
+    assert ratio == [f"{recorded['mean']['indexer_over_oracle']:.3f}"]
+    recall = [f for f in figures(at) if "Recall per layer" in str(f["layout"].get("title"))]
+    assert recall and len(recall[0]["data"]) == 4                       # indexer, ideal, window, random
+    assert len(at.dataframe) >= 2                                        # every k, and stage 2
