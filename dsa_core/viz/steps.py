@@ -85,7 +85,8 @@ def recorded_results():
                   ("window + 4 sinks", "recall_window"), ("random", "recall_random"))}
     by_k = [{"k": k, "indexer / ideal recall": round(r["mean"]["indexer_over_oracle"], 3),
              "layers above window": f"{r['mean']['layers_indexer_above_window']}/{len(r['layers'])}",
-             **{f"perplexity {m}": round(r["perplexity"][m], 2) for m in ("dense", "dsa", "window", "oracle")},
+             **{f"perplexity, {name}": round(r["perplexity"][m], 2) for m, name in
+                (("dense", "dense"), ("dsa", "DSA"), ("window", "window"), ("oracle", "ideal top-k"))},
              "DSA vs dense": f"{100 * r['perplexity']['dsa_vs_dense']:+.1f} %"} for k, r in evals.items()]
     control = stage2.get("dense control", {}).get("after", {}).get("dense")
     rows = [{"run": name, "DSA before": round(r["before"]["dsa"], 2), "DSA after": round(r["after"]["dsa"], 2),
