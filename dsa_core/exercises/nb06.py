@@ -96,3 +96,56 @@ def check_gradient(answer, index_row, p_row):
         return wrong(name, "that is p itself; the gradient is softmax(I) − p.")
     return wrong(name, f"differs from autograd by up to {float((x - right).abs().max()):.4f}; "
                        "for KL(p ‖ softmax(I)) with Σp = 1 the gradient is softmax(I) − p.")
+
+
+def stage2_gradient_reach(seed=0):
+    """Which parameters each stage-2 loss reaches, found by autograd on a tiny random model with one
+    indexer per layer: {"lm_loss": {"model" and/or "indexer"}, "indexer_loss": {...}}."""
+    from dataclasses import replace
+
+    from ..config import SMOLLM2_HOST
+    from ..indexer import LightningIndexer
+    from ..model import ModelConfig, Transformer, attach_indexers
+    from ..train_sparse import lm_loss, recording_select
+    torch.manual_seed(seed)
+    cfg = ModelConfig(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8, hidden_dim=64)
+    ix_cfg = replace(SMOLLM2_HOST, dim=32, index_n_heads=2, index_head_dim=8, index_topk=4)
+    model = attach_indexers(Transformer(cfg), [LightningIndexer(ix_cfg) for _ in range(cfg.n_layers)])
+    model.requires_grad_(True)
+    ids = torch.randint(64, (1, 16))                                               # [1, T]
+    indexer_losses = []
+    losses = {"lm_loss": lm_loss(model(ids, recording_select(4, indexer_losses)), ids)}
+    losses["indexer_loss"] = torch.stack(indexer_losses).mean()
+    reach = {}
+    for name, loss in losses.items():
+        model.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=True)
+        reach[name] = {"indexer" if ".indexer." in n else "model" for n, p in model.named_parameters()
+                       if p.grad is not None and p.grad.abs().sum() > 0}
+    return reach
+
+
+def check_stage2_gradients(answer):
+    """Exercise 4: {"lm_loss": [...], "indexer_loss": [...]}, each a list of "model" / "indexer"."""
+    name = "Exercise 4 (who learns from which stage-2 loss)"
+    if answer is None:
+        return not_answered(name)
+    if not isinstance(answer, dict) or set(answer) != {"lm_loss", "indexer_loss"}:
+        return wrong(name, 'expected a dict with the keys "lm_loss" and "indexer_loss".')
+    given = {k: {str(x).strip().lower() for x in v} for k, v in answer.items()}
+    if any(not g <= {"model", "indexer"} for g in given.values()):
+        return wrong(name, 'name the parts as "model" or "indexer".')
+    truth = stage2_gradient_reach()                 # measured by autograd, not typed in
+    if given == truth:
+        return correct(name, "autograd agrees: the LM loss trains only the model (top-k is a discrete choice, "
+                             "no gradient flows back into the index scores) and the KL loss only the indexer "
+                             "(its input x is detached).")
+    if "indexer" in given["lm_loss"]:
+        return wrong(name, "the LM loss does not reach the indexer: the model uses the index scores only "
+                           "through top-k, a discrete choice with no gradient. That is why the indexer "
+                           "needs its own loss.")
+    if "model" in given["indexer_loss"]:
+        return wrong(name, "the indexer's loss does not reach the model: its input is x.detach() "
+                           "(dsa_core.train_sparse.recording_select), as in DeepSeek's recipe.")
+    return wrong(name, f"autograd finds {({k: sorted(v) for k, v in truth.items()})}; each loss reaches "
+                       "exactly one part.")

@@ -221,5 +221,22 @@ answer_3 = I[0, -1].softmax(-1) - p_last
 ex.check_gradient(answer_3, I[0, -1], losses.attention_target(probs)[0, -1])
 
 # %% [markdown]
+# **Exercise 4.** In stage 2 two losses are summed and one backward pass runs
+# (`dsa_core.train_sparse.train_sparse`, its per-layer step shown above). Which parameters does each
+# loss reach? Answer with a dict: `{"lm_loss": [...], "indexer_loss": [...]}`, each list holding
+# `"model"` and/or `"indexer"`. The checker finds the truth with autograd on a tiny model.
+
+# %% [answer]
+answer_4 = None
+
+# %% [solution]
+# top-k is a discrete choice: no gradient from the LM loss reaches the index scores;
+# the indexer's loss reads x.detach(), so nothing flows back into the model
+answer_4 = {"lm_loss": ["model"], "indexer_loss": ["indexer"]}
+
+# %% [check]
+ex.check_stage2_gradients(answer_4)
+
+# %% [markdown]
 # **Next:** 07 · compute and cost. (Or back to 05 to see trained indexers for all 30 layers on your
 # own text.)

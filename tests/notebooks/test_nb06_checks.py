@@ -50,3 +50,14 @@ def test_gradient():
     bad = right3.clone()
     bad[5] = float("nan")
     assert "NaN" in nb06.check_gradient(bad, I[0, 3], row3).message
+
+
+def test_stage2_gradient_exercise_is_checked_by_autograd():
+    assert nb06.stage2_gradient_reach() == {"lm_loss": {"model"}, "indexer_loss": {"indexer"}}
+    assert nb06.check_stage2_gradients({"lm_loss": ["model"], "indexer_loss": ["indexer"]})
+    assert nb06.check_stage2_gradients(None).status == "unanswered"
+    both = nb06.check_stage2_gradients({"lm_loss": ["model", "indexer"], "indexer_loss": ["indexer"]})
+    assert not both and "discrete" in both.message
+    leak = nb06.check_stage2_gradients({"lm_loss": ["model"], "indexer_loss": ["indexer", "model"]})
+    assert not leak and "detach" in leak.message
+    assert "keys" in nb06.check_stage2_gradients({"lm": ["model"]}).message
