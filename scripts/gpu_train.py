@@ -99,8 +99,8 @@ def perplexities(model, texts, k):
 
 def stage1(args, model, train, val, device):
     x = inputs_on_device(model, train[:args.stage1_windows])
-    say(f"attention inputs of {len(next(iter(x.values())))} windows on the GPU: "
-        f"{torch.cuda.memory_allocated() / 2**30 if device.type == 'cuda' else 0:.1f} GiB allocated")
+    say(f"attention inputs of {len(next(iter(x.values())))} windows kept on {device}"
+        + (f": {torch.cuda.memory_allocated() / 2**30:.1f} GiB allocated" if device.type == "cuda" else ""))
     results = {}
     for spec in args.configs.split(","):
         h, d = (int(v) for v in spec.split("x"))
