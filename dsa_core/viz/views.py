@@ -61,8 +61,8 @@ def _sparse_probs(rec, idx, head):
     if rec.dense_probs is None:
         return rec.select(topk_indices=idx).sparse_probs.mean(0)                    # [T,K]
     P = rec.dense_probs if head is None else rec.dense_probs[head:head + 1]        # [h,T,T]
-    g = P.gather(-1, idx.clamp(min=0).expand(P.shape[0], -1, -1)).masked_fill(idx < 0, 0.0)  # [h,T,K]
-    return (g / g.sum(-1, keepdim=True).clamp(min=1e-30)).mean(0)                  # [T,K]
+    g = P.gather(-1, idx.clamp(min=0).expand(P.shape[0], -1, -1)).masked_fill_(idx < 0, 0.0)  # [h,T,K]
+    return g.div_(g.sum(-1, keepdim=True).clamp_(min=1e-30)).mean(0)    # in place: g is a fresh copy [T,K]
 
 
 def layer_view(rec, k, head=None, seed=0, picks=None):
