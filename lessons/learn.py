@@ -42,9 +42,11 @@ if step == 0:
                        selection_mode="points")
     common.show_source(dense.attention_probs)
 elif step == 1:
-    st.markdown("The **lightning indexer** is a tiny extra attention: a few heads (here 4 × 32 dims, DeepSeek: "
-                "64 × 128 in FP8) give each earlier token a score. ReLU instead of softmax, and a learned "
-                "weight per head and query. The scores are **unnormalised**: not probabilities.")
+    ix = common.indexer(layer)
+    st.markdown(f"The **lightning indexer** is a tiny extra attention: a few heads (here {ix.n_heads} × "
+                f"{ix.head_dim} dims, DeepSeek: 64 × 128 in FP8) give each earlier token a score. ReLU "
+                "instead of softmax, and a learned weight per head and query. The scores are "
+                "**unnormalised**: not probabilities.")
     st.latex(r"I_{t,s}=\sum_{j=1}^{H_I} w_{t,j}\,\mathrm{ReLU}\big(q^{I}_{t,j}\cdot k^{I}_{s}\big)")
     if "UNTRAINED" in a["indexer"]:
         st.info(a["indexer"])

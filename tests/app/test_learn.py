@@ -49,3 +49,9 @@ def test_training_step_shows_the_recorded_evaluation_of_the_shipped_indexers(at)
     recall = [f for f in figures(at) if "Recall per layer" in str(f["layout"].get("title"))]
     assert recall and len(recall[0]["data"]) == 4                       # indexer, ideal, window, random
     assert len(at.dataframe) >= 2                                        # every k, and stage 2
+
+
+def test_indexer_step_states_the_loaded_indexer_size(at):
+    at.selectbox(key="learn_step").set_value("2. The lightning indexer").run()
+    no_errors(at)
+    assert "here 4 × 64 dims" in " ".join(m.value for m in at.markdown)     # the shipped file's size
