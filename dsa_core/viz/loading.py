@@ -28,7 +28,8 @@ def load_with_indexers(source=None, progress=None):
         indexers, icfg, meta = indexer_weights.load_indexers(indexer_weights.DEFAULT_PATH)
         if icfg.dim != cfg.dim or len(indexers) != n or any(i is None for i in indexers):
             raise ValueError(f"the shipped indexers are for {meta.get('host', 'SmolLM2-135M')}, not this model")
-        note = "trained lightning indexers (stage-1 dense warm-up, assets/indexers/)"
+        note = (f"trained lightning indexers ({icfg.index_n_heads} heads × {icfg.index_head_dim} dims, "
+                "stage-1 dense warm-up, assets/indexers/)")
     except Exception as e:  # noqa: BLE001 - not shipped, or for another model: fall back, and say so
         torch.manual_seed(0)
         base = replace(SMOLLM2_HOST, dim=cfg.dim, n_layers=n, rope_theta=cfg.rope_theta)
