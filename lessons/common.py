@@ -129,6 +129,13 @@ def ranked(text, layer, max_tokens, which, head, m):
     return rk.rank(trace(text, layer, max_tokens)[1], which, m, head)
 
 
+@models.per_model(max_entries=4)
+def ranked_heads(text, layer, max_tokens, m):
+    """The ideal top-k of every head, ranked once per text ([H, T, m] or None): a head change is a slice."""
+    from dsa_core.viz import ranked as rk
+    return rk.rank_heads(trace(text, layer, max_tokens)[1], m)
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def ranked_random(T, m):
     """The random baseline ranked once per length (it does not depend on the text)."""
@@ -142,8 +149,11 @@ def picks(text, layer, max_tokens, k, head=None):
     T = len(trace(text, layer, max_tokens)[1].tokens)
     k = min(max(1, k), T)
     m = rk.bucket(k, T)
+    heads = ranked_heads(text, layer, max_tokens, m)      # all heads now, with the new text
+    ideal = heads[head] if head is not None and heads is not None else \
+        ranked(text, layer, max_tokens, "ideal top-k", head, m)
     ranks = {"DSA indexer": ranked(text, layer, max_tokens, "DSA indexer", None, m),
-             "ideal top-k": ranked(text, layer, max_tokens, "ideal top-k", head, m),
+             "ideal top-k": ideal,
              "random": ranked_random(T, m)}
     return rk.picks_from(ranks, T, k)
 

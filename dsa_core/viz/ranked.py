@@ -162,6 +162,14 @@ def rank(rec, which, m, head=None, seed=0):
     raise ValueError(f"unknown selection {which!r}")
 
 
+def rank_heads(rec, m):
+    """The ideal top-k ranked for every head at once: [H, T, m] (None without per-head maps). Done when a
+    text is new, so that switching heads later costs a slice, not a T x T pass."""
+    if rec.dense_probs is None:
+        return None
+    return torch.stack([ranked_oracle(rec.dense_probs[h], m) for h in range(rec.dense_probs.shape[0])])
+
+
 def picks_from(ranks, T, k, n_sinks=4):
     """Every selection at budget k for views.layer_view(picks=...): slices of the ranked prefixes
     {"DSA indexer", "ideal top-k", "random"} plus the sliding window with sinks."""

@@ -111,3 +111,15 @@ def test_output_change_with_cached_values_equals_the_plain_call():
         want = views.output_change(model, Rec, idx, s0, s1)
         got = views.output_change(model, Rec, idx, s0, s1, v, views.dense_output(model, Rec, s0, s1, v))
         assert np.allclose(got, want, atol=1e-6) and np.allclose(views.output_change(model, Rec, idx, s0, s1, v), want)
+
+
+def test_rank_heads_equals_each_heads_own_ranking():
+    from types import SimpleNamespace
+    T, H = 40, 3
+    probs = torch.softmax(torch.stack([_scores(T, s, ties=False) for s in range(H)]), -1)   # [H, T, T]
+    rec = SimpleNamespace(dense_probs=probs)
+    heads = ranked.rank_heads(rec, 16)
+    assert heads.shape == (H, T, 16)
+    for h in range(H):
+        assert torch.equal(ranked.take(heads[h], 5), oracle_topk(probs[h], 5))
+    assert ranked.rank_heads(SimpleNamespace(dense_probs=None), 16) is None
