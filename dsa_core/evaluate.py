@@ -20,7 +20,6 @@ import time
 
 import torch
 
-from .dense import attention_probs
 from .indexer_weights import DEFAULT_PATH, load_default_indexers
 from .metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
 from .model import dsa_select, window_select
@@ -29,14 +28,10 @@ from .trace import next_token_logprobs
 LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
 
-def dense_mean(q, k, chunk=512):
-    """Head-mean dense causal attention in query blocks: q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
-    T = q.shape[1]
-    mean = torch.zeros(T, T, device=q.device)                                      # [T, T]
-    for s0 in range(0, T, chunk):
-        s1 = min(s0 + chunk, T)
-        mean[s0:s1, :s1] = attention_probs(q[:, s0:s1], k[:, :s1])[0].mean(0)     # [c, s1]
-    return mean
+def dense_mean(q, k):
+    """Head-mean dense causal attention (in query blocks, as trace.py builds it): q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
+    from .trace import _dense_maps
+    return _dense_maps(q[0], k[0], per_head=False)[1]                             # [T, T]
 
 
 def indexer_topk(indexer, x, k, chunk=512):
@@ -110,11 +105,17 @@ def evaluate_files(loaded, paths, k, tokens=2048):
         nlls.append(res["nll"])
     layers = [{"layer": i, **{key: sum(f["layers"][i][key] for f in per_file) / len(per_file) for key in LAYER_KEYS}}
               for i in range(len(per_file[0]["layers"]))]
+    return {"k": k, "tokens": tokens, "files": per_file, "layers": layers, "mean": layer_means(layers),
+            "perplexity": perplexities(nlls, k)}
+
+
+def layer_means(layers):
+    """Means over layers of the five numbers, the indexer/oracle ratio and the layers where the
+    indexer beats the window: layers [{key: float}] -> dict (the report's "mean")."""
     mean = {key: sum(l[key] for l in layers) / len(layers) for key in LAYER_KEYS}
     mean["indexer_over_oracle"] = mean["recall_indexer"] / mean["recall_oracle"]
     mean["layers_indexer_above_window"] = sum(l["recall_indexer"] > l["recall_window"] for l in layers)
-    return {"k": k, "tokens": tokens, "files": per_file, "layers": layers, "mean": mean,
-            "perplexity": perplexities(nlls, k)}
+    return mean
 
 
 def table(report):

@@ -57,8 +57,8 @@ def _topk_rows(scores, k):
 def _dense_maps(q, k, per_head):
     """Dense causal attention in query blocks: q [T,H,D], k [T,H_kv,D] -> ([H,T,T] or None, [T,T])."""
     T, H = q.shape[0], q.shape[1]
-    probs = torch.zeros(H, T, T) if per_head else None                             # [H,T,T]
-    mean = torch.zeros(T, T)                                                       # [T,T]
+    probs = torch.zeros(H, T, T, device=q.device) if per_head else None            # [H,T,T]
+    mean = torch.zeros(T, T, device=q.device)                                      # [T,T]
     for s0 in range(0, T, CHUNK):
         s1 = min(s0 + CHUNK, T)
         p = attention_probs(q[None, s0:s1], k[None, :s1])[0]   # keys after s1 are all masked [H,c,s1]

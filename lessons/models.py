@@ -33,12 +33,12 @@ def _load(source):
         if source in reg["errors"]:
             raise reg["errors"][source]
         if source not in reg["models"]:
-            from dsa_core.viz import views
+            from dsa_core.viz.loading import load_with_indexers
             what = EMBEDDED if source is None else f"the model in {source}"
             bar = st.progress(0.0, text=f"Loading {what} (the first start on a machine converts the "
                                         "embedded model once, about 10 s)…")
             try:
-                reg["models"][source] = views.load_with_indexers(
+                reg["models"][source] = load_with_indexers(
                     source, progress=lambda f, msg: bar.progress(min(1.0, max(0.0, f)), text=f"Loading {what}: {msg}"))
             except DSAUserError as e:
                 reg["errors"][source] = e

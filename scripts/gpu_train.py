@@ -28,13 +28,15 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from train_store import val_metrics  # noqa: E402
 from dsa_core import indexer as indexer_mod, sparse as sparse_mod  # noqa: E402
 from dsa_core.config import SMOLLM2_HOST  # noqa: E402
-from dsa_core.evaluate import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics, oracle_select  # noqa: E402
+from dsa_core.evaluate import layer_means, oracle_select  # noqa: E402
 from dsa_core.indexer_weights import save_indexers  # noqa: E402
 from dsa_core.model import ModelConfig, Transformer, attach_indexers, dsa_select, window_select  # noqa: E402
 from dsa_core.trace import next_token_logprobs  # noqa: E402
-from dsa_core.train_indexer import layer_inputs, main_qk, make_indexers, train_indexers  # noqa: E402
+from dsa_core.train_indexer import layer_inputs, make_indexers, train_indexers  # noqa: E402
 from dsa_core.train_sparse import train_sparse  # noqa: E402
 
 HOST = "SmolLM2-135M-Instruct.Q4_1"
@@ -68,21 +70,10 @@ def inputs_on_device(model, windows, chunk=8):
     return out
 
 
-@torch.no_grad()
 def held_out_recall(model, indexers, windows, k=128):
-    """Per layer, mean over windows: the five evaluate.py numbers, on the GPU; plus their means."""
-    layers = {}
-    for w in windows:
-        xs = layer_inputs(model, w[None], list(indexers))
-        for l, ix in indexers.items():
-            q, key = main_qk(model, l, xs[l])
-            m = layer_metrics(dense_mean(q, key).cpu(), indexer_topk(ix, xs[l], k).cpu(), k, seed=l)
-            layers.setdefault(l, []).append(m)
-    per = {l: {key: sum(m[key] for m in ms) / len(ms) for key in LAYER_KEYS} for l, ms in layers.items()}
-    mean = {key: sum(p[key] for p in per.values()) / len(per) for key in LAYER_KEYS}
-    mean["indexer_over_oracle"] = mean["recall_indexer"] / mean["recall_oracle"]
-    mean["layers_indexer_above_window"] = sum(p["recall_indexer"] > p["recall_window"] for p in per.values())
-    return {"layers": per, "mean": mean}
+    """Per layer, mean over windows: the five evaluate.py numbers (train_store.val_metrics); plus their means."""
+    per = val_metrics(model, indexers, inputs_on_device(model, windows), k)
+    return {"layers": per, "mean": layer_means(list(per.values()))}
 
 
 @torch.no_grad()

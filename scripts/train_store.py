@@ -45,6 +45,6 @@ def val_metrics(model, indexers, store, k=128):
         for x in store[layer]:
             x = x[None].float()                                                      # [1, T, dim]
             q, key = main_qk(model, layer, x)
-            rows.append(layer_metrics(dense_mean(q, key), indexer_topk(indexer, x, k), k, seed=layer))
+            rows.append(layer_metrics(dense_mean(q, key).cpu(), indexer_topk(indexer, x, k).cpu(), k, seed=layer))
         out[layer] = {name: sum(r[name] for r in rows) / len(rows) for name in LAYER_KEYS}
     return out

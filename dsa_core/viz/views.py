@@ -14,7 +14,6 @@ from ..indexer import index_scores
 from ..metrics import attention_recall, oracle_topk, random_topk, window_topk
 from ..sparse import sparse_attention
 from ..topk import select_topk
-from .loading import load_with_indexers  # noqa: F401 - the loader, kept importable from here
 from .ranked import overlap_rows
 
 N_SINKS = 4

@@ -24,9 +24,10 @@ from dsa_core import trace, viz
 from dsa_core.exercises import nb05 as ex
 from dsa_core.exercises import setup_notebook
 from dsa_core.viz import views
+from dsa_core.viz.loading import load_with_indexers
 
 setup_notebook(seed=0)
-loaded, note = views.load_with_indexers()   # the app's loader: shipped trained indexers, else seeded ones
+loaded, note = load_with_indexers()   # the app's loader: shipped trained indexers, else seeded ones
 model = loaded.model
 print(loaded.name, "·", note)
 

@@ -44,13 +44,13 @@ def test_first_load_reports_progress_to_the_end(tmp_path, monkeypatch):
     import sys
 
     from apphelp import ROOT
-    from dsa_core.viz import views
+    from dsa_core.viz.loading import load_with_indexers
     sys.path.insert(0, str(ROOT / "tests" / "model"))
     import tiny
     monkeypatch.setenv("DSA_CACHE_DIR", str(tmp_path / "cache"))
     path = tiny.write_tiny_gguf(tiny.tiny_hf_model(), tmp_path / "tiny.gguf")
     seen = []
-    loaded, note = views.load_with_indexers(path, progress=lambda f, msg: seen.append((f, msg)))
+    loaded, note = load_with_indexers(path, progress=lambda f, msg: seen.append((f, msg)))
     fractions = [f for f, _ in seen]
     assert len(seen) >= 4 and fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 <= fractions[0] < 0.5
     assert all(isinstance(m, str) and m for _, m in seen) and "UNTRAINED" in note
