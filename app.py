@@ -1,7 +1,7 @@
 """Entry point: `streamlit run app.py`. A router only: page config, the shared sidebar, st.navigation."""
 import streamlit as st
 
-from lessons import common
+from lessons import state
 
 # No page_icon and no st.Page icons: Streamlit fetches material-icon favicons from fonts.gstatic.com,
 # and the app must work offline (tests/e2e checks that no request leaves the machine).
@@ -13,5 +13,5 @@ pages = [
     st.Page("lessons/cost.py", title="Cost"),
 ]
 page = st.navigation(pages)
-common.sidebar()
+state.sidebar()
 page.run()

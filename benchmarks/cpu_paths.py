@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from dsa_core.bench import _inputs
+from dsa_core.cost.timing import _inputs
 from dsa_core.chunked import chunked_index_topk
-from dsa_core.cost import T1
-from dsa_core.dense import attention_logits, causal_mask, check_finite  # noqa: F401
+from dsa_core.cost.flops import T1
+from dsa_core.dense import attention_logits, causal_mask, check_finite
 from dsa_core.indexer import index_scores
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk

@@ -33,8 +33,8 @@ def setup(layer):
     import torch
     from dsa_core.config import SMOLLM2_HOST
     from dsa_core.indexer import LightningIndexer
-    from dsa_core.model import attach_indexers
-    from dsa_core.weights import load_model
+    from dsa_core.host.model import attach_indexers
+    from dsa_core.host.load import load_model
     lm = load_model()
     torch.manual_seed(0)  # an untrained indexer costs the same as a trained one
     attach_indexers(lm.model, [LightningIndexer(SMOLLM2_HOST) for _ in lm.model.layers])
@@ -43,7 +43,7 @@ def setup(layer):
 
 def time_trace(lm, layer, T, repeats):
     """(min wall s, median wall s, min CPU s) of trace_layers on T tokens; CPU = user + sys of this process."""
-    from dsa_core.trace import trace_layers
+    from dsa_core.analysis.trace import trace_layers
     ids = sample_ids(lm.tokenizer, T)
     walls, cpus = [], []
     for _ in range(repeats):
@@ -56,7 +56,7 @@ def time_trace(lm, layer, T, repeats):
 
 def child(T, layer):
     """Run in a subprocess: load, one trace of `layer` at T tokens, then a dense log-prob run."""
-    from dsa_core.trace import next_token_logprobs
+    from dsa_core.analysis.trace import next_token_logprobs
     lm, layer = setup(layer)
     t0 = time.perf_counter()
     time_trace(lm, layer, T, 1)
@@ -77,7 +77,7 @@ def main():
         torch.set_num_threads(args.threads)
     if args.child:
         return child(args.child, args.layer)
-    from dsa_core.weights import load_model
+    from dsa_core.host.load import load_model
     load_model()                                   # converts on the very first run, not timed
     loads = []
     for _ in range(args.repeats):

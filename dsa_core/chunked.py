@@ -10,8 +10,8 @@ in the same spirit. Left out: FP8 and the fused top-k of those kernels.
 """
 import torch
 
-from .indexer import index_scores
-from .topk import select_topk
+from dsa_core.indexer import index_scores
+from dsa_core.topk import select_topk
 
 
 def chunked_index_topk(q, k, w, topk, chunk=256):

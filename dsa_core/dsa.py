@@ -13,10 +13,10 @@ from typing import Optional
 
 import torch
 
-from .chunked import chunked_index_topk
-from .indexer import index_scores
-from .sparse import sparse_attention_probs, sparse_mix_values
-from .topk import select_topk
+from dsa_core.chunked import chunked_index_topk
+from dsa_core.indexer import index_scores
+from dsa_core.sparse import sparse_attention_probs, sparse_mix_values
+from dsa_core.topk import select_topk
 
 
 @dataclass

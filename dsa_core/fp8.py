@@ -11,7 +11,7 @@ arithmetic stays fp32. The math files never import this module: callers compose 
 """
 import torch
 
-from .indexer import index_scores
+from dsa_core.indexer import index_scores
 
 FP8_MAX = 448.0        # largest finite float8 e4m3fn value
 BLOCK_SIZE = 128       # the demo's `block_size`

@@ -11,8 +11,8 @@ simulates the first two), YaRN, and tensor parallelism. Shapes: h = index_n_head
 import torch
 from torch import nn
 
-from .dense import check_finite
-from .rope import apply_rope_half, rope_cos_sin
+from dsa_core.dense import check_finite
+from dsa_core.rope import apply_rope_half, rope_cos_sin
 
 BLOCK_ELEMENTS = 2 ** 20   # per-head logits held at once in index_scores (4 MB fp32, about a CPU cache)
 

@@ -10,8 +10,8 @@ All index tensors follow select_topk's format: [.., S, K] int64, best first, -1 
 """
 import torch
 
-from .dense import causal_mask
-from .topk import select_topk, topk_mask
+from dsa_core.dense import causal_mask
+from dsa_core.topk import select_topk, topk_mask
 
 
 def attention_recall(probs_mean, topk_indices):

@@ -13,7 +13,7 @@ Left out: MLA's latent (absorbed) form and FP8 KV cache of the production kernel
 """
 import torch
 
-from .dense import attention_logits, causal_mask, check_qkv, mix_values
+from dsa_core.dense import attention_logits, causal_mask, check_qkv, mix_values
 
 CHUNK_ELEMENTS = 2 ** 20   # gathered floats per query chunk in rung 2 (4 MB fp32: about a CPU cache)
 

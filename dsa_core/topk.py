@@ -12,7 +12,7 @@ import numbers
 
 import torch
 
-from .dense import causal_mask, check_finite
+from dsa_core.dense import causal_mask, check_finite
 
 __all__ = ["causal_mask", "select_topk", "topk_mask"]   # causal_mask lives in dense.py, reused here
 

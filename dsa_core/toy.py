@@ -5,7 +5,7 @@ drawn from one `torch.Generator` so a seed reproduces them exactly on any machin
 """
 import torch
 
-from .config import TEACHING
+from dsa_core.config import TEACHING
 
 
 def _gen(seed):

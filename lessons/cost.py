@@ -1,14 +1,15 @@
-"""Cost: how compute, memory and money grow with context, predicted (dsa_core.cost), checked against
-the paper's Figure 3 (dsa_core.cost_paper), priced (dsa_core.cost_api) and measured on this machine
-(dsa_core.bench), beside recorded H200 timings from assets/bench/."""
+"""Cost: how compute, memory and money grow with context, predicted (dsa_core.cost.flops), checked against
+the paper's Figure 3 (dsa_core.cost.paper), priced (dsa_core.cost.prices) and measured on this machine
+(dsa_core.cost.timing), beside recorded H200 timings from assets/bench/."""
 import dataclasses
 import json
 import pathlib
 
 import streamlit as st
 
-from dsa_core import cost, viz
-from lessons import common
+from dsa_core.cost import flops as cost
+from dsa_core import viz
+from lessons import show, state
 
 st.title("Cost: what DSA saves, predicted and measured")
 tab_pred, tab_paper, tab_api, tab_meas = st.tabs(["Predicted growth", "The paper's curve", "API calculator",
@@ -29,27 +30,27 @@ with tab_pred:
     series = {"dense": cur["dense/total_flops"], "DSA total": cur["dsa/total_flops"],
               "DSA: indexer": [2 * x for x in cur["dsa/indexer/qk_macs"]],
               "DSA: sparse attention": [2 * x for x in cur["dsa/attention/core_macs"]]}
-    common.show_figure(viz.cost_curves(Ls, series, y_title=f"FLOPs per layer ({phase})", crossover=cross,
+    show.show_figure(viz.cost_curves(Ls, series, y_title=f"FLOPs per layer ({phase})", crossover=cross,
                                        title=f"{name}, k = {kk}"), "cost-flops", key="cost_flops")
     st.caption(f"DSA becomes cheaper beyond about {cross:,.0f} tokens; at 128K dense costs "
                f"{cur['ratio'][-1]:.1f}× DSA. The indexer stays O(L²) (small constant); attention becomes O(L·k).")
     mem = [cost.cache_bytes(s, L) for L in Ls]
-    common.show_figure(viz.cost_curves(Ls, {"KV cache": [m["kv_cache/bytes"] / 2**20 for m in mem],
+    show.show_figure(viz.cost_curves(Ls, {"KV cache": [m["kv_cache/bytes"] / 2**20 for m in mem],
                                             "indexer key cache": [m["index_cache/bytes"] / 2**20 for m in mem]},
                                        y_title="MiB, whole model", title="Cache memory"), "cost-memory",
                        key="cost_mem")
-    common.show_source(cost.dsa_cost)
+    show.show_source(cost.dsa_cost)
 
 # 2. the paper's Figure 3 points over the fitted model
 with tab_paper:
-    from dsa_core import cost_paper
+    from dsa_core.cost import paper as cost_paper
     st.markdown("Points read off DeepSeek's Figure 3 (cost per million tokens against position, H800 at $2/GPU-hour; "
                 "read off a plot, not published numbers), and the fitted model *cost = a + b · attention FLOPs*.")
     pos = [1024 * x for x in range(1, 129, 4)]
     for ph in ("prefill", "decode"):
         pts = {f"read-off {m}": (cost_paper.points(f"{ph}/{m}")["position"], cost_paper.points(f"{ph}/{m}")["cost"])
                for m in ("dense", "dsa")}
-        common.show_figure(viz.line_chart(pos, {f"fitted {m}": cost_paper.modelled_cost(f"{ph}/{m}", pos)
+        show.show_figure(viz.line_chart(pos, {f"fitted {m}": cost_paper.modelled_cost(f"{ph}/{m}", pos)
                                                 for m in ("dense", "dsa")}, "token position",
                                           "$ per million tokens", f"{ph.capitalize()}", markers=pts),
                            f"paper-{ph}", key=f"paper_{ph}")
@@ -58,7 +59,7 @@ with tab_paper:
 
 # 3. API calculator
 with tab_api:
-    from dsa_core import cost_api
+    from dsa_core.cost import prices as cost_api
     w = st.selectbox("Workload", list(cost_api.WORKLOADS), key="api_workload")
     natural = cost_api.natural_hit_share(cost_api.WORKLOADS[w]())
     share = st.slider("Share of input served from the context cache", 0.0, 1.0, round(natural, 2), 0.01,
@@ -68,16 +69,16 @@ with tab_api:
     c[0].metric("V3.1-Terminus prices", f"${r['old']['usd/total']:.4f}")
     c[1].metric("V3.2-Exp prices", f"${r['new']['usd/total']:.4f}", f"−{r['saving_share']:.0%}", delta_color="inverse")
     c[2].metric("If prices tracked compute only", f"${r['usd/if_prices_tracked_compute']:.4f}")
-    common.show_figure(viz.bars({"saving from sparse attention": r["usd/saving_from_sparse_attention"],
+    show.show_figure(viz.bars({"saving from sparse attention": r["usd/saving_from_sparse_attention"],
                                  "saving from pricing policy": r["usd/saving_from_pricing_policy"]},
                                 "US dollars", "Where the saving comes from", fmt="${:.4f}"), "api-split",
                        key="api_split")
     st.caption(r["price_source"] + ". Not a quote: check current prices.")
-    common.show_source(cost_api.compare)
+    show.show_source(cost_api.compare)
 
 # 4. measured timings on this machine, beside recorded H200 results
 with tab_meas:
-    from dsa_core import bench, cost_bench
+    from dsa_core.cost import timing as bench, report as cost_bench
     lengths = st.multiselect("Context lengths", [256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
                              [1024, 2048, 4096, 8192], key="bench_lengths")
     if st.button("Measure on this machine", key="bench_go", disabled=not lengths):
@@ -91,7 +92,7 @@ with tab_meas:
     results = {}
     if "bench_result" in st.session_state:
         results["this machine"] = st.session_state.bench_result
-    for f in sorted((common.ROOT / "assets" / "bench").glob("*.json")):
+    for f in sorted((state.ROOT / "assets" / "bench").glob("*.json")):
         try:
             results[f.stem] = cost_bench.load_json(f)
         except (ValueError, KeyError, json.JSONDecodeError):
@@ -105,7 +106,7 @@ with tab_meas:
             ser = {v: cost_bench.series(res, v) for v in ("dense/sdpa_causal", "dsa/masked_sparse_attention",
                                                          "dsa/indexer", "dsa/sparse_attention", "dsa/total")
                    if v in present}
-            common.show_figure(viz.timing_chart(ser, f"{label}: {res.get('device_name', '')}, "
+            show.show_figure(viz.timing_chart(ser, f"{label}: {res.get('device_name', '')}, "
                                                      f"{res.get('shape', {}).get('name', '')}"),
                                f"bench-{pathlib.Path(label).stem}", key=f"bench_{label}")
             try:

@@ -3,8 +3,8 @@ what top-k kept, and how much of dense attention the sparse version keeps, next 
 import streamlit as st
 
 from dsa_core import viz
-from dsa_core.viz import views
-from lessons import common
+from dsa_core.analysis import views
+from lessons import cache, show, state
 
 st.title("Explore: what does DeepSeek Sparse Attention keep?")
 st.caption("For every query token, a small **lightning indexer** scores all earlier tokens; **top-k selection** "
@@ -12,8 +12,8 @@ st.caption("For every query token, a small **lightning indexer** scores all earl
            "full (dense) attention the model really uses.")
 
 # 1. controls and the cached analysis (the model runs once per text + layer)
-a = common.analyse(common.current())
-common.show_notes(a)
+a = state.analyse(state.current())
+state.show_notes(a)
 if "UNTRAINED" in a["indexer"]:
     st.info(a["indexer"])
 T, k, tokens = a["T"], a["k"], a["rec"].tokens
@@ -28,7 +28,7 @@ else:
             "to choose. Add more text to see selection at work.")
 q = st.session_state.query
 with st.spinner(f"Selecting the top {k} keys of each of the {T:,} queries…"):
-    v = common.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
+    v = cache.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
 kept = v.topk[q][v.topk[q] >= 0]
 visible = q + 1
 rq = {name: float(r[q]) for name, r in v.recall.items()}
@@ -48,18 +48,18 @@ with st.expander("Click a token to make it the query", expanded=T <= 256):
     st.caption(f"Tokens {start}–{min(T, start + 192) - 1} (move the slider to see others). "
                "Ring = query, square = kept by the indexer.")
     st.plotly_chart(viz.token_grid(tokens[:start + 192], q, kept, start=start), key="token_grid",
-                    on_select=common.query_from_click("token_grid"), selection_mode="points",
+                    on_select=show.query_from_click("token_grid"), selection_mode="points",
                     config={"displayModeBar": False})
 
 # 3. the per-query strip: index scores against true attention
 st.subheader("Index scores against dense attention, for this query")
-common.show_figure(viz.query_strip(v.scores[q], v.dense[q], kept, q, tokens, dense_top=v.oracle[q]),
+show.show_figure(viz.query_strip(v.scores[q], v.dense[q], kept, q, tokens, dense_top=v.oracle[q]),
                    f"strip-q{q}", key="strip")
 
 # 4. the numbers, and the same budget under baselines
 st.subheader("How much attention does the selection keep?")
-oc_q = common.output_change(a["text"], a["layer"], a["max_tokens"], k, q)
-oc_mean = common.output_change(a["text"], a["layer"], a["max_tokens"], k)
+oc_q = cache.output_change(a["text"], a["layer"], a["max_tokens"], k, q)
+oc_mean = cache.output_change(a["text"], a["layer"], a["max_tokens"], k)
 mean = views.summary(v)
 c = st.columns(4)
 c[0].metric("Attention-mass recall (this query)", f"{rq['DSA indexer']:.3f}",
@@ -72,10 +72,10 @@ c[3].metric("Output change of this layer", f"{oc_q:.3f}",
                  f"mean over the last 128 queries: {oc_mean:.3f}.")
 c1, c2 = st.columns(2)
 with c1:
-    common.show_figure(viz.baseline_bars(rq, title=f"This query, same budget k = {k}"), f"baselines-q{q}",
+    show.show_figure(viz.baseline_bars(rq, title=f"This query, same budget k = {k}"), f"baselines-q{q}",
                        key="base_q")
 with c2:
-    common.show_figure(viz.baseline_bars({n.replace("recall: ", ""): x for n, x in mean.items()
+    show.show_figure(viz.baseline_bars({n.replace("recall: ", ""): x for n, x in mean.items()
                                           if n.startswith("recall")}, title="Mean over queries"),
                        "baselines-mean", key="base_mean")
 
@@ -88,19 +88,19 @@ if T > viz.GRID_SIDE:
                        key="zoom_lo")
         zoom = (lo, viz.GRID_SIDE)
 with st.spinner("Pooling the maps…"):
-    m = common.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
+    m = cache.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
 st.caption("Click a row of the index-score or dense-attention map: that query becomes the query everywhere "
            "on the page (pooled maps: the first query of the block).")
-common.show_figure(viz.aligned_maps(m, tokens, query=q, pick_rows=("scores", "dense")), "maps", key="maps",
-                   on_select=common.query_from_click("maps"), selection_mode="points")
+show.show_figure(viz.aligned_maps(m, tokens, query=q, pick_rows=("scores", "dense")), "maps", key="maps",
+                   on_select=show.query_from_click("maps"), selection_mode="points")
 
 # 6. the whole model: DSA in every layer
 st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")
-key = (common.text_key(a["text"]), a["max_tokens"], k)
+key = (state.text_key(a["text"]), a["max_tokens"], k)
 done = st.session_state.setdefault("effects_done", [])
 if key in done or st.button(f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"):
     with st.spinner("Running the model with dense and with sparse attention…"):
-        e = common.next_token_effect(a["text"], a["max_tokens"], k)
+        e = cache.next_token_effect(a["text"], a["max_tokens"], k)
     if key not in done:
         done.append(key)
     qe = min(q, len(e["kl"]) - 1)
@@ -116,6 +116,6 @@ if key in done or st.button(f"Run the model twice (dense, and DSA with k = {k} i
 st.subheader("Selection statistics")
 c1, c2 = st.columns(2)
 with c1:
-    common.show_figure(viz.pick_distances(q, kept), f"distances-q{q}", key="dist")
+    show.show_figure(viz.pick_distances(q, kept), f"distances-q{q}", key="dist")
 with c2:
-    common.show_figure(viz.key_popularity(views.key_counts(v.topk, T), tokens), "popular-keys", key="pop")
+    show.show_figure(viz.key_popularity(views.key_counts(v.topk, T), tokens), "popular-keys", key="pop")

@@ -2,9 +2,11 @@
 formula, a live figure, and the source of the dsa_core function that computed it."""
 import streamlit as st
 
-from dsa_core import cost, dense, fp8, indexer, losses, sparse, topk, viz
-from dsa_core.viz import steps
-from lessons import common
+from dsa_core.cost import flops as cost
+from dsa_core import dense, fp8, indexer, sparse, topk, viz
+from dsa_core.train import losses
+from dsa_core.analysis import walkthrough as steps
+from lessons import cache, show, state
 
 STEPS = ["1. Dense attention and its cost", "2. The lightning indexer", "3. Top-k selection and the causal trap",
          "4. Sparse attention", "5. Why 'dense, then mask' saves nothing", "6. FP8 and the indexer cache",
@@ -19,11 +21,11 @@ def _move(d):
 
 st.title("Learn: DeepSeek Sparse Attention, step by step")
 st.selectbox("Step", STEPS, key="learn_step")
-a = common.analyse(common.current())
-common.show_notes(a)
+a = state.analyse(state.current())
+state.show_notes(a)
 T, k, tokens, layer = a["T"], a["k"], a["rec"].tokens, a["layer"]
 q = min(int(st.session_state.get("query", T - 1)), T - 1)
-v = common.view(a["text"], layer, a["max_tokens"], k, a["head"])
+v = cache.view(a["text"], layer, a["max_tokens"], k, a["head"])
 st.caption(f"On your text: {T} tokens, layer {layer}, k = {k}, query {q} `{viz.display_token(tokens[q])}` "
            "(change them in the sidebar or on the Explore page).")
 step = STEPS.index(st.session_state.learn_step)
@@ -36,13 +38,13 @@ if step == 0:
              r"o_t=\sum_{s\le t} p_{t,s}\,v_s")
     H = a["model"]["n_heads"]
     st.metric(f"Query-key pairs in this layer (all {H} heads)", f"{H * T * (T + 1) // 2:,}")
-    common.show_figure(viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text",
+    show.show_figure(viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text",
                                    pick_rows=True),
-                       "learn-dense", key="l_dense", on_select=common.query_from_click("l_dense"),
+                       "learn-dense", key="l_dense", on_select=show.query_from_click("l_dense"),
                        selection_mode="points")
-    common.show_source(dense.attention_probs)
+    show.show_source(dense.attention_probs)
 elif step == 1:
-    ix = common.indexer(layer)
+    ix = cache.indexer(layer)
     st.markdown(f"The **lightning indexer** is a tiny extra attention: a few heads (here {ix.n_heads} × "
                 f"{ix.head_dim} dims, DeepSeek: 64 × 128 in FP8) give each earlier token a score. ReLU "
                 "instead of softmax, and a learned weight per head and query. The scores are "
@@ -50,13 +52,13 @@ elif step == 1:
     st.latex(r"I_{t,s}=\sum_{j=1}^{H_I} w_{t,j}\,\mathrm{ReLU}\big(q^{I}_{t,j}\cdot k^{I}_{s}\big)")
     if "UNTRAINED" in a["indexer"]:
         st.info(a["indexer"])
-    common.show_figure(viz.head_votes(common.head_votes(a["text"], layer, a["max_tokens"], q), q, tokens),
+    show.show_figure(viz.head_votes(cache.head_votes(a["text"], layer, a["max_tokens"], q), q, tokens),
                        "learn-head-votes", key="l_votes")
-    common.show_figure(viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries",
+    show.show_figure(viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries",
                                    pick_rows=True),
-                       "learn-scores", key="l_scores", on_select=common.query_from_click("l_scores"),
+                       "learn-scores", key="l_scores", on_select=show.query_from_click("l_scores"),
                        selection_mode="points")
-    common.show_source(indexer.index_scores)
+    show.show_source(indexer.index_scores)
 elif step == 2:
     st.markdown(f"Each query keeps the **k = {k}** keys with the highest index score. The trap: a query near "
                 f"the start sees fewer than k keys. A plain `topk` then still returns k positions, and the "
@@ -71,17 +73,17 @@ elif step == 2:
     shown = real[:10] + (["…"] if len(real) > 10 else []) + ([-1, "…", -1] if empty > 2 else [-1] * empty)
     st.code(f"select_topk(scores, k={k})[0, {t0}] = [{', '.join(map(str, shown))}]   "
             f"# {len(real)} positions, then {empty} × -1")
-    common.show_figure(viz.query_strip(v.scores[q], v.dense[q], v.topk[q], q, tokens, dense_top=v.oracle[q]),
+    show.show_figure(viz.query_strip(v.scores[q], v.dense[q], v.topk[q], q, tokens, dense_top=v.oracle[q]),
                        "learn-strip", key="l_strip")
-    common.show_source(topk.select_topk)
+    show.show_source(topk.select_topk)
 elif step == 3:
     st.markdown("Attention now runs over the selected keys only: the softmax is renormalised over S_t, so "
                 "the weights of dropped keys move to the kept ones. With k ≥ t it is exactly dense attention.")
     st.latex(r"o_t=\sum_{s\in S_t}\mathrm{softmax}_{s\in S_t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big)\,v_s")
-    m = common.maps(a["text"], layer, a["max_tokens"], k, a["head"], st.session_state.pool, None)
-    common.show_figure(viz.aligned_maps({x: m[x] for x in ("dense", "sparse", "diff")}, tokens, query=q,
+    m = cache.maps(a["text"], layer, a["max_tokens"], k, a["head"], st.session_state.pool, None)
+    show.show_figure(viz.aligned_maps({x: m[x] for x in ("dense", "sparse", "diff")}, tokens, query=q,
                                         height=460), "learn-sparse", key="l_sparse")
-    common.show_source(sparse.sparse_attention)
+    show.show_source(sparse.sparse_attention)
 elif step == 4:
     st.markdown("Many 'from scratch' versions compute the full T × T score matrix and then set the dropped "
                 "entries to −∞. The result is right, but **every pair is still computed**: no saving. The "
@@ -89,12 +91,12 @@ elif step == 4:
     st.latex(r"\text{dense/masked: } \tfrac{T^2}{2}\,H(D+D_v)\qquad\text{DSA: }"
              r"\tfrac{T^2}{2}\,H_I d_I+T\,k\,H(D+D_v)")
     c = steps.cost_on_text(T, k)
-    common.show_figure(viz.bars(c, "multiply-adds, one layer, prefill of your text",
+    show.show_figure(viz.bars(c, "multiply-adds, one layer, prefill of your text",
                                 f"Cost on your text (T = {T}, k = {k})"), "learn-masked", key="l_masked")
     st.caption("On short texts the indexer's T² term can cost more than it saves: DSA pays off at long "
                "context (step 8).")
-    common.show_source(sparse.masked_sparse_attention, "Source: the masked-dense version (no saving)")
-    common.show_source(sparse.sparse_attention, "Source: the gathered version (the saving)")
+    show.show_source(sparse.masked_sparse_attention, "Source: the masked-dense version (no saving)")
+    show.show_source(sparse.sparse_attention, "Source: the gathered version (the saving)")
 elif step == 5:
     st.markdown("DeepSeek runs the indexer in **FP8** (8-bit floats with one scale per block of 128, after a "
                 "Hadamard rotation) and caches one 128-dim indexer key per token: 132 bytes per token per "
@@ -103,33 +105,33 @@ elif step == 5:
     if T > 1024:
         st.info("The FP8 comparison runs on up to 1,024 tokens; lower the token limit to see it.")
     else:
-        f = common.fp8_agreement(a["text"], layer, a["max_tokens"], k)
+        f = cache.fp8_agreement(a["text"], layer, a["max_tokens"], k)
         st.metric("Top-k overlap, FP8 vs fp32 (mean over queries)", f"{f['overlap'][k:].mean() if T > k else 1:.3f}")
-        common.show_figure(viz.line_chart(range(T), {"overlap FP8 vs fp32": f["overlap"]}, "query position",
+        show.show_figure(viz.line_chart(range(T), {"overlap FP8 vs fp32": f["overlap"]}, "query position",
                                           "share of the fp32 top-k kept", y_range=[0, 1.02]),
                            "learn-fp8", key="l_fp8")
     b = cost.cache_bytes_per_token(cost.V32_MQA)
     st.caption("Cache per token and layer, V3.2 671B: " + ", ".join(f"{n}: {x:,.0f} B" for n, x in b.items()))
-    common.show_source(fp8.fp8_index_scores)
+    show.show_source(fp8.fp8_index_scores)
 elif step == 6:
     st.markdown("Stage 1, **dense warm-up**: the model stays frozen; the indexer learns to imitate the "
                 "model's own attention (summed over heads, normalised) with a KL loss. Stage 2 then trains "
                 "the model sparse. Try it live on the **Train** page.")
     st.latex(r"\mathcal{L}_I=\sum_t \mathrm{KL}\Big(p_{t,:}\,\Big\|\,\mathrm{softmax}(I_{t,:})\Big),\quad "
              r"p_{t,:}=\frac{\sum_h P^{h}_{t,:}}{\|\sum_h P^{h}_{t,:}\|_1}")
-    d = common.indexer_vs_target(a["text"], layer, a["max_tokens"], q)
+    d = cache.indexer_vs_target(a["text"], layer, a["max_tokens"], q)
     st.metric(f"KL at query {q}", f"{d['kl']:.3f} nats")
-    common.show_figure(viz.line_chart(range(q + 1), {"target p (dense, head-mean)": d["target"],
+    show.show_figure(viz.line_chart(range(q + 1), {"target p (dense, head-mean)": d["target"],
                                                      "indexer softmax(I)": d["indexer"]},
                                       "key position", "probability", f"Query {q}: target vs indexer"),
                        "learn-kl", key="l_kl")
-    common.show_figure(viz.line_chart(range(T), {"KL per query": common.kl_per_query(a["text"], layer,
+    show.show_figure(viz.line_chart(range(T), {"KL per query": cache.kl_per_query(a["text"], layer,
                                                                                       a["max_tokens"])},
                                       "query position", "KL (nats)", "Stage-1 loss on your text"),
                        "learn-kl-all", key="l_klall")
     st.page_link("lessons/train.py", label="Train an indexer live")
-    common.show_source(losses.dense_warmup_loss)
-    common.show_source(losses.kl_to_scores)
+    show.show_source(losses.dense_warmup_loss)
+    show.show_source(losses.kl_to_scores)
     rec = steps.recorded_results()
     if rec:
         st.subheader("How the shipped indexers did (recorded, held-out text)")
@@ -139,10 +141,10 @@ elif step == 6:
         c[1].metric("Layers where the indexer beats the window", f"{m['layers_indexer_above_window']}/30")
         c[2].metric("Perplexity, DSA in all layers vs dense", f"{ppl['dsa']:.2f} vs {ppl['dense']:.2f}",
                     f"{100 * ppl['dsa_vs_dense']:+.1f} %", delta_color="inverse")
-        common.show_figure(viz.line_chart(range(30), rec["per_layer"], "layer", "attention mass kept (0 to 1)",
+        show.show_figure(viz.line_chart(range(30), rec["per_layer"], "layer", "attention mass kept (0 to 1)",
                                           f"Recall per layer at k = 128, {rec['tokens']:,} tokens of held-out text",
                                           y_range=[0, 1.02]), "learn-recorded-recall", key="l_rec")
-        st.caption("Recorded by `python -m dsa_core.evaluate` on two Debian Handbook chapters the indexers "
+        st.caption("Recorded by `python -m dsa_core.train.evaluate` on two Debian Handbook chapters the indexers "
                    "never saw (assets/indexers/eval_k*.json); stage 1 on one GPU, see MODEL_CARD.md.")
         st.dataframe(rec["by_k"], hide_index=True)
         if rec["stage2"]:
@@ -159,11 +161,11 @@ else:
     Ls = [2 ** i for i in range(10, 18)]
     cur = cost.curves(cost.V32_MHA, cost.V32_MHA, Ls)
     cross = cost.crossover_sequence(cost.V32_MHA, cost.V32_MHA)
-    common.show_figure(viz.cost_curves(Ls, {"dense": cur["dense/total_flops"], "DSA": cur["dsa/total_flops"]},
+    show.show_figure(viz.cost_curves(Ls, {"dense": cur["dense/total_flops"], "DSA": cur["dsa/total_flops"]},
                                        y_title="FLOPs per layer (prefill)", crossover=cross,
                                        title="V3.2 671B, one layer, MHA mode"), "learn-cost", key="l_cost")
     st.page_link("lessons/cost.py", label="Open the cost lab")
-    common.show_source(cost.dsa_cost)
+    show.show_source(cost.dsa_cost)
 
 c1, c2, _ = st.columns([1, 1, 4])
 c1.button("◀ Back", on_click=_move, args=(-1,), disabled=step == 0, key="learn_back")

@@ -12,7 +12,7 @@ import threading
 
 import streamlit as st
 
-from dsa_core.text import DSAUserError
+from dsa_core.host.text import DSAUserError
 
 EMBEDDED = "the embedded SmolLM2-135M"
 KEEP_FOLDER_MODELS = 1     # folder models kept in memory next to the embedded one
@@ -33,7 +33,7 @@ def _load(source):
         if source in reg["errors"]:
             raise reg["errors"][source]
         if source not in reg["models"]:
-            from dsa_core.viz.loading import load_with_indexers
+            from dsa_core.host.indexers import load_with_indexers
             what = EMBEDDED if source is None else f"the model in {source}"
             bar = st.progress(0.0, text=f"Loading {what} (the first start on a machine converts the "
                                         "embedded model once, about 10 s)…")

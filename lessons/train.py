@@ -3,8 +3,9 @@ this layer's lightning indexer learns to imitate the layer's dense attention (KL
 selection before and after on the current text."""
 import streamlit as st
 
-from dsa_core import losses, viz
-from lessons import common
+from dsa_core.train import losses
+from dsa_core import viz
+from lessons import cache, show, state
 
 st.title("Train: teach a lightning indexer to imitate attention")
 st.markdown("DeepSeek trained its indexers in two stages. **Stage 1 (dense warm-up)**: freeze the model, run "
@@ -22,11 +23,11 @@ c = st.columns(3)
 steps = c[0].slider("Steps", 10, 400, 60, step=10, key="train_steps")
 lr = c[1].select_slider("Learning rate", [3e-4, 1e-3, 3e-3, 1e-2], value=3e-3, key="train_lr")
 n_queries = c[2].select_slider("Queries per step", [32, 64, 128, 256], value=128, key="train_nq")
-settings = common.current()
+settings = state.current()
 if source.startswith("the bundled"):
-    settings = {**settings, "text": common.corpus_text()}
-a = common.analyse(settings)
-common.show_notes(a)
+    settings = {**settings, "text": state.corpus_text()}
+a = state.analyse(settings)
+state.show_notes(a)
 T, k, layer, q = a["T"], a["k"], a["layer"], a["T"] - 1
 if T <= k:
     st.warning(f"The text has {T} tokens and k = {k}: every query already keeps everything, so there is nothing "
@@ -38,9 +39,9 @@ st.caption(f"Layer {layer}, k = {k}, {T} tokens. Starting point: "
 mine = st.session_state.get("trained")
 if st.button(f"Train layer {layer}'s indexer for {steps} steps", type="primary", key="train_go"):
     try:
-        start, mine, gen = common.start_training(a["text"], layer, a["max_tokens"], k, steps, lr, n_queries, fresh)
+        start, mine, gen = cache.start_training(a["text"], layer, a["max_tokens"], k, steps, lr, n_queries, fresh)
     except ImportError:
-        st.info("The training code (dsa_core.train_indexer) is not available yet in this installation.")
+        st.info("The training code (dsa_core.train.stage1) is not available yet in this installation.")
         st.stop()
     bar, chart, hist = st.progress(0.0, text="starting…"), st.empty(), []
     for log in gen:
@@ -54,28 +55,28 @@ if st.button(f"Train layer {layer}'s indexer for {steps} steps", type="primary",
                            key=f"train_live_{log['step']}")
     chart.empty()
     mine = {"indexer": mine, "start": start, "fresh": fresh, "layer": layer, "k": k,
-            "text": common.text_key(a["text"]), "hist": hist}
+            "text": state.text_key(a["text"]), "hist": hist}
     st.session_state.trained = mine
 
-if not mine or mine["layer"] != layer or mine["text"] != common.text_key(a["text"]):
+if not mine or mine["layer"] != layer or mine["text"] != state.text_key(a["text"]):
     st.info("Press the button to train. Training for 60 steps on 512 tokens takes a few seconds to a minute "
             "on 2 CPU cores.")
-    common.show_source(losses.dense_warmup_loss)
+    show.show_source(losses.dense_warmup_loss)
     st.stop()
 
 # before / after on the current text, same k
 hist = mine["hist"]
-common.show_figure(viz.training_curves([h["step"] for h in hist], [h["loss"] for h in hist],
+show.show_figure(viz.training_curves([h["step"] for h in hist], [h["loss"] for h in hist],
                                        {"recall (indexer top-k)": [h["recall"] for h in hist],
                                         "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
                                         "overlap with ideal": [h["overlap"] for h in hist]}),
                    "training-curves", key="train_curves")
-before = (common.view_with(a["text"], layer, a["max_tokens"], k, None, mine["start"]) if mine["fresh"]
-          else common.view(a["text"], layer, a["max_tokens"], k, None))
-after = common.view_with(a["text"], layer, a["max_tokens"], k, None, mine["indexer"])
+before = (cache.view_with(a["text"], layer, a["max_tokens"], k, None, mine["start"]) if mine["fresh"]
+          else cache.view(a["text"], layer, a["max_tokens"], k, None))
+after = cache.view_with(a["text"], layer, a["max_tokens"], k, None, mine["indexer"])
 mb, ma = [sum(v.recall["DSA indexer"][k:]) / max(1, T - k) for v in (before, after)]
 st.subheader("Selection before and after")
-common.show_figure(viz.baseline_bars({"DSA indexer, before": mb, "DSA indexer, after training": ma,
+show.show_figure(viz.baseline_bars({"DSA indexer, before": mb, "DSA indexer, after training": ma,
                                       "ideal top-k": sum(after.recall["ideal top-k"][k:]) / max(1, T - k),
                                       "window + 4 sinks": sum(after.recall["window + 4 sinks"][k:]) / max(1, T - k)},
                                      title=f"Attention-mass recall at k = {k}, mean over queries"),
@@ -87,4 +88,4 @@ for title, v in (("Before", before), ("After training", after)):
     st.markdown(viz.token_html(v.tokens, q, kept, v.scores[q], v.oracle[q]), unsafe_allow_html=True)
 st.markdown(viz.LEGEND, unsafe_allow_html=True)
 st.caption("The trained indexer lives only in this browser session; the shared model is not changed.")
-common.show_source(losses.dense_warmup_loss)
+show.show_source(losses.dense_warmup_loss)

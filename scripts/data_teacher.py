@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from dsa_core.weights import load_model
+from dsa_core.host.load import load_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WEIGHTS = {"linux_doc": 0.3, "python_doc": 0.2, "perl_doc": 0.15, "fortunes": 0.1, "generated": 0.25}

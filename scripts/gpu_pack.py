@@ -6,7 +6,7 @@ The GPU machine has no network and takes at most 64 MiB of files per call, and t
 98 MB, so the file is split in two (.gpu/part0, .gpu/part1, sent in two calls and joined there;
 .gpu/gguf.sha256 checks the join). Token windows are cut here with the tokenizer and recipe of
 scripts/data_teacher.py (uint16, 4 MB per 1,000 windows), and the held-out texts are tokenised by the
-same function as `python -m dsa_core.evaluate`, so perplexities on both machines score the same ids.
+same function as `python -m dsa_core.train.evaluate`, so perplexities on both machines score the same ids.
 The pure-Python `gguf` package is copied to .gpu/site (the GPU image lacks it).
 """
 import argparse
@@ -21,8 +21,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from data_teacher import windows  # noqa: E402
 
-from dsa_core.trace import encode  # noqa: E402
-from dsa_core.weights import bundled_gguf_path, load_model  # noqa: E402
+from dsa_core.analysis.trace import encode
+from dsa_core.host.load import bundled_gguf_path, load_model
 
 EVAL = [ROOT / "assets" / "texts" / "eval" / f for f in ("handbook_foreword.txt", "handbook_internals.txt")]
 

@@ -4,13 +4,13 @@
     python scripts/gpu_train.py --gguf /tmp/dsa/model.gguf --data .gpu/tokens.npz --out OUT
 
 Stage 1 (dense warm-up) trains one indexer per layer for each --configs size (heads x dim) from the
-frozen model's own attention (dsa_core.train_indexer.train_indexers), on the attention inputs of
+frozen model's own attention (dsa_core.train.stage1.train_indexers), on the attention inputs of
 --stage1-windows windows kept on the GPU; each size gets --stage1-minutes (steps = budget / the time
 of a probe). The size with the best held-out recall/oracle ratio goes on to stage 2 (sparse training,
-dsa_core.train_sparse): for each k in --ks a fresh copy of the model and those indexers trains for
+dsa_core.train.stage2): for each k in --ks a fresh copy of the model and those indexers trains for
 --stage2-steps with DSA in every layer; a dense control run trains the same way with dense attention.
 Perplexity on the held-out texts (the ids in the --data file, tokenised by gpu_pack.py exactly as
-`python -m dsa_core.evaluate` does) is measured before and after.
+`python -m dsa_core.train.evaluate` does) is measured before and after.
 Writes OUT/stage1_<h>x<d>.safetensors, OUT/stage2_k<k>_indexers.safetensors and OUT/gpu_train.json.
 --smoke runs every step on a random 2-layer model for a few steps (checks the code on the device).
 """
@@ -30,14 +30,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from train_store import val_metrics  # noqa: E402
-from dsa_core import indexer as indexer_mod, sparse as sparse_mod  # noqa: E402
-from dsa_core.config import SMOLLM2_HOST  # noqa: E402
-from dsa_core.evaluate import layer_means, oracle_select  # noqa: E402
-from dsa_core.indexer_weights import save_indexers  # noqa: E402
-from dsa_core.model import ModelConfig, Transformer, attach_indexers, dsa_select, window_select  # noqa: E402
-from dsa_core.trace import next_token_logprobs  # noqa: E402
-from dsa_core.train_indexer import layer_inputs, make_indexers, train_indexers  # noqa: E402
-from dsa_core.train_sparse import train_sparse  # noqa: E402
+from dsa_core import indexer as indexer_mod, sparse as sparse_mod
+from dsa_core.config import SMOLLM2_HOST
+from dsa_core.train.evaluate import layer_means, oracle_select
+from dsa_core.host.indexers import save_indexers
+from dsa_core.host.model import ModelConfig, Transformer, attach_indexers, dsa_select, window_select
+from dsa_core.analysis.trace import next_token_logprobs
+from dsa_core.train.stage1 import layer_inputs, make_indexers, train_indexers
+from dsa_core.train.stage2 import train_sparse
 
 HOST = "SmolLM2-135M-Instruct.Q4_1"
 
@@ -52,7 +52,7 @@ def load(args, device):
         torch.manual_seed(0)
         cfg = ModelConfig(n_layers=2, max_seq_len=2048)
         return Transformer(cfg).to(device).eval()
-    from dsa_core.weights import load_model
+    from dsa_core.host.load import load_model
     return load_model(args.gguf, cache_dir=args.cache).model.to(device)
 
 
@@ -126,7 +126,7 @@ def stage1(args, model, train, val, device):
 
 
 def stage2(args, base, indexers_path, train, texts):
-    from dsa_core.indexer_weights import load_indexers
+    from dsa_core.host.indexers import load_indexers
     rows = []
     runs = [("dense", 128)] * (not args.no_control) + [("dsa", int(k)) for k in args.ks.split(",")]
     for mode, k in runs:

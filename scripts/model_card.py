@@ -2,7 +2,7 @@
 
     python scripts/model_card.py [--check]
 
-Inputs: eval_k{64,128,256}.json (`python -m dsa_core.evaluate ... --json`), runs/h200_run1_stage1.json
+Inputs: eval_k{64,128,256}.json (`python -m dsa_core.train.evaluate ... --json`), runs/h200_run1_stage1.json
 (stage 1 on the H200, held-out recall of each indexer size) and runs/*.log (stage 2, through
 scripts/gpu_table.py). --check exits 1 when the card on disk differs from what the files give.
 """
@@ -15,7 +15,7 @@ HERE = ROOT / "assets" / "indexers"
 sys.path.insert(0, str(ROOT / "scripts"))
 from gpu_table import STAGE2_JSON, read, table  # noqa: E402
 
-EVAL_CMD = ("python -m dsa_core.evaluate assets/texts/eval/handbook_foreword.txt "
+EVAL_CMD = ("python -m dsa_core.train.evaluate assets/texts/eval/handbook_foreword.txt "
             "assets/texts/eval/handbook_internals.txt --k {k} --tokens 2048 --json")
 KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
@@ -78,12 +78,12 @@ def card():
 `smollm2_stage1.safetensors`: one lightning indexer per layer (30), 4 heads × 64 dims (256
 multiply-adds per query-key pair, 2/9 of the main attention's 1,152), queries from the hidden state,
 keys LayerNorm'd, RoPE on the first 32 dims, as in `dsa_core.indexer.LightningIndexer`. Loaded by
-default with the embedded model (`dsa_core.indexer_weights.load_default_indexers`).
+default with the embedded model (`dsa_core.host.indexers.load_default_indexers`).
 
 ## Recipe: DeepSeek-V3.2-Exp stage 1 "dense warm-up", scaled down (docs/training.md)
 - Model frozen, dense attention. Each layer's indexer learns KL(p ‖ softmax(I)), p the head-summed,
   L1-normalised dense attention of the same layer over the causal prefix
-  (`dsa_core.losses.dense_warmup_loss`), teacher and inputs detached.
+  (`dsa_core.train.losses.dense_warmup_loss`), teacher and inputs detached.
 - Data: Debian documentation text, linux-doc-6.1 (GPL-2), python3.11-doc (PSF), perl-doc
   (GPL-1+/Artistic), fortunes (BSD-style/various), plus a little text the model wrote itself;
   extracted by `scripts/data_debian.py`, cut into 2,048-token windows by `scripts/gpu_pack.py`.
@@ -121,7 +121,7 @@ beats it).
   ({ok(after['dsa'] / control - 1 <= 0.01)}).
 
 ## Stage 2: sparse training (measured, model weights not shipped)
-`dsa_core.train_sparse.train_sparse` on one H200: DSA in every layer, the model trained with the LM
+`dsa_core.train.stage2.train_sparse` on one H200: DSA in every layer, the model trained with the LM
 loss (lr 2e-5), each indexer with the KL on its selected set (lr 1e-4, input detached), 150 steps ×
 8 windows × 2,048 tokens, starting from this file's indexers. The dense control trains the same way
 with dense attention. Held-out perplexity (same texts and tokens as above; `python scripts/gpu_table.py`):

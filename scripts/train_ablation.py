@@ -18,9 +18,9 @@ import torch
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from train_store import ROOT, load_store, val_metrics  # noqa: E402
 
-from dsa_core.config import SMOLLM2_HOST  # noqa: E402
-from dsa_core.train_indexer import make_indexers, train_indexers  # noqa: E402
-from dsa_core.weights import load_model  # noqa: E402
+from dsa_core.config import SMOLLM2_HOST
+from dsa_core.train.stage1 import make_indexers, train_indexers
+from dsa_core.host.load import load_model
 
 
 def main():

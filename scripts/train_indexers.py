@@ -7,7 +7,7 @@
 
 Recipe (DeepSeek-V3.2-Exp paper section 2.1, scaled down; docs/training.md): model frozen, dense
 attention; each layer's indexer learns KL(head-summed dense attention ‖ softmax(index scores)) on the
-last --queries queries of random-length prefixes of the stored windows (dsa_core.train_indexer).
+last --queries queries of random-length prefixes of the stored windows (dsa_core.train.stage1).
 Logs progress and the held-out metrics to data/logs/<out stem>.json; checkpoints every 50 steps.
 """
 import argparse
@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from train_store import ROOT, load_store, val_metrics  # noqa: E402
 
-from dsa_core.config import SMOLLM2_HOST  # noqa: E402
-from dsa_core.indexer_weights import load_indexers, save_indexers  # noqa: E402
-from dsa_core.train_indexer import make_indexers, train_indexers  # noqa: E402
-from dsa_core.weights import GGUF_NAME, load_model  # noqa: E402
+from dsa_core.config import SMOLLM2_HOST
+from dsa_core.host.indexers import load_indexers, save_indexers
+from dsa_core.train.stage1 import make_indexers, train_indexers
+from dsa_core.host.load import GGUF_NAME, load_model
 
 HOST = GGUF_NAME.removesuffix(".gguf")
 

@@ -8,8 +8,8 @@ import pathlib
 import numpy as np
 import torch
 
-from dsa_core.evaluate import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics
-from dsa_core.train_indexer import main_qk
+from dsa_core.train.evaluate import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics
+from dsa_core.train.stage1 import main_qk
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STORE = ROOT / "data" / "teacher"

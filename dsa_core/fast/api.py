@@ -11,7 +11,7 @@ Triton is imported only inside these functions, so `import dsa_core.fast` works 
 """
 import torch
 
-from . import plan
+from dsa_core.fast import plan
 
 
 def triton_available():
@@ -40,7 +40,7 @@ def indexer_plan(q, k, w, topk):
 def quantize_fp8(q, k, w):
     """DeepSeek's FP8 indexer inputs (dsa_core.fp8.act_quant, ue8m0 scales, no Hadamard rotation):
     q [B,S,h,d], k [B,T,d], w [B,S,h] -> e4m3 q, e4m3 k, w·q_scale [B,S,h], k_scale [B,T]."""
-    from ..fp8 import act_quant
+    from dsa_core.fp8 import act_quant
     q8, q_scale = act_quant(q)                                    # [B,S,h,d] values, [B,S,h,1]
     k8, k_scale = act_quant(k)                                    # [B,T,d] values,   [B,T,1]
     fp8 = torch.float8_e4m3fn
@@ -58,13 +58,13 @@ def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, **tune):
     plan.check_indexer_args(q, k, w, topk)
     p = indexer_plan(q, k, w, topk) if _on_gpu(q, k, w) else None
     if p is None:
-        from ..chunked import chunked_index_topk
+        from dsa_core.chunked import chunked_index_topk
         if fp8:                        # the same rounding, simulated in fp32 (scales folded back)
-            from ..fp8 import fp8_quant_dequant
+            from dsa_core.fp8 import fp8_quant_dequant
             q, k = fp8_quant_dequant(q), fp8_quant_dequant(k)
         return chunked_index_topk(q, k, w, topk)
-    from .indexer_triton import index_scores_into
-    from .topk_triton import select_topk_into
+    from dsa_core.fast.indexer_triton import index_scores_into
+    from dsa_core.fast.topk_triton import select_topk_into
     B, S, h, d = q.shape
     T = k.shape[1]
     q, k, w = q.contiguous(), k.contiguous(), w.contiguous()
@@ -112,9 +112,9 @@ def sparse_attention(q, k, v, idx, scale=None, trunc=False, **tune):
     plan.check_attention_args(q, k, v, idx)
     p = attention_plan(q, k, v) if _on_gpu(q, k, v, idx) else None
     if p is None:
-        from ..sparse import sparse_attention as reference
+        from dsa_core.sparse import sparse_attention as reference
         return reference(q, k, v, idx.long(), scale)
-    from .sparse_attn_triton import sparse_attention_into
+    from dsa_core.fast.sparse_attn_triton import sparse_attention_into
     D = q.shape[3]
     scale = D ** -0.5 if scale is None else scale
     p.update(tune)

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from . import style
+from dsa_core.viz import style
 
 _DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 _MARKERS = ["circle", "square", "diamond", "triangle-up", "x", "star"]

@@ -8,8 +8,8 @@ read. Maps larger than the budget are block-pooled first (see pool.py), and the 
 import numpy as np
 import plotly.graph_objects as go
 
-from . import style
-from .pool import future_to_nan, pool_matrix, window
+from dsa_core.viz import style
+from dsa_core.viz.pool import future_to_nan, pool_matrix, window
 
 GRID_SIDE = 192  # per panel in the 6-panel grid: 6 x 192^2 cells stay below one 512 x 512 map
 

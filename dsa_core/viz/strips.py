@@ -4,7 +4,7 @@ clickable token grid, and selection statistics (pick distances, sink keys, basel
 import numpy as np
 import plotly.graph_objects as go
 
-from . import style
+from dsa_core.viz import style
 
 
 def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=None, height=460):

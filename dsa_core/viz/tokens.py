@@ -9,7 +9,7 @@ import html
 
 import numpy as np
 
-from . import style
+from dsa_core.viz import style
 
 _CSS = (
     "<style>.dsa-text{line-height:2.1;font-size:1.05rem;direction:ltr}"

@@ -24,8 +24,8 @@ import torch
 
 import dsa_core as dsa
 from dsa_core import viz
-from dsa_core.exercises import nb01 as ex
-from dsa_core.exercises import setup_notebook
+from course.checks import nb01 as ex
+from course import setup_notebook
 
 setup_notebook(seed=0)   # seeds torch; makes the figures render offline (JupyterLab, VS Code, HTML)
 cfg = dsa.TEACHING       # a tiny configuration with DeepSeek-V3.2's field names

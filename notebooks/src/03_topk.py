@@ -15,8 +15,8 @@ import torch
 
 import dsa_core as dsa
 from dsa_core import viz
-from dsa_core.exercises import nb03 as ex
-from dsa_core.exercises import setup_notebook
+from course.checks import nb03 as ex
+from course import setup_notebook
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING

@@ -23,9 +23,9 @@ import torch
 
 import dsa_core as dsa
 from dsa_core import viz
-from dsa_core.viz import views
-from dsa_core.exercises import nb04 as ex
-from dsa_core.exercises import setup_notebook
+from dsa_core.analysis import views
+from course.checks import nb04 as ex
+from course import setup_notebook
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING

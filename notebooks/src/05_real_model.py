@@ -11,7 +11,7 @@
 # does the model's output change when every layer runs DSA?
 #
 # The model is SmolLM2-135M (Llama architecture, 30 layers, 9 query heads sharing 3 key/value heads),
-# embedded in the project and run on this CPU; `dsa_core.model` gives each layer a lightning indexer.
+# embedded in the project and run on this CPU; `dsa_core.host.model` gives each layer a lightning indexer.
 
 # %%
 import pathlib
@@ -20,11 +20,12 @@ import torch
 from IPython.display import HTML
 
 import dsa_core as dsa
-from dsa_core import trace, viz
-from dsa_core.exercises import nb05 as ex
-from dsa_core.exercises import setup_notebook
-from dsa_core.viz import views
-from dsa_core.viz.loading import load_with_indexers
+from dsa_core.analysis import trace
+from dsa_core import viz
+from course.checks import nb05 as ex
+from course import setup_notebook
+from dsa_core.analysis import views
+from dsa_core.host.indexers import load_with_indexers
 
 setup_notebook(seed=0)
 loaded, note = load_with_indexers()   # the app's loader: shipped trained indexers, else seeded ones
@@ -151,7 +152,7 @@ for mode, r in runs.items():
           f"{changed:.1%} of positions ≥ k")
 
 # %% [markdown]
-# For the full per-layer table on longer held-out texts: `python -m dsa_core.evaluate FILE --k 128`.
+# For the full per-layer table on longer held-out texts: `python -m dsa_core.train.evaluate FILE --k 128`.
 #
 # ## Exercises
 #

@@ -7,7 +7,7 @@
 #
 # An untrained indexer ranks keys at random, and DSA is then just random sparse attention. DeepSeek
 # trains the indexer to **imitate the model's own attention**, in two stages. Here you derive the
-# loss by hand, check it against `dsa_core.losses`, then run stage 1 live on a real model on this CPU
+# loss by hand, check it against `dsa_core.train.losses`, then run stage 1 live on a real model on this CPU
 # and measure how much attention the trained indexer keeps on a text it never saw.
 
 # %%
@@ -17,11 +17,13 @@ import pathlib
 import torch
 
 import dsa_core as dsa
-from dsa_core import losses, text, train_sparse, viz, weights
-from dsa_core import train_indexer as ti
-from dsa_core.exercises import nb06 as ex
-from dsa_core.exercises import setup_notebook
-from dsa_core.tokenizer import display_tokens
+from dsa_core.train import losses, stage2 as train_sparse
+from dsa_core.host import text, load as weights
+from dsa_core import viz
+from dsa_core.train import stage1 as ti
+from course.checks import nb06 as ex
+from course import setup_notebook
+from dsa_core.host.tokenizer import display_tokens
 
 setup_notebook(seed=0)
 print(losses.__doc__)
@@ -156,7 +158,7 @@ print(f"mean |A − B| per entry: {float((target_a - target_b).abs().mean()):.4f
 # %% [markdown]
 # They differ only in how the heads are weighted (in A every head's row sums to 1 over $S_t$; in B a
 # head that put little mass on $S_t$ counts less). Stage 2 also fine-tunes the whole model with the
-# language-modelling loss (`dsa_core.train_sparse.train_sparse`), which needs a GPU. The project ran
+# language-modelling loss (`dsa_core.train.stage2.train_sparse`), which needs a GPU. The project ran
 # it at small scale on one H200 (docs/training.md); the perplexity table, read from the indexers'
 # model card:
 
@@ -191,7 +193,7 @@ ex.check_target(answer_1, probs)
 # %% [markdown]
 # **Exercise 2.** For the toy index scores `I` and your target, compute the stage-1 loss: the mean
 # over queries of $\mathrm{KL}(p_{t,:} \,\|\, \mathrm{softmax}(I_{t,:}))$ (one number), without
-# `dsa_core.losses`.
+# `dsa_core.train.losses`.
 
 # %% [answer]
 answer_2 = None
@@ -222,7 +224,7 @@ ex.check_gradient(answer_3, I[0, -1], losses.attention_target(probs)[0, -1])
 
 # %% [markdown]
 # **Exercise 4.** In stage 2 two losses are summed and one backward pass runs
-# (`dsa_core.train_sparse.train_sparse`, its per-layer step shown above). Which parameters does each
+# (`dsa_core.train.stage2.train_sparse`, its per-layer step shown above). Which parameters does each
 # loss reach? Answer with a dict: `{"lm_loss": [...], "indexer_loss": [...]}`, each list holding
 # `"model"` and/or `"indexer"`. The checker finds the truth with autograd on a tiny model.
 

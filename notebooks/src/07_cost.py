@@ -9,8 +9,8 @@
 # parts: the core attention becomes O(L·k) but the indexer stays O(L²) with a small constant; DSA is
 # *dearer* than dense on short texts; memory traffic at decode falls more than FLOPs; and the price
 # cut is partly sparse attention and partly pricing policy. This notebook puts numbers on each,
-# from `dsa_core.cost` (pure arithmetic), `dsa_core.bench` (your machine), `dsa_core.cost_paper`
-# (the report's Figure 3) and `dsa_core.cost_api` (the published prices).
+# from `dsa_core.cost.flops` (pure arithmetic), `dsa_core.cost.timing` (your machine), `dsa_core.cost.paper`
+# (the report's Figure 3) and `dsa_core.cost.prices` (the published prices).
 
 # %%
 import pathlib
@@ -18,9 +18,10 @@ import pathlib
 import numpy as np
 
 import dsa_core as dsa
-from dsa_core import bench, cost, cost_api, cost_bench, cost_paper, viz
-from dsa_core.exercises import nb07 as ex
-from dsa_core.exercises import setup_notebook
+from dsa_core.cost import timing as bench, flops as cost, prices as cost_api, report as cost_bench, paper as cost_paper
+from dsa_core import viz
+from course.checks import nb07 as ex
+from course import setup_notebook
 
 setup_notebook(seed=0)
 shape = cost.V32_MQA              # DeepSeek-V3.2 671B, MLA in its absorbed "MQA mode" (decode)
@@ -94,9 +95,9 @@ print(f"one decode step at 128K reads {dense_read / 1e6:.1f} MB (dense, bf16 cac
 #
 # ## Measured: dense vs DSA on this machine
 #
-# `dsa_core.bench` times each part on the teaching configuration T1 (8 heads, one KV head, D = 64,
+# `dsa_core.cost.timing` times each part on the teaching configuration T1 (8 heads, one KV head, D = 64,
 # indexer 4 × 32, k = 128) and fits a rate per part, so "predicted" carries the model's shape (T² or
-# T·k). Short lengths here to stay quick; run `python -m dsa_core.bench` for the full sweep.
+# T·k). Short lengths here to stay quick; run `python -m dsa_core.cost.timing` for the full sweep.
 
 # %%
 result = bench.run_bench(device="cpu", lengths=[512, 1024, 2048], call_limit_s=10)

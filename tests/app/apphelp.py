@@ -66,7 +66,7 @@ def tiny_hf_folder(folder, n_layers=2, n_heads=4):
     import torch
     from safetensors.torch import save_file
 
-    from dsa_core.model import ModelConfig, Transformer
+    from dsa_core.host.model import ModelConfig, Transformer
     sys.path.insert(0, str(ROOT / "tests" / "model"))
     import tiny
     tok = tiny.tiny_tokenizer()

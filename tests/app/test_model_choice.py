@@ -44,7 +44,7 @@ def test_first_load_reports_progress_to_the_end(tmp_path, monkeypatch):
     import sys
 
     from apphelp import ROOT
-    from dsa_core.viz.loading import load_with_indexers
+    from dsa_core.host.indexers import load_with_indexers
     sys.path.insert(0, str(ROOT / "tests" / "model"))
     import tiny
     monkeypatch.setenv("DSA_CACHE_DIR", str(tmp_path / "cache"))

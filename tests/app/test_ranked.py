@@ -1,11 +1,12 @@
-"""dsa_core.viz.ranked: every shortcut gives exactly what the dsa_core function it replaces gives."""
+"""dsa_core.analysis.ranked: every shortcut gives exactly what the dsa_core function it replaces gives."""
 import numpy as np
 import pytest
 import torch
 
 from dsa_core.metrics import oracle_topk, random_topk, topk_overlap, window_topk
 from dsa_core.topk import select_topk
-from dsa_core.viz import prepare_map, ranked, views
+from dsa_core.viz import prepare_map
+from dsa_core.analysis import ranked, views
 
 
 def _scores(T, seed=0, ties=True):
@@ -97,7 +98,7 @@ def test_pick_maps_equal_the_pooled_full_maps():
 
 
 def test_output_change_with_cached_values_equals_the_plain_call():
-    from dsa_core.model import ModelConfig, Transformer
+    from dsa_core.host.model import ModelConfig, Transformer
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=50, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8, hidden_dim=64)
     model, T = Transformer(cfg).eval(), 40

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from dsa_core import viz
-from dsa_core.viz import pool, views
+from dsa_core.viz import pool
+from dsa_core.analysis import views
 
 
 def test_pooling_never_exceeds_the_budget_and_ignores_the_future():

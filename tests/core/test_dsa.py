@@ -3,8 +3,7 @@ import dataclasses
 
 import torch
 
-from dsa_core import (SMOLLM2_HOST, TEACHING, LightningIndexer, dense_attention, dsa_attention,
-                      dsa_decode, masked_sparse_attention)
+from dsa_core import SMOLLM2_HOST, TEACHING, LightningIndexer, dense_attention, dsa_attention, dsa_decode, masked_sparse_attention
 from dsa_core.toy import toy_layer
 
 

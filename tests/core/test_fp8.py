@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from dsa_core import index_scores, select_topk, topk_overlap
-from dsa_core.fp8 import (act_quant, fp8_index_scores, fp8_index_scores_dequant, fp8_quant_dequant,
-                          hadamard, hadamard_matrix)
+from dsa_core.fp8 import act_quant, fp8_index_scores, fp8_index_scores_dequant, fp8_quant_dequant, hadamard, hadamard_matrix
 from dsa_core.toy import toy_indexer_inputs
 
 

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from dsa_core import (attention_probs, attention_recall, oracle_topk, random_topk, select_topk,
-                      topk_overlap, window_topk)
+from dsa_core import attention_probs, attention_recall, oracle_topk, random_topk, select_topk, topk_overlap, window_topk
 from dsa_core.toy import toy_qkv
 
 

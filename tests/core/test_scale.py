@@ -4,8 +4,7 @@ import sys
 
 import torch
 
-from dsa_core import (V32_671B, dense_attention, index_scores, select_topk, sparse_attention,
-                      window_topk)
+from dsa_core import V32_671B, dense_attention, index_scores, select_topk, sparse_attention, window_topk
 from dsa_core.toy import toy_indexer_inputs, toy_qkv
 
 

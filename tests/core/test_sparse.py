@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from dsa_core import (causal_mask, dense_attention, masked_sparse_attention, select_topk,
-                      sparse_attention, sparse_attention_probs)
+from dsa_core import causal_mask, dense_attention, masked_sparse_attention, select_topk, sparse_attention, sparse_attention_probs
 
 
 def _random_selection(B, S, T, k, seed=0):

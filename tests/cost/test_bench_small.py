@@ -1,12 +1,12 @@
-"""dsa_core.bench and cost_bench: the sweep runs, the JSON round-trips, predictions are arithmetic.
+"""dsa_core.cost.timing and cost_bench: the sweep runs, the JSON round-trips, predictions are arithmetic.
 No speed is asserted here (speed claims belong in the benchmark output, never in timed tests)."""
 import pathlib
 from dataclasses import replace
 
 import pytest
 
-from dsa_core import bench, cost_bench
-from dsa_core.cost import T1
+from dsa_core.cost import timing as bench, report as cost_bench
+from dsa_core.cost.flops import T1
 
 TINY = replace(T1, name="tiny", n_heads=2, qk_head_dim=8, v_head_dim=8, index_n_heads=2,
                index_head_dim=8, index_topk=16)
@@ -72,7 +72,7 @@ def test_load_json_rejects_other_schemas(tmp_path):
 
 
 def test_table_renders_the_recorded_h200_file_without_predictions():
-    from dsa_core import cost_bench
+    from dsa_core.cost import report as cost_bench
     path = pathlib.Path(__file__).resolve().parents[2] / "assets" / "bench" / "h200.json"
     text = cost_bench.table(cost_bench.load_json(path))
     assert "131072" in text and "H200" in text

@@ -1,7 +1,7 @@
-"""dsa_core.cost_api: published prices, workloads and the sparse-vs-policy split."""
+"""dsa_core.cost.prices: published prices, workloads and the sparse-vs-policy split."""
 import pytest
 
-from dsa_core import cost_api as ca
+from dsa_core.cost import prices as ca
 
 
 def test_published_prices():

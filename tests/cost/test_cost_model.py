@@ -1,13 +1,11 @@
-"""dsa_core.cost against the published 671B figures (perf_anchors.md §6.1, dsa_spec.md §b, §a.11)."""
+"""dsa_core.cost.flops against the published 671B figures (perf_anchors.md §6.1, dsa_spec.md §b, §a.11)."""
 import math
 from dataclasses import replace
 
 import pytest
 
-from dsa_core import cost
-from dsa_core.cost import (T1, V32_MHA, V32_MQA, asymptotic_ratio, cache_bytes_per_token,
-                           crossover_decode_bytes, crossover_numeric, crossover_sequence,
-                           crossover_token, dense_cost, dsa_cost)
+from dsa_core.cost import flops as cost
+from dsa_core.cost.flops import T1, V32_MHA, V32_MQA, asymptotic_ratio, cache_bytes_per_token, crossover_decode_bytes, crossover_numeric, crossover_sequence, crossover_token, dense_cost, dsa_cost
 
 K = 1024
 

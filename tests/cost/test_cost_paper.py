@@ -1,7 +1,7 @@
-"""dsa_core.cost_paper: the Figure 3 read-off and the stated model fitted to it."""
+"""dsa_core.cost.paper: the Figure 3 read-off and the stated model fitted to it."""
 import pytest
 
-from dsa_core import cost_paper as cp
+from dsa_core.cost import paper as cp
 
 
 def test_readoff_says_what_it_is():

@@ -2,7 +2,7 @@
 import json
 import pathlib
 
-from dsa_core.cost_bench import load_json
+from dsa_core.cost.report import load_json
 
 ASSET = pathlib.Path(__file__).resolve().parents[2] / "assets" / "bench" / "h200.json"
 

@@ -13,14 +13,14 @@ INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 if not (torch.cuda.is_available() or INTERPRET):
     pytest.skip("needs a CUDA GPU (or TRITON_INTERPRET=1)", allow_module_level=True)
 
-from dsa_core.chunked import chunked_index_topk  # noqa: E402
-from dsa_core.fast import api, plan  # noqa: E402
-from dsa_core.fast.indexer_triton import index_scores_triton  # noqa: E402
-from dsa_core.fast.sparse_attn_triton import sparse_attention_into  # noqa: E402
-from dsa_core.fast.topk_triton import select_topk_into  # noqa: E402
-from dsa_core.indexer import index_scores  # noqa: E402
-from dsa_core.sparse import sparse_attention  # noqa: E402
-from dsa_core.topk import select_topk  # noqa: E402
+from dsa_core.chunked import chunked_index_topk
+from dsa_core.fast import api, plan
+from dsa_core.fast.indexer_triton import index_scores_triton
+from dsa_core.fast.sparse_attn_triton import sparse_attention_into
+from dsa_core.fast.topk_triton import select_topk_into
+from dsa_core.indexer import index_scores
+from dsa_core.sparse import sparse_attention
+from dsa_core.topk import select_topk
 
 DEV = "cpu" if INTERPRET else "cuda"
 DT = torch.float16 if INTERPRET else torch.bfloat16

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 import tiny
-from dsa_core import weights
-from dsa_core.text import DSAUserError, ModelFileError, UnsupportedModelError
-from dsa_core.weights import load_model
+from dsa_core.host import load as weights
+from dsa_core.host.text import DSAUserError, ModelFileError, UnsupportedModelError
+from dsa_core.host.load import load_model
 
 TEXT = "the cat sat in a hat, then ran"
 
@@ -94,9 +94,9 @@ def test_unsupported_architectures_name_the_problem_and_the_fix(tmp_path):
 
 
 def test_the_fused_dense_step_equals_the_dense_attention_oracle(monkeypatch):
-    from dsa_core import model as model_py
+    from dsa_core.host import model as model_py
     from dsa_core.dense import dense_attention
-    from dsa_core.hf import hf_config
+    from dsa_core.host.hf import hf_config
     ref = tiny.tiny_hf_model("qwen2")
     model = weights.build_model(hf_config(ref.config.to_dict() | {"architectures": ["Qwen2ForCausalLM"]}),
                                 {k.removeprefix("model."): v for k, v in ref.state_dict().items()})

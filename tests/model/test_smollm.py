@@ -5,9 +5,9 @@ import torch
 from dsa_core.config import SMOLLM2_HOST
 from dsa_core.indexer import LightningIndexer
 from dsa_core.metrics import window_topk
-from dsa_core.model import attach_indexers, dsa_select, window_select
-from dsa_core.trace import compare_runs, trace_layers
-from dsa_core.weights import GGUF_NAME, bundled_gguf_path
+from dsa_core.host.model import attach_indexers, dsa_select, window_select
+from dsa_core.analysis.trace import compare_runs, trace_layers
+from dsa_core.host.load import GGUF_NAME, bundled_gguf_path
 
 pytestmark = pytest.mark.slow
 TEXTS = ["The capital of France is Paris. It has 2,148,271 inhabitants (2020).",

@@ -2,7 +2,7 @@
 import pytest
 
 import tiny
-from dsa_core.text import TextInputError, clean_text, prepare_ids
+from dsa_core.host.text import TextInputError, clean_text, prepare_ids
 
 
 def test_control_characters_are_removed_and_reported():
@@ -38,7 +38,7 @@ def test_short_text_is_not_cut():
 
 
 def test_display_tokens_are_readable():
-    from dsa_core.tokenizer import display_token
+    from dsa_core.host.tokenizer import display_token
     assert [display_token(t) for t in ["Ġthe", "ĊĠĠ", "ĉx", "<|im_start|>", "▁Hello", "<0x0A>"]] == \
         ["·the", "↵··", "⇥x", "<|im_start|>", "·Hello", "↵"]
     assert display_token("ðŁ") == "<F0\u00a09F>"          # two bytes of a 4-byte emoji

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from dsa_core.tokenizer import _BYTES, tokenizer_from_fields
+from dsa_core.host.tokenizer import _BYTES, tokenizer_from_fields
 
 SPECIAL = "<|endoftext|>"
 MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a"]

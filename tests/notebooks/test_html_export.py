@@ -1,6 +1,6 @@
 """A notebook exported to HTML draws its Plotly figures in a browser with no network at all.
 
-Executes notebooks/01_attention.ipynb, exports it with dsa_core.exercises.export_html, checks that the
+Executes notebooks/01_attention.ipynb, exports it with course.export_html, checks that the
 file loads no http(s) script, then opens it in Debian's headless Chromium (Playwright) with every
 non-file request blocked and recorded, and asserts that a Plotly heatmap was drawn.
 """
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from dsa_core.exercises.notebook_setup import export_html
+from course.notebook import export_html
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_attention.ipynb"

@@ -2,7 +2,7 @@
 import torch
 
 from dsa_core import attention_probs
-from dsa_core.exercises import nb01
+from course.checks import nb01
 
 
 def test_causal_pairs():

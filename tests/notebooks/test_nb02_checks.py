@@ -2,7 +2,7 @@
 import torch
 
 import dsa_core as dsa
-from dsa_core.exercises import nb02
+from course.checks import nb02
 
 
 def _inputs(T=12):

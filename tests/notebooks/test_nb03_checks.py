@@ -2,7 +2,7 @@
 import torch
 
 import dsa_core as dsa
-from dsa_core.exercises import nb03
+from course.checks import nb03
 
 ROWS = [[1.0], [0.5, 2.0], [3.0, 1.0, 3.0], [0.0, 2.0, 2.0, 1.0], [1.5, 0.0, 2.5, 2.5, 0.5],
         [0.0, 4.0, 1.0, 1.0, 1.0, 3.0], [2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5],

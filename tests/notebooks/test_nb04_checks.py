@@ -2,7 +2,7 @@
 import torch
 
 import dsa_core as dsa
-from dsa_core.exercises import nb04
+from course.checks import nb04
 
 
 def _setup():

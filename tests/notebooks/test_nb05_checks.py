@@ -1,7 +1,7 @@
 """Notebook 05 checkers, on a LayerTrace built from toy tensors (no model load needed)."""
 import dsa_core as dsa
-from dsa_core.exercises import nb05
-from dsa_core.trace import LayerTrace
+from course.checks import nb05
+from dsa_core.analysis.trace import LayerTrace
 
 
 def _rec(T=40, K=8):

@@ -2,8 +2,8 @@
 import torch
 
 import dsa_core as dsa
-from dsa_core import losses
-from dsa_core.exercises import nb06
+from dsa_core.train import losses
+from course.checks import nb06
 
 
 def _toy(T=10):

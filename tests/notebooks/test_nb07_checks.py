@@ -1,6 +1,6 @@
 """Notebook 07 checkers: the indexer term, the asymptote, the crossover and the bill's usual slips."""
-from dsa_core import cost, cost_api
-from dsa_core.exercises import nb07
+from dsa_core.cost import flops as cost, prices as cost_api
+from course.checks import nb07
 
 A = 2 * 128 * (576 + 512)
 I = 2 * 64 * 128

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dsa_core.config import SMOLLM2_HOST
-from dsa_core.model import ModelConfig, Transformer
+from dsa_core.host.model import ModelConfig, Transformer
 
 TINY_MODEL = ModelConfig(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8,
                          hidden_dim=64, max_seq_len=256)

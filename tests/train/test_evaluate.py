@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import torch
 
-from dsa_core.evaluate import LAYER_KEYS, evaluate_files, table
-from dsa_core.indexer_weights import load_indexers, save_indexers
-from dsa_core.model import attach_indexers
-from dsa_core.train_indexer import make_indexers
+from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files, table
+from dsa_core.host.indexers import load_indexers, save_indexers
+from dsa_core.host.model import attach_indexers
+from dsa_core.train.stage1 import make_indexers
 
 
 class CharTokenizer:

@@ -4,8 +4,7 @@ import math
 import torch
 
 from dsa_core.dense import attention_probs
-from dsa_core.losses import (attention_target, dense_warmup_loss, kl_to_scores, restricted_target,
-                             sparse_indexer_loss)
+from dsa_core.train.losses import attention_target, dense_warmup_loss, kl_to_scores, restricted_target, sparse_indexer_loss
 from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
 from dsa_core.toy import toy_qkv

@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from dsa_core.evaluate import LAYER_KEYS, evaluate_files
-from dsa_core.indexer_weights import DEFAULT_PATH, load_default_indexers
-from dsa_core.weights import load_model
+from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files
+from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
+from dsa_core.host.load import load_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CARD_DIR = ROOT / "assets" / "indexers"

@@ -1,7 +1,7 @@
 """The stage-1 training loop on a tiny random model: gradients, progress, and the yielded keys."""
 import torch
 
-from dsa_core.train_indexer import indexer_step, layer_inputs, make_indexers, train_indexers
+from dsa_core.train.stage1 import indexer_step, layer_inputs, make_indexers, train_indexers
 
 KEYS = {"step", "steps", "loss", "recall", "recall_oracle", "overlap", "lr", "seconds", "layers"}
 
@@ -41,7 +41,7 @@ def test_training_leaves_the_model_frozen(tiny_model, tiny_cfg):
 
 def test_fresh_copy_has_the_same_sizes_new_weights_and_leaves_the_original(tiny_cfg):
     from dsa_core.indexer import LightningIndexer
-    from dsa_core.train_indexer import fresh_copy
+    from dsa_core.train.stage1 import fresh_copy
     torch.manual_seed(3)
     orig = LightningIndexer(tiny_cfg)
     before = {n: p.clone() for n, p in orig.state_dict().items()}

@@ -1,9 +1,9 @@
 """Stage 2 (sparse training) on a tiny random model: who learns from which loss, and that it learns."""
 import torch
 
-from dsa_core.model import attach_indexers, dsa_select
-from dsa_core.train_indexer import make_indexers
-from dsa_core.train_sparse import lm_loss, recording_select, train_sparse
+from dsa_core.host.model import attach_indexers, dsa_select
+from dsa_core.train.stage1 import make_indexers
+from dsa_core.train.stage2 import lm_loss, recording_select, train_sparse
 
 
 def _with_indexers(model, cfg):

@@ -1,10 +1,10 @@
 """Checkers for notebook 04, sparse attention (gather vs mask, the -1 slots, MQA sharing, memory)."""
 import torch
 
-from ..config import V32_671B
-from ..dense import attention_probs
-from ..sparse import sparse_attention
-from .feedback import as_number, as_tensor, close, correct, not_answered, wrong
+from dsa_core.config import V32_671B
+from dsa_core.dense import attention_probs
+from dsa_core.sparse import sparse_attention
+from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
 
 
 def _output_problem(x, q, k, v, idx, t, head):

@@ -7,7 +7,7 @@ only), and DSA split into indexer (`index_scores`), selection (`select_topk`) an
 at large T only evenly spaced query blocks are timed and scaled by visible pairs (`sampled` < 1).
 Sparse attention gets random causal indices: the toy indexer's scores are random, so its picks are.
 Speed claims live here and in the JSON, never in timed tests. Schema: docs/cost.md. Predictions and
-crossovers: cost_bench.py. CLI: python -m dsa_core.bench [--device cpu|cuda] [--json OUT] [--lengths ...]
+crossovers: cost_bench.py. CLI: python -m dsa_core.cost.timing [--device cpu|cuda] [--json OUT] [--lengths ...]
 """
 import argparse
 import os
@@ -17,8 +17,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from dsa_core.cost import T1
-from dsa_core.cost_bench import summarise
+from dsa_core.cost.flops import T1
+from dsa_core.cost.report import summarise
 from dsa_core.dense import dense_attention
 from dsa_core.indexer import index_scores
 from dsa_core.sparse import masked_sparse_attention, sparse_attention
@@ -146,8 +146,8 @@ def run_bench(**kw):
 
 def main(argv=None):
     """Command line: print a table and optionally write the JSON."""
-    from dsa_core.cost_bench import save_json, table
-    p = argparse.ArgumentParser(prog="python -m dsa_core.bench", description=__doc__.split("\n")[0])
+    from dsa_core.cost.report import save_json, table
+    p = argparse.ArgumentParser(prog="python -m dsa_core.cost.timing", description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     p.add_argument("--json", help="write the result here (schema dsa-bench/1, docs/cost.md)")
     p.add_argument("--lengths", help="comma-separated context lengths, e.g. 1024,4096")

@@ -12,14 +12,14 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from .dense import attention_probs
-from .indexer import index_scores
-from .metrics import attention_recall
-from .model import dsa_select, random_select, window_select
-from .sparse import sparse_attention_probs
-from .text import PreparedText, TextInputError, prepare_ids
-from .tokenizer import display_tokens
-from .topk import select_topk
+from dsa_core.dense import attention_probs
+from dsa_core.indexer import index_scores
+from dsa_core.metrics import attention_recall
+from dsa_core.host.model import dsa_select, random_select, window_select
+from dsa_core.sparse import sparse_attention_probs
+from dsa_core.host.text import PreparedText, TextInputError, prepare_ids
+from dsa_core.host.tokenizer import display_tokens
+from dsa_core.topk import select_topk
 
 CHUNK = 512  # query rows per block when building [T, T] maps: peak memory stays O(chunk·T) beyond the maps
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ..dense import dense_attention
-from ..indexer import index_scores
-from ..metrics import attention_recall, oracle_topk, random_topk, window_topk
-from ..sparse import sparse_attention
-from ..topk import select_topk
-from .ranked import overlap_rows
+from dsa_core.dense import dense_attention
+from dsa_core.indexer import index_scores
+from dsa_core.metrics import attention_recall, oracle_topk, random_topk, window_topk
+from dsa_core.sparse import sparse_attention
+from dsa_core.topk import select_topk
+from dsa_core.analysis.ranked import overlap_rows
 
 N_SINKS = 4
 
@@ -65,7 +65,7 @@ def _sparse_probs(rec, idx, head):
 
 
 def layer_view(rec, k, head=None, seed=0, picks=None):
-    """A LayerTrace (dsa_core.trace) re-selected at budget k -> LayerView. No model run.
+    """A LayerTrace (dsa_core.analysis.trace) re-selected at budget k -> LayerView. No model run.
     picks: picks_at(rec, k) when cached by the caller (then a new head costs little), optionally with
     "ideal top-k" (the ideal picks of this head) too."""
     T = len(rec.tokens)
@@ -152,7 +152,7 @@ def key_counts(topk, T):
 @torch.no_grad()
 def next_token_effect(model, ids, k, select_dsa):
     """DSA in every layer vs dense, per position: KL(dense ‖ DSA) of the next-token distribution,
-    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.model.dsa_select(k)."""
+    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.host.model.dsa_select(k)."""
     ids = torch.as_tensor(ids).reshape(1, -1)                                      # [1,T]
     out = {}
     for name, select in (("dense", None), ("dsa", select_dsa)):

@@ -14,7 +14,7 @@ import json
 import math
 import platform
 
-from dsa_core.cost import dense_cost, dsa_cost
+from dsa_core.cost.flops import dense_cost, dsa_cost
 
 SCHEMA = "dsa-bench/1"
 DSA_PARTS = ("dsa/indexer", "dsa/selection", "dsa/sparse_attention")

@@ -5,10 +5,10 @@ notebook and is truthy only when the answer is right. `None` (the placeholder in
 gives "not answered yet" and never raises, so the student notebooks run top to bottom in CI; the
 instructor copies in `notebooks/solutions/` assert that every check passes.
 
-    from dsa_core.exercises import nb03 as ex
+    from course.checks import nb03 as ex
     ex.check_select_row(answer)          # -> ✗ row 3 selects position 5, which is in the future
 """
-from .feedback import Feedback, correct, not_answered, wrong
-from .notebook_setup import setup_notebook
+from course.feedback import Feedback, correct, not_answered, wrong
+from course.notebook import setup_notebook
 
 __all__ = ["Feedback", "correct", "not_answered", "wrong", "setup_notebook"]

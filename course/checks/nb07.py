@@ -1,6 +1,6 @@
 """Checkers for notebook 07, compute and cost."""
-from .. import cost, cost_api
-from .feedback import as_number, close, correct, not_answered, wrong
+from dsa_core.cost import flops as cost, prices as cost_api
+from course.feedback import as_number, close, correct, not_answered, wrong
 
 
 def check_decode_ratio(answer, L=131072, shape=cost.V32_MQA):

@@ -1,9 +1,9 @@
 """Checkers for notebook 01, attention and why it is quadratic."""
 import torch
 
-from ..config import V32_671B
-from ..dense import attention_probs
-from .feedback import as_number, as_tensor, close, correct, not_answered, wrong
+from dsa_core.config import V32_671B
+from dsa_core.dense import attention_probs
+from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
 
 
 def check_causal_pairs(answer, T=1000):

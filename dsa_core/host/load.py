@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import torch
 
-from .model import ModelConfig, Transformer
-from .text import ModelFileError
+from dsa_core.host.model import ModelConfig, Transformer
+from dsa_core.host.text import ModelFileError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CACHE_FORMAT = 1  # bump when the cache layout changes: old folders are then ignored
@@ -69,8 +69,8 @@ def build_model(cfg_fields, state_dict):
 def convert_gguf(gguf_path, out_dir, progress=None):
     """Dequantise a GGUF file into out_dir (written atomically): model.safetensors, tokenizer.json, config.json."""
     from safetensors.torch import save_file
-    from .gguf_load import gguf_config, gguf_state_dict, gguf_tokenizer_fields, open_gguf
-    from .tokenizer import tokenizer_from_fields
+    from dsa_core.host.gguf import gguf_config, gguf_state_dict, gguf_tokenizer_fields, open_gguf
+    from dsa_core.host.tokenizer import tokenizer_from_fields
     say = progress or (lambda frac, msg: None)
     say(0.0, "reading the GGUF file")
     reader = open_gguf(gguf_path)
@@ -119,7 +119,7 @@ def load_model(source=None, cache_dir=None, progress=None):
     """
     path = bundled_gguf_path() if source is None else Path(source).expanduser()
     if path.is_dir():
-        from .hf import read_hf_folder
+        from dsa_core.host.hf import read_hf_folder
         cfg, sd, tok = read_hf_folder(path)
         return LoadedModel(build_model(cfg, sd), tok, path.name)
     if not path.exists():

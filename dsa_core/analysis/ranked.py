@@ -14,9 +14,9 @@ import functools
 import numpy as np
 import torch
 
-from ..dense import causal_mask
-from ..topk import select_topk
-from .pool import block_edges, future_to_nan
+from dsa_core.dense import causal_mask
+from dsa_core.topk import select_topk
+from dsa_core.viz.pool import block_edges, future_to_nan
 
 FLOOR = 512      # the shortest prefix ranked: every k up to 512 shares one pass
 
@@ -142,7 +142,7 @@ def _dense(rec, head):
 def base_maps(rec, head=None, how="max", zoom=None, max_side=192):
     """pick_maps' `base` from a LayerTrace: its index scores and the head's dense attention, prepared
     (pooled with `how`, and with "mean" for the difference map) once; they do not depend on k."""
-    from .heatmaps import prepare_map
+    from dsa_core.viz.heatmaps import prepare_map
     dense = _dense(rec, head).numpy()
     out = {"scores": prepare_map(rec.index_scores.numpy(), max_side, how, zoom),
            "dense": prepare_map(dense, max_side, how, zoom)}
@@ -173,7 +173,7 @@ def rank_heads(rec, m):
 def picks_from(ranks, T, k, n_sinks=4):
     """Every selection at budget k for views.layer_view(picks=...): slices of the ranked prefixes
     {"DSA indexer", "ideal top-k", "random"} plus the sliding window with sinks."""
-    from ..metrics import window_topk
+    from dsa_core.metrics import window_topk
     out = {name: take(r, k) for name, r in ranks.items()}
     out[f"window + {n_sinks} sinks"] = window_topk(T, k, n_sinks)
     return out

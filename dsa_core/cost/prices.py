@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsa_core.cost_paper import modelled_cost
+from dsa_core.cost.paper import modelled_cost
 
 PRICES = {
     "V3.1-Terminus": {"input_miss": 0.56, "input_hit": 0.07, "output": 1.68},

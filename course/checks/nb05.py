@@ -1,8 +1,8 @@
 """Checkers for notebook 05, DSA on a real model (recall, the window baseline, the ideal ceiling)."""
 import torch
 
-from ..metrics import attention_recall, oracle_topk, window_topk
-from .feedback import as_number, as_tensor, close, correct, not_answered, wrong
+from dsa_core.metrics import attention_recall, oracle_topk, window_topk
+from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
 
 
 def check_recall(answer, rec, t):

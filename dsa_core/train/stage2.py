@@ -16,10 +16,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .losses import sparse_indexer_loss
-from .sparse import sparse_attention_probs
-from .topk import select_topk
-from .train_indexer import lr_factor
+from dsa_core.train.losses import sparse_indexer_loss
+from dsa_core.sparse import sparse_attention_probs
+from dsa_core.topk import select_topk
+from dsa_core.train.stage1 import lr_factor
 
 
 def recording_select(topk, indexer_losses):

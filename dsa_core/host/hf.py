@@ -9,7 +9,7 @@ Source: transformers `configuration_llama.py`, `configuration_qwen2.py` (field n
 import json
 from pathlib import Path
 
-from .text import ModelFileError, UnsupportedModelError
+from dsa_core.host.text import ModelFileError, UnsupportedModelError
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 _HELP = "Use a Llama, Mistral, Qwen2 or SmolLM2 checkpoint folder (config.json + *.safetensors)."

@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import torch
 
-from .. import cost
-from ..fp8 import fp8_index_scores
-from ..indexer import index_scores
-from ..losses import attention_target, kl_to_scores
-from ..metrics import topk_overlap
-from ..topk import select_topk
+from dsa_core.cost import flops as cost
+from dsa_core.fp8 import fp8_index_scores
+from dsa_core.indexer import index_scores
+from dsa_core.train.losses import attention_target, kl_to_scores
+from dsa_core.metrics import topk_overlap
+from dsa_core.topk import select_topk
 
 
 def _np(x):
@@ -75,7 +75,7 @@ def cost_on_text(T, k, shape=cost.SMOLLM2):
 def recorded_results():
     """The shipped indexers' recorded held-out evaluation, shaped for the app: None when not shipped, else
     {"k": 128 report's mean, "per_layer": {method: [30] recall}, "by_k": rows, "stage2": rows}."""
-    from ..indexer_weights import recorded_evaluation
+    from dsa_core.host.indexers import recorded_evaluation
     evals, stage2 = recorded_evaluation()
     if 128 not in evals:
         return None

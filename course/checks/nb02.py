@@ -1,10 +1,10 @@
 """Checkers for notebook 02, the lightning indexer."""
 import torch
 
-from ..config import V32_671B
-from ..cost import V32_MHA, V32_MQA, pair_flops
-from ..indexer import index_scores
-from .feedback import as_number, as_tensor, close, correct, not_answered, wrong
+from dsa_core.config import V32_671B
+from dsa_core.cost.flops import V32_MHA, V32_MQA, pair_flops
+from dsa_core.indexer import index_scores
+from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
 
 
 def _wrong_variants(q, k, w):

@@ -15,12 +15,12 @@ import time
 
 import torch
 
-from .dense import attention_probs
-from .indexer import LightningIndexer, index_scores
-from .losses import attention_target, dense_warmup_loss
-from .metrics import attention_recall, oracle_topk, topk_overlap
-from .rope import apply_rope_half, rope_cos_sin
-from .topk import select_topk
+from dsa_core.dense import attention_probs
+from dsa_core.indexer import LightningIndexer, index_scores
+from dsa_core.train.losses import attention_target, dense_warmup_loss
+from dsa_core.metrics import attention_recall, oracle_topk, topk_overlap
+from dsa_core.rope import apply_rope_half, rope_cos_sin
+from dsa_core.topk import select_topk
 
 
 def make_indexers(cfg, layers, seed=0):

@@ -1,8 +1,8 @@
 """Checkers for notebook 06, training the indexer (the stage-1 target, the KL loss, its gradient)."""
 import torch
 
-from ..losses import attention_target, kl_to_scores
-from .feedback import as_number, as_tensor, close, correct, not_answered, wrong
+from dsa_core.train.losses import attention_target, kl_to_scores
+from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
 
 
 def check_target(answer, probs):
@@ -47,7 +47,7 @@ def check_kl(answer, index_score, p):
         return wrong(name, f"expected one number (a 0-d tensor or a float), got {type(answer).__name__}.")
     right = float(kl_to_scores(p, index_score))
     if close(x, right, 1e-4):
-        return correct(name, f"KL = {right:.4f} nats per query, equal to dsa_core.losses.dense_warmup_loss.")
+        return correct(name, f"KL = {right:.4f} nats per query, equal to dsa_core.train.losses.dense_warmup_loss.")
     S = p.shape[1]
     if close(x, right * S, 1e-4):
         return wrong(name, f"that is the sum over the {S} queries; we take the mean (the paper's Σ_t is a "
@@ -103,10 +103,10 @@ def stage2_gradient_reach(seed=0):
     indexer per layer: {"lm_loss": {"model" and/or "indexer"}, "indexer_loss": {...}}."""
     from dataclasses import replace
 
-    from ..config import SMOLLM2_HOST
-    from ..indexer import LightningIndexer
-    from ..model import ModelConfig, Transformer, attach_indexers
-    from ..train_sparse import lm_loss, recording_select
+    from dsa_core.config import SMOLLM2_HOST
+    from dsa_core.indexer import LightningIndexer
+    from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
+    from dsa_core.train.stage2 import lm_loss, recording_select
     torch.manual_seed(seed)
     cfg = ModelConfig(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8, hidden_dim=64)
     ix_cfg = replace(SMOLLM2_HOST, dim=32, index_n_heads=2, index_head_dim=8, index_topk=4)
@@ -146,6 +146,6 @@ def check_stage2_gradients(answer):
                            "needs its own loss.")
     if "model" in given["indexer_loss"]:
         return wrong(name, "the indexer's loss does not reach the model: its input is x.detach() "
-                           "(dsa_core.train_sparse.recording_select), as in DeepSeek's recipe.")
+                           "(dsa_core.train.stage2.recording_select), as in DeepSeek's recipe.")
     return wrong(name, f"autograd finds {({k: sorted(v) for k, v in truth.items()})}; each loss reaches "
                        "exactly one part.")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
-from .config import SMOLLM2_HOST, DSAConfig
-from .indexer import LightningIndexer
+from dsa_core.config import SMOLLM2_HOST, DSAConfig
+from dsa_core.indexer import LightningIndexer
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "assets" / "indexers" / "smollm2_stage1.safetensors"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "indexers" / "smollm2_stage1.safetensors"
 SHAPE_FIELDS = ("dim", "q_lora_rank", "index_n_heads", "index_head_dim", "index_rope_head_dim",
                 "index_topk", "rope_theta")
 
@@ -64,10 +64,47 @@ def load_default_indexers(model, path=None):
 
     Raises ValueError when the file's sizes do not match the model (another host model).
     """
-    from .model import attach_indexers
+    from dsa_core.host.model import attach_indexers
     indexers, cfg, meta = load_indexers(path or DEFAULT_PATH)
     if cfg.dim != model.cfg.dim or len(indexers) != model.cfg.n_layers:
         raise ValueError(f"indexers in {path or DEFAULT_PATH} are for {meta['host']} (dim {cfg.dim}, "
                          f"{len(indexers)} layers), not this model (dim {model.cfg.dim}, {model.cfg.n_layers} layers)")
     attach_indexers(model, indexers)
     return indexers
+
+def load_with_indexers(source=None, progress=None):
+    """(LoadedModel with a lightning indexer in every layer, a sentence naming them).
+
+    source: None (the embedded SmolLM2-135M), a .gguf file or a local Hugging Face folder
+    (dsa_core.host.load.load_model; its DSAUserError says what is wrong and how to fix it).
+    progress(fraction, message): called while a first GGUF conversion runs, then once at the end.
+    The shipped trained indexers (dsa_core.host.indexers) are used when their sizes fit the model;
+    otherwise seeded, untrained ones are attached and the sentence says so (the word UNTRAINED), so
+    no page presents noise as learned.
+    """
+    from dsa_core.config import SMOLLM2_HOST
+    from dsa_core.indexer import LightningIndexer
+    from dsa_core.host.model import attach_indexers
+    from dsa_core.host.load import load_model
+    say = progress or (lambda frac, msg: None)
+    loaded = load_model(source, progress=lambda f, m: say(0.95 * f, m))
+    cfg, n = loaded.model.cfg, len(loaded.model.layers)
+    say(0.97, "attaching the lightning indexers")
+    try:
+        from dsa_core.host import indexers as indexer_weights
+        indexers, icfg, meta = indexer_weights.load_indexers(indexer_weights.DEFAULT_PATH)
+        if icfg.dim != cfg.dim or len(indexers) != n or any(i is None for i in indexers):
+            raise ValueError(f"the shipped indexers are for {meta.get('host', 'SmolLM2-135M')}, not this model")
+        note = (f"trained lightning indexers ({icfg.index_n_heads} heads × {icfg.index_head_dim} dims, "
+                "stage-1 dense warm-up, assets/indexers/)")
+    except Exception as e:  # noqa: BLE001 - not shipped, or for another model: fall back, and say so
+        torch.manual_seed(0)
+        base = replace(SMOLLM2_HOST, dim=cfg.dim, n_layers=n, rope_theta=cfg.rope_theta)
+        indexers = [LightningIndexer(base) for _ in range(n)]
+        why = ("no trained indexers exist for this model (the shipped ones are for SmolLM2-135M)"
+               if isinstance(e, ValueError) else "trained ones are not installed")
+        note = (f"UNTRAINED lightning indexers (random weights, seed 0): {why}, so the indexer's picks are "
+                "close to random. Train one on the Train page.")
+    attach_indexers(loaded.model, [i.eval() for i in indexers])
+    say(1.0, "ready")
+    return loaded, note

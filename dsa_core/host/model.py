@@ -16,11 +16,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .chunked import chunked_index_topk
-from .metrics import random_topk, window_topk
-from .rope import apply_rope_half, rope_cos_sin
-from .sparse import sparse_attention
-from .topk import select_topk
+from dsa_core.chunked import chunked_index_topk
+from dsa_core.metrics import random_topk, window_topk
+from dsa_core.rope import apply_rope_half, rope_cos_sin
+from dsa_core.sparse import sparse_attention
+from dsa_core.topk import select_topk
 
 
 @dataclass(frozen=True)

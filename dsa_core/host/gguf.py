@@ -12,7 +12,7 @@ Sources: ggml-org/llama.cpp `gguf-py/gguf/constants.py` (names), transformers
 import numpy as np
 import torch
 
-from .text import ModelFileError
+from dsa_core.host.text import ModelFileError
 
 # llama.cpp tensor-name pieces -> Hugging Face Llama names (without the leading "model.")
 _BLOCK_NAMES = {

@@ -1,9 +1,9 @@
 """Checkers for notebook 03, top-k selection (the causal re-mask trap, ties, k ≥ T)."""
 import torch
 
-from ..dense import causal_mask
-from ..topk import select_topk
-from .feedback import as_number, as_tensor, correct, not_answered, wrong
+from dsa_core.dense import causal_mask
+from dsa_core.topk import select_topk
+from course.feedback import as_number, as_tensor, correct, not_answered, wrong
 
 
 def _row_problem(row, scores_row, t, k, T, label):
