@@ -1,4 +1,5 @@
 """Entry point: `streamlit run app.py`. A router only: page config, the shared sidebar, st.navigation."""
+
 import streamlit as st
 
 from lessons import state

@@ -7,6 +7,7 @@ Budgets (issue 5, 2-core CPU, after the first model load): changing the query, k
 <= 0.3 s; a new 512-token text <= 2 s; 2048 tokens <= 8 s. The 1-minute load average is printed
 with the results: other work on the machine inflates every number.
 """
+
 import argparse
 import json
 import os
@@ -43,6 +44,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.threads:
         import torch
+
         torch.set_num_threads(a.threads)
     rows, load0 = [], os.getloadavg()[0]
 
@@ -54,42 +56,88 @@ def main(argv=None):
     for n in [int(x) for x in a.lengths.split(",")]:
         text = (TEXT + "\n") * (1 + n // 2500)
         at.session_state["max_tokens"] = n
-        at.session_state["text"] = f"{n}: " + text         # a new text: nothing cached yet
+        at.session_state["text"] = f"{n}: " + text  # a new text: nothing cached yet
         budget = 2.0 if n <= 512 else 8.0 if n <= 2048 else None
         rows.append((f"new text, {n} tokens (trace + first view)", timed(lambda: check(at.run())), budget))
         T = n
         qs = iter(range(T - 2, 0, -7))
-        rows.append((f"  move the query ({n} tokens)",
-                     timed(lambda: check(at.slider(key="query").set_value(next(qs)).run()), 5), 0.3))
+        rows.append(
+            (
+                f"  move the query ({n} tokens)",
+                timed(lambda: check(at.slider(key="query").set_value(next(qs)).run()), 5),
+                0.3,
+            )
+        )
         ks = iter([48, 32, 96, 80, 112, 24, 40])
-        rows.append((f"  new k, first time ({n} tokens)",
-                     timed(lambda: check(at.number_input(key="k").set_value(next(ks)).run()), 3), 0.3))
+        rows.append(
+            (
+                f"  new k, first time ({n} tokens)",
+                timed(lambda: check(at.number_input(key="k").set_value(next(ks)).run()), 3),
+                0.3,
+            )
+        )
         big = iter([304, 272, 400])
-        rows.append((f"  new k above 128, first time ({n} tokens)",
-                     timed(lambda: check(at.number_input(key="k").set_value(next(big)).run()), 3), 0.3))
+        rows.append(
+            (
+                f"  new k above 128, first time ({n} tokens)",
+                timed(lambda: check(at.number_input(key="k").set_value(next(big)).run()), 3),
+                0.3,
+            )
+        )
         ks2 = iter([48, 32, 96])
-        rows.append((f"  k seen before ({n} tokens)",
-                     timed(lambda: check(at.number_input(key="k").set_value(next(ks2)).run()), 3), 0.3))
+        rows.append(
+            (
+                f"  k seen before ({n} tokens)",
+                timed(lambda: check(at.number_input(key="k").set_value(next(ks2)).run()), 3),
+                0.3,
+            )
+        )
         hs = iter(["head 1", "head 4", "head 7"])
-        rows.append((f"  change the head ({n} tokens)",
-                     timed(lambda: check(at.selectbox(key="head").set_value(next(hs)).run()), 3), 0.3))
+        rows.append(
+            (
+                f"  change the head ({n} tokens)",
+                timed(lambda: check(at.selectbox(key="head").set_value(next(hs)).run()), 3),
+                0.3,
+            )
+        )
         at.selectbox(key="head").set_value("mean of heads").run()
-        rows.append((f"  switch to Learn and back ({n} tokens)",
-                     timed(lambda: (check(at.switch_page("lessons/learn.py").run()),
-                                    check(at.switch_page("lessons/explore.py").run())), 1) / 2, 0.3))
+        rows.append(
+            (
+                f"  switch to Learn and back ({n} tokens)",
+                timed(
+                    lambda: (
+                        check(at.switch_page("lessons/learn.py").run()),
+                        check(at.switch_page("lessons/explore.py").run()),
+                    ),
+                    1,
+                )
+                / 2,
+                0.3,
+            )
+        )
         at.number_input(key="k").set_value(64).run()
 
     load1 = os.getloadavg()[0]
     import torch
-    print(f"app server time (AppTest script runs), load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} "
-          f"cores, {torch.get_num_threads()} torch thread(s)")
+
+    print(
+        f"app server time (AppTest script runs), load average {load0:.1f} -> {load1:.1f} on {os.cpu_count()} "
+        f"cores, {torch.get_num_threads()} torch thread(s)"
+    )
     for name, s, budget in rows:
         ok = "" if budget is None else ("ok" if s <= budget else f"OVER {budget} s")
         print(f"{name:<48} {s:7.3f} s  {ok}")
     if a.json:
-        pathlib.Path(a.json).write_text(json.dumps({"load_avg": [load0, load1], "rows": [
-            {"case": n.strip(), "seconds": s, "budget_s": b} for n, s, b in rows],
-            "threads": torch.get_num_threads()}, indent=1))
+        pathlib.Path(a.json).write_text(
+            json.dumps(
+                {
+                    "load_avg": [load0, load1],
+                    "rows": [{"case": n.strip(), "seconds": s, "budget_s": b} for n, s, b in rows],
+                    "threads": torch.get_num_threads(),
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

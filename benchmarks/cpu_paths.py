@@ -8,16 +8,17 @@ of them alike; we report the best of N rounds and the old/new ratio. Outputs are
     python benchmarks/cpu_paths.py                  # T = 16384, 2 threads, wall time
     python benchmarks/cpu_paths.py --T 32768 --rounds 5 --cpu-time --threads 1
 """
+
 import argparse
 import os
 import time
 
 import torch
 
-from dsa_core.cost.timing import _inputs
 from dsa_core.chunked import chunked_index_topk
 from dsa_core.cost.flops import T1
-from dsa_core.dense import attention_logits, causal_mask, check_finite
+from dsa_core.cost.timing import _inputs
+from dsa_core.dense import causal_mask
 from dsa_core.indexer import index_scores
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk
@@ -70,7 +71,7 @@ def old_chunked_index_topk(q, k, w, topk, chunk=256):
     return torch.cat(blocks, dim=1)
 
 
-def old_sparse_attention(q, k, v, idx, chunk_elements=2 ** 24):
+def old_sparse_attention(q, k, v, idx, chunk_elements=2**24):
     B, S, H, D = q.shape
     T, H_kv, Dv = k.shape[1], k.shape[2], v.shape[3]
     K = idx.shape[-1]
@@ -82,7 +83,7 @@ def old_sparse_attention(q, k, v, idx, chunk_elements=2 ** 24):
         s1 = min(s0 + rows, S)
         k_sel = k[batch, idx[:, s0:s1].clamp(min=0)].float()
         q_c = q[:, s0:s1].float().view(B, s1 - s0, H_kv, H // H_kv, D)
-        logits = torch.einsum("bsngd,bsknd->bsngk", q_c, k_sel) * D ** -0.5
+        logits = torch.einsum("bsngd,bsknd->bsngk", q_c, k_sel) * D**-0.5
         logits = logits.masked_fill(~valid[:, s0:s1, None, None, :], float("-inf"))
         probs.append(logits.softmax(dim=-1).nan_to_num(0.0).reshape(B, s1 - s0, H, K))
     probs = torch.cat(probs, dim=1)
@@ -109,22 +110,36 @@ def main():
     clock = time.process_time if a.cpu_time else time.perf_counter
     T, C = a.T, a.block
     q, k, v, qi, ki, w, idx = _inputs(T1, T, "cpu", torch.float32)
-    s0, s1 = T - C, T                                  # the last query block: all T keys visible
+    s0, s1 = T - C, T  # the last query block: all T keys visible
     qb, kb, wb = qi[:, s0:s1], ki[:, :s1], w[:, s0:s1]
     scores = index_scores(qb, kb, wb)
     assert torch.equal(scores, old_index_scores(qb, kb, wb)), "index_scores changed"
     assert torch.equal(select_topk(scores, T1.index_topk), old_select_topk(scores, T1.index_topk))
-    S = min(T, 4096)                                   # a causal prefill of the first S tokens, chunked
+    S = min(T, 4096)  # a causal prefill of the first S tokens, chunked
     want = old_chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk)
     assert torch.equal(chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk), want)
     assert torch.allclose(sparse_attention(q, k, v, idx), old_sparse_attention(q, k, v, idx), atol=1e-6)
     pairs = [
-        (f"index_scores   [{C} x {T}]", lambda: old_index_scores(qb, kb, wb), lambda: index_scores(qb, kb, wb)),
-        (f"select_topk    [{C} x {T}]", lambda: old_select_topk(scores, T1.index_topk),
-         lambda: select_topk(scores, T1.index_topk)),
-        (f"chunked prefill T={S}", lambda: old_chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk),
-         lambda: chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk)),
-        (f"sparse_attention T={T}", lambda: old_sparse_attention(q, k, v, idx), lambda: sparse_attention(q, k, v, idx)),
+        (
+            f"index_scores   [{C} x {T}]",
+            lambda: old_index_scores(qb, kb, wb),
+            lambda: index_scores(qb, kb, wb),
+        ),
+        (
+            f"select_topk    [{C} x {T}]",
+            lambda: old_select_topk(scores, T1.index_topk),
+            lambda: select_topk(scores, T1.index_topk),
+        ),
+        (
+            f"chunked prefill T={S}",
+            lambda: old_chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk),
+            lambda: chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk),
+        ),
+        (
+            f"sparse_attention T={T}",
+            lambda: old_sparse_attention(q, k, v, idx),
+            lambda: sparse_attention(q, k, v, idx),
+        ),
     ]
     best = {(name, which): float("inf") for name, *_ in pairs for which in ("old", "new")}
     for _ in range(a.rounds):
@@ -133,8 +148,10 @@ def main():
                 t0 = clock()
                 fn()
                 best[name, which] = min(best[name, which], clock() - t0)
-    print(f"T={T}, threads={a.threads}, {'cpu' if a.cpu_time else 'wall'} time, best of {a.rounds}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"T={T}, threads={a.threads}, {'cpu' if a.cpu_time else 'wall'} time, best of {a.rounds}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for name, *_ in pairs:
         o, n = best[name, "old"], best[name, "new"]
         print(f"  {name:<28} old {o * 1e3:8.1f} ms   new {n * 1e3:8.1f} ms   old/new {o / n:5.2f}x")

@@ -10,41 +10,57 @@ FLOPs as FlashMLA / DeepGEMM count them (perf_anchors.md §0); bytes are the few
 Prints a table and writes JSON (schema dsa-bench/1 of docs/cost.md plus extra keys: docs/gpu.md).
 Usage: python benchmarks/gpu_bench.py [--lengths 4096,8192] [--json assets/bench/h200.json]
 """
+
 import argparse
 import json
 import time
 
-import torch
-
 import gpu_bench_parts as P
+import torch
 from gpu_bench_json import to_dsa_bench
 from gpu_bench_tune import tune
+
 from dsa_core.fast import plan
 
-SHAPES = {   # from dsa_core.config: V32_671B and SMOLLM2_HOST
+SHAPES = {  # from dsa_core.config: V32_671B and SMOLLM2_HOST
     "v32-671b": dict(H=128, H_kv=1, D=576, Dv=512, h=64, d=128, K=2048, mla=True),
     "smollm2-135m": dict(H=9, H_kv=3, D=64, Dv=64, h=4, d=32, K=128, mla=False),
 }
-PEAK_TFLOPS, PEAK_TBPS = 790.0, 4.3          # measured H200 ceilings (perf_anchors.md §5.3)
+PEAK_TFLOPS, PEAK_TBPS = 790.0, 4.3  # measured H200 ceilings (perf_anchors.md §5.3)
 
 
 class Report:
     def __init__(self, path, device):
-        self.path, self.rows, self.meta = path, [], {"device": device, "torch": torch.__version__,
-                                                      "ceilings": {}}
+        self.path, self.rows, self.meta = (
+            path,
+            [],
+            {"device": device, "torch": torch.__version__, "ceilings": {}},
+        )
 
     def add(self, shape, T, variant, ms, flops=None, nbytes=None, **extra):
-        row = {"device": self.meta["device"], "shape_name": shape, "T": T, "variant": variant,
-               "part": variant.split("/")[-1], "ms": ms, "flops": flops, "bytes": nbytes,
-               "tflops": flops / ms / 1e9 if flops and ms else None,
-               "tbps": nbytes / ms / 1e9 if nbytes and ms else None, **extra}
+        row = {
+            "device": self.meta["device"],
+            "shape_name": shape,
+            "T": T,
+            "variant": variant,
+            "part": variant.split("/")[-1],
+            "ms": ms,
+            "flops": flops,
+            "bytes": nbytes,
+            "tflops": flops / ms / 1e9 if flops and ms else None,
+            "tbps": nbytes / ms / 1e9 if nbytes and ms else None,
+            **extra,
+        }
         row["pct_peak_flops"] = row["tflops"] and 100 * row["tflops"] / PEAK_TFLOPS
         row["pct_peak_bytes"] = row["tbps"] and 100 * row["tbps"] / PEAK_TBPS
         self.rows.append(row)
         f = lambda x, u: "" if x is None else f"{x:8.1f} {u}"  # noqa: E731
-        print(f"{shape:13s} T={T:>6} {variant:26s} {ms:10.3f} ms {f(row['tflops'], 'TFLOP/s')} "
-              f"{f(row['tbps'], 'TB/s')} {extra.get('note', '')}", flush=True)
-        if self.path:                    # rewritten after every row: a cut-off run keeps its rows
+        print(
+            f"{shape:13s} T={T:>6} {variant:26s} {ms:10.3f} ms {f(row['tflops'], 'TFLOP/s')} "
+            f"{f(row['tbps'], 'TB/s')} {extra.get('note', '')}",
+            flush=True,
+        )
+        if self.path:  # rewritten after every row: a cut-off run keeps its rows
             with open(self.path, "w") as fh:
                 json.dump(to_dsa_bench(self.meta, self.rows), fh, indent=1)
 
@@ -58,14 +74,23 @@ def prefill(rep, name, s, T, best, mla_max):
     bq = it.pop("bq", plan.indexer_blocks(s["h"], s["d"]))
     ix_fl = plan.indexer_flops(T, T, s["h"], s["d"])
     ix_ms = P.indexer_only(qi, ki, w, bq, **it)
-    rep.add(name, T, "dsa/indexer", ix_ms, ix_fl, 4 * plan.visible_pairs(T, T) + 2 * T * (s["h"] + 1) * s["d"])
+    rep.add(
+        name, T, "dsa/indexer", ix_ms, ix_fl, 4 * plan.visible_pairs(T, T) + 2 * T * (s["h"] + 1) * s["d"]
+    )
     pipe_ms, idx = P.index_topk_ms(qi, ki, w, K, bq=bq, select=sel, **it)
-    rep.add(name, T, "dsa/selection", pipe_ms - ix_ms, None, 4 * plan.visible_pairs(T, T),
-            note="index_topk minus indexer")
+    rep.add(
+        name,
+        T,
+        "dsa/selection",
+        pipe_ms - ix_ms,
+        None,
+        4 * plan.visible_pairs(T, T),
+        note="index_topk minus indexer",
+    )
     ours, theirs, nbytes, agree = P.selection_last_chunk(qi, ki, w, K, bq, select=sel)
     rep.add(name, T, "dsa/selection_last_chunk", ours, None, nbytes, agree_with_torch=agree)
     rep.add(name, T, "torch/topk_last_chunk", theirs, None, nbytes)
-    q8, k8, w8, ks = P.api.quantize_fp8(qi, ki, w)                  # DeepSeek's FP8 indexer inputs
+    q8, k8, w8, ks = P.api.quantize_fp8(qi, ki, w)  # DeepSeek's FP8 indexer inputs
     quant_ms = P.time_ms(lambda: P.api.quantize_fp8(qi, ki, w))
     rep.add(name, T, "dsa/fp8_quantize", quant_ms, None, None, note="torch act_quant of q and k")
     rep.add(name, T, "dsa/indexer_fp8", P.indexer_only(q8, k8, w8, bq, k_scale=ks, **it), ix_fl, None)
@@ -86,7 +111,15 @@ def prefill(rep, name, s, T, best, mla_max):
     bk = rep.meta.setdefault("sdpa_backend", {})
     if name == "v32-671b":
         ms, bk["mha"] = P.sdpa_ms(1, 128, 128, T, 192, 128, backend=bk.get("mha", "best"))
-        rep.add(name, T, "dense/sdpa_mha_192_128", ms, plan.dense_flops(T, T, 128, 192, 128), None, backend=bk["mha"])
+        rep.add(
+            name,
+            T,
+            "dense/sdpa_mha_192_128",
+            ms,
+            plan.dense_flops(T, T, 128, 192, 128),
+            None,
+            backend=bk["mha"],
+        )
         dense["mha"] = ms
         fl = plan.dense_flops(T, T, H, D, Dv)
         if T <= mla_max:
@@ -95,8 +128,16 @@ def prefill(rep, name, s, T, best, mla_max):
             rep.meta["mla_rate"] = fl / ms
         elif "mla_rate" in rep.meta:
             ms = fl / rep.meta["mla_rate"]
-            rep.add(name, T, "dense/sdpa_mla_576_512", ms, fl, None, extrapolated=True,
-                    note=f"extrapolated from T={mla_max} at equal TFLOP/s")
+            rep.add(
+                name,
+                T,
+                "dense/sdpa_mla_576_512",
+                ms,
+                fl,
+                None,
+                extrapolated=True,
+                note=f"extrapolated from T={mla_max} at equal TFLOP/s",
+            )
         dense["mla"] = ms
     else:
         ms, bk["gqa"] = P.sdpa_ms(1, H, s["H_kv"], T, D, Dv, backend=bk.get("gqa", "best"))
@@ -104,8 +145,16 @@ def prefill(rep, name, s, T, best, mla_max):
         dense["gqa"] = ms
     torch.cuda.empty_cache()
     for k, ms in dense.items():
-        rep.add(name, T, f"speedup/dense_{k}_over_dsa", ms / total, None, None,
-                note=f"{ms / total:.2f}x (FP8 indexer: {ms / total8:.2f}x)", fp8_indexer=ms / total8)
+        rep.add(
+            name,
+            T,
+            f"speedup/dense_{k}_over_dsa",
+            ms / total,
+            None,
+            None,
+            note=f"{ms / total:.2f}x (FP8 indexer: {ms / total8:.2f}x)",
+            fp8_indexer=ms / total8,
+        )
 
 
 def decode(rep, s, T=131072, B=32, best=None):
@@ -128,10 +177,25 @@ def decode(rep, s, T=131072, B=32, best=None):
     dense = P.dense_decode_ms(B, H, T, D, Dv)
     cache = B * T * D * 2
     rep.add("v32-671b", T, "decode/dense_torch_bmm", dense, B * 2 * H * (D + Dv) * T, cache, batch=B)
-    rep.add("v32-671b", T, "decode/dense_floor", cache / PEAK_TBPS / 1e9, None, cache, batch=B,
-            note="cache bytes / 4.3 TB/s: a perfect dense kernel")
-    rep.add("v32-671b", T, "speedup/decode_dense_torch_over_dsa", dense / (pipe + att), None, None,
-            note=f"{dense / (pipe + att):.2f}x (vs floor {cache / PEAK_TBPS / 1e9 / (pipe + att):.2f}x)")
+    rep.add(
+        "v32-671b",
+        T,
+        "decode/dense_floor",
+        cache / PEAK_TBPS / 1e9,
+        None,
+        cache,
+        batch=B,
+        note="cache bytes / 4.3 TB/s: a perfect dense kernel",
+    )
+    rep.add(
+        "v32-671b",
+        T,
+        "speedup/decode_dense_torch_over_dsa",
+        dense / (pipe + att),
+        None,
+        None,
+        note=f"{dense / (pipe + att):.2f}x (vs floor {cache / PEAK_TBPS / 1e9 / (pipe + att):.2f}x)",
+    )
 
 
 def main():
@@ -154,7 +218,7 @@ def main():
         for T in [int(x) for x in a.lengths.split(",")]:
             try:
                 prefill(rep, name, SHAPES[name], T, best, a.mla_max)
-            except Exception as e:                  # keep the rest of the sweep; say what failed
+            except Exception as e:  # keep the rest of the sweep; say what failed
                 print(f"FAILED {name} T={T}: {type(e).__name__}: {str(e)[:300]}", flush=True)
                 rep.add(name, T, "error", 0.0, None, None, note=f"{type(e).__name__}: {str(e)[:200]}")
             torch.cuda.empty_cache()

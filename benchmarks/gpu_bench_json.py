@@ -8,22 +8,44 @@ Everything else rides along in extra keys, which dsa-bench/1 readers ignore:
   "other_shapes": {"smollm2-135m": {"shape", "lengths", "rows"}}.
 Usage: python benchmarks/gpu_bench_json.py RAW.json OUT.json (re-lay a raw list of rows).
 """
+
 import datetime
 import json
 import sys
 
 SHAPE_META = {
-    "v32-671b": {"name": "v32-671b", "n_heads": 128, "qk_head_dim": 576, "v_head_dim": 512,
-                 "index_n_heads": 64, "index_head_dim": 128, "index_topk": 2048, "n_kv_heads": 1},
-    "smollm2-135m": {"name": "smollm2-135m", "n_heads": 9, "qk_head_dim": 64, "v_head_dim": 64,
-                     "index_n_heads": 4, "index_head_dim": 32, "index_topk": 128, "n_kv_heads": 3},
+    "v32-671b": {
+        "name": "v32-671b",
+        "n_heads": 128,
+        "qk_head_dim": 576,
+        "v_head_dim": 512,
+        "index_n_heads": 64,
+        "index_head_dim": 128,
+        "index_topk": 2048,
+        "n_kv_heads": 1,
+    },
+    "smollm2-135m": {
+        "name": "smollm2-135m",
+        "n_heads": 9,
+        "qk_head_dim": 64,
+        "v_head_dim": 64,
+        "index_n_heads": 4,
+        "index_head_dim": 32,
+        "index_topk": 128,
+        "n_kv_heads": 3,
+    },
 }
 ALIAS = {"dense/sdpa_mha_192_128": "dense/sdpa_causal", "dense/sdpa_gqa": "dense/sdpa_causal"}
 
 
 def _prefill(rows, name):
-    out = [r for r in rows if r["shape_name"] == name and r["variant"].split("/")[0] in ("dsa", "dense", "torch", "speedup")
-           and not r["variant"].startswith("speedup/decode")]
+    out = [
+        r
+        for r in rows
+        if r["shape_name"] == name
+        and r["variant"].split("/")[0] in ("dsa", "dense", "torch", "speedup")
+        and not r["variant"].startswith("speedup/decode")
+    ]
     out += [dict(r, variant=ALIAS[r["variant"]], alias_of=r["variant"]) for r in out if r["variant"] in ALIAS]
     return out
 
@@ -32,17 +54,35 @@ def to_dsa_bench(meta, rows, peaks=(790.0, 4.3)):
     """meta (device, torch, ceilings, tuned, sdpa_backend, wall_s, ...) + raw rows -> dsa-bench/1 dict."""
     main = _prefill(rows, "v32-671b")
     host = _prefill(rows, "smollm2-135m")
-    return {"schema": "dsa-bench/1", "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "device": "cuda", "device_name": meta.get("device"), "torch": meta.get("torch"), "threads": None,
-            "dtype": "bfloat16", "host": "project H200 machine", "batch": 1, "n_kv_heads": 1,
-            "shape": SHAPE_META["v32-671b"], "lengths": sorted({r["T"] for r in main}), "rows": main,
-            "rates": {}, "crossover": {}, "wall_s": meta.get("wall_s"),
-            "gpu": {k: meta.get(k) for k in ("ceilings", "tuned", "sdpa_backend", "commit", "command", "tests")}
-            | {"peaks": {"tflops": peaks[0], "tbps": peaks[1]}},
-            "tuning": [r for r in rows if r["variant"].startswith("tune/")],
-            "decode": [r for r in rows if "decode" in r["variant"]],
-            "other_shapes": {"smollm2-135m": {"shape": SHAPE_META["smollm2-135m"],
-                                              "lengths": sorted({r["T"] for r in host}), "rows": host}}}
+    return {
+        "schema": "dsa-bench/1",
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "device": "cuda",
+        "device_name": meta.get("device"),
+        "torch": meta.get("torch"),
+        "threads": None,
+        "dtype": "bfloat16",
+        "host": "project H200 machine",
+        "batch": 1,
+        "n_kv_heads": 1,
+        "shape": SHAPE_META["v32-671b"],
+        "lengths": sorted({r["T"] for r in main}),
+        "rows": main,
+        "rates": {},
+        "crossover": {},
+        "wall_s": meta.get("wall_s"),
+        "gpu": {k: meta.get(k) for k in ("ceilings", "tuned", "sdpa_backend", "commit", "command", "tests")}
+        | {"peaks": {"tflops": peaks[0], "tbps": peaks[1]}},
+        "tuning": [r for r in rows if r["variant"].startswith("tune/")],
+        "decode": [r for r in rows if "decode" in r["variant"]],
+        "other_shapes": {
+            "smollm2-135m": {
+                "shape": SHAPE_META["smollm2-135m"],
+                "lengths": sorted({r["T"] for r in host}),
+                "rows": host,
+            }
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Every function returns milliseconds (median of several CUDA-event-timed calls af
 leaves FLOP/byte counting to the caller (dsa_core.fast.plan). Inputs are random normal bf16 (never
 zeros: METHOD.md), one sequence (B = 1) unless a batch is given.
 """
+
 import statistics
 
 import torch
@@ -46,10 +47,10 @@ def attn_inputs(shape, T, B=1, S=None, mla=True, seed=0):
     g = torch.Generator(device="cuda").manual_seed(seed)
     S = T if S is None else S
     r = lambda *s: torch.randn(*s, device="cuda", generator=g, dtype=BF16)  # noqa: E731
-    q = r(B, S, shape["H"], shape["D"])                                           # [B, S, H, D]
-    kv = r(B, T, shape["H_kv"], shape["D"])                                       # [B, T, H_kv, D]
-    v = kv[..., :shape["Dv"]] if mla else r(B, T, shape["H_kv"], shape["Dv"])     # [B, T, H_kv, Dv]
-    qi, ki = r(B, S, shape["h"], shape["d"]), r(B, T, shape["d"])                 # indexer q, k
+    q = r(B, S, shape["H"], shape["D"])  # [B, S, H, D]
+    kv = r(B, T, shape["H_kv"], shape["D"])  # [B, T, H_kv, D]
+    v = kv[..., : shape["Dv"]] if mla else r(B, T, shape["H_kv"], shape["Dv"])  # [B, T, H_kv, Dv]
+    qi, ki = r(B, S, shape["h"], shape["d"]), r(B, T, shape["d"])  # indexer q, k
     w = torch.randn(B, S, shape["h"], device="cuda", generator=g) * (shape["h"] * shape["d"]) ** -0.5
     return q, kv, v, qi, ki, w
 
@@ -66,9 +67,20 @@ def indexer_only(qi, ki, w, bq, k_scale=None, **tune):
 
     def run():
         for s0, s1 in chunks:
-            ks = None if k_scale is None else k_scale[:, :T - S + s1]
-            index_scores_into(qi[:, s0:s1], ki[:, :T - S + s1], w[:, s0:s1], scores, gmax, gmin,
-                              T - S + s0, bq, k_scale=ks, **tune)
+            ks = None if k_scale is None else k_scale[:, : T - S + s1]
+            index_scores_into(
+                qi[:, s0:s1],
+                ki[:, : T - S + s1],
+                w[:, s0:s1],
+                scores,
+                gmax,
+                gmin,
+                T - S + s0,
+                bq,
+                k_scale=ks,
+                **tune,
+            )
+
     return time_ms(run)
 
 
@@ -84,8 +96,8 @@ def selection_last_chunk(qi, ki, w, topk, bq, select=None):
     out = torch.empty(B, s1 - s0, topk, device="cuda", dtype=torch.int32)
     ours = time_ms(lambda: select_topk_into(scores, gmax, gmin, out, T - S + s0, T, 4096, **(select or {})))
     theirs = time_ms(lambda: torch.topk(scores, topk, dim=-1, sorted=False))
-    ref = torch.topk(scores, topk, dim=-1).indices.sort(-1).values              # [B, s, topk]
-    full = torch.arange(s0, s1, device="cuda") + T - S + 1 >= topk                # rows with no -1 slot
+    ref = torch.topk(scores, topk, dim=-1).indices.sort(-1).values  # [B, s, topk]
+    full = torch.arange(s0, s1, device="cuda") + T - S + 1 >= topk  # rows with no -1 slot
     agree = (out.long().sort(-1).values == ref)[:, full].float().mean().item()
     return ours, theirs, 4 * B * api.plan.visible_pairs(s1 - s0, T), agree
 
@@ -107,7 +119,7 @@ def sdpa_ms(B, H, H_kv, T, D, Dv, S=None, expand=False, backend=None):
     q = torch.randn(B, H, S, D, device="cuda", dtype=BF16)
     k = torch.randn(B, H_kv, T, D, device="cuda", dtype=BF16)
     v = torch.randn(B, H_kv, T, Dv, device="cuda", dtype=BF16)
-    if expand and H_kv != H:        # MLA shape: no fused backend takes GQA at D = 576; copy the heads
+    if expand and H_kv != H:  # MLA shape: no fused backend takes GQA at D = 576; copy the heads
         k, v = k.expand(B, H, T, D).contiguous(), v.expand(B, H, T, Dv).contiguous()
     gqa = H_kv != H and not expand
     run = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=S == T, enable_gqa=gqa)  # noqa: E731
@@ -119,7 +131,7 @@ def sdpa_ms(B, H, H_kv, T, D, Dv, S=None, expand=False, backend=None):
         try:
             with sdpa_kernel([getattr(SDPBackend, name)]):
                 best = min(best, (time_ms(run), name))
-        except RuntimeError as e:                  # this backend does not take these shapes
+        except RuntimeError as e:  # this backend does not take these shapes
             print(f"  sdpa {name}: {str(e).splitlines()[0][:100]}")
     del q, k, v
     return best
@@ -127,21 +139,22 @@ def sdpa_ms(B, H, H_kv, T, D, Dv, S=None, expand=False, backend=None):
 
 def dense_decode_ms(B, H, T, D, Dv):
     """Dense MLA decode in plain torch (absorbed form: one latent KV head): softmax(q·Cᵀ)·C[:, :Dv]."""
-    q = torch.randn(B, H, D, device="cuda", dtype=BF16)                          # [B, H, D]
-    c = torch.randn(B, T, D, device="cuda", dtype=BF16)                          # [B, T, D] cache
+    q = torch.randn(B, H, D, device="cuda", dtype=BF16)  # [B, H, D]
+    c = torch.randn(B, T, D, device="cuda", dtype=BF16)  # [B, T, D] cache
 
     def run():
-        p = torch.softmax(torch.bmm(q, c.transpose(1, 2)).float() * D ** -0.5, dim=-1)   # [B, H, T]
-        return torch.bmm(p.to(BF16), c[..., :Dv])                                # [B, H, Dv]
+        p = torch.softmax(torch.bmm(q, c.transpose(1, 2)).float() * D**-0.5, dim=-1)  # [B, H, T]
+        return torch.bmm(p.to(BF16), c[..., :Dv])  # [B, H, Dv]
+
     return time_ms(run)
 
 
 def matmul_tflops(n=8192):
     a, b = (torch.randn(n, n, device="cuda", dtype=BF16) for _ in range(2))
-    return 2 * n ** 3 / time_ms(lambda: a @ b) / 1e9
+    return 2 * n**3 / time_ms(lambda: a @ b) / 1e9
 
 
-def copy_tbps(nbytes=2 ** 32):
+def copy_tbps(nbytes=2**32):
     x = torch.empty(nbytes // 4, device="cuda", dtype=torch.int32).random_()
     y = torch.empty_like(x)
     return 2 * nbytes / time_ms(lambda: y.copy_(x)) / 1e9

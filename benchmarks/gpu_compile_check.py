@@ -7,6 +7,7 @@ Integer strides and pointers get the 16-divisibility hint the JIT gives them at 
 it the gathered loads are not vectorised and the numbers mislead.
 Usage: python benchmarks/gpu_compile_check.py
 """
+
 import os
 import subprocess
 import tempfile
@@ -31,35 +32,69 @@ def compile_report(kernel, pointers, consts, floats=(), **opts):
     sig = _sig(kernel, pointers, consts, floats)
     names = list(kernel.arg_names)
     hinted = [n for n in sig if sig[n].startswith("*") or (n.startswith("s") and "_" in n)]
-    src = ASTSource(fn=kernel, signature={**sig, **{k: "constexpr" for k in consts}},
-                    constexprs={(names.index(k),): v for k, v in consts.items()},
-                    attrs={(names.index(n),): [["tt.divisibility", 16]] for n in hinted})
+    src = ASTSource(
+        fn=kernel,
+        signature={**sig, **{k: "constexpr" for k in consts}},
+        constexprs={(names.index(k),): v for k, v in consts.items()},
+        attrs={(names.index(n),): [["tt.divisibility", 16]] for n in hinted},
+    )
     k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=opts)
     with tempfile.NamedTemporaryFile("w", suffix=".ptx", delete=False) as f:
         f.write(k.asm["ptx"])
-    info = subprocess.run([PTXAS, "-v", "--gpu-name", "sm_90a", f.name, "-o", os.devnull],
-                          capture_output=True, text=True).stderr
+    info = subprocess.run(
+        [PTXAS, "-v", "--gpu-name", "sm_90a", f.name, "-o", os.devnull], capture_output=True, text=True
+    ).stderr
     os.unlink(f.name)
-    regs = [ln.split("info    :")[-1].strip() for ln in info.splitlines() if "registers" in ln or "spill" in ln]
+    regs = [
+        ln.split("info    :")[-1].strip() for ln in info.splitlines() if "registers" in ln or "spill" in ln
+    ]
     mma = "wgmma" if "wgmma" in k.asm["ptx"] else ("mma.sync" if "mma.sync" in k.asm["ptx"] else "no mma")
     print(f"{kernel.__name__:22s} {consts} {opts}\n    smem {k.metadata.shared} B, {mma}; {'; '.join(regs)}")
 
 
 def main():
     bf, f32 = "*bf16", "*fp32"
-    for fp8, bq, bn, w, h, d in [(False, 4, 64, 4, 64, 128), (True, 4, 64, 4, 64, 128), (False, 16, 128, 4, 4, 32)]:
+    for fp8, bq, bn, w, h, d in [
+        (False, 4, 64, 4, 64, 128),
+        (True, 4, 64, 4, 64, 128),
+        (False, 16, 128, 4, 4, 32),
+    ]:
         dt = "*fp8e4nv" if fp8 else bf
-        ptr = {"q_ptr": dt, "k_ptr": dt, "w_ptr": f32, "ks_ptr": f32, "out_ptr": f32, "gmax_ptr": f32, "gmin_ptr": f32}
-        compile_report(_index_scores_kernel, ptr, dict(H=h, D=d, BQ=bq, BN=bn, KPP=4096, FP8=fp8),
-                       num_warps=w, num_stages=3)
+        ptr = {
+            "q_ptr": dt,
+            "k_ptr": dt,
+            "w_ptr": f32,
+            "ks_ptr": f32,
+            "out_ptr": f32,
+            "gmax_ptr": f32,
+            "gmin_ptr": f32,
+        }
+        compile_report(
+            _index_scores_kernel,
+            ptr,
+            dict(H=h, D=d, BQ=bq, BN=bn, KPP=4096, FP8=fp8),
+            num_warps=w,
+            num_stages=3,
+        )
     ptr = {"x_ptr": f32, "gmax_ptr": f32, "gmin_ptr": f32, "out_ptr": "*i32", "cand_ptr": "*i64"}
     for block in (512, 1024):
-        compile_report(_topk_kernel, ptr, dict(K=2048, KPP=4096, GB=32, NB=128, BLOCK=block, CAP=512), num_warps=4)
+        compile_report(
+            _topk_kernel, ptr, dict(K=2048, KPP=4096, GB=32, NB=128, BLOCK=block, CAP=512), num_warps=4
+        )
     ptr = {"q_ptr": bf, "k_ptr": bf, "v_ptr": bf, "idx_ptr": "*i32", "o_ptr": bf}
-    for d1, d2, dv, bh, bn, vk, w in [(512, 64, 512, 64, 64, True, 8), (512, 64, 512, 64, 32, True, 8),
-                                      (64, 0, 64, 16, 128, False, 4)]:
-        compile_report(_sparse_attn_kernel, ptr, dict(D1=d1, D2=d2, DV=dv, BH=bh, BN=bn, V_IS_K=vk, TRUNC=True),
-                       floats=("scale_log2e",), num_warps=w, num_stages=2)
+    for d1, d2, dv, bh, bn, vk, w in [
+        (512, 64, 512, 64, 64, True, 8),
+        (512, 64, 512, 64, 32, True, 8),
+        (64, 0, 64, 16, 128, False, 4),
+    ]:
+        compile_report(
+            _sparse_attn_kernel,
+            ptr,
+            dict(D1=d1, D2=d2, DV=dv, BH=bh, BN=bn, V_IS_K=vk, TRUNC=True),
+            floats=("scale_log2e",),
+            num_warps=w,
+            num_stages=2,
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ top-k, sparse probs, recall) <= 1.5 s at 512 tokens and <= 6 s at 2048; peak RSS
 The trace runs every layer up to the traced one, so the last layer is the worst case (the default).
 Peak memory is measured in a fresh subprocess (resource.getrusage of the child, like /usr/bin/time).
 """
+
 import argparse
 import os
 import pathlib
@@ -24,17 +25,21 @@ sys.path.insert(0, str(ROOT))
 
 def sample_ids(tokenizer, T):
     """T tokens of real text: this repository's own Python and Markdown files, repeated if needed."""
-    text = "\n\n".join(p.read_text() for p in sorted(ROOT.glob("dsa_core/*.py")) + sorted(ROOT.glob("docs/*.md")))
+    text = "\n\n".join(
+        p.read_text() for p in sorted(ROOT.glob("dsa_core/*.py")) + sorted(ROOT.glob("docs/*.md"))
+    )
     ids = tokenizer.encode(text).ids
     return (ids * (T // len(ids) + 1))[:T]
 
 
 def setup(layer):
     import torch
+
     from dsa_core.config import SMOLLM2_HOST
-    from dsa_core.indexer import LightningIndexer
-    from dsa_core.host.model import attach_indexers
     from dsa_core.host.load import load_model
+    from dsa_core.host.model import attach_indexers
+    from dsa_core.indexer import LightningIndexer
+
     lm = load_model()
     torch.manual_seed(0)  # an untrained indexer costs the same as a trained one
     attach_indexers(lm.model, [LightningIndexer(SMOLLM2_HOST) for _ in lm.model.layers])
@@ -44,6 +49,7 @@ def setup(layer):
 def time_trace(lm, layer, T, repeats):
     """(min wall s, median wall s, min CPU s) of trace_layers on T tokens; CPU = user + sys of this process."""
     from dsa_core.analysis.trace import trace_layers
+
     ids = sample_ids(lm.tokenizer, T)
     walls, cpus = [], []
     for _ in range(repeats):
@@ -57,6 +63,7 @@ def time_trace(lm, layer, T, repeats):
 def child(T, layer):
     """Run in a subprocess: load, one trace of `layer` at T tokens, then a dense log-prob run."""
     from dsa_core.analysis.trace import next_token_logprobs
+
     lm, layer = setup(layer)
     t0 = time.perf_counter()
     time_trace(lm, layer, T, 1)
@@ -73,34 +80,48 @@ def main():
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.child:
         return child(args.child, args.layer)
     from dsa_core.host.load import load_model
-    load_model()                                   # converts on the very first run, not timed
+
+    load_model()  # converts on the very first run, not timed
     loads = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
         load_model()
         loads.append(time.perf_counter() - t0)
     load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, load average {load:.1f}"
-          + (" (above the CPU count: other processes share the cores and wall times grow; CPU time / threads "
-             "is then the better estimate of an idle machine)" if load > os.cpu_count() else ""))
-    print(f"load (cached):                 min {min(loads):.2f} s, median {statistics.median(loads):.2f} s  "
-          f"(budget 2 s)")
+    print(
+        f"machine: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, load average {load:.1f}"
+        + (
+            " (above the CPU count: other processes share the cores and wall times grow; CPU time / threads "
+            "is then the better estimate of an idle machine)"
+            if load > os.cpu_count()
+            else ""
+        )
+    )
+    print(
+        f"load (cached):                 min {min(loads):.2f} s, median {statistics.median(loads):.2f} s  "
+        f"(budget 2 s)"
+    )
     lm, layer = setup(args.layer)
     for T, budget in ((512, 1.5), (2048, 6.0)):
         best, med, cpu = time_trace(lm, layer, T, args.repeats)
-        print(f"trace layer {layer:2d}, {T:4d} tokens:  min {best:.2f} s, median {med:.2f} s wall, "
-              f"{cpu:.2f} s CPU  (budget {budget} s wall)")
+        print(
+            f"trace layer {layer:2d}, {T:4d} tokens:  min {best:.2f} s, median {med:.2f} s wall, "
+            f"{cpu:.2f} s CPU  (budget {budget} s wall)"
+        )
     cmd = [sys.executable, __file__, "--child", "8192", "--threads", str(args.threads)]
     cmd += [] if args.layer is None else ["--layer", str(layer)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
-    print(f"8192 tokens: trace layer {layer} {out[0]} s, dense log-probs {out[1]} s, "
-          f"peak RSS {peak_gb:.2f} GB  (budget 6 GB)")
+    print(
+        f"8192 tokens: trace layer {layer} {out[0]} s, dense log-probs {out[1]} s, "
+        f"peak RSS {peak_gb:.2f} GB  (budget 6 GB)"
+    )
 
 
 if __name__ == "__main__":

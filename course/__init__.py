@@ -8,6 +8,7 @@ instructor copies in `notebooks/solutions/` assert that every check passes.
     from course.checks import nb03 as ex
     ex.check_select_row(answer)          # -> ✗ row 3 selects position 5, which is in the future
 """
+
 from course.feedback import Feedback, correct, not_answered, wrong
 from course.notebook import setup_notebook
 

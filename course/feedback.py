@@ -1,4 +1,5 @@
 """The verdict every exercise checker returns: correct, wrong (with what is wrong) or not answered."""
+
 from dataclasses import dataclass
 
 import torch
@@ -7,7 +8,8 @@ import torch
 @dataclass(frozen=True)
 class Feedback:
     """A checker's verdict. Truthy only when correct; shows as one line in a notebook."""
-    status: str          # "correct" | "wrong" | "unanswered"
+
+    status: str  # "correct" | "wrong" | "unanswered"
     message: str
     exercise: str = ""
 
@@ -35,8 +37,9 @@ def wrong(exercise, message):
 
 
 def not_answered(exercise):
-    return Feedback("unanswered", "not answered yet: replace `None` with your answer and run again.",
-                    exercise)
+    return Feedback(
+        "unanswered", "not answered yet: replace `None` with your answer and run again.", exercise
+    )
 
 
 def as_tensor(answer, dtype=torch.float32):

@@ -16,6 +16,7 @@ representations:
 (nbconvert's template otherwise loads require.js, MathJax and mermaid from cdnjs/jsdelivr; offline,
 markdown math then shows as TeX source, which is the price of a file that opens anywhere).
 """
+
 import random
 
 import torch
@@ -31,9 +32,16 @@ def _register_renderer():
         """plotly's notebook renderer (plotly.js inline, once) minus the per-figure MathJax CDN tag."""
 
         def to_mimebundle(self, fig_dict):
-            html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False,
-                               include_mathjax=False, full_html=False, default_width="100%",
-                               default_height=525, validate=False)
+            html = pio.to_html(
+                fig_dict,
+                config=self.config,
+                include_plotlyjs=False,
+                include_mathjax=False,
+                full_html=False,
+                default_width="100%",
+                default_height=525,
+                validate=False,
+            )
             return {"text/html": html}
 
     if RENDERER not in pio.renderers:
@@ -73,8 +81,11 @@ def export_html(notebook, html_path):
 
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(template_name="lab", template_file="dsa_offline.html.j2",
-                            extra_loaders=[jinja2.DictLoader({"dsa_offline.html.j2": _OFFLINE_TEMPLATE})])
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="dsa_offline.html.j2",
+        extra_loaders=[jinja2.DictLoader({"dsa_offline.html.j2": _OFFLINE_TEMPLATE})],
+    )
     body, _ = exporter.from_notebook_node(notebook)
     pathlib.Path(html_path).write_text(body, encoding="utf-8")
     return html_path

@@ -8,6 +8,7 @@ Official: the demo scores the whole prefill at once (`Indexer.forward`, which on
 `start_pos = 0`); production kernels (DeepGEMM `fp8_mqa_logits`) take per-query key ranges [ks, ke)
 in the same spirit. Left out: FP8 and the fused top-k of those kernels.
 """
+
 import torch
 
 from dsa_core.indexer import index_scores
@@ -21,14 +22,14 @@ def chunked_index_topk(q, k, w, topk, chunk=256):
     """
     if not isinstance(chunk, int) or chunk <= 0:
         raise ValueError(f"chunk must be a positive int, got {chunk!r}")
-    B, S = q.shape[0], q.shape[1]
+    S = q.shape[1]
     T = k.shape[1]
     if S > T:
         raise ValueError(f"more queries (S={S}) than keys (T={T})")
     blocks = []
     for s0 in range(0, S, chunk):
         s1 = min(s0 + chunk, S)
-        end = T - S + s1      # one past the position of the block's last query: later keys are all masked
-        scores = index_scores(q[:, s0:s1], k[:, :end], w[:, s0:s1])              # [B, s, end]
-        blocks.append(select_topk(scores, topk))    # indices are absolute: keys start at 0 [B, s, topk]
-    return torch.cat(blocks, dim=1)                                                # [B, S, topk]
+        end = T - S + s1  # one past the position of the block's last query: later keys are all masked
+        scores = index_scores(q[:, s0:s1], k[:, :end], w[:, s0:s1])  # [B, s, end]
+        blocks.append(select_topk(scores, topk))  # indices are absolute: keys start at 0 [B, s, topk]
+    return torch.cat(blocks, dim=1)  # [B, S, topk]

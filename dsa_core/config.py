@@ -8,6 +8,7 @@ Left out: the MoE fields (experts, routing) and the demo-only `max_batch_size`; 
 Glossary (field -> paper symbol): `index_n_heads` -> H_I, `index_head_dim` -> d_I,
 `index_topk` -> k, `weights_proj` output -> w_{t,j}, `q_lora_rank` -> width of the query latent qr.
 """
+
 from dataclasses import dataclass, replace
 
 
@@ -17,17 +18,17 @@ class DSAConfig:
 
     # model
     vocab_size: int = 129280
-    dim: int = 7168                   # hidden size D of x (the attention-normed hidden state)
-    n_layers: int = 61                # every layer has its own indexer and its own top-k
+    dim: int = 7168  # hidden size D of x (the attention-normed hidden state)
+    n_layers: int = 61  # every layer has its own indexer and its own top-k
     # main attention (MLA for DeepSeek; Llama-style GQA for small hosts)
-    n_heads: int = 128                # H, query heads
-    n_kv_heads: int = 128             # H_kv; 128 = MLA's "MHA mode" in prefill (one K/V per head)
-    head_dim: int = 192               # D, q/k head dim; MLA: qk_nope_head_dim + qk_rope_head_dim
-    q_lora_rank: int = 1536           # r_q, width of qr = RMSNorm(W_qa x); 0 = no latent (queries from x)
-    kv_lora_rank: int = 512           # r_kv, MLA's compressed KV latent c_kv
-    qk_nope_head_dim: int = 128       # MLA per-head dims without position
-    qk_rope_head_dim: int = 64        # MLA per-head dims with RoPE (also the indexer's RoPE part)
-    v_head_dim: int = 128             # Dv
+    n_heads: int = 128  # H, query heads
+    n_kv_heads: int = 128  # H_kv; 128 = MLA's "MHA mode" in prefill (one K/V per head)
+    head_dim: int = 192  # D, q/k head dim; MLA: qk_nope_head_dim + qk_rope_head_dim
+    q_lora_rank: int = 1536  # r_q, width of qr = RMSNorm(W_qa x); 0 = no latent (queries from x)
+    kv_lora_rank: int = 512  # r_kv, MLA's compressed KV latent c_kv
+    qk_nope_head_dim: int = 128  # MLA per-head dims without position
+    qk_rope_head_dim: int = 64  # MLA per-head dims with RoPE (also the indexer's RoPE part)
+    v_head_dim: int = 128  # Dv
     # rope (671B uses YaRN on top of theta; rope.py implements plain RoPE, see its docstring)
     rope_theta: float = 10000.0
     rope_factor: float = 40.0
@@ -35,13 +36,13 @@ class DSAConfig:
     beta_fast: int = 32
     beta_slow: int = 1
     mscale: float = 1.0
-    max_seq_len: int = 163840         # HF max_position_embeddings (the demo's own default is 16384)
+    max_seq_len: int = 163840  # HF max_position_embeddings (the demo's own default is 16384)
     # index (the lightning indexer and the selection)
-    index_n_heads: int = 64           # H_I, indexer heads (h inside indexer.py)
-    index_head_dim: int = 128         # d_I, indexer head dim (d inside indexer.py)
-    index_topk: int = 2048            # k, tokens each query attends to
-    index_rope_head_dim: int = 0      # RoPE'd leading dims of each index head; 0 = index_head_dim // 2
-    scale_fmt: str = "ue8m0"          # FP8 scales rounded up to powers of two (fp8.py only)
+    index_n_heads: int = 64  # H_I, indexer heads (h inside indexer.py)
+    index_head_dim: int = 128  # d_I, indexer head dim (d inside indexer.py)
+    index_topk: int = 2048  # k, tokens each query attends to
+    index_rope_head_dim: int = 0  # RoPE'd leading dims of each index head; 0 = index_head_dim // 2
+    scale_fmt: str = "ue8m0"  # FP8 scales rounded up to powers of two (fp8.py only)
 
     def __post_init__(self):
         if self.n_heads % self.n_kv_heads:
@@ -51,7 +52,9 @@ class DSAConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         r = self.index_rope_dim
         if r % 2 or not 0 < r <= self.index_head_dim:
-            raise ValueError(f"index RoPE dims {r} must be even and within index_head_dim={self.index_head_dim}")
+            raise ValueError(
+                f"index RoPE dims {r} must be even and within index_head_dim={self.index_head_dim}"
+            )
 
     @property
     def index_rope_dim(self) -> int:
@@ -69,9 +72,22 @@ V32_671B = DSAConfig()
 # Tiny sizes for the app, the notebooks and the tests (perf_anchors.md section 6.2: MQA, d = 64,
 # indexer 4 heads x 32). Everything runs on a laptop CPU in milliseconds.
 TEACHING = replace(
-    V32_671B, vocab_size=256, dim=256, n_layers=2, n_heads=4, n_kv_heads=1, head_dim=64,
-    q_lora_rank=64, kv_lora_rank=64, qk_nope_head_dim=32, qk_rope_head_dim=32, v_head_dim=64,
-    max_seq_len=4096, index_n_heads=4, index_head_dim=32, index_topk=64,
+    V32_671B,
+    vocab_size=256,
+    dim=256,
+    n_layers=2,
+    n_heads=4,
+    n_kv_heads=1,
+    head_dim=64,
+    q_lora_rank=64,
+    kv_lora_rank=64,
+    qk_nope_head_dim=32,
+    qk_rope_head_dim=32,
+    v_head_dim=64,
+    max_seq_len=4096,
+    index_n_heads=4,
+    index_head_dim=32,
+    index_topk=64,
 )
 
 # The real host model of this project: SmolLM2-135M (Llama architecture, GQA 9 query / 3 KV heads,
@@ -79,10 +95,24 @@ TEACHING = replace(
 # per query-key pair, 2/9 of the main attention's 1,152): the size of the shipped stage-1 indexers,
 # chosen by held-out recall (assets/indexers/MODEL_CARD.md).
 SMOLLM2_HOST = replace(
-    V32_671B, vocab_size=49152, dim=576, n_layers=30, n_heads=9, n_kv_heads=3, head_dim=64,
-    q_lora_rank=0, kv_lora_rank=0, qk_nope_head_dim=0, qk_rope_head_dim=64, v_head_dim=64,
-    rope_theta=100000.0, rope_factor=1.0, max_seq_len=8192,
-    index_n_heads=4, index_head_dim=64, index_topk=128,
+    V32_671B,
+    vocab_size=49152,
+    dim=576,
+    n_layers=30,
+    n_heads=9,
+    n_kv_heads=3,
+    head_dim=64,
+    q_lora_rank=0,
+    kv_lora_rank=0,
+    qk_nope_head_dim=0,
+    qk_rope_head_dim=64,
+    v_head_dim=64,
+    rope_theta=100000.0,
+    rope_factor=1.0,
+    max_seq_len=8192,
+    index_n_heads=4,
+    index_head_dim=64,
+    index_topk=128,
 )
 
 PRESETS = {"v3.2-671b": V32_671B, "teaching": TEACHING, "smollm2-135m": SMOLLM2_HOST}

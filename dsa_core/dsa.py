@@ -8,8 +8,8 @@ Decode is not a separate algorithm: it is the same three steps with S = 1 new qu
 of every earlier token, and `dsa_decode` runs it token by token so a test can compare it with prefill.
 Left out: MLA's projections (q, k, v arrive per head, RoPE already applied) and the FP8 caches.
 """
+
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 
@@ -22,10 +22,11 @@ from dsa_core.topk import select_topk
 @dataclass
 class DSATrace:
     """What one DSA call computed, by name: read these instead of registering hooks."""
-    topk_indices: torch.Tensor                    # [B, S, K] int64, best first, -1 = empty slot
-    probs: torch.Tensor                           # [B, S, H, K] attention over the selected slots
-    index_scores: Optional[torch.Tensor] = None   # [B, S, T] fp32, -inf in the future (if kept)
-    index_keys: Optional[torch.Tensor] = None     # [B, T, d] indexer keys so far: the index "cache"
+
+    topk_indices: torch.Tensor  # [B, S, K] int64, best first, -1 = empty slot
+    probs: torch.Tensor  # [B, S, H, K] attention over the selected slots
+    index_scores: torch.Tensor | None = None  # [B, S, T] fp32, -inf in the future (if kept)
+    index_keys: torch.Tensor | None = None  # [B, T, d] indexer keys so far: the index "cache"
 
 
 def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None, return_scores=True):
@@ -38,20 +39,20 @@ def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None, r
     T = k.shape[1]
     topk = indexer.index_topk if topk is None else topk
     # 1) indexer: queries, one shared key and per-head weights for the new tokens
-    iq, ik, iw = indexer.project(x, qr, start_pos=T - S)        # [B,S,h,d], [B,S,d], [B,S,h]
+    iq, ik, iw = indexer.project(x, qr, start_pos=T - S)  # [B,S,h,d], [B,S,d], [B,S,h]
     if index_k_cache is not None:
-        ik = torch.cat([index_k_cache, ik], dim=1)                                # [B, T, d]
+        ik = torch.cat([index_k_cache, ik], dim=1)  # [B, T, d]
     if ik.shape[1] != T:
         raise ValueError(f"indexer keys cover {ik.shape[1]} tokens but k/v cover T={T}")
     # 2) top-k: keep the full score matrix for inspection, or go block by block (never T×T)
     if return_scores:
-        scores = index_scores(iq, ik, iw)                                          # [B, S, T]
-        topk_indices = select_topk(scores, topk)                                   # [B, S, K]
+        scores = index_scores(iq, ik, iw)  # [B, S, T]
+        topk_indices = select_topk(scores, topk)  # [B, S, K]
     else:
-        scores, topk_indices = None, chunked_index_topk(iq, ik, iw, topk)          # [B, S, K]
+        scores, topk_indices = None, chunked_index_topk(iq, ik, iw, topk)  # [B, S, K]
     # 3) sparse attention over the selected keys, one set shared by all heads
-    probs = sparse_attention_probs(q, k, topk_indices)                             # [B, S, H, K]
-    out = sparse_mix_values(probs, v, topk_indices)                                # [B, S, H, Dv]
+    probs = sparse_attention_probs(q, k, topk_indices)  # [B, S, H, K]
+    out = sparse_mix_values(probs, v, topk_indices)  # [B, S, H, Dv]
     return out, DSATrace(topk_indices, probs, scores, ik)
 
 
@@ -63,15 +64,23 @@ def dsa_decode(x, q, k, v, indexer, topk=None, qr=None):
     B, T, _ = x.shape
     outs, traces, cache = [], [], None
     for t in range(T):
-        step_qr = None if qr is None else qr[:, t:t + 1]
-        out, trace = dsa_attention(x[:, t:t + 1], q[:, t:t + 1], k[:, :t + 1], v[:, :t + 1],
-                                   indexer, topk, step_qr, index_k_cache=cache)
-        cache = trace.index_keys                  # the indexer's own key cache grows by one token
+        step_qr = None if qr is None else qr[:, t : t + 1]
+        out, trace = dsa_attention(
+            x[:, t : t + 1],
+            q[:, t : t + 1],
+            k[:, : t + 1],
+            v[:, : t + 1],
+            indexer,
+            topk,
+            step_qr,
+            index_k_cache=cache,
+        )
+        cache = trace.index_keys  # the indexer's own key cache grows by one token
         outs.append(out)
         traces.append(trace)
-    scores = torch.full((B, T, T), float("-inf"), device=x.device)                 # [B, T, T]
+    scores = torch.full((B, T, T), float("-inf"), device=x.device)  # [B, T, T]
     for t, tr in enumerate(traces):
-        scores[:, t, :t + 1] = tr.index_scores[:, 0]
-    topk_indices = torch.cat([tr.topk_indices for tr in traces], dim=1)           # [B, T, K]
-    probs = torch.cat([tr.probs for tr in traces], dim=1)                          # [B, T, H, K]
-    return torch.cat(outs, dim=1), DSATrace(topk_indices, probs, scores, cache)    # [B, T, H, Dv]
+        scores[:, t, : t + 1] = tr.index_scores[:, 0]
+    topk_indices = torch.cat([tr.topk_indices for tr in traces], dim=1)  # [B, T, K]
+    probs = torch.cat([tr.probs for tr in traces], dim=1)  # [B, T, H, K]
+    return torch.cat(outs, dim=1), DSATrace(topk_indices, probs, scores, cache)  # [B, T, H, Dv]

@@ -1,4 +1,5 @@
 """`python -m dsa_core.evaluate FILE... --k K [--json]`: the documented command; the body is in train/evaluate.py."""
+
 from dsa_core.train.evaluate import main
 
 if __name__ == "__main__":

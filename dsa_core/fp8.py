@@ -9,12 +9,13 @@ clamped to ±448 and cast to float8 e4m3. Official: deepseek-ai/DeepSeek-V3.2-Ex
 Here the cast goes to torch.float8_e4m3fn and straight back to fp32, so the rounding is real while the
 arithmetic stays fp32. The math files never import this module: callers compose it from outside.
 """
+
 import torch
 
 from dsa_core.indexer import index_scores
 
-FP8_MAX = 448.0        # largest finite float8 e4m3fn value
-BLOCK_SIZE = 128       # the demo's `block_size`
+FP8_MAX = 448.0  # largest finite float8 e4m3fn value
+BLOCK_SIZE = 128  # the demo's `block_size`
 
 
 def hadamard_matrix(n):
@@ -30,22 +31,22 @@ def hadamard_matrix(n):
 def hadamard(x):
     """The orthonormal rotation x -> x·H_d/√d on the last dim (`rotate_activation`): [..., d] -> [..., d]."""
     d = x.shape[-1]
-    return (x.float() @ hadamard_matrix(d).to(x.device)) * d ** -0.5
+    return (x.float() @ hadamard_matrix(d).to(x.device)) * d**-0.5
 
 
 def act_quant(x, block_size=BLOCK_SIZE, ue8m0=True):
     """Quantise to e4m3 in blocks of the last dim: x [..., n] -> (x_fp8 as fp32 [..., n], scale [..., n/block])."""
     n = x.shape[-1]
-    block = min(block_size, n)      # a head smaller than 128 dims is one block
+    block = min(block_size, n)  # a head smaller than 128 dims is one block
     if n % block:
         raise ValueError(f"last dim {n} is not a multiple of the block size {block}")
-    blocks = x.float().reshape(*x.shape[:-1], n // block, block)                  # [..., n/block, block]
-    amax = blocks.abs().amax(dim=-1).clamp(min=1e-4)                               # [..., n/block]
+    blocks = x.float().reshape(*x.shape[:-1], n // block, block)  # [..., n/block, block]
+    amax = blocks.abs().amax(dim=-1).clamp(min=1e-4)  # [..., n/block]
     scale = amax / FP8_MAX
-    if ue8m0:   # power-of-two scale, rounded up so that x/scale stays within ±448
+    if ue8m0:  # power-of-two scale, rounded up so that x/scale stays within ±448
         scale = torch.exp2(torch.ceil(torch.log2(scale)))
     q = (blocks / scale[..., None]).clamp(-FP8_MAX, FP8_MAX)
-    q = q.to(torch.float8_e4m3fn).float()     # the real e4m3 rounding, then back to fp32 to compute
+    q = q.to(torch.float8_e4m3fn).float()  # the real e4m3 rounding, then back to fp32 to compute
     return q.reshape(x.shape), scale
 
 
@@ -54,7 +55,7 @@ def fp8_quant_dequant(x, ue8m0=True, block_size=BLOCK_SIZE):
     q, scale = act_quant(x, block_size, ue8m0)
     n = x.shape[-1]
     block = min(block_size, n)
-    q = q.reshape(*x.shape[:-1], n // block, block) * scale[..., None]            # [..., n/block, block]
+    q = q.reshape(*x.shape[:-1], n // block, block) * scale[..., None]  # [..., n/block, block]
     return q.reshape(x.shape)
 
 
@@ -68,10 +69,10 @@ def fp8_index_scores(q, k, w, ue8m0=True, rotate=True):
         raise ValueError(f"the folded form needs one scale per head: head dim {q.shape[-1]} > {BLOCK_SIZE}")
     if rotate:
         q, k = hadamard(q), hadamard(k)
-    q_fp8, q_scale = act_quant(q, ue8m0=ue8m0)                   # [B,S,h,d], [B,S,h,1]
-    k_fp8, k_scale = act_quant(k, ue8m0=ue8m0)                   # [B,T,d],   [B,T,1]
-    weights = w.float() * q_scale[..., 0]                                          # [B, S, h]
-    return index_scores(q_fp8, k_fp8, weights) * k_scale[..., 0][:, None, :]       # [B, S, T]
+    q_fp8, q_scale = act_quant(q, ue8m0=ue8m0)  # [B,S,h,d], [B,S,h,1]
+    k_fp8, k_scale = act_quant(k, ue8m0=ue8m0)  # [B,T,d],   [B,T,1]
+    weights = w.float() * q_scale[..., 0]  # [B, S, h]
+    return index_scores(q_fp8, k_fp8, weights) * k_scale[..., 0][:, None, :]  # [B, S, T]
 
 
 def fp8_index_scores_dequant(q, k, w, ue8m0=True, rotate=True):
@@ -79,4 +80,3 @@ def fp8_index_scores_dequant(q, k, w, ue8m0=True, rotate=True):
     if rotate:
         q, k = hadamard(q), hadamard(k)
     return index_scores(fp8_quant_dequant(q, ue8m0), fp8_quant_dequant(k, ue8m0), w)
-

@@ -8,6 +8,7 @@ a sliding window with attention sinks (StreamingLLM-style), and random causal pi
 Not in the official code (it has no metrics); these are the numbers the lessons and evaluate.py show.
 All index tensors follow select_topk's format: [.., S, K] int64, best first, -1 = empty slot.
 """
+
 import torch
 
 from dsa_core.dense import causal_mask
@@ -20,7 +21,7 @@ def attention_recall(probs_mean, topk_indices):
     probs_mean [B,S,T] or [S,T], topk_indices [B,S,K] or [S,K] -> [B,S] or [S].
     """
     picked = probs_mean.float().gather(-1, topk_indices.clamp(min=0))  # -1 reads slot 0 ... [B, S, K]
-    return picked.masked_fill(topk_indices < 0, 0.0).sum(-1)          # ... and is zeroed [B, S]
+    return picked.masked_fill(topk_indices < 0, 0.0).sum(-1)  # ... and is zeroed [B, S]
 
 
 def topk_overlap(a_idx, b_idx):
@@ -29,21 +30,23 @@ def topk_overlap(a_idx, b_idx):
     The denominator is the larger number of valid slots of the two (k once a row sees k keys).
     """
     T = int(max(a_idx.max(), b_idx.max())) + 1
-    a = topk_mask(a_idx.reshape(-1, *a_idx.shape[-2:]), T)   # any leading dims flattened [N, S, T]
-    b = topk_mask(b_idx.reshape(-1, *b_idx.shape[-2:]), T)                         # [N, S, T]
-    both = (a & b).sum(-1).float()                                                 # [N, S]
-    size = torch.maximum(a.sum(-1), b.sum(-1)).clamp(min=1).float()               # [N, S]
-    return (both / size).reshape(a_idx.shape[:-1])                                 # [.., S]
+    a = topk_mask(a_idx.reshape(-1, *a_idx.shape[-2:]), T)  # any leading dims flattened [N, S, T]
+    b = topk_mask(b_idx.reshape(-1, *b_idx.shape[-2:]), T)  # [N, S, T]
+    both = (a & b).sum(-1).float()  # [N, S]
+    size = torch.maximum(a.sum(-1), b.sum(-1)).clamp(min=1).float()  # [N, S]
+    return (both / size).reshape(a_idx.shape[:-1])  # [.., S]
 
 
 def oracle_topk(probs_mean, k):
     """The ideal selection, the k largest true attention weights per query: [B,S,T] or [S,T] -> [B,S,k] or [S,k]."""
     p = probs_mean.float()
     squeeze = p.dim() == 2
-    p = p[None] if squeeze else p                                                  # [B, S, T]
+    p = p[None] if squeeze else p  # [B, S, T]
     S, T = p.shape[-2:]
-    p = p.masked_fill(~causal_mask(S, T, p.device), float("-inf"))  # zero weight in the future is not "visible"
-    idx = select_topk(p, k)                                                        # [B, S, k]
+    p = p.masked_fill(
+        ~causal_mask(S, T, p.device), float("-inf")
+    )  # zero weight in the future is not "visible"
+    idx = select_topk(p, k)  # [B, S, k]
     return idx[0] if squeeze else idx
 
 
@@ -55,18 +58,18 @@ def window_topk(T, k, n_sinks=4):
     if k <= 0 or n_sinks < 0:
         raise ValueError(f"k must be positive and n_sinks non-negative, got k={k}, n_sinks={n_sinks}")
     n_sinks = min(n_sinks, k)
-    t = torch.arange(T)[:, None]                                                  # [T, 1]
-    slot = torch.arange(k)[None, :]                                               # [1, k]
-    recent = t - (k - n_sinks) + 1 + (slot - n_sinks)   # the last k - n_sinks positions up to t [T, k]
-    idx = torch.where(slot < n_sinks, slot, recent)                                # [T, k]
-    short = t + 1 <= k                                  # a short prefix: everything visible, in order
-    idx = torch.where(short, slot.expand(T, k), idx)                               # [T, k]
+    t = torch.arange(T)[:, None]  # [T, 1]
+    slot = torch.arange(k)[None, :]  # [1, k]
+    recent = t - (k - n_sinks) + 1 + (slot - n_sinks)  # the last k - n_sinks positions up to t [T, k]
+    idx = torch.where(slot < n_sinks, slot, recent)  # [T, k]
+    short = t + 1 <= k  # a short prefix: everything visible, in order
+    idx = torch.where(short, slot.expand(T, k), idx)  # [T, k]
     return idx.masked_fill(idx > t, -1)
 
 
 def random_topk(T, k, seed=0):
     """k random visible positions per query (all of them when fewer than k): -> int64 [T, k], -1 = empty."""
     g = torch.Generator().manual_seed(seed)
-    scores = torch.rand(1, T, T, generator=g)                                      # [1, T, T]
+    scores = torch.rand(1, T, T, generator=g)  # [1, T, T]
     scores = scores.masked_fill(~causal_mask(T, T), float("-inf"))
-    return select_topk(scores, k)[0]                                               # [T, k]
+    return select_topk(scores, k)[0]  # [T, k]

@@ -10,6 +10,7 @@ Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `apply_rotary_emb`
 Left out: YaRN frequency scaling (`precompute_freqs_cis`, factor 40 beyond 4096 tokens); plain RoPE
 is exact for the sequence lengths we run.
 """
+
 import torch
 
 
@@ -17,9 +18,11 @@ def rope_cos_sin(positions, dim, theta=10000.0):
     """cos and sin tables for absolute positions: positions [T] (ints) -> cos, sin [T, dim] fp32."""
     if dim % 2:
         raise ValueError(f"RoPE dim must be even, got {dim}")
-    inv_freq = theta ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=positions.device) / dim)  # [dim/2]
-    angles = positions.to(torch.float64)[..., None] * inv_freq                    # [T, dim/2]
-    angles = torch.cat([angles, angles], dim=-1)                                   # [T, dim]
+    inv_freq = theta ** (
+        -torch.arange(0, dim, 2, dtype=torch.float64, device=positions.device) / dim
+    )  # [dim/2]
+    angles = positions.to(torch.float64)[..., None] * inv_freq  # [T, dim/2]
+    angles = torch.cat([angles, angles], dim=-1)  # [T, dim]
     return angles.cos().float(), angles.sin().float()
 
 
@@ -38,10 +41,10 @@ def apply_rope_half(x, cos, sin):
     if r > x.shape[-1]:
         raise ValueError(f"RoPE dims {r} exceed the vector size {x.shape[-1]}")
     if cos.dim() == 2:
-        cos, sin = cos[None], sin[None]                                            # [1, T, r]
-    extra = (1,) * (x.dim() - 3)                 # head dims between T and the vector dim
-    cos = cos.reshape(*cos.shape[:2], *extra, r)                                   # [B|1, T, 1.., r]
+        cos, sin = cos[None], sin[None]  # [1, T, r]
+    extra = (1,) * (x.dim() - 3)  # head dims between T and the vector dim
+    cos = cos.reshape(*cos.shape[:2], *extra, r)  # [B|1, T, 1.., r]
     sin = sin.reshape(*sin.shape[:2], *extra, r)
-    x_pe, x_nope = x[..., :r].float(), x[..., r:]    # RoPE part first, as in the fixed official code
+    x_pe, x_nope = x[..., :r].float(), x[..., r:]  # RoPE part first, as in the fixed official code
     x_pe = x_pe * cos + rotate_half(x_pe) * sin
     return torch.cat([x_pe.to(x.dtype), x_nope], dim=-1)

@@ -1,19 +1,21 @@
 """Cost: how compute, memory and money grow with context, predicted (dsa_core.cost.flops), checked against
 the paper's Figure 3 (dsa_core.cost.paper), priced (dsa_core.cost.prices) and measured on this machine
 (dsa_core.cost.timing), beside recorded H200 timings from assets/bench/."""
+
 import dataclasses
 import json
 import pathlib
 
 import streamlit as st
 
-from dsa_core.cost import flops as cost
 from dsa_core import viz
+from dsa_core.cost import flops as cost
 from lessons import show, state
 
 st.title("Cost: what DSA saves, predicted and measured")
-tab_pred, tab_paper, tab_api, tab_meas = st.tabs(["Predicted growth", "The paper's curve", "API calculator",
-                                                  "Measured on this machine"])
+tab_pred, tab_paper, tab_api, tab_meas = st.tabs(
+    ["Predicted growth", "The paper's curve", "API calculator", "Measured on this machine"]
+)
 
 # 1. predicted compute and memory (pure arithmetic)
 with tab_pred:
@@ -21,66 +23,127 @@ with tab_pred:
     name = c[0].selectbox("Model", list(cost.SHAPES), key="cost_shape")
     phase = c[1].radio("Phase", ["prefill", "decode"], horizontal=True, key="cost_phase")
     shape = cost.SHAPES[name]
-    kk = c[2].select_slider("k (tokens kept)", [64, 128, 256, 512, 1024, 2048, 4096], value=shape.index_topk,
-                            key="cost_k")
+    kk = c[2].select_slider(
+        "k (tokens kept)", [64, 128, 256, 512, 1024, 2048, 4096], value=shape.index_topk, key="cost_k"
+    )
     s = dataclasses.replace(shape, index_topk=kk)
-    Ls = [2 ** i for i in range(10, 18)]
+    Ls = [2**i for i in range(10, 18)]
     cur = cost.curves(s, s, Ls, phase)
     cross = cost.crossover_numeric(s, s, phase) if phase == "decode" else cost.crossover_sequence(s, s)
-    series = {"dense": cur["dense/total_flops"], "DSA total": cur["dsa/total_flops"],
-              "DSA: indexer": [2 * x for x in cur["dsa/indexer/qk_macs"]],
-              "DSA: sparse attention": [2 * x for x in cur["dsa/attention/core_macs"]]}
-    show.show_figure(viz.cost_curves(Ls, series, y_title=f"FLOPs per layer ({phase})", crossover=cross,
-                                       title=f"{name}, k = {kk}"), "cost-flops", key="cost_flops")
-    st.caption(f"DSA becomes cheaper beyond about {cross:,.0f} tokens; at 128K dense costs "
-               f"{cur['ratio'][-1]:.1f}× DSA. The indexer stays O(L²) (small constant); attention becomes O(L·k).")
+    series = {
+        "dense": cur["dense/total_flops"],
+        "DSA total": cur["dsa/total_flops"],
+        "DSA: indexer": [2 * x for x in cur["dsa/indexer/qk_macs"]],
+        "DSA: sparse attention": [2 * x for x in cur["dsa/attention/core_macs"]],
+    }
+    show.show_figure(
+        viz.cost_curves(
+            Ls, series, y_title=f"FLOPs per layer ({phase})", crossover=cross, title=f"{name}, k = {kk}"
+        ),
+        "cost-flops",
+        key="cost_flops",
+    )
+    st.caption(
+        f"DSA becomes cheaper beyond about {cross:,.0f} tokens; at 128K dense costs "
+        f"{cur['ratio'][-1]:.1f}× DSA. The indexer stays O(L²) (small constant); attention becomes O(L·k)."
+    )
     mem = [cost.cache_bytes(s, L) for L in Ls]
-    show.show_figure(viz.cost_curves(Ls, {"KV cache": [m["kv_cache/bytes"] / 2**20 for m in mem],
-                                            "indexer key cache": [m["index_cache/bytes"] / 2**20 for m in mem]},
-                                       y_title="MiB, whole model", title="Cache memory"), "cost-memory",
-                       key="cost_mem")
+    show.show_figure(
+        viz.cost_curves(
+            Ls,
+            {
+                "KV cache": [m["kv_cache/bytes"] / 2**20 for m in mem],
+                "indexer key cache": [m["index_cache/bytes"] / 2**20 for m in mem],
+            },
+            y_title="MiB, whole model",
+            title="Cache memory",
+        ),
+        "cost-memory",
+        key="cost_mem",
+    )
     show.show_source(cost.dsa_cost)
 
 # 2. the paper's Figure 3 points over the fitted model
 with tab_paper:
     from dsa_core.cost import paper as cost_paper
-    st.markdown("Points read off DeepSeek's Figure 3 (cost per million tokens against position, H800 at $2/GPU-hour; "
-                "read off a plot, not published numbers), and the fitted model *cost = a + b · attention FLOPs*.")
+
+    st.markdown(
+        "Points read off DeepSeek's Figure 3 (cost per million tokens against position, H800 at $2/GPU-hour; "
+        "read off a plot, not published numbers), and the fitted model *cost = a + b · attention FLOPs*."
+    )
     pos = [1024 * x for x in range(1, 129, 4)]
     for ph in ("prefill", "decode"):
-        pts = {f"read-off {m}": (cost_paper.points(f"{ph}/{m}")["position"], cost_paper.points(f"{ph}/{m}")["cost"])
-               for m in ("dense", "dsa")}
-        show.show_figure(viz.line_chart(pos, {f"fitted {m}": cost_paper.modelled_cost(f"{ph}/{m}", pos)
-                                                for m in ("dense", "dsa")}, "token position",
-                                          "$ per million tokens", f"{ph.capitalize()}", markers=pts),
-                           f"paper-{ph}", key=f"paper_{ph}")
+        pts = {
+            f"read-off {m}": (
+                cost_paper.points(f"{ph}/{m}")["position"],
+                cost_paper.points(f"{ph}/{m}")["cost"],
+            )
+            for m in ("dense", "dsa")
+        }
+        show.show_figure(
+            viz.line_chart(
+                pos,
+                {f"fitted {m}": cost_paper.modelled_cost(f"{ph}/{m}", pos) for m in ("dense", "dsa")},
+                "token position",
+                "$ per million tokens",
+                f"{ph.capitalize()}",
+                markers=pts,
+            ),
+            f"paper-{ph}",
+            key=f"paper_{ph}",
+        )
     for line in cost_paper.explain():
         st.markdown(f"- {line}")
 
 # 3. API calculator
 with tab_api:
     from dsa_core.cost import prices as cost_api
+
     w = st.selectbox("Workload", list(cost_api.WORKLOADS), key="api_workload")
     natural = cost_api.natural_hit_share(cost_api.WORKLOADS[w]())
-    share = st.slider("Share of input served from the context cache", 0.0, 1.0, round(natural, 2), 0.01,
-                      key="api_share", help=f"The workload's repeated prefix is {natural:.0%} of its input.")
+    share = st.slider(
+        "Share of input served from the context cache",
+        0.0,
+        1.0,
+        round(natural, 2),
+        0.01,
+        key="api_share",
+        help=f"The workload's repeated prefix is {natural:.0%} of its input.",
+    )
     r = cost_api.compare(cost_api.WORKLOADS[w](), cache_hit_share=share)
     c = st.columns(3)
     c[0].metric("V3.1-Terminus prices", f"${r['old']['usd/total']:.4f}")
-    c[1].metric("V3.2-Exp prices", f"${r['new']['usd/total']:.4f}", f"−{r['saving_share']:.0%}", delta_color="inverse")
+    c[1].metric(
+        "V3.2-Exp prices", f"${r['new']['usd/total']:.4f}", f"−{r['saving_share']:.0%}", delta_color="inverse"
+    )
     c[2].metric("If prices tracked compute only", f"${r['usd/if_prices_tracked_compute']:.4f}")
-    show.show_figure(viz.bars({"saving from sparse attention": r["usd/saving_from_sparse_attention"],
-                                 "saving from pricing policy": r["usd/saving_from_pricing_policy"]},
-                                "US dollars", "Where the saving comes from", fmt="${:.4f}"), "api-split",
-                       key="api_split")
+    show.show_figure(
+        viz.bars(
+            {
+                "saving from sparse attention": r["usd/saving_from_sparse_attention"],
+                "saving from pricing policy": r["usd/saving_from_pricing_policy"],
+            },
+            "US dollars",
+            "Where the saving comes from",
+            fmt="${:.4f}",
+        ),
+        "api-split",
+        key="api_split",
+    )
     st.caption(r["price_source"] + ". Not a quote: check current prices.")
     show.show_source(cost_api.compare)
 
 # 4. measured timings on this machine, beside recorded H200 results
 with tab_meas:
-    from dsa_core.cost import timing as bench, report as cost_bench
-    lengths = st.multiselect("Context lengths", [256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
-                             [1024, 2048, 4096, 8192], key="bench_lengths")
+    from dsa_core.cost import report as cost_bench
+    from dsa_core.cost import timing as bench
+
+    lengths = st.multiselect(
+        "Context lengths",
+        [256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
+        [1024, 2048, 4096, 8192],
+        key="bench_lengths",
+    )
     if st.button("Measure on this machine", key="bench_go", disabled=not lengths):
         bar = st.progress(0.0, text="starting…")
         for ev in bench.bench_iter(device="cpu", lengths=sorted(lengths), call_limit_s=20.0):
@@ -98,22 +161,37 @@ with tab_meas:
         except (ValueError, KeyError, json.JSONDecodeError):
             continue
     if not results:
-        st.info("Press the button to time dense attention, the masked-dense rung and DSA's parts here. "
-                "Recorded H200 results will appear beside yours once assets/bench/ ships them.")
+        st.info(
+            "Press the button to time dense attention, the masked-dense rung and DSA's parts here. "
+            "Recorded H200 results will appear beside yours once assets/bench/ ships them."
+        )
     for label, res in results.items():
         try:
             present = {r["variant"] for r in res["rows"]}
-            ser = {v: cost_bench.series(res, v) for v in ("dense/sdpa_causal", "dsa/masked_sparse_attention",
-                                                         "dsa/indexer", "dsa/sparse_attention", "dsa/total")
-                   if v in present}
-            show.show_figure(viz.timing_chart(ser, f"{label}: {res.get('device_name', '')}, "
-                                                     f"{res.get('shape', {}).get('name', '')}"),
-                               f"bench-{pathlib.Path(label).stem}", key=f"bench_{label}")
+            ser = {
+                v: cost_bench.series(res, v)
+                for v in (
+                    "dense/sdpa_causal",
+                    "dsa/masked_sparse_attention",
+                    "dsa/indexer",
+                    "dsa/sparse_attention",
+                    "dsa/total",
+                )
+                if v in present
+            }
+            show.show_figure(
+                viz.timing_chart(
+                    ser, f"{label}: {res.get('device_name', '')}, {res.get('shape', {}).get('name', '')}"
+                ),
+                f"bench-{pathlib.Path(label).stem}",
+                key=f"bench_{label}",
+            )
             try:
                 st.code(cost_bench.table(res), language=None)
-            except (KeyError, TypeError, ValueError):   # recorded files may carry fewer columns
+            except (KeyError, TypeError, ValueError):  # recorded files may carry fewer columns
                 st.dataframe([{k: r.get(k) for k in ("T", "variant", "ms")} for r in res["rows"]], height=240)
-            st.download_button("Result JSON", json.dumps(res, indent=1), f"dsa-bench-{label}.json",
-                               key=f"bj_{label}")
+            st.download_button(
+                "Result JSON", json.dumps(res, indent=1), f"dsa-bench-{label}.json", key=f"bj_{label}"
+            )
         except Exception as e:  # noqa: BLE001 - a malformed result file must not break the page
             st.warning(f"Could not show the timings in {label}: {type(e).__name__}: {e}")

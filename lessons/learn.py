@@ -1,16 +1,24 @@
 """Learn: a guided walkthrough of DSA, one step at a time, each on the current text: a short text, the
 formula, a live figure, and the source of the dsa_core function that computed it."""
+
 import streamlit as st
 
-from dsa_core.cost import flops as cost
 from dsa_core import dense, fp8, indexer, sparse, topk, viz
-from dsa_core.train import losses
 from dsa_core.analysis import walkthrough as steps
+from dsa_core.cost import flops as cost
+from dsa_core.train import losses
 from lessons import cache, show, state
 
-STEPS = ["1. Dense attention and its cost", "2. The lightning indexer", "3. Top-k selection and the causal trap",
-         "4. Sparse attention", "5. Why 'dense, then mask' saves nothing", "6. FP8 and the indexer cache",
-         "7. Training the indexer", "8. Cost at scale"]
+STEPS = [
+    "1. Dense attention and its cost",
+    "2. The lightning indexer",
+    "3. Top-k selection and the causal trap",
+    "4. Sparse attention",
+    "5. Why 'dense, then mask' saves nothing",
+    "6. FP8 and the indexer cache",
+    "7. Training the indexer",
+    "8. Cost at scale",
+]
 st.session_state.setdefault("learn_step", STEPS[0])
 
 
@@ -26,109 +34,183 @@ state.show_notes(a)
 T, k, tokens, layer = a["T"], a["k"], a["rec"].tokens, a["layer"]
 q = min(int(st.session_state.get("query", T - 1)), T - 1)
 v = cache.view(a["text"], layer, a["max_tokens"], k, a["head"])
-st.caption(f"On your text: {T} tokens, layer {layer}, k = {k}, query {q} `{viz.display_token(tokens[q])}` "
-           "(change them in the sidebar or on the Explore page).")
+st.caption(
+    f"On your text: {T} tokens, layer {layer}, k = {k}, query {q} `{viz.display_token(tokens[q])}` "
+    "(change them in the sidebar or on the Explore page)."
+)
 step = STEPS.index(st.session_state.learn_step)
 
 if step == 0:
-    st.markdown("Every query token t compares itself with **every** earlier token s: a score, a softmax, a "
-                "weighted sum of values. That is T(T+1)/2 query-key pairs per head and layer: the cost grows "
-                "with the square of the text length.")
-    st.latex(r"p_{t,s}=\mathrm{softmax}_{s\le t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big),\qquad "
-             r"o_t=\sum_{s\le t} p_{t,s}\,v_s")
+    st.markdown(
+        "Every query token t compares itself with **every** earlier token s: a score, a softmax, a "
+        "weighted sum of values. That is T(T+1)/2 query-key pairs per head and layer: the cost grows "
+        "with the square of the text length."
+    )
+    st.latex(
+        r"p_{t,s}=\mathrm{softmax}_{s\le t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big),\qquad "
+        r"o_t=\sum_{s\le t} p_{t,s}\,v_s"
+    )
     H = a["model"]["n_heads"]
     st.metric(f"Query-key pairs in this layer (all {H} heads)", f"{H * T * (T + 1) // 2:,}")
-    show.show_figure(viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text",
-                                   pick_rows=True),
-                       "learn-dense", key="l_dense", on_select=show.query_from_click("l_dense"),
-                       selection_mode="points")
+    show.show_figure(
+        viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text", pick_rows=True),
+        "learn-dense",
+        key="l_dense",
+        on_select=show.query_from_click("l_dense"),
+        selection_mode="points",
+    )
     show.show_source(dense.attention_probs)
 elif step == 1:
     ix = cache.indexer(layer)
-    st.markdown(f"The **lightning indexer** is a tiny extra attention: a few heads (here {ix.n_heads} × "
-                f"{ix.head_dim} dims, DeepSeek: 64 × 128 in FP8) give each earlier token a score. ReLU "
-                "instead of softmax, and a learned weight per head and query. The scores are "
-                "**unnormalised**: not probabilities.")
+    st.markdown(
+        f"The **lightning indexer** is a tiny extra attention: a few heads (here {ix.n_heads} × "
+        f"{ix.head_dim} dims, DeepSeek: 64 × 128 in FP8) give each earlier token a score. ReLU "
+        "instead of softmax, and a learned weight per head and query. The scores are "
+        "**unnormalised**: not probabilities."
+    )
     st.latex(r"I_{t,s}=\sum_{j=1}^{H_I} w_{t,j}\,\mathrm{ReLU}\big(q^{I}_{t,j}\cdot k^{I}_{s}\big)")
     if "UNTRAINED" in a["indexer"]:
         st.info(a["indexer"])
-    show.show_figure(viz.head_votes(cache.head_votes(a["text"], layer, a["max_tokens"], q), q, tokens),
-                       "learn-head-votes", key="l_votes")
-    show.show_figure(viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries",
-                                   pick_rows=True),
-                       "learn-scores", key="l_scores", on_select=show.query_from_click("l_scores"),
-                       selection_mode="points")
+    show.show_figure(
+        viz.head_votes(cache.head_votes(a["text"], layer, a["max_tokens"], q), q, tokens),
+        "learn-head-votes",
+        key="l_votes",
+    )
+    show.show_figure(
+        viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries", pick_rows=True),
+        "learn-scores",
+        key="l_scores",
+        on_select=show.query_from_click("l_scores"),
+        selection_mode="points",
+    )
     show.show_source(indexer.index_scores)
 elif step == 2:
-    st.markdown(f"Each query keeps the **k = {k}** keys with the highest index score. The trap: a query near "
-                f"the start sees fewer than k keys. A plain `topk` then still returns k positions, and the "
-                f"extra ones are **future** tokens (score −∞), leaking the answer. `select_topk` marks them −1.")
+    st.markdown(
+        f"Each query keeps the **k = {k}** keys with the highest index score. The trap: a query near "
+        f"the start sees fewer than k keys. A plain `topk` then still returns k positions, and the "
+        f"extra ones are **future** tokens (score −∞), leaking the answer. `select_topk` marks them −1."
+    )
     st.latex(r"S_t=\{\,s\le t:\ I_{t,s}\in\mathrm{Top}\text{-}k(I_{t,:})\,\}")
     t0 = min(max(0, k // 2), T - 1)
     row = v.topk[t0]
-    st.markdown(f"Query {t0} sees {t0 + 1} tokens, fewer than k = {k}: its selection has "
-                f"**{int((row >= 0).sum())} real positions and {int((row < 0).sum())} empty slots (−1)**, "
-                f"not {k} positions.")
+    st.markdown(
+        f"Query {t0} sees {t0 + 1} tokens, fewer than k = {k}: its selection has "
+        f"**{int((row >= 0).sum())} real positions and {int((row < 0).sum())} empty slots (−1)**, "
+        f"not {k} positions."
+    )
     real, empty = row[row >= 0].tolist(), int((row < 0).sum())
     shown = real[:10] + (["…"] if len(real) > 10 else []) + ([-1, "…", -1] if empty > 2 else [-1] * empty)
-    st.code(f"select_topk(scores, k={k})[0, {t0}] = [{', '.join(map(str, shown))}]   "
-            f"# {len(real)} positions, then {empty} × -1")
-    show.show_figure(viz.query_strip(v.scores[q], v.dense[q], v.topk[q], q, tokens, dense_top=v.oracle[q]),
-                       "learn-strip", key="l_strip")
+    st.code(
+        f"select_topk(scores, k={k})[0, {t0}] = [{', '.join(map(str, shown))}]   "
+        f"# {len(real)} positions, then {empty} × -1"
+    )
+    show.show_figure(
+        viz.query_strip(v.scores[q], v.dense[q], v.topk[q], q, tokens, dense_top=v.oracle[q]),
+        "learn-strip",
+        key="l_strip",
+    )
     show.show_source(topk.select_topk)
 elif step == 3:
-    st.markdown("Attention now runs over the selected keys only: the softmax is renormalised over S_t, so "
-                "the weights of dropped keys move to the kept ones. With k ≥ t it is exactly dense attention.")
+    st.markdown(
+        "Attention now runs over the selected keys only: the softmax is renormalised over S_t, so "
+        "the weights of dropped keys move to the kept ones. With k ≥ t it is exactly dense attention."
+    )
     st.latex(r"o_t=\sum_{s\in S_t}\mathrm{softmax}_{s\in S_t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big)\,v_s")
     m = cache.maps(a["text"], layer, a["max_tokens"], k, a["head"], st.session_state.pool, None)
-    show.show_figure(viz.aligned_maps({x: m[x] for x in ("dense", "sparse", "diff")}, tokens, query=q,
-                                        height=460), "learn-sparse", key="l_sparse")
+    show.show_figure(
+        viz.aligned_maps({x: m[x] for x in ("dense", "sparse", "diff")}, tokens, query=q, height=460),
+        "learn-sparse",
+        key="l_sparse",
+    )
     show.show_source(sparse.sparse_attention)
 elif step == 4:
-    st.markdown("Many 'from scratch' versions compute the full T × T score matrix and then set the dropped "
-                "entries to −∞. The result is right, but **every pair is still computed**: no saving. The "
-                "saving comes only from gathering the k selected keys and computing k scores per query.")
-    st.latex(r"\text{dense/masked: } \tfrac{T^2}{2}\,H(D+D_v)\qquad\text{DSA: }"
-             r"\tfrac{T^2}{2}\,H_I d_I+T\,k\,H(D+D_v)")
+    st.markdown(
+        "Many 'from scratch' versions compute the full T × T score matrix and then set the dropped "
+        "entries to −∞. The result is right, but **every pair is still computed**: no saving. The "
+        "saving comes only from gathering the k selected keys and computing k scores per query."
+    )
+    st.latex(
+        r"\text{dense/masked: } \tfrac{T^2}{2}\,H(D+D_v)\qquad\text{DSA: }"
+        r"\tfrac{T^2}{2}\,H_I d_I+T\,k\,H(D+D_v)"
+    )
     c = steps.cost_on_text(T, k)
-    show.show_figure(viz.bars(c, "multiply-adds, one layer, prefill of your text",
-                                f"Cost on your text (T = {T}, k = {k})"), "learn-masked", key="l_masked")
-    st.caption("On short texts the indexer's T² term can cost more than it saves: DSA pays off at long "
-               "context (step 8).")
+    show.show_figure(
+        viz.bars(
+            c, "multiply-adds, one layer, prefill of your text", f"Cost on your text (T = {T}, k = {k})"
+        ),
+        "learn-masked",
+        key="l_masked",
+    )
+    st.caption(
+        "On short texts the indexer's T² term can cost more than it saves: DSA pays off at long "
+        "context (step 8)."
+    )
     show.show_source(sparse.masked_sparse_attention, "Source: the masked-dense version (no saving)")
     show.show_source(sparse.sparse_attention, "Source: the gathered version (the saving)")
 elif step == 5:
-    st.markdown("DeepSeek runs the indexer in **FP8** (8-bit floats with one scale per block of 128, after a "
-                "Hadamard rotation) and caches one 128-dim indexer key per token: 132 bytes per token per "
-                "layer next to the 656-byte MLA cache. Does FP8 change which keys are picked? On your text:")
-    st.latex(r"x_{\mathrm{fp8}}=\mathrm{e4m3}\!\big(x/\sigma\big)\cdot\sigma,\quad \sigma=\max|x_{\text{block}}|/448")
+    st.markdown(
+        "DeepSeek runs the indexer in **FP8** (8-bit floats with one scale per block of 128, after a "
+        "Hadamard rotation) and caches one 128-dim indexer key per token: 132 bytes per token per "
+        "layer next to the 656-byte MLA cache. Does FP8 change which keys are picked? On your text:"
+    )
+    st.latex(
+        r"x_{\mathrm{fp8}}=\mathrm{e4m3}\!\big(x/\sigma\big)\cdot\sigma,\quad \sigma=\max|x_{\text{block}}|/448"
+    )
     if T > 1024:
         st.info("The FP8 comparison runs on up to 1,024 tokens; lower the token limit to see it.")
     else:
         f = cache.fp8_agreement(a["text"], layer, a["max_tokens"], k)
-        st.metric("Top-k overlap, FP8 vs fp32 (mean over queries)", f"{f['overlap'][k:].mean() if T > k else 1:.3f}")
-        show.show_figure(viz.line_chart(range(T), {"overlap FP8 vs fp32": f["overlap"]}, "query position",
-                                          "share of the fp32 top-k kept", y_range=[0, 1.02]),
-                           "learn-fp8", key="l_fp8")
+        st.metric(
+            "Top-k overlap, FP8 vs fp32 (mean over queries)", f"{f['overlap'][k:].mean() if T > k else 1:.3f}"
+        )
+        show.show_figure(
+            viz.line_chart(
+                range(T),
+                {"overlap FP8 vs fp32": f["overlap"]},
+                "query position",
+                "share of the fp32 top-k kept",
+                y_range=[0, 1.02],
+            ),
+            "learn-fp8",
+            key="l_fp8",
+        )
     b = cost.cache_bytes_per_token(cost.V32_MQA)
     st.caption("Cache per token and layer, V3.2 671B: " + ", ".join(f"{n}: {x:,.0f} B" for n, x in b.items()))
     show.show_source(fp8.fp8_index_scores)
 elif step == 6:
-    st.markdown("Stage 1, **dense warm-up**: the model stays frozen; the indexer learns to imitate the "
-                "model's own attention (summed over heads, normalised) with a KL loss. Stage 2 then trains "
-                "the model sparse. Try it live on the **Train** page.")
-    st.latex(r"\mathcal{L}_I=\sum_t \mathrm{KL}\Big(p_{t,:}\,\Big\|\,\mathrm{softmax}(I_{t,:})\Big),\quad "
-             r"p_{t,:}=\frac{\sum_h P^{h}_{t,:}}{\|\sum_h P^{h}_{t,:}\|_1}")
+    st.markdown(
+        "Stage 1, **dense warm-up**: the model stays frozen; the indexer learns to imitate the "
+        "model's own attention (summed over heads, normalised) with a KL loss. Stage 2 then trains "
+        "the model sparse. Try it live on the **Train** page."
+    )
+    st.latex(
+        r"\mathcal{L}_I=\sum_t \mathrm{KL}\Big(p_{t,:}\,\Big\|\,\mathrm{softmax}(I_{t,:})\Big),\quad "
+        r"p_{t,:}=\frac{\sum_h P^{h}_{t,:}}{\|\sum_h P^{h}_{t,:}\|_1}"
+    )
     d = cache.indexer_vs_target(a["text"], layer, a["max_tokens"], q)
     st.metric(f"KL at query {q}", f"{d['kl']:.3f} nats")
-    show.show_figure(viz.line_chart(range(q + 1), {"target p (dense, head-mean)": d["target"],
-                                                     "indexer softmax(I)": d["indexer"]},
-                                      "key position", "probability", f"Query {q}: target vs indexer"),
-                       "learn-kl", key="l_kl")
-    show.show_figure(viz.line_chart(range(T), {"KL per query": cache.kl_per_query(a["text"], layer,
-                                                                                      a["max_tokens"])},
-                                      "query position", "KL (nats)", "Stage-1 loss on your text"),
-                       "learn-kl-all", key="l_klall")
+    show.show_figure(
+        viz.line_chart(
+            range(q + 1),
+            {"target p (dense, head-mean)": d["target"], "indexer softmax(I)": d["indexer"]},
+            "key position",
+            "probability",
+            f"Query {q}: target vs indexer",
+        ),
+        "learn-kl",
+        key="l_kl",
+    )
+    show.show_figure(
+        viz.line_chart(
+            range(T),
+            {"KL per query": cache.kl_per_query(a["text"], layer, a["max_tokens"])},
+            "query position",
+            "KL (nats)",
+            "Stage-1 loss on your text",
+        ),
+        "learn-kl-all",
+        key="l_klall",
+    )
     st.page_link("lessons/train.py", label="Train an indexer live")
     show.show_source(losses.dense_warmup_loss)
     show.show_source(losses.kl_to_scores)
@@ -139,31 +221,60 @@ elif step == 6:
         c = st.columns(3)
         c[0].metric("Recall, indexer ÷ ideal top-128", f"{m['indexer_over_oracle']:.3f}")
         c[1].metric("Layers where the indexer beats the window", f"{m['layers_indexer_above_window']}/30")
-        c[2].metric("Perplexity, DSA in all layers vs dense", f"{ppl['dsa']:.2f} vs {ppl['dense']:.2f}",
-                    f"{100 * ppl['dsa_vs_dense']:+.1f} %", delta_color="inverse")
-        show.show_figure(viz.line_chart(range(30), rec["per_layer"], "layer", "attention mass kept (0 to 1)",
-                                          f"Recall per layer at k = 128, {rec['tokens']:,} tokens of held-out text",
-                                          y_range=[0, 1.02]), "learn-recorded-recall", key="l_rec")
-        st.caption("Recorded by `python -m dsa_core.train.evaluate` on two Debian Handbook chapters the indexers "
-                   "never saw (assets/indexers/eval_k*.json); stage 1 on one GPU, see MODEL_CARD.md.")
+        c[2].metric(
+            "Perplexity, DSA in all layers vs dense",
+            f"{ppl['dsa']:.2f} vs {ppl['dense']:.2f}",
+            f"{100 * ppl['dsa_vs_dense']:+.1f} %",
+            delta_color="inverse",
+        )
+        show.show_figure(
+            viz.line_chart(
+                range(30),
+                rec["per_layer"],
+                "layer",
+                "attention mass kept (0 to 1)",
+                f"Recall per layer at k = 128, {rec['tokens']:,} tokens of held-out text",
+                y_range=[0, 1.02],
+            ),
+            "learn-recorded-recall",
+            key="l_rec",
+        )
+        st.caption(
+            "Recorded by `python -m dsa_core.train.evaluate` on two Debian Handbook chapters the indexers "
+            "never saw (assets/indexers/eval_k*.json); stage 1 on one GPU, see MODEL_CARD.md."
+        )
         st.dataframe(rec["by_k"], hide_index=True)
         if rec["stage2"]:
-            st.markdown("**Stage 2** (sparse training of the whole model, 150 steps on one GPU): perplexity "
-                        "with DSA before and after, against the same model run densely and against a dense "
-                        "control trained the same way.")
+            st.markdown(
+                "**Stage 2** (sparse training of the whole model, 150 steps on one GPU): perplexity "
+                "with DSA before and after, against the same model run densely and against a dense "
+                "control trained the same way."
+            )
             st.dataframe(rec["stage2"], hide_index=True)
 else:
-    st.markdown("At DeepSeek-V3.2's size the indexer is small next to attention (64 × 128 FP8 vs 128 heads of "
-                "192 + 128), and k = 2048. Attention becomes O(L·k); the indexer stays O(L²) with a small "
-                "constant, so DSA wins beyond a crossover length, by a growing factor.")
-    st.latex(r"C_{\mathrm{dense}}(L)\approx\tfrac{L^2}{2}A,\qquad C_{\mathrm{DSA}}(L)\approx\tfrac{L^2}{2}I+L\,k\,A,"
-             r"\qquad A=2H(D+D_v),\ I=2H_Id_I")
-    Ls = [2 ** i for i in range(10, 18)]
+    st.markdown(
+        "At DeepSeek-V3.2's size the indexer is small next to attention (64 × 128 FP8 vs 128 heads of "
+        "192 + 128), and k = 2048. Attention becomes O(L·k); the indexer stays O(L²) with a small "
+        "constant, so DSA wins beyond a crossover length, by a growing factor."
+    )
+    st.latex(
+        r"C_{\mathrm{dense}}(L)\approx\tfrac{L^2}{2}A,\qquad C_{\mathrm{DSA}}(L)\approx\tfrac{L^2}{2}I+L\,k\,A,"
+        r"\qquad A=2H(D+D_v),\ I=2H_Id_I"
+    )
+    Ls = [2**i for i in range(10, 18)]
     cur = cost.curves(cost.V32_MHA, cost.V32_MHA, Ls)
     cross = cost.crossover_sequence(cost.V32_MHA, cost.V32_MHA)
-    show.show_figure(viz.cost_curves(Ls, {"dense": cur["dense/total_flops"], "DSA": cur["dsa/total_flops"]},
-                                       y_title="FLOPs per layer (prefill)", crossover=cross,
-                                       title="V3.2 671B, one layer, MHA mode"), "learn-cost", key="l_cost")
+    show.show_figure(
+        viz.cost_curves(
+            Ls,
+            {"dense": cur["dense/total_flops"], "DSA": cur["dsa/total_flops"]},
+            y_title="FLOPs per layer (prefill)",
+            crossover=cross,
+            title="V3.2 671B, one layer, MHA mode",
+        ),
+        "learn-cost",
+        key="l_cost",
+    )
     st.page_link("lessons/cost.py", label="Open the cost lab")
     show.show_source(cost.dsa_cost)
 

@@ -7,6 +7,7 @@ Shared state: one process-wide registry of loaded models (st.cache_resource hold
 it). It is filled once per model and never modified afterwards except to drop an older folder model,
 so browser tabs can't interfere; which model a tab uses lives in its own st.session_state.
 """
+
 import functools
 import threading
 
@@ -15,7 +16,7 @@ import streamlit as st
 from dsa_core.host.text import DSAUserError
 
 EMBEDDED = "the embedded SmolLM2-135M"
-KEEP_FOLDER_MODELS = 1     # folder models kept in memory next to the embedded one
+KEEP_FOLDER_MODELS = 1  # folder models kept in memory next to the embedded one
 
 
 @st.cache_resource
@@ -34,20 +35,28 @@ def _load(source):
             raise reg["errors"][source]
         if source not in reg["models"]:
             from dsa_core.host.indexers import load_with_indexers
+
             what = EMBEDDED if source is None else f"the model in {source}"
-            bar = st.progress(0.0, text=f"Loading {what} (the first start on a machine converts the "
-                                        "embedded model once, about 10 s)…")
+            bar = st.progress(
+                0.0,
+                text=f"Loading {what} (the first start on a machine converts the "
+                "embedded model once, about 10 s)…",
+            )
             try:
                 reg["models"][source] = load_with_indexers(
-                    source, progress=lambda f, msg: bar.progress(min(1.0, max(0.0, f)), text=f"Loading {what}: {msg}"))
+                    source,
+                    progress=lambda f, msg: bar.progress(
+                        min(1.0, max(0.0, f)), text=f"Loading {what}: {msg}"
+                    ),
+                )
             except DSAUserError as e:
                 reg["errors"][source] = e
                 raise
             finally:
                 bar.empty()
             folders = [s for s in reg["models"] if s is not None and s != source]
-            for old in folders[:max(0, len(folders) - KEEP_FOLDER_MODELS + 1)]:
-                del reg["models"][old]   # tabs still using it load it again (cached values stay valid)
+            for old in folders[: max(0, len(folders) - KEEP_FOLDER_MODELS + 1)]:
+                del reg["models"][old]  # tabs still using it load it again (cached values stay valid)
         return reg["models"][source]
 
 
@@ -90,11 +99,15 @@ def load():
 def sidebar_input(container, error):
     """The sidebar's model chooser: a folder path, and the loading error if any."""
     with container.expander("Model", expanded=error is not None):
-        st.text_input("Local Hugging Face folder (empty: the embedded SmolLM2-135M)", key="model_path",
-                      on_change=_forget_error, placeholder="/path/to/a/llama-family/model",
-                      help="A folder with config.json, *.safetensors and tokenizer.json (as `hf download` "
-                           "leaves it): Llama, SmolLM, Mistral or Qwen2. Press Enter to load it. Trained "
-                           "indexers exist only for SmolLM2-135M; other models get untrained ones.")
+        st.text_input(
+            "Local Hugging Face folder (empty: the embedded SmolLM2-135M)",
+            key="model_path",
+            on_change=_forget_error,
+            placeholder="/path/to/a/llama-family/model",
+            help="A folder with config.json, *.safetensors and tokenizer.json (as `hf download` "
+            "leaves it): Llama, SmolLM, Mistral or Qwen2. Press Enter to load it. Trained "
+            "indexers exist only for SmolLM2-135M; other models get untrained ones.",
+        )
         if error:
             st.error(error)
 
@@ -102,15 +115,19 @@ def sidebar_input(container, error):
 def per_model(max_entries):
     """Like st.cache_resource(max_entries), but keyed by this session's model too: pages call
     f(text, layer, ...) and the cache sees f(model_source, text, layer, ...)."""
+
     def wrap(fn):
         def keyed(source, *args):
             return fn(*args)
+
         keyed.__module__, keyed.__name__, keyed.__qualname__ = fn.__module__, fn.__name__, fn.__qualname__
         cached = st.cache_resource(max_entries=max_entries, show_spinner=False)(keyed)
 
         @functools.wraps(fn)
         def call(*args):
             return cached(model_source(), *args)
+
         call.clear = cached.clear
         return call
+
     return wrap

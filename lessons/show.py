@@ -1,6 +1,7 @@
 """Display helpers shared by the pages: figures with PNG/SVG + CSV/JSON export, clicks that move the
 query, and the real source of the function that ran (inspect.getsource, never pasted).
 """
+
 import inspect
 
 import streamlit as st
@@ -13,16 +14,31 @@ def show_figure(fig, name, key=None, alt=None, **kwargs):
     fmt = st.session_state.get("fig_fmt", "png")
     event = st.plotly_chart(fig, config=viz.export_config(f"dsa-{name}", fmt), key=key, **kwargs)
     row = st.container(horizontal=True)
-    row.download_button("CSV", lambda: viz.figure_csv(fig), f"dsa-{name}.csv", "text/csv",
-                       key=f"csv-{key or name}", on_click="ignore", icon=":material/download:")
-    row.download_button("JSON", lambda: viz.figure_json(fig), f"dsa-{name}.json", "application/json",
-                       key=f"json-{key or name}", on_click="ignore", icon=":material/download:")
+    row.download_button(
+        "CSV",
+        lambda: viz.figure_csv(fig),
+        f"dsa-{name}.csv",
+        "text/csv",
+        key=f"csv-{key or name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    row.download_button(
+        "JSON",
+        lambda: viz.figure_json(fig),
+        f"dsa-{name}.json",
+        "application/json",
+        key=f"json-{key or name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
     return event
 
 
 def query_from_click(key):
     """on_select callback for a plotly chart: the clicked point's position (token grid: customdata;
     maps: the row, i.e. the query; pooled maps: the first query of the block) becomes the query."""
+
     def pick():
         points = st.session_state[key].selection.points
         if points:
@@ -32,6 +48,7 @@ def query_from_click(key):
                 pos = pos[0]
             if pos is not None:
                 st.session_state.query = int(round(float(pos)))
+
     return pick
 
 

@@ -3,6 +3,7 @@ sidebar's settings into one analysed text for a page (or a clear message, never 
 
 Per-user state lives in st.session_state, so browser tabs can't interfere.
 """
+
 import hashlib
 import logging
 import pathlib
@@ -12,16 +13,29 @@ import streamlit as st
 
 from dsa_core.host.text import DSAUserError
 from lessons import cache, models
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "assets" / "texts"
-SAMPLES = {"Contract (long, ~2,700 tokens)": "contract.txt", "Chat (multi-turn)": "chat.txt",
-           "Article": "article.txt", "Source code": "source_code.txt"}
+SAMPLES = {
+    "Contract (long, ~2,700 tokens)": "contract.txt",
+    "Chat (multi-turn)": "chat.txt",
+    "Article": "article.txt",
+    "Source code": "source_code.txt",
+}
 OWN = "Your own text"
 TOKEN_LIMITS = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
-CHARS_PER_TOKEN_MAX = 16   # pasted text is cut to limit x 16 characters before tokenising (1 MB pastes)
+CHARS_PER_TOKEN_MAX = 16  # pasted text is cut to limit x 16 characters before tokenising (1 MB pastes)
 log = logging.getLogger("dsa_app")
-DEFAULTS = {"sample": next(iter(SAMPLES)), "max_tokens": 512, "layer": 10, "k": 64, "head": "mean of heads",
-            "fig_fmt": "png", "pool": "max", "indexer_choice": "default"}
+DEFAULTS = {
+    "sample": next(iter(SAMPLES)),
+    "max_tokens": 512,
+    "layer": 10,
+    "k": 64,
+    "head": "mean of heads",
+    "fig_fmt": "png",
+    "pool": "max",
+    "indexer_choice": "default",
+}
 
 
 def sample_text(name):
@@ -48,27 +62,56 @@ def sidebar():
     if error:
         st.warning(error + " (Sidebar → Model.)")
     s, sb = st.session_state, st.sidebar
-    s.layer = min(max(0, int(s.layer)), cfg.n_layers - 1)           # another model may have fewer layers
+    s.layer = min(max(0, int(s.layer)), cfg.n_layers - 1)  # another model may have fewer layers
     heads = ["mean of heads"] + [f"head {h}" for h in range(cfg.n_heads)]
     if s.head not in heads:
         s.head = heads[0]
-    sb.selectbox("Text", list(SAMPLES) + [OWN], key="sample", on_change=_on_sample,
-                 help="Bundled samples written for this project, or paste your own below.")
-    sb.text_area("Text to analyse", key="text", height=140,
-                 help="Paste any text. Press Ctrl+Enter (or click outside) to analyse it.")
-    sb.select_slider("Token limit", TOKEN_LIMITS, key="max_tokens",
-                     help=f"Longer texts are cut to this many tokens (the model's context is {cfg.max_seq_len:,}).")
-    sb.slider("Layer", 0, cfg.n_layers - 1, key="layer", help=f"Which of {name}'s {cfg.n_layers} layers to look at.")
-    sb.number_input("k: tokens kept per query (top-k selection)", min_value=0, max_value=max(TOKEN_LIMITS),
-                    step=16, key="k",
-                    help="DSA's budget: each query attends only to the k keys its indexer scores highest. "
-                         "This is top-k *selection* of keys, not top-k *sampling* of output words.")
-    sb.selectbox("Attention head", heads, key="head",
-                 help=f"Dense attention of one head, or the mean of the {cfg.n_heads} heads (what the indexer learns).")
+    sb.selectbox(
+        "Text",
+        list(SAMPLES) + [OWN],
+        key="sample",
+        on_change=_on_sample,
+        help="Bundled samples written for this project, or paste your own below.",
+    )
+    sb.text_area(
+        "Text to analyse",
+        key="text",
+        height=140,
+        help="Paste any text. Press Ctrl+Enter (or click outside) to analyse it.",
+    )
+    sb.select_slider(
+        "Token limit",
+        TOKEN_LIMITS,
+        key="max_tokens",
+        help=f"Longer texts are cut to this many tokens (the model's context is {cfg.max_seq_len:,}).",
+    )
+    sb.slider(
+        "Layer", 0, cfg.n_layers - 1, key="layer", help=f"Which of {name}'s {cfg.n_layers} layers to look at."
+    )
+    sb.number_input(
+        "k: tokens kept per query (top-k selection)",
+        min_value=0,
+        max_value=max(TOKEN_LIMITS),
+        step=16,
+        key="k",
+        help="DSA's budget: each query attends only to the k keys its indexer scores highest. "
+        "This is top-k *selection* of keys, not top-k *sampling* of output words.",
+    )
+    sb.selectbox(
+        "Attention head",
+        heads,
+        key="head",
+        help=f"Dense attention of one head, or the mean of the {cfg.n_heads} heads (what the indexer learns).",
+    )
     with sb.expander("Display"):
-        st.radio("Pooling for long texts", ["max", "mean"], key="pool", horizontal=True,
-                 help="Maps above 192 x 192 cells are pooled into blocks: max keeps single strong cells "
-                      "visible, mean shows the block average.")
+        st.radio(
+            "Pooling for long texts",
+            ["max", "mean"],
+            key="pool",
+            horizontal=True,
+            help="Maps above 192 x 192 cells are pooled into blocks: max keeps single strong cells "
+            "visible, mean shows the block average.",
+        )
         st.radio("Figure download format (camera button)", ["png", "svg"], key="fig_fmt", horizontal=True)
     models.sidebar_input(sb, error)
     return current()
@@ -79,8 +122,13 @@ def current():
     init_state()
     s = st.session_state
     head = None if s.head == "mean of heads" else int(s.head.split()[-1])
-    return {"text": s.text, "max_tokens": int(s.max_tokens), "layer": int(s.layer), "k": int(s.k or 0),
-            "head": head}
+    return {
+        "text": s.text,
+        "max_tokens": int(s.max_tokens),
+        "layer": int(s.layer),
+        "k": int(s.k or 0),
+        "head": head,
+    }
 
 
 def text_key(text):
@@ -89,7 +137,7 @@ def text_key(text):
 
 def precut(text, max_tokens):
     """Text cut to max_tokens x 16 characters: huge pastes never reach the tokenizer whole."""
-    return text[:max_tokens * CHARS_PER_TOKEN_MAX]
+    return text[: max_tokens * CHARS_PER_TOKEN_MAX]
 
 
 def corpus_text():
@@ -106,8 +154,14 @@ def analyse(settings, spinner=True):
         st.info("The text box is empty. Pick a sample in the sidebar or paste some text to analyse.")
         st.stop()
     try:
-        with st.spinner(f"Running {cache.load()[0].name} up to layer {settings['layer']} on up to "
-                        f"{settings['max_tokens']:,} tokens…") if spinner else nullcontext():
+        with (
+            st.spinner(
+                f"Running {cache.load()[0].name} up to layer {settings['layer']} on up to "
+                f"{settings['max_tokens']:,} tokens…"
+            )
+            if spinner
+            else nullcontext()
+        ):
             prep, rec = cache.trace(text, settings["layer"], settings["max_tokens"])
     except DSAUserError as e:
         st.error(f"**{e.problem}** {e.fix}")
@@ -119,22 +173,39 @@ def analyse(settings, spinner=True):
     T = len(prep.ids)
     notes = [n for n in prep.notes if not n.startswith("cut ")]
     if prep.n_cut or len(text) < len(full):
-        notes.insert(0, f"The text is longer than the token limit: only its first {T:,} tokens are analysed "
-                        f"({len(prep.text):,} of {len(full):,} characters, {len(prep.text) / len(full):.0%}). "
-                        f"Raise the token limit in the sidebar to see more (up to {max(TOKEN_LIMITS):,}).")
+        notes.insert(
+            0,
+            f"The text is longer than the token limit: only its first {T:,} tokens are analysed "
+            f"({len(prep.text):,} of {len(full):,} characters, {len(prep.text) / len(full):.0%}). "
+            f"Raise the token limit in the sidebar to see more (up to {max(TOKEN_LIMITS):,}).",
+        )
     k_asked = settings["k"]
     k = min(max(1, k_asked), T)
     if k_asked <= 0:
         notes.append("k = 0 would keep no token at all (attention over nothing is undefined): using k = 1.")
     elif k_asked >= T:
-        notes.append(f"k = {k_asked} is at least the text length ({T} tokens): every query keeps all its "
-                     f"visible tokens, so DSA equals dense attention here. Lower k to see a difference.")
+        notes.append(
+            f"k = {k_asked} is at least the text length ({T} tokens): every query keeps all its "
+            f"visible tokens, so DSA equals dense attention here. Lower k to see a difference."
+        )
     head = settings["head"] if rec.dense_probs is not None else None
     if settings["head"] is not None and head is None:
-        notes.append(f"Per-head maps are kept only up to {cache.PER_HEAD_MAX:,} tokens: showing the mean of heads.")
-    return {"text": text, "prep": prep, "rec": rec, "T": T, "k": k, "head": head, "notes": notes,
-            "layer": settings["layer"], "max_tokens": settings["max_tokens"], "indexer": cache.load()[1],
-            "model": cache.model_info()}
+        notes.append(
+            f"Per-head maps are kept only up to {cache.PER_HEAD_MAX:,} tokens: showing the mean of heads."
+        )
+    return {
+        "text": text,
+        "prep": prep,
+        "rec": rec,
+        "T": T,
+        "k": k,
+        "head": head,
+        "notes": notes,
+        "layer": settings["layer"],
+        "max_tokens": settings["max_tokens"],
+        "indexer": cache.load()[1],
+        "model": cache.model_info(),
+    }
 
 
 def show_notes(a):

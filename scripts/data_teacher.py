@@ -10,6 +10,7 @@ Windows: documents of each source (data/corpus/*.{train,val}.txt, see scripts/da
 scripts/data_generate.py) are packed with blank lines in between and cut into windows of --tokens.
 Mix per window, by source weight; each source's documents are used in a seeded random order.
 """
+
 import argparse
 import json
 import pathlib
@@ -28,8 +29,11 @@ def windows(tok, split, n, T, seed):
     """n windows of T token ids from the corpus split, sources drawn by WEIGHTS -> int64 [n, T], names."""
     rng = np.random.default_rng(seed)
     corpus = ROOT / "data" / "corpus"
-    docs = {s: (corpus / f"{s}.{split}.txt").read_text().split("\n\n\n")
-            for s in WEIGHTS if (corpus / f"{s}.{split}.txt").exists()}
+    docs = {
+        s: (corpus / f"{s}.{split}.txt").read_text().split("\n\n\n")
+        for s in WEIGHTS
+        if (corpus / f"{s}.{split}.txt").exists()
+    }
     order = {s: list(rng.permutation(len(d))) for s, d in docs.items()}
     names = list(docs)
     p = np.array([WEIGHTS[s] for s in names])
@@ -42,7 +46,7 @@ def windows(tok, split, n, T, seed):
         while len(ids) < T and order[s]:
             ids += tok.encode(docs[s][order[s].pop()].strip() + "\n\n").ids
         if len(ids) < T:
-            continue                          # this source ran out: draw again
+            continue  # this source ran out: draw again
         out.append(ids[:T])
         picked.append(s)
     return torch.tensor(out), picked
@@ -66,12 +70,16 @@ def main():
         out.mkdir(parents=True, exist_ok=True)
         np.save(out / "ids.npy", ids.numpy())
         (out / "sources.json").write_text(json.dumps(sources))
-        xs = [np.lib.format.open_memmap(out / f"x_{layer:02d}.npy", "w+", np.float16, (len(ids), args.tokens, D))
-              for layer in range(L)]
+        xs = [
+            np.lib.format.open_memmap(
+                out / f"x_{layer:02d}.npy", "w+", np.float16, (len(ids), args.tokens, D)
+            )
+            for layer in range(L)
+        ]
         for i in range(len(ids)):
             t0 = time.time()
             with torch.no_grad():
-                _, acts = model.hidden(ids[i:i + 1], keep=set(range(L)), stop_after=L - 1)
+                _, acts = model.hidden(ids[i : i + 1], keep=set(range(L)), stop_after=L - 1)
             for layer in range(L):
                 xs[layer][i] = acts[layer][0][0].numpy().astype(np.float16)
             print(f"{split} {i + 1}/{len(ids)} ({sources[i]}) {time.time() - t0:.1f} s", flush=True)

@@ -9,6 +9,7 @@ scripts/data_teacher.py (uint16, 4 MB per 1,000 windows), and the held-out texts
 same function as `python -m dsa_core.train.evaluate`, so perplexities on both machines score the same ids.
 The pure-Python `gguf` package is copied to .gpu/site (the GPU image lacks it).
 """
+
 import argparse
 import hashlib
 import pathlib
@@ -40,24 +41,32 @@ def main():
     arrays = {}
     for split, n, seed in (("train", args.train, 0), ("val", args.val, 1)):
         ids, sources = windows(loaded.tokenizer, split, n, args.tokens, seed)
-        arrays[split] = ids.numpy().astype(np.uint16)                             # [n, T], vocab < 65536
+        arrays[split] = ids.numpy().astype(np.uint16)  # [n, T], vocab < 65536
         print(split, arrays[split].shape, {s: sources.count(s) for s in set(sources)})
     for i, path in enumerate(EVAL):
-        arrays[f"eval_{i}"] = np.array(encode(loaded, path.read_text(encoding="utf-8"), args.tokens).ids, np.uint16)
+        arrays[f"eval_{i}"] = np.array(
+            encode(loaded, path.read_text(encoding="utf-8"), args.tokens).ids, np.uint16
+        )
     arrays["n_eval"] = np.array(len(EVAL))
     np.savez(out / "tokens.npz", **arrays)
 
     blob = bundled_gguf_path().read_bytes()
-    half = int(args.part0_mb * 2 ** 20) if args.part0_mb else len(blob) // 2   # balance the two calls
+    half = int(args.part0_mb * 2**20) if args.part0_mb else len(blob) // 2  # balance the two calls
     (out / "part0").write_bytes(blob[:half])
     (out / "part1").write_bytes(blob[half:])
     (out / "gguf.sha256").write_text(hashlib.sha256(blob).hexdigest() + "  model.gguf\n")
     import gguf
+
     shutil.rmtree(out / "site", ignore_errors=True)
-    shutil.copytree(pathlib.Path(gguf.__file__).parent, out / "site" / "gguf",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        pathlib.Path(gguf.__file__).parent,
+        out / "site" / "gguf",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     for p in sorted(out.iterdir()):
-        print(f"{p.name:<14} {sum(f.stat().st_size for f in p.rglob('*')) if p.is_dir() else p.stat().st_size:>12,} B")
+        print(
+            f"{p.name:<14} {sum(f.stat().st_size for f in p.rglob('*')) if p.is_dir() else p.stat().st_size:>12,} B"
+        )
 
 
 if __name__ == "__main__":

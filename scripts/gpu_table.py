@@ -8,6 +8,7 @@ gives DSA against two references: the same model's dense attention, and the dens
 same data, steps and learning rate with dense attention), which separates what sparse training
 recovers from what the model learned from the (Debian) training text itself.
 """
+
 import json
 import pathlib
 import re
@@ -32,15 +33,19 @@ def pct(a, b):
 
 def table(runs):
     control = runs.get("dense control", {}).get("after", {}).get("dense")
-    rows = ["| k | dense (original) | DSA after stage 1 | window | oracle top-k | DSA after stage 2 "
-            "| its own dense | dense control | DSA vs own dense | DSA vs control |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| k | dense (original) | DSA after stage 1 | window | oracle top-k | DSA after stage 2 "
+        "| its own dense | dense control | DSA vs own dense | DSA vs control |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name in sorted((n for n in runs if n.startswith("DSA")), key=lambda n: int(n.split("=")[1])):
         b, a = runs[name]["before"], runs[name]["after"]
-        rows.append(f"| {name.split('=')[1]} | {b['dense']:.2f} | {b['dsa']:.2f} ({pct(b['dsa'], b['dense'])}) "
-                    f"| {b['window']:.2f} ({pct(b['window'], b['dense'])}) | {b['oracle']:.2f} ({pct(b['oracle'], b['dense'])}) "
-                    f"| {a['dsa']:.2f} | {a['dense']:.2f} | {control:.2f} | {pct(a['dsa'], a['dense'])} "
-                    f"| {pct(a['dsa'], control)} |")
+        rows.append(
+            f"| {name.split('=')[1]} | {b['dense']:.2f} | {b['dsa']:.2f} ({pct(b['dsa'], b['dense'])}) "
+            f"| {b['window']:.2f} ({pct(b['window'], b['dense'])}) | {b['oracle']:.2f} ({pct(b['oracle'], b['dense'])}) "
+            f"| {a['dsa']:.2f} | {a['dense']:.2f} | {control:.2f} | {pct(a['dsa'], a['dense'])} "
+            f"| {pct(a['dsa'], control)} |"
+        )
     return "\n".join(rows)
 
 
@@ -48,8 +53,12 @@ STAGE2_JSON = ROOT / "assets" / "indexers" / "stage2.json"
 
 
 if __name__ == "__main__":
-    write = "--write" in sys.argv          # also store the parsed runs as assets/indexers/stage2.json (the app reads it)
-    logs = [a for a in sys.argv[1:] if a != "--write"] or sorted((ROOT / "assets" / "indexers" / "runs").glob("*.log"))
+    write = (
+        "--write" in sys.argv
+    )  # also store the parsed runs as assets/indexers/stage2.json (the app reads it)
+    logs = [a for a in sys.argv[1:] if a != "--write"] or sorted(
+        (ROOT / "assets" / "indexers" / "runs").glob("*.log")
+    )
     runs = read(logs)
     if write:
         STAGE2_JSON.write_text(json.dumps(runs, indent=1) + "\n")

@@ -16,6 +16,7 @@ with a line `# %%`, optionally followed by a kind:
 Every notebook is written with its outputs cleared, kernelspec `python3` and stable cell ids, so that
 regenerating gives byte-identical files and diffs stay reviewable.
 """
+
 import argparse
 import pathlib
 import re
@@ -80,8 +81,10 @@ def build(path, solution):
     for i, cell in enumerate(cells):
         cell.id = f"{stem[:2]}-{'s' if solution else 'n'}{i:03d}"
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = {"kernelspec": KERNELSPEC,
-                   "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
+    nb.metadata = {
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+    }
     nbformat.validate(nb)
     lint(path, nb)
     return nb

@@ -10,6 +10,7 @@ attention; each layer's indexer learns KL(head-summed dense attention ‖ softma
 last --queries queries of random-length prefixes of the stored windows (dsa_core.train.stage1).
 Logs progress and the held-out metrics to data/logs/<out stem>.json; checkpoints every 50 steps.
 """
+
 import argparse
 import json
 import sys
@@ -23,8 +24,8 @@ from train_store import ROOT, load_store, val_metrics  # noqa: E402
 
 from dsa_core.config import SMOLLM2_HOST
 from dsa_core.host.indexers import load_indexers, save_indexers
-from dsa_core.train.stage1 import make_indexers, train_indexers
 from dsa_core.host.load import GGUF_NAME, load_model
+from dsa_core.train.stage1 import make_indexers, train_indexers
 
 HOST = GGUF_NAME.removesuffix(".gguf")
 
@@ -66,21 +67,46 @@ def main():
     model = load_model().model
     train, val = load_store("train", layers), load_store("val", layers)
     n_train = len(train[layers[0]])
-    recipe = (f"stage 1 (dense warm-up), KL to head-summed attention; {args.steps} steps x {args.batch} windows "
-              f"x {args.queries} queries; AdamW lr {args.lr} cosine; {n_train} train windows of 2048 tokens")
+    recipe = (
+        f"stage 1 (dense warm-up), KL to head-summed attention; {args.steps} steps x {args.batch} windows "
+        f"x {args.queries} queries; AdamW lr {args.lr} cosine; {n_train} train windows of 2048 tokens"
+    )
     indexers = make_indexers(cfg, layers, seed=args.seed)
     log_path = ROOT / "data" / "logs" / f"{__import__('pathlib').Path(args.out).stem}.json"
     history, t0 = [], time.time()
-    for log in train_indexers(model, indexers, train, steps=args.steps, lr=args.lr, batch_size=args.batch,
-                              n_queries=args.queries, topk=128, log_every=10, seed=args.seed):
+    for log in train_indexers(
+        model,
+        indexers,
+        train,
+        steps=args.steps,
+        lr=args.lr,
+        batch_size=args.batch,
+        n_queries=args.queries,
+        topk=128,
+        log_every=10,
+        seed=args.seed,
+    ):
         history.append(log)
-        print(f"step {log['step']} loss {log['loss']:.3f} recall {log['recall']:.3f} "
-              f"oracle {log['recall_oracle']:.3f} overlap {log['overlap']:.3f} {log['seconds']:.0f} s", flush=True)
+        print(
+            f"step {log['step']} loss {log['loss']:.3f} recall {log['recall']:.3f} "
+            f"oracle {log['recall_oracle']:.3f} overlap {log['overlap']:.3f} {log['seconds']:.0f} s",
+            flush=True,
+        )
         if log["step"] % 50 == 0 or log["step"] == args.steps:
             save_indexers(args.out, indexers, cfg, HOST, recipe=recipe)
     val_m = val_metrics(model, indexers, val)
-    log_path.write_text(json.dumps({"args": vars(args), "train_windows": n_train, "seconds": time.time() - t0,
-                                    "history": history, "val": val_m}, indent=1))
+    log_path.write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "train_windows": n_train,
+                "seconds": time.time() - t0,
+                "history": history,
+                "val": val_m,
+            },
+            indent=1,
+        )
+    )
     print(json.dumps(val_m, indent=1))
 
 

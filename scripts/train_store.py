@@ -3,6 +3,7 @@
 load_store(split, layers, n) -> {layer: float16 tensor [N, T, dim]} (memory-mapped, only filled windows)
 val_metrics(model, indexers, store, k) -> {layer: the five evaluate.py numbers, mean over windows}
 """
+
 import pathlib
 
 import numpy as np
@@ -20,7 +21,7 @@ def filled(split):
     d = STORE / split
     if (d / "done").exists():
         return int((d / "done").read_text())
-    x = np.load(d / "x_29.npy", mmap_mode="r")     # the last layer is written last for each window
+    x = np.load(d / "x_29.npy", mmap_mode="r")  # the last layer is written last for each window
     return int(sum(np.abs(x[i, :8]).sum() > 0 for i in range(len(x))))
 
 
@@ -31,7 +32,9 @@ def load_store(split, layers, n=None, extra=()):
         parts = []
         for s in (split, *extra):
             m = filled(s) if n is None or s != split else min(n, filled(s))
-            parts.append(torch.from_numpy(np.load(STORE / s / f"x_{layer:02d}.npy", mmap_mode="r")[:m].copy()))
+            parts.append(
+                torch.from_numpy(np.load(STORE / s / f"x_{layer:02d}.npy", mmap_mode="r")[:m].copy())
+            )
         out[layer] = torch.cat(parts)
     return out
 
@@ -43,8 +46,10 @@ def val_metrics(model, indexers, store, k=128):
     for layer, indexer in indexers.items():
         rows = []
         for x in store[layer]:
-            x = x[None].float()                                                      # [1, T, dim]
+            x = x[None].float()  # [1, T, dim]
             q, key = main_qk(model, layer, x)
-            rows.append(layer_metrics(dense_mean(q, key).cpu(), indexer_topk(indexer, x, k).cpu(), k, seed=layer))
+            rows.append(
+                layer_metrics(dense_mean(q, key).cpu(), indexer_topk(indexer, x, k).cpu(), k, seed=layer)
+            )
         out[layer] = {name: sum(r[name] for r in rows) / len(rows) for name in LAYER_KEYS}
     return out

@@ -1,4 +1,5 @@
 """The layout rules of docs/architecture.md, checked: line budgets and import directions."""
+
 import ast
 import pathlib
 
@@ -19,20 +20,27 @@ def _imports(path):
 
 
 def test_every_dsa_core_file_is_at_most_200_lines():
-    too_long = {str(p.relative_to(ROOT)): n for p in CORE.rglob("*.py")
-                if (n := len(p.read_text().splitlines())) > 200}
+    too_long = {
+        str(p.relative_to(ROOT)): n
+        for p in CORE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 200
+    }
     assert not too_long, f"files over the 200-line budget: {too_long}"
 
 
 def test_dsa_core_never_imports_streamlit_or_lessons():
-    bad = [str(p) for p in CORE.rglob("*.py")
-           if any(m.split(".")[0] in ("streamlit", "lessons") for m in _imports(p))]
+    bad = [
+        str(p)
+        for p in CORE.rglob("*.py")
+        if any(m.split(".")[0] in ("streamlit", "lessons") for m in _imports(p))
+    ]
     assert not bad, f"dsa_core must not import streamlit/lessons: {bad}"
 
 
 def test_math_files_never_import_fp8():
-    bad = [f for f in MATH_FILES if (CORE / f).exists()
-           and any(m.endswith("fp8") for m in _imports(CORE / f))]
+    bad = [
+        f for f in MATH_FILES if (CORE / f).exists() and any(m.endswith("fp8") for m in _imports(CORE / f))
+    ]
     assert not bad, f"math files must not import fp8: {bad}"
 
 

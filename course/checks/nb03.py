@@ -1,9 +1,10 @@
 """Checkers for notebook 03, top-k selection (the causal re-mask trap, ties, k ≥ T)."""
+
 import torch
 
+from course.feedback import as_number, as_tensor, correct, not_answered, wrong
 from dsa_core.dense import causal_mask
 from dsa_core.topk import select_topk
-from course.feedback import as_number, as_tensor, correct, not_answered, wrong
 
 
 def _row_problem(row, scores_row, t, k, T, label):
@@ -14,8 +15,10 @@ def _row_problem(row, scores_row, t, k, T, label):
         return f"{label} has {len(row)} slots; it must have exactly k = {k} (pad with -1)."
     future = [s for s in row if s > t]
     if future:
-        return (f"{label} selects position {future[0]}, which is in the future (query {t} may only see "
-                f"0 … {t}). This is the re-mask trap: topk over −inf scores still returns them.")
+        return (
+            f"{label} selects position {future[0]}, which is in the future (query {t} may only see "
+            f"0 … {t}). This is the re-mask trap: topk over −inf scores still returns them."
+        )
     bad = [s for s in row if s < -1 or s >= T]
     if bad:
         return f"{label} holds {bad[0]}, which is not a position in 0 … {T - 1} (or -1 for an empty slot)."
@@ -26,8 +29,10 @@ def _row_problem(row, scores_row, t, k, T, label):
         return None
     visible = min(t + 1, k)
     if len(real) < visible:
-        return (f"{label} fills only {len(real)} slots, but query {t} sees {t + 1} keys, so it keeps "
-                f"{visible}: min(t + 1, k).")
+        return (
+            f"{label} fills only {len(real)} slots, but query {t} sees {t + 1} keys, so it keeps "
+            f"{visible}: min(t + 1, k)."
+        )
     if -1 in row[: len(real)]:
         return f"{label}: the -1 slots go at the end, after every real position."
     if set(real) == set(right[:visible]):
@@ -35,14 +40,20 @@ def _row_problem(row, scores_row, t, k, T, label):
             if a != b:
                 sa, sb = float(scores_row[a]), float(scores_row[b])
                 if sa == sb:
-                    return (f"{label}: positions {min(a, b)} and {max(a, b)} tie at score {sa:g}; ties go to "
-                            f"the lower position, so {min(a, b)} comes first.")
-                return f"{label} is not best-first: position {b} (score {sb:g}) must come before {a} ({sa:g})."
+                    return (
+                        f"{label}: positions {min(a, b)} and {max(a, b)} tie at score {sa:g}; ties go to "
+                        f"the lower position, so {min(a, b)} comes first."
+                    )
+                return (
+                    f"{label} is not best-first: position {b} (score {sb:g}) must come before {a} ({sa:g})."
+                )
     missing = [s for s in right if s >= 0 and s not in real]
     extra = [s for s in real if s not in right]
     if missing and extra:
-        return (f"{label} keeps position {extra[0]} (score {float(scores_row[extra[0]]):g}) but drops "
-                f"position {missing[0]} (score {float(scores_row[missing[0]]):g}), which scores higher.")
+        return (
+            f"{label} keeps position {extra[0]} (score {float(scores_row[extra[0]]):g}) but drops "
+            f"position {missing[0]} (score {float(scores_row[missing[0]]):g}), which scores higher."
+        )
     return f"{label} should be {right}."
 
 
@@ -58,16 +69,24 @@ def check_select_row(answer, scores, t, k):
     problem = _row_problem(x.tolist(), scores_row.float(), t, k, scores_row.numel(), f"row {t}")
     if problem:
         return wrong(name, problem)
-    return correct(name, f"row {t} = {x.tolist()}: best first, ties to the lower position, "
-                         f"{max(0, k - t - 1)} empty slot(s) because only {t + 1} keys are visible.")
+    return correct(
+        name,
+        f"row {t} = {x.tolist()}: best first, ties to the lower position, "
+        f"{max(0, k - t - 1)} empty slot(s) because only {t + 1} keys are visible.",
+    )
 
 
 def _cases():
     """Score maps [1,T,T] (future = −inf) and budgets k that exercise every rule."""
     g = torch.Generator().manual_seed(3)
     cases = []
-    for T, k, kind in ((8, 3, "random"), (8, 8, "random"), (6, 10, "random"), (10, 4, "ties"),
-                       (12, 5, "integers")):
+    for T, k, kind in (
+        (8, 3, "random"),
+        (8, 8, "random"),
+        (6, 10, "random"),
+        (10, 4, "ties"),
+        (12, 5, "integers"),
+    ):
         if kind == "random":
             s = torch.randn(1, T, T, generator=g)
         elif kind == "ties":
@@ -93,11 +112,14 @@ def check_select_function(fn):
             return wrong(name, f"your function raised {type(e).__name__}: {e} (T = {T}, k = {k}).")
         if out is None or tuple(out.shape) != (1, T, k):
             shape = None if out is None else tuple(out.shape)
-            return wrong(name, f"for scores [1, {T}, {T}] and k = {k} it returned shape {shape}, "
-                               f"expected (1, {T}, {k}).")
+            return wrong(
+                name,
+                f"for scores [1, {T}, {T}] and k = {k} it returned shape {shape}, expected (1, {T}, {k}).",
+            )
         for t in range(T):
-            problem = _row_problem(out[0, t].tolist(), scores[0, t], t, k, T,
-                                   f"with T = {T}, k = {k}: row {t}")
+            problem = _row_problem(
+                out[0, t].tolist(), scores[0, t], t, k, T, f"with T = {T}, k = {k}: row {t}"
+            )
             if problem:
                 return wrong(name, problem)
     return correct(name, "matches dsa.select_topk on random rows, all-tied rows, short rows and k > T.")
@@ -120,11 +142,17 @@ def check_selected_pairs(answer, T=8192, k=2048):
     right = selected_pairs(T, k)
     dense = T * (T + 1) // 2
     if n == right:
-        return correct(name, f"{right:,} pairs, {dense / right:.2f}× fewer than dense ({dense:,}). "
-                             "The saving grows with T: the dense count is quadratic, this one linear.")
+        return correct(
+            name,
+            f"{right:,} pairs, {dense / right:.2f}× fewer than dense ({dense:,}). "
+            "The saving grows with T: the dense count is quadratic, this one linear.",
+        )
     if n == T * k:
-        return wrong(name, f"{n:,.0f} = T·k assumes every query has k keys to pick from; query t < {k} "
-                           "sees only t + 1 keys and keeps them all.")
+        return wrong(
+            name,
+            f"{n:,.0f} = T·k assumes every query has k keys to pick from; query t < {k} "
+            "sees only t + 1 keys and keeps them all.",
+        )
     if n == dense:
         return wrong(name, f"{n:,.0f} is dense causal attention: T(T+1)/2. Each query keeps at most k.")
     return wrong(name, f"{n:,.0f} is not it: add up min(t + 1, k) for t = 0 … T − 1.")

@@ -1,6 +1,8 @@
 """Checkers for notebook 07, compute and cost."""
-from dsa_core.cost import flops as cost, prices as cost_api
+
 from course.feedback import as_number, close, correct, not_answered, wrong
+from dsa_core.cost import flops as cost
+from dsa_core.cost import prices as cost_api
 
 
 def check_decode_ratio(answer, L=131072, shape=cost.V32_MQA):
@@ -15,18 +17,25 @@ def check_decode_ratio(answer, L=131072, shape=cost.V32_MQA):
     dsa = cost.dsa_cost(shape, L, "decode")["total_flops"]
     right = dense / dsa
     if close(x, right, 2e-3):
-        return correct(name, f"{right:.1f}× fewer FLOPs per decoded token at {L:,} tokens. The indexer's "
-                             f"I·L term is now {cost.dsa_cost(shape, L, 'decode')['indexer/qk_macs'] / (dsa / 2):.0%} "
-                             "of DSA's work: at long context, the indexer dominates.")
+        return correct(
+            name,
+            f"{right:.1f}× fewer FLOPs per decoded token at {L:,} tokens. The indexer's "
+            f"I·L term is now {cost.dsa_cost(shape, L, 'decode')['indexer/qk_macs'] / (dsa / 2):.0%} "
+            "of DSA's work: at long context, the indexer dominates.",
+        )
     if close(x, 1 / right, 2e-3):
         return wrong(name, f"{x:.3f} is upside down: dense ÷ DSA.")
     if close(x, L / shape.index_topk, 2e-3):
-        return wrong(name, f"{x:.0f} = L / k leaves out the indexer, which still scores all L keys: "
-                           "DSA = I·L + A·k.")
+        return wrong(
+            name, f"{x:.0f} = L / k leaves out the indexer, which still scores all L keys: DSA = I·L + A·k."
+        )
     if close(x, cost.asymptotic_ratio(shape, shape), 2e-3):
         return wrong(name, f"{x:.1f} = A / I is the limit for L → ∞; at L = {L:,} the A·k term still counts.")
-    return wrong(name, f"{x:.2f} is not it: dense = A·L, DSA = I·L + A·k, with A = 2·128·(576+512) and "
-                       "I = 2·64·128 FLOPs per pair.")
+    return wrong(
+        name,
+        f"{x:.2f} is not it: dense = A·L, DSA = I·L + A·k, with A = 2·128·(576+512) and "
+        "I = 2·64·128 FLOPs per pair.",
+    )
 
 
 def check_crossover(answer, shape=cost.V32_MQA):
@@ -39,10 +48,15 @@ def check_crossover(answer, shape=cost.V32_MQA):
         return wrong(name, f"expected one number (tokens), got {type(answer).__name__}.")
     right = cost.crossover_token(shape, shape)
     if abs(x - right) <= 1:
-        return correct(name, f"t* = A·k / (A − I) = {right:,.0f} tokens. Below it DSA does MORE work than "
-                             "dense (it runs the indexer and still attends to every key).")
+        return correct(
+            name,
+            f"t* = A·k / (A − I) = {right:,.0f} tokens. Below it DSA does MORE work than "
+            "dense (it runs the indexer and still attends to every key).",
+        )
     if x == shape.index_topk:
-        return wrong(name, f"{x:.0f} = k ignores the indexer: below t* DSA pays I·t on top of full attention.")
+        return wrong(
+            name, f"{x:.0f} = k ignores the indexer: below t* DSA pays I·t on top of full attention."
+        )
     return wrong(name, f"{x:,.0f} is not it: solve A·t = I·t + A·k for t.")
 
 
@@ -58,22 +72,28 @@ def check_contract_bill(answer):
     if old is None or new is None:
         return wrong(name, "expected a pair of two numbers (old_usd, new_usd).")
     calls = cost_api.contract_review()
-    right = [cost_api.bill(calls, cost_api.PRICES[m], cache_hit_share=0.0)["usd/total"]
-             for m in ("V3.1-Terminus", "V3.2-Exp")]
+    right = [
+        cost_api.bill(calls, cost_api.PRICES[m], cache_hit_share=0.0)["usd/total"]
+        for m in ("V3.1-Terminus", "V3.2-Exp")
+    ]
     if close(old, right[0], 1e-3) and close(new, right[1], 1e-3):
-        return correct(name, f"${right[0]:.4f} → ${right[1]:.4f} ({1 - right[1] / right[0]:.0%} cheaper). "
-                             "cost_api.compare (above) splits such a saving into sparse attention and pricing.")
+        return correct(
+            name,
+            f"${right[0]:.4f} → ${right[1]:.4f} ({1 - right[1] / right[0]:.0%} cheaper). "
+            "cost_api.compare (above) splits such a saving into sparse attention and pricing.",
+        )
     if close(old, right[1], 1e-3) and close(new, right[0], 1e-3):
         return wrong(name, "swapped: the old (V3.1-Terminus) bill first.")
     c = calls[0]
     for value, model in ((old, "V3.1-Terminus"), (new, "V3.2-Exp")):
         p = cost_api.PRICES[model]
         tries = {
-            (c.new * p["input_miss"] + c.output * p["output"]) / 1e3: "prices are per MILLION tokens, not per thousand",
+            (c.new * p["input_miss"] + c.output * p["output"])
+            / 1e3: "prices are per MILLION tokens, not per thousand",
             c.new * p["input_miss"] / 1e6: "the output tokens are missing",
             (c.new * p["output"] + c.output * p["input_miss"]) / 1e6: "input and output prices are swapped",
             (c.new * p["input_hit"] + c.output * p["output"]) / 1e6: "this uses the cache-HIT input price; "
-                                                                      "the question says no cache hits",
+            "the question says no cache hits",
         }
         for guess, why in tries.items():
             if close(value, guess, 1e-3):

@@ -9,6 +9,7 @@ cover every k. `pool_picks` pools a selection map ([T,K] picks -> what prepare_m
 scattered [T,T] map) and `overlap_rows` is topk_overlap without the two [T,T] masks. All are tested equal
 to the dsa_core functions they shortcut (tests/app/test_viz.py).
 """
+
 import functools
 
 import numpy as np
@@ -18,7 +19,7 @@ from dsa_core.dense import causal_mask
 from dsa_core.topk import select_topk
 from dsa_core.viz.pool import block_edges, future_to_nan
 
-FLOOR = 512      # the shortest prefix ranked: every k up to 512 shares one pass
+FLOOR = 512  # the shortest prefix ranked: every k up to 512 shares one pass
 
 
 def bucket(k, T, floor=FLOOR):
@@ -30,8 +31,9 @@ def ranked_topk(scores, m, chunk=1024):
     """select_topk of a [T,T] score map at budget m, in row blocks, stored compactly -> int32 [T, m].
     Any k <= m is then `take(ranked, k)`."""
     m = int(m)
-    return torch.cat([select_topk(scores[None, r:r + chunk], m)[0].to(torch.int32)
-                      for r in range(0, len(scores), chunk)])
+    return torch.cat(
+        [select_topk(scores[None, r : r + chunk], m)[0].to(torch.int32) for r in range(0, len(scores), chunk)]
+    )
 
 
 def take(ranked, k):
@@ -54,7 +56,7 @@ def ranked_oracle(probs, m):
 def ranked_random(T, m, seed=0):
     """Ranked prefix of the random baseline: the same random scores as metrics.random_topk(T, k, seed)."""
     g = torch.Generator().manual_seed(seed)
-    scores = torch.rand(1, T, T, generator=g)[0]                                   # [T,T]
+    scores = torch.rand(1, T, T, generator=g)[0]  # [T,T]
     return ranked_topk(scores.masked_fill_(~causal_mask(T, T), float("-inf")), m)
 
 
@@ -62,7 +64,7 @@ def overlap_rows(a, b):
     """metrics.topk_overlap for [S,K] picks in O(S·K log K): |a ∩ b| / max(|a|, |b|) per row, -1 ignored.
     A row's picks are distinct, so a position in both sets shows up as two equal neighbours once sorted."""
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    both = np.sort(np.concatenate([a, b], 1), 1)                                   # [S, Ka+Kb]
+    both = np.sort(np.concatenate([a, b], 1), 1)  # [S, Ka+Kb]
     hits = ((both[:, 1:] == both[:, :-1]) & (both[:, 1:] >= 0)).sum(1)
     size = np.maximum((a >= 0).sum(1), (b >= 0).sum(1)).clip(min=1)
     return (hits / size).astype(np.float32)
@@ -96,24 +98,36 @@ def pool_picks(idx, values, T, max_side, how="max", zoom=None):
         inside = (t >= lo) & (t < lo + size) & (s >= lo) & (s < lo + size)
         z[t[inside] - lo, s[inside] - lo] = v[inside]
         pos = np.arange(lo, lo + size, dtype=np.float32)
-        return {"z": future_to_nan(z), "rows": pos, "cols": pos,
-                "note": f"zoom: positions {lo}–{lo + size - 1} at full resolution"}
+        return {
+            "z": future_to_nan(z),
+            "rows": pos,
+            "cols": pos,
+            "note": f"zoom: positions {lo}–{lo + size - 1} at full resolution",
+        }
     edges = block_edges(T, max_side)
     n, b = len(edges), (int(edges[1]) if len(edges) > 1 else 1)
-    cell = (t // b) * n + s // b                                                   # flat block index
-    visible = _visible_per_block(T, max_side)                                      # [n,n]
+    cell = (t // b) * n + s // b  # flat block index
+    visible = _visible_per_block(T, max_side)  # [n,n]
     if how == "mean":
         z = np.bincount(cell, weights=v, minlength=n * n).reshape(n, n) / np.maximum(visible, 1)
     elif how == "max":
         count = np.bincount(cell, minlength=n * n).reshape(n, n)
-        if np.ndim(values) == 0:                                                    # one value for every pick
+        if np.ndim(values) == 0:  # one value for every pick
             z = np.where(count > 0, np.float64(values), -np.inf)
         else:
-            z = torch.full((n * n,), float("-inf"), dtype=torch.float64).scatter_reduce_(   # block maxima,
-                0, torch.from_numpy(np.ascontiguousarray(cell)), torch.from_numpy(v).double(), "amax"  # 10x np.maximum.at
-            ).numpy().reshape(n, n)
-        full = count >= visible                                                     # every visible cell picked
-        z = np.where(full, z, np.maximum(z, 0.0))                                   # else an unpicked 0 counts
+            z = (
+                torch.full((n * n,), float("-inf"), dtype=torch.float64)
+                .scatter_reduce_(  # block maxima,
+                    0,
+                    torch.from_numpy(np.ascontiguousarray(cell)),
+                    torch.from_numpy(v).double(),
+                    "amax",  # 10x np.maximum.at
+                )
+                .numpy()
+                .reshape(n, n)
+            )
+        full = count >= visible  # every visible cell picked
+        z = np.where(full, z, np.maximum(z, 0.0))  # else an unpicked 0 counts
     else:
         raise ValueError(f"how must be 'max' or 'mean', got {how!r}")
     z = np.where(visible > 0, z, np.nan).astype(np.float32)
@@ -130,23 +144,33 @@ def pick_maps(v, base, how="max", zoom=None, max_side=192):
     diff = sparse if how == "mean" or zoom is not None else pool_picks(v.topk, v.sparse, T, max_side, "mean")
     d = base["dense"] if zoom is not None else base["dense_mean"]
     diff = {**diff, "z": diff["z"] - d["z"]}
-    return {"scores": base["scores"], "mask": pool_picks(v.topk, 1.0, T, max_side, how, zoom),
-            "oracle": pool_picks(v.oracle, 1.0, T, max_side, how, zoom), "dense": base["dense"],
-            "sparse": sparse, "diff": diff}
+    return {
+        "scores": base["scores"],
+        "mask": pool_picks(v.topk, 1.0, T, max_side, how, zoom),
+        "oracle": pool_picks(v.oracle, 1.0, T, max_side, how, zoom),
+        "dense": base["dense"],
+        "sparse": sparse,
+        "diff": diff,
+    }
 
 
 def _dense(rec, head):
-    return rec.dense_mean if head is None or rec.dense_probs is None else rec.dense_probs[head]   # [T,T]
+    return rec.dense_mean if head is None or rec.dense_probs is None else rec.dense_probs[head]  # [T,T]
 
 
 def base_maps(rec, head=None, how="max", zoom=None, max_side=192):
     """pick_maps' `base` from a LayerTrace: its index scores and the head's dense attention, prepared
     (pooled with `how`, and with "mean" for the difference map) once; they do not depend on k."""
     from dsa_core.viz.heatmaps import prepare_map
+
     dense = _dense(rec, head).numpy()
-    out = {"scores": prepare_map(rec.index_scores.numpy(), max_side, how, zoom),
-           "dense": prepare_map(dense, max_side, how, zoom)}
-    out["dense_mean"] = out["dense"] if how == "mean" or zoom is not None else prepare_map(dense, max_side, "mean")
+    out = {
+        "scores": prepare_map(rec.index_scores.numpy(), max_side, how, zoom),
+        "dense": prepare_map(dense, max_side, how, zoom),
+    }
+    out["dense_mean"] = (
+        out["dense"] if how == "mean" or zoom is not None else prepare_map(dense, max_side, "mean")
+    )
     return out
 
 
@@ -174,6 +198,7 @@ def picks_from(ranks, T, k, n_sinks=4):
     """Every selection at budget k for views.layer_view(picks=...): slices of the ranked prefixes
     {"DSA indexer", "ideal top-k", "random"} plus the sliding window with sinks."""
     from dsa_core.metrics import window_topk
+
     out = {name: take(r, k) for name, r in ranks.items()}
     out[f"window + {n_sinks} sinks"] = window_topk(T, k, n_sinks)
     return out

@@ -7,18 +7,19 @@ are materialised (H·T² floats each); q and k are kept, so `LayerTrace.select(k
 budget (or takes any baseline selection) without running the model again.
 `next_token_logprobs` / `compare_runs` score the text with dense, DSA-in-every-layer and baseline runs.
 """
+
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from dsa_core.dense import attention_probs
-from dsa_core.indexer import index_scores
-from dsa_core.metrics import attention_recall
 from dsa_core.host.model import dsa_select, random_select, window_select
-from dsa_core.sparse import sparse_attention_probs
 from dsa_core.host.text import PreparedText, TextInputError, prepare_ids
 from dsa_core.host.tokenizer import display_tokens
+from dsa_core.indexer import index_scores
+from dsa_core.metrics import attention_recall
+from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
 
 CHUNK = 512  # query rows per block when building [T, T] maps: peak memory stays O(chunk·T) beyond the maps
@@ -27,16 +28,16 @@ CHUNK = 512  # query rows per block when building [T, T] maps: peak memory stays
 @dataclass
 class LayerTrace:
     layer: int
-    tokens: list                       # [T] display strings ('·' = space, '↵' = newline)
-    x: torch.Tensor                    # [T, dim] attention input: the normed hidden state
-    q: torch.Tensor                    # [T, H, D] queries after RoPE (kept for cheap re-selection)
-    k: torch.Tensor                    # [T, H_kv, D] keys after RoPE
-    dense_probs: torch.Tensor | None   # [H, T, T] dense attention per head (None if per_head=False)
-    dense_mean: torch.Tensor           # [T, T] head-mean: the distribution the indexer learns
-    index_scores: torch.Tensor | None = None   # [T, T] lightning indexer scores (-inf in the future)
-    topk_indices: torch.Tensor | None = None   # [T, K] selected positions, best first, -1 = empty
-    sparse_probs: torch.Tensor | None = None   # [H, T, K] attention over the selected slots
-    recall: torch.Tensor | None = None         # [T] dense head-mean mass inside the selection
+    tokens: list  # [T] display strings ('·' = space, '↵' = newline)
+    x: torch.Tensor  # [T, dim] attention input: the normed hidden state
+    q: torch.Tensor  # [T, H, D] queries after RoPE (kept for cheap re-selection)
+    k: torch.Tensor  # [T, H_kv, D] keys after RoPE
+    dense_probs: torch.Tensor | None  # [H, T, T] dense attention per head (None if per_head=False)
+    dense_mean: torch.Tensor  # [T, T] head-mean: the distribution the indexer learns
+    index_scores: torch.Tensor | None = None  # [T, T] lightning indexer scores (-inf in the future)
+    topk_indices: torch.Tensor | None = None  # [T, K] selected positions, best first, -1 = empty
+    sparse_probs: torch.Tensor | None = None  # [H, T, K] attention over the selected slots
+    recall: torch.Tensor | None = None  # [T] dense head-mean mass inside the selection
 
     def select(self, k=None, topk_indices=None):
         """A copy re-selected at budget k from the index scores, or with given topk_indices [T, K]."""
@@ -45,23 +46,27 @@ class LayerTrace:
                 raise ValueError("this layer has no indexer scores; pass topk_indices (e.g. window_topk)")
             topk_indices = _topk_rows(self.index_scores, min(k, len(self.tokens)))  # [T, K]
         sparse = sparse_attention_probs(self.q[None], self.k[None], topk_indices[None])  # [1,T,H,K]
-        return replace(self, topk_indices=topk_indices, sparse_probs=sparse[0].permute(1, 0, 2),  # [H,T,K]
-                       recall=attention_recall(self.dense_mean, topk_indices))    # [T]
+        return replace(
+            self,
+            topk_indices=topk_indices,
+            sparse_probs=sparse[0].permute(1, 0, 2),  # [H,T,K]
+            recall=attention_recall(self.dense_mean, topk_indices),
+        )  # [T]
 
 
 def _topk_rows(scores, k):
     """select_topk on a [T, T] score map, in row blocks (same result): -> [T, K]."""
-    return torch.cat([select_topk(scores[None, s:s + CHUNK], k)[0] for s in range(0, len(scores), CHUNK)])
+    return torch.cat([select_topk(scores[None, s : s + CHUNK], k)[0] for s in range(0, len(scores), CHUNK)])
 
 
 def _dense_maps(q, k, per_head):
     """Dense causal attention in query blocks: q [T,H,D], k [T,H_kv,D] -> ([H,T,T] or None, [T,T])."""
     T, H = q.shape[0], q.shape[1]
-    probs = torch.zeros(H, T, T, device=q.device) if per_head else None            # [H,T,T]
-    mean = torch.zeros(T, T, device=q.device)                                      # [T,T]
+    probs = torch.zeros(H, T, T, device=q.device) if per_head else None  # [H,T,T]
+    mean = torch.zeros(T, T, device=q.device)  # [T,T]
     for s0 in range(0, T, CHUNK):
         s1 = min(s0 + CHUNK, T)
-        p = attention_probs(q[None, s0:s1], k[None, :s1])[0]   # keys after s1 are all masked [H,c,s1]
+        p = attention_probs(q[None, s0:s1], k[None, :s1])[0]  # keys after s1 are all masked [H,c,s1]
         mean[s0:s1, :s1] = p.mean(0)
         if per_head:
             probs[:, s0:s1, :s1] = p
@@ -70,9 +75,9 @@ def _dense_maps(q, k, per_head):
 
 def _index_map(indexer, x):
     """Index scores of one layer in query blocks: x [T,dim] -> [T,T] (-inf above the diagonal)."""
-    qi, ki, w = indexer.project(x[None])                        # [1,T,h,d], [1,T,d], [1,T,h]
+    qi, ki, w = indexer.project(x[None])  # [1,T,h,d], [1,T,d], [1,T,h]
     T = x.shape[0]
-    out = torch.full((T, T), float("-inf"))                                        # [T,T]
+    out = torch.full((T, T), float("-inf"))  # [T,T]
     for s0 in range(0, T, CHUNK):
         s1 = min(s0 + CHUNK, T)
         out[s0:s1, :s1] = index_scores(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]
@@ -89,8 +94,12 @@ def encode(loaded, text_or_ids, max_tokens=None):
     if not ids or min(ids) < 0 or max(ids) >= V:
         raise TextInputError(f"Token ids must be a non-empty list of ints in [0, {V}).", "Pass valid ids.")
     notes = [f"cut {len(ids) - limit} token(s) to fit the {limit}-token limit"] if len(ids) > limit else []
-    return PreparedText(ids=ids[:limit], text=loaded.tokenizer.decode(ids[:limit]),
-                        n_cut=max(0, len(ids) - limit), notes=notes)
+    return PreparedText(
+        ids=ids[:limit],
+        text=loaded.tokenizer.decode(ids[:limit]),
+        n_cut=max(0, len(ids) - limit),
+        notes=notes,
+    )
 
 
 @torch.no_grad()
@@ -104,12 +113,12 @@ def trace_layers(loaded, text_or_ids, layers, topk=None, max_tokens=None, per_he
     model, layers = loaded.model, sorted(set(int(l) for l in layers))
     if not layers or layers[0] < 0 or layers[-1] >= len(model.layers):
         raise ValueError(f"layers must lie in [0, {len(model.layers)}), got {layers}")
-    ids = torch.tensor([prep.ids])                                                 # [1,T]
+    ids = torch.tensor([prep.ids])  # [1,T]
     _, acts = model.hidden(ids, select=select, keep=set(layers), stop_after=layers[-1])
     tokens = display_tokens(loaded.tokenizer, prep.ids)
     out = {}
     for l in layers:
-        x, q, k, _, _ = (a[0] if a is not None else None for a in acts[l])   # drop batch: [T,..]
+        x, q, k, _, _ = (a[0] if a is not None else None for a in acts[l])  # drop batch: [T,..]
         probs, mean = _dense_maps(q, k, per_head)
         rec = LayerTrace(l, tokens, x, q, k, probs, mean)
         indexer = model.layers[l].self_attn.indexer
@@ -122,9 +131,9 @@ def trace_layers(loaded, text_or_ids, layers, topk=None, max_tokens=None, per_he
 
 @dataclass
 class LogProbRun:
-    mode: str                  # "dense", "dsa", "window", "random"
-    logprobs: torch.Tensor     # [T-1] log p(token t+1 | tokens ≤ t)
-    top1: torch.Tensor         # [T-1] the model's most likely next token after each position
+    mode: str  # "dense", "dsa", "window", "random"
+    logprobs: torch.Tensor  # [T-1] log p(token t+1 | tokens ≤ t)
+    top1: torch.Tensor  # [T-1] the model's most likely next token after each position
 
     @property
     def perplexity(self):
@@ -134,14 +143,14 @@ class LogProbRun:
 @torch.no_grad()
 def next_token_logprobs(model, ids, select=None, chunk=1024):
     """(log p of each actual next token [T-1], top-1 predictions [T-1]); logits built in row blocks."""
-    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)   # [1,T]
-    h, _ = model.hidden(ids, select=select)                                        # [1,T,dim]
+    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1,T]
+    h, _ = model.hidden(ids, select=select)  # [1,T,dim]
     lp, top = [], []
     for s0 in range(0, ids.shape[1] - 1, chunk):
         s1 = min(s0 + chunk, ids.shape[1] - 1)
-        logp = F.log_softmax(model.lm_head(h[0, s0:s1]).float(), dim=-1)           # [c,V]
-        lp.append(logp.gather(-1, ids[0, s0 + 1:s1 + 1, None])[:, 0])             # [c]
-        top.append(logp.argmax(-1))                                                # [c]
+        logp = F.log_softmax(model.lm_head(h[0, s0:s1]).float(), dim=-1)  # [c,V]
+        lp.append(logp.gather(-1, ids[0, s0 + 1 : s1 + 1, None])[:, 0])  # [c]
+        top.append(logp.argmax(-1))  # [c]
     return torch.cat(lp), torch.cat(top)
 
 
@@ -150,6 +159,10 @@ def compare_runs(loaded, text_or_ids, topk, modes=("dense", "dsa", "window"), ma
     ids = encode(loaded, text_or_ids, max_tokens).ids
     if len(ids) < 2:
         raise TextInputError("Scoring needs at least 2 tokens.", "Use a longer text.")
-    selects = {"dense": None, "dsa": dsa_select(topk), "window": window_select(topk, n_sinks),
-               "random": random_select(topk)}
+    selects = {
+        "dense": None,
+        "dsa": dsa_select(topk),
+        "window": window_select(topk, n_sinks),
+        "random": random_select(topk),
+    }
     return {m: LogProbRun(m, *next_token_logprobs(loaded.model, ids, selects[m])) for m in modes}

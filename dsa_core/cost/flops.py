@@ -10,6 +10,7 @@ Cache sizes per token per layer in DeepSeek's FP8 format (dsa_spec.md §a.11): M
 Every number here is per layer unless a key says otherwise; multiply by `shape.n_layers`.
 Sources: perf_anchors.md §0, §6 (closed forms, tables), §7; dsa_spec.md §b (derived MACs), §d.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -19,16 +20,17 @@ from dsa_core import config
 @dataclass(frozen=True)
 class AttnShape:
     """The few numbers that decide attention cost. Names follow DSAConfig where they exist."""
+
     name: str
-    n_heads: int             # h, query heads
-    qk_head_dim: int         # d_qk (MLA: 192 in MHA mode, 576 in MQA/absorbed mode)
-    v_head_dim: int          # d_v  (MLA: 128 in MHA mode, 512 in MQA mode)
-    index_n_heads: int       # H_I
-    index_head_dim: int      # d_I
-    index_topk: int          # k
+    n_heads: int  # h, query heads
+    qk_head_dim: int  # d_qk (MLA: 192 in MHA mode, 576 in MQA/absorbed mode)
+    v_head_dim: int  # d_v  (MLA: 128 in MHA mode, 512 in MQA mode)
+    index_n_heads: int  # H_I
+    index_head_dim: int  # d_I
+    index_topk: int  # k
     n_layers: int = 1
-    kv_fp8_dims: int = 0     # cached values per token stored FP8 (+ one fp32 scale per 128)
-    kv_plain_dims: int = 0   # cached values per token that stay bf16 (MLA's RoPE part)
+    kv_fp8_dims: int = 0  # cached values per token stored FP8 (+ one fp32 scale per 128)
+    kv_plain_dims: int = 0  # cached values per token that stay bf16 (MLA's RoPE part)
 
 
 def shape_from_config(cfg, mode="mha", name=None):
@@ -40,8 +42,18 @@ def shape_from_config(cfg, mode="mha", name=None):
     dqk, dv = (lat + rope, lat) if mode == "mqa" else (cfg.head_dim, cfg.v_head_dim)
     # what is cached per token: MLA keeps the latent + RoPE key (whatever the mode), GQA keeps K and V
     fp8, plain = (lat, rope) if lat else (cfg.n_kv_heads * (cfg.head_dim + cfg.v_head_dim), 0)
-    return AttnShape(name or f"custom ({mode})", cfg.n_heads, dqk, dv, cfg.index_n_heads,
-                     cfg.index_head_dim, cfg.index_topk, cfg.n_layers, fp8, plain)
+    return AttnShape(
+        name or f"custom ({mode})",
+        cfg.n_heads,
+        dqk,
+        dv,
+        cfg.index_n_heads,
+        cfg.index_head_dim,
+        cfg.index_topk,
+        cfg.n_layers,
+        fp8,
+        plain,
+    )
 
 
 V32_MQA = shape_from_config(config.V32_671B, "mqa", "V3.2 671B, MLA MQA mode (576/512)")
@@ -55,12 +67,14 @@ SHAPES = {s.name: s for s in (V32_MQA, V32_MHA, SMOLLM2, TEACHING, T1)}
 
 def pair_flops(shape):
     """FLOPs per (query, key) pair: core attention A and indexer I (perf_anchors.md §6)."""
-    return {"attention/core_flops_per_pair": 2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim),
-            "indexer/qk_flops_per_pair": 2 * shape.index_n_heads * shape.index_head_dim}
+    return {
+        "attention/core_flops_per_pair": 2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim),
+        "indexer/qk_flops_per_pair": 2 * shape.index_n_heads * shape.index_head_dim,
+    }
 
 
 def _fp8_bytes(n_fp8, n_plain):
-    return n_fp8 + 4 * math.ceil(n_fp8 / 128) + 2 * n_plain   # e4m3 + fp32 scale per 128 + bf16
+    return n_fp8 + 4 * math.ceil(n_fp8 / 128) + 2 * n_plain  # e4m3 + fp32 scale per 128 + bf16
 
 
 def cache_bytes_per_token(shape, fmt="fp8"):
@@ -82,16 +96,16 @@ def cache_bytes(shape, L, fmt="fp8"):
 
 def _pairs(L, phase):
     if phase == "decode":
-        return L                                # one query at position L sees L keys
+        return L  # one query at position L sees L keys
     if phase == "prefill":
-        return L * (L + 1) // 2                 # queries t = 1..L, causal
+        return L * (L + 1) // 2  # queries t = 1..L, causal
     raise ValueError(f"phase must be 'prefill' or 'decode', got {phase!r}")
 
 
 def _attended(L, k, phase):
     if phase == "decode":
         return min(L, k)
-    return L * (L + 1) // 2 if L <= k else k * (k + 1) // 2 + (L - k) * k   # sum of min(t, k)
+    return L * (L + 1) // 2 if L <= k else k * (k + 1) // 2 + (L - k) * k  # sum of min(t, k)
 
 
 def dense_cost(shape, L, phase="prefill", kv_fmt="bf16"):
@@ -113,22 +127,27 @@ def dsa_cost(shape, L, phase="prefill", indexer_weight=1.0, kv_fmt="fp8"):
     idx_macs = shape.index_n_heads * shape.index_head_dim * pairs
     core = shape.n_heads * (shape.qk_head_dim + shape.v_head_dim) * att
     total = indexer_weight * idx_macs + core
-    out = {"indexer/qk_macs": idx_macs,
-           "selection/compares": pairs,              # one pass over each visible logit
-           "selection/logit_bytes": 4 * pairs,       # fp32 logits read once by top-k
-           "attention/core_macs": core, "total_macs": total, "total_flops": 2 * total}
+    out = {
+        "indexer/qk_macs": idx_macs,
+        "selection/compares": pairs,  # one pass over each visible logit
+        "selection/logit_bytes": 4 * pairs,  # fp32 logits read once by top-k
+        "attention/core_macs": core,
+        "total_macs": total,
+        "total_flops": 2 * total,
+    }
     if phase == "decode":
         b = cache_bytes_per_token(shape, kv_fmt)
-        out["decode/read_bytes"] = (b["index_cache/bytes_per_token"] * L
-                                    + b["kv_cache/bytes_per_token"] * att)
+        out["decode/read_bytes"] = b["index_cache/bytes_per_token"] * L + b["kv_cache/bytes_per_token"] * att
     return out
 
 
 def curves(dense_shape, dsa_shape, lengths, phase="prefill", indexer_weight=1.0):
     """Columns for plots and tables: {'L': [...], 'dense/<key>': [...], 'dsa/<key>': [...], 'ratio'}."""
     out = {"L": list(lengths)}
-    for tag, fn, shape, kw in (("dense", dense_cost, dense_shape, {}),
-                               ("dsa", dsa_cost, dsa_shape, {"indexer_weight": indexer_weight})):
+    for tag, fn, shape, kw in (
+        ("dense", dense_cost, dense_shape, {}),
+        ("dsa", dsa_cost, dsa_shape, {"indexer_weight": indexer_weight}),
+    ):
         rows = [fn(shape, L, phase, **kw) for L in lengths]
         for key in rows[0]:
             out[f"{tag}/{key}"] = [r[key] for r in rows]
@@ -157,20 +176,25 @@ def crossover_sequence(dense_shape, dsa_shape, indexer_weight=1.0):
     return x * dsa_shape.index_topk
 
 
-def crossover_numeric(dense_shape, dsa_shape, phase="prefill", indexer_weight=1.0, key="total_flops",
-                      kv_fmt=("bf16", "fp8")):
+def crossover_numeric(
+    dense_shape, dsa_shape, phase="prefill", indexer_weight=1.0, key="total_flops", kv_fmt=("bf16", "fp8")
+):
     """Smallest integer L where DSA's `key` ≤ dense's, by bisection on the exact sums (a check)."""
+
     def cheaper(L):
         kw_d = {"kv_fmt": kv_fmt[0]} if phase == "decode" else {}
         kw_s = {"kv_fmt": kv_fmt[1]} if phase == "decode" else {}
-        return (dsa_cost(dsa_shape, L, phase, indexer_weight, **kw_s)[key]
-                <= dense_cost(dense_shape, L, phase, **kw_d)[key])
-    lo = max(dsa_shape.index_topk, 1)           # below k DSA only adds work (unless A_s + I < A_d)
+        return (
+            dsa_cost(dsa_shape, L, phase, indexer_weight, **kw_s)[key]
+            <= dense_cost(dense_shape, L, phase, **kw_d)[key]
+        )
+
+    lo = max(dsa_shape.index_topk, 1)  # below k DSA only adds work (unless A_s + I < A_d)
     if cheaper(1):
         return 1
     hi = 2 * lo
     while not cheaper(hi):
-        if hi > 2 ** 40:
+        if hi > 2**40:
             return math.inf
         lo, hi = hi, 2 * hi
     while hi - lo > 1:

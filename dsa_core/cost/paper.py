@@ -12,6 +12,7 @@ a is everything that does not grow with position (MoE, projections, sampling); b
 dollars, so ($2/3600 s) / (b / 1e6) is the attention throughput per GPU the curve implies.
 Sources: perf_anchors.md §3, §6.1 ("consistency with §3"); dsa_spec.md §a.9, §d.
 """
+
 import functools
 import json
 import pathlib
@@ -36,7 +37,7 @@ def points(curve):
     phase = curve.split("/")[0]
     for r in readoff()["readings"]:
         for pk, c in zip(r.get(f"position_k_{phase}", r["position_k"]), r[curve]):
-            if c is None:                      # the two lines touch in that pixel column: unreadable
+            if c is None:  # the two lines touch in that pixel column: unreadable
                 continue
             out["position"].append(pk * 1024)
             out["cost"].append(c)
@@ -52,13 +53,21 @@ def work(kind, t, indexer_weight=1.0, layers=61):
     mqa = pair_flops(V32_MQA)["attention/core_flops_per_pair"]
     idx = indexer_weight * pair_flops(V32_MQA)["indexer/qk_flops_per_pair"]
     sparse = idx * t + mqa * np.minimum(t, V32_MQA.index_topk)
-    x = {"dense_mha": mha * t, "dense_mqa": mqa * t, "dsa_sparse": sparse,
-         "dsa_masked_then_sparse": np.minimum((mha + idx) * t, sparse)}[kind]
+    x = {
+        "dense_mha": mha * t,
+        "dense_mqa": mqa * t,
+        "dsa_sparse": sparse,
+        "dsa_masked_then_sparse": np.minimum((mha + idx) * t, sparse),
+    }[kind]
     return layers * x
 
 
-MODELS = {"prefill/dense": "dense_mha", "decode/dense": "dense_mqa",
-          "prefill/dsa": "dsa_masked_then_sparse", "decode/dsa": "dsa_sparse"}
+MODELS = {
+    "prefill/dense": "dense_mha",
+    "decode/dense": "dense_mqa",
+    "prefill/dsa": "dsa_masked_then_sparse",
+    "decode/dsa": "dsa_sparse",
+}
 
 
 def fit(curve, kind=None, indexer_weight=1.0):
@@ -66,23 +75,34 @@ def fit(curve, kind=None, indexer_weight=1.0):
     kind = kind or MODELS[curve]
     p = points(curve)
     t, y = np.array(p["position"], float), np.array(p["cost"])
-    X = np.stack([np.ones_like(t), work(kind, t, indexer_weight) / 1e9], axis=1)   # x in GFLOP
+    X = np.stack([np.ones_like(t), work(kind, t, indexer_weight) / 1e9], axis=1)  # x in GFLOP
     (a, b), *_ = np.linalg.lstsq(X, y, rcond=None)
     pred = X @ np.array([a, b])
     res = y - pred
     r2 = 1.0 - float(res @ res) / float(((y - y.mean()) ** 2).sum())
     grid = np.linspace(0, 128 * 1024, 257)
-    return {"curve": curve, "model": kind, "indexer_weight": indexer_weight,
-            "a_usd_per_m": float(a), "b_usd_per_m_per_gflop": float(b),
-            "implied_tflops_per_gpu": (readoff()["gpu_hour_usd"] / 3600) / (b * 1e-15) / 1e12
-            if b > 0 else float("inf"),
-            "r2": r2, "rmse_usd": float(np.sqrt(np.mean(res ** 2))), "points": p,
-            "fitted": pred.tolist(), "residuals": res.tolist(),
-            "grid": {"position": grid.tolist(),
-                     "cost": (a + b * work(kind, grid, indexer_weight) / 1e9).tolist()}}
+    return {
+        "curve": curve,
+        "model": kind,
+        "indexer_weight": indexer_weight,
+        "a_usd_per_m": float(a),
+        "b_usd_per_m_per_gflop": float(b),
+        "implied_tflops_per_gpu": (readoff()["gpu_hour_usd"] / 3600) / (b * 1e-15) / 1e12
+        if b > 0
+        else float("inf"),
+        "r2": r2,
+        "rmse_usd": float(np.sqrt(np.mean(res**2))),
+        "points": p,
+        "fitted": pred.tolist(),
+        "residuals": res.tolist(),
+        "grid": {
+            "position": grid.tolist(),
+            "cost": (a + b * work(kind, grid, indexer_weight) / 1e9).tolist(),
+        },
+    }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fit_cached(curve, kind, indexer_weight):
     return fit(curve, kind, indexer_weight)
 
@@ -90,9 +110,11 @@ def _fit_cached(curve, kind, indexer_weight):
 def fit_all():
     """The four stated models plus the alternatives that show what the data rule out."""
     main = {c: _fit_cached(c, MODELS[c], 1.0) for c in CURVES}
-    alt = {"prefill/dsa without masked-MHA switch": _fit_cached("prefill/dsa", "dsa_sparse", 1.0),
-           "prefill/dsa, FP8 indexer at half cost": _fit_cached("prefill/dsa", MODELS["prefill/dsa"], 0.5),
-           "decode/dsa, FP8 indexer at half cost": _fit_cached("decode/dsa", "dsa_sparse", 0.5)}
+    alt = {
+        "prefill/dsa without masked-MHA switch": _fit_cached("prefill/dsa", "dsa_sparse", 1.0),
+        "prefill/dsa, FP8 indexer at half cost": _fit_cached("prefill/dsa", MODELS["prefill/dsa"], 0.5),
+        "decode/dsa, FP8 indexer at half cost": _fit_cached("decode/dsa", "dsa_sparse", 0.5),
+    }
     return {"main": main, "alternatives": alt}
 
 
@@ -118,8 +140,11 @@ def explain():
     mha = pair_flops(V32_MHA)["attention/core_flops_per_pair"]
     mqa = pair_flops(V32_MQA)["attention/core_flops_per_pair"]
     switch = mqa * V32_MQA.index_topk / mha
-    lines = [f"{c}: R² = {m[c]['r2']:.4f}, rmse ${m[c]['rmse_usd']:.3f}; fixed part ${m[c]['a_usd_per_m']:.3f}/M, "
-             f"implied attention throughput {m[c]['implied_tflops_per_gpu']:.0f} TF/s per H800" for c in CURVES]
+    lines = [
+        f"{c}: R² = {m[c]['r2']:.4f}, rmse ${m[c]['rmse_usd']:.3f}; fixed part ${m[c]['a_usd_per_m']:.3f}/M, "
+        f"implied attention throughput {m[c]['implied_tflops_per_gpu']:.0f} TF/s per H800"
+        for c in CURVES
+    ]
     lines += [
         f"Without the masked-MHA mode the DSA prefill fit drops to R² = "
         f"{alt['prefill/dsa without masked-MHA switch']['r2']:.3f}: the sparse MQA kernel is dearer than "

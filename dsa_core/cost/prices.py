@@ -9,6 +9,7 @@ Cache hits skip prefill, so their price change is all policy.
 Prices: USD per million tokens, DeepSeek API docs (pricing page; news250929, 29 Sep 2025), as quoted
 in issue 7; dsa_spec.md §d notes they were not re-verified there. Not a quote: check current prices.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,16 +20,18 @@ PRICES = {
     "V3.1-Terminus": {"input_miss": 0.56, "input_hit": 0.07, "output": 1.68},
     "V3.2-Exp": {"input_miss": 0.28, "input_hit": 0.028, "output": 0.42},
 }
-PRICE_SOURCE = ("api-docs.deepseek.com pricing and news/news250929 (price cut with V3.2-Exp, 29 Sep 2025); "
-                "USD per 1M tokens; as quoted in issue 7")
+PRICE_SOURCE = (
+    "api-docs.deepseek.com pricing and news/news250929 (price cut with V3.2-Exp, 29 Sep 2025); "
+    "USD per 1M tokens; as quoted in issue 7"
+)
 MAX_CONTEXT = 128 * 1024
 
 
 @dataclass(frozen=True)
 class Call:
-    context: int        # tokens already in the conversation (a repeated prefix: cache-hit candidates)
-    new: int            # fresh input tokens
-    output: int         # generated tokens
+    context: int  # tokens already in the conversation (a repeated prefix: cache-hit candidates)
+    new: int  # fresh input tokens
+    output: int  # generated tokens
 
 
 def contract_review(pages=100, tokens_per_page=650, question=300, answer=1500):
@@ -50,8 +53,11 @@ def codebase_summary(files=200, tokens_per_file=2500, instructions=600, summary=
     return [Call(instructions, tokens_per_file, summary) for _ in range(files)]
 
 
-WORKLOADS = {"100-page contract, one call": contract_review, "30-turn chat": multi_turn_chat,
-             "200-file code base, file by file": codebase_summary}
+WORKLOADS = {
+    "100-page contract, one call": contract_review,
+    "30-turn chat": multi_turn_chat,
+    "200-file code base, file by file": codebase_summary,
+}
 
 
 def natural_hit_share(calls):
@@ -66,8 +72,11 @@ def bill(calls, prices, cache_hit_share=None):
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"cache_hit_share must be in [0, 1], got {share}")
     inp = sum(c.context + c.new for c in calls)
-    tok = {"tokens/input_hit": share * inp, "tokens/input_miss": (1 - share) * inp,
-           "tokens/output": float(sum(c.output for c in calls))}
+    tok = {
+        "tokens/input_hit": share * inp,
+        "tokens/input_miss": (1 - share) * inp,
+        "tokens/output": float(sum(c.output for c in calls)),
+    }
     usd = {f"usd/{k}": tok[f"tokens/{k}"] * prices[k] / 1e6 for k in ("input_hit", "input_miss", "output")}
     return {**tok, **usd, "usd/total": sum(usd.values())}
 
@@ -77,7 +86,10 @@ def _mean_modelled(phase, start, n):
     if start + n > MAX_CONTEXT:
         raise ValueError(f"a call reaches position {start + n:,}, beyond the 128K context of Figure 3")
     t = np.linspace(start, start + n, 33)
-    return (float(np.mean(modelled_cost(f"{phase}/dense", t))), float(np.mean(modelled_cost(f"{phase}/dsa", t))))
+    return (
+        float(np.mean(modelled_cost(f"{phase}/dense", t))),
+        float(np.mean(modelled_cost(f"{phase}/dsa", t))),
+    )
 
 
 def compute_ratios(calls, prefix_hits=True):
@@ -102,12 +114,19 @@ def compare(calls, cache_hit_share=None, old="V3.1-Terminus", new="V3.2-Exp"):
     """
     b_old, b_new = bill(calls, PRICES[old], cache_hit_share), bill(calls, PRICES[new], cache_hit_share)
     r = compute_ratios(calls, prefix_hits=cache_hit_share is None)
-    tracked = (b_old["usd/input_hit"] + r["prefill"] * b_old["usd/input_miss"]
-               + r["decode"] * b_old["usd/output"])
+    tracked = (
+        b_old["usd/input_hit"] + r["prefill"] * b_old["usd/input_miss"] + r["decode"] * b_old["usd/output"]
+    )
     saving = b_old["usd/total"] - b_new["usd/total"]
-    return {"old": b_old, "new": b_new, "compute_ratio": r,
-            "usd/if_prices_tracked_compute": tracked,
-            "usd/saving": saving, "saving_share": saving / b_old["usd/total"],
-            "usd/saving_from_sparse_attention": b_old["usd/total"] - tracked,
-            "usd/saving_from_pricing_policy": tracked - b_new["usd/total"],
-            "prices": {old: PRICES[old], new: PRICES[new]}, "price_source": PRICE_SOURCE}
+    return {
+        "old": b_old,
+        "new": b_new,
+        "compute_ratio": r,
+        "usd/if_prices_tracked_compute": tracked,
+        "usd/saving": saving,
+        "saving_share": saving / b_old["usd/total"],
+        "usd/saving_from_sparse_attention": b_old["usd/total"] - tracked,
+        "usd/saving_from_pricing_policy": tracked - b_new["usd/total"],
+        "prices": {old: PRICES[old], new: PRICES[new]},
+        "price_source": PRICE_SOURCE,
+    }

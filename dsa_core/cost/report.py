@@ -9,6 +9,7 @@ something (overheads at small T, caches, memory). Crossover: the first T where D
 take less time than a dense variant, measured (log-interpolated between sweep points) and predicted.
 No torch here: bench.py times, this file reasons. JSON schema: docs/cost.md.
 """
+
 import datetime
 import json
 import math
@@ -42,8 +43,11 @@ def _rates(rows, shape):
             amount, unit = work(r["variant"], shape, r["T"])
             best = rates.get(r["variant"])
             if best is None or r["T"] >= best["calibrated_at_T"]:
-                rates[r["variant"]] = {"value": amount / (r["ms"] * 1e-3) / 1e9, "calibrated_at_T": r["T"],
-                                       "unit": "GFLOP/s" if unit == "flop" else "GB/s"}
+                rates[r["variant"]] = {
+                    "value": amount / (r["ms"] * 1e-3) / 1e9,
+                    "calibrated_at_T": r["T"],
+                    "unit": "GFLOP/s" if unit == "flop" else "GB/s",
+                }
     return rates
 
 
@@ -79,27 +83,64 @@ def summarise(rows, shape, env, wall_s):
     by = {(r["T"], r["variant"]): r for r in rows}
     for T in Ts:
         parts = [by.get((T, v), {}).get("ms") for v in DSA_PARTS]
-        rows.append({"T": T, "variant": "dsa/total", "ms": None if None in parts else sum(parts),
-                     "repeats": 0, "sampled": 1.0, "skipped": None})
+        rows.append(
+            {
+                "T": T,
+                "variant": "dsa/total",
+                "ms": None if None in parts else sum(parts),
+                "repeats": 0,
+                "sampled": 1.0,
+                "skipped": None,
+            }
+        )
     for r in rows:
         r["predicted_ms"] = _predict(r["variant"], shape, r["T"], rates)
-        r["work"], r["work_unit"] = (None, None) if r["variant"] == "dsa/total" else work(r["variant"], shape, r["T"])
+        r["work"], r["work_unit"] = (
+            (None, None) if r["variant"] == "dsa/total" else work(r["variant"], shape, r["T"])
+        )
     by = {(r["T"], r["variant"]): r for r in rows}
-    grid = [int(2 ** (i / 8)) for i in range(8 * 8, 8 * 24 + 1)]          # 256 .. 16M tokens
+    grid = [int(2 ** (i / 8)) for i in range(8 * 8, 8 * 24 + 1)]  # 256 .. 16M tokens
     crossover = {}
     for dense in ("dense/sdpa_causal", "dense/dense_attention"):
-        meas = _first_below(Ts, [by[(T, "dsa/total")]["ms"] for T in Ts],
-                            [by.get((T, dense), {}).get("ms") for T in Ts])
-        pred = _first_below(grid, [_predict("dsa/total", shape, T, rates) for T in grid],
-                            [_predict(dense, shape, T, rates) for T in grid])
+        meas = _first_below(
+            Ts, [by[(T, "dsa/total")]["ms"] for T in Ts], [by.get((T, dense), {}).get("ms") for T in Ts]
+        )
+        pred = _first_below(
+            grid,
+            [_predict("dsa/total", shape, T, rates) for T in grid],
+            [_predict(dense, shape, T, rates) for T in grid],
+        )
         far = [_predict(v, shape, grid[-1], rates) for v in ("dsa/total", dense)]
-        crossover[dense] = {"measured_T": meas, "predicted_T": pred,
-                            "predicted_speedup_at_16M": None if None in far else far[1] / far[0]}
-    return {"schema": SCHEMA, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            **env, "host": platform.platform(), "batch": 1, "n_kv_heads": 1,
-            "shape": {k: getattr(shape, k) for k in ("name", "n_heads", "qk_head_dim", "v_head_dim",
-                                                     "index_n_heads", "index_head_dim", "index_topk")},
-            "lengths": Ts, "rows": rows, "rates": rates, "crossover": crossover, "wall_s": wall_s}
+        crossover[dense] = {
+            "measured_T": meas,
+            "predicted_T": pred,
+            "predicted_speedup_at_16M": None if None in far else far[1] / far[0],
+        }
+    return {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **env,
+        "host": platform.platform(),
+        "batch": 1,
+        "n_kv_heads": 1,
+        "shape": {
+            k: getattr(shape, k)
+            for k in (
+                "name",
+                "n_heads",
+                "qk_head_dim",
+                "v_head_dim",
+                "index_n_heads",
+                "index_head_dim",
+                "index_topk",
+            )
+        },
+        "lengths": Ts,
+        "rows": rows,
+        "rates": rates,
+        "crossover": crossover,
+        "wall_s": wall_s,
+    }
 
 
 def save_json(result, path):
@@ -122,23 +163,36 @@ def load_json(path):
 def series(result, variant):
     """Plot columns for one variant: {'T': [...], 'ms': [...], 'predicted_ms': [...]} (None = not run)."""
     rows = sorted((r for r in result["rows"] if r["variant"] == variant), key=lambda r: r["T"])
-    return {"T": [r["T"] for r in rows], "ms": [r["ms"] for r in rows],
-            "predicted_ms": [r.get("predicted_ms") for r in rows]}
+    return {
+        "T": [r["T"] for r in rows],
+        "ms": [r["ms"] for r in rows],
+        "predicted_ms": [r.get("predicted_ms") for r in rows],
+    }
 
 
 def table(result):
     """Plain-text table of measured (predicted) milliseconds, variants as columns, plus crossovers."""
-    variants = ["dense/sdpa_causal", "dense/dense_attention", "dsa/masked_sparse_attention", *DSA_PARTS, "dsa/total"]
-    def fmt(r):   # recorded files (e.g. assets/bench/h200.json) may carry no prediction
+    variants = [
+        "dense/sdpa_causal",
+        "dense/dense_attention",
+        "dsa/masked_sparse_attention",
+        *DSA_PARTS,
+        "dsa/total",
+    ]
+
+    def fmt(r):  # recorded files (e.g. assets/bench/h200.json) may carry no prediction
         if r.get("ms") is None:
             return "-"
         p = r.get("predicted_ms")
         return f"{r['ms']:.0f}" + ("" if p is None else f" ({p:.0f})")
+
     by = {(r["T"], r["variant"]): r for r in result["rows"]}
-    lines = [f"{result['device']} ({result['device_name']}), torch {result['torch']}, {result['threads']} threads, "
-             f"{result['dtype']}, {result['shape']['name']}, load average {result.get('load_avg')}; "
-             "ms measured (predicted)",
-             "T".rjust(7) + "".join(v.split("/")[1][:16].rjust(18) for v in variants)]
+    lines = [
+        f"{result['device']} ({result['device_name']}), torch {result['torch']}, {result['threads']} threads, "
+        f"{result['dtype']}, {result['shape']['name']}, load average {result.get('load_avg')}; "
+        "ms measured (predicted)",
+        "T".rjust(7) + "".join(v.split("/")[1][:16].rjust(18) for v in variants),
+    ]
     for T in result["lengths"]:
         lines.append(str(T).rjust(7) + "".join(fmt(by.get((T, v), {})).rjust(18) for v in variants))
     for dense, c in result.get("crossover", {}).items():

@@ -9,6 +9,7 @@ Sparse attention gets random causal indices: the toy indexer's scores are random
 Speed claims live here and in the JSON, never in timed tests. Schema: docs/cost.md. Predictions and
 crossovers: cost_bench.py. CLI: python -m dsa_core.cost.timing [--device cpu|cuda] [--json OUT] [--lengths ...]
 """
+
 import argparse
 import os
 import platform
@@ -60,10 +61,10 @@ def _inputs(shape, T, device, dtype, seed=0):
     g = torch.Generator(device="cpu").manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
     H, D, h, d = shape.n_heads, shape.qk_head_dim, shape.index_n_heads, shape.index_head_dim
-    q, k, v = r(1, T, H, D), r(1, T, 1, D), r(1, T, 1, shape.v_head_dim)           # MQA: one KV head
+    q, k, v = r(1, T, H, D), r(1, T, 1, D), r(1, T, 1, shape.v_head_dim)  # MQA: one KV head
     qi, ki, w = r(1, T, h, d), r(1, T, d), r(1, T, h) * (h * d) ** -0.5
-    pos = torch.arange(T)[:, None]                                                 # [T, 1]
-    idx = (torch.rand(T, shape.index_topk, generator=g) * (pos + 1)).long()        # [T, K] causal
+    pos = torch.arange(T)[:, None]  # [T, 1]
+    idx = (torch.rand(T, shape.index_topk, generator=g) * (pos + 1)).long()  # [T, K] causal
     idx = idx.masked_fill(torch.arange(shape.index_topk) > pos, -1)[None].to(device)  # [1, T, K]
     return q, k, v, qi, ki, w, idx
 
@@ -73,47 +74,68 @@ def _indexer_and_selection(qi, ki, w, topk, device, chunk, max_pairs):
     T = qi.shape[1]
     blocks = [(s0, min(s0 + chunk, T)) for s0 in range(0, T, chunk)]
     total = sum((s1 - s0) * s1 for s0, s1 in blocks)
-    step = max(1, -(-total // max_pairs))                    # time every step-th block
-    select_topk(index_scores(qi[:, :chunk], ki[:, :chunk], w[:, :chunk]), topk)   # warm-up
+    step = max(1, -(-total // max_pairs))  # time every step-th block
+    select_topk(index_scores(qi[:, :chunk], ki[:, :chunk], w[:, :chunk]), topk)  # warm-up
     t_idx = t_sel = 0.0
     done = 0
-    for s0, s1 in blocks[step // 2::step]:
+    for s0, s1 in blocks[step // 2 :: step]:
         _sync(device)
         t0 = time.perf_counter()
-        scores = index_scores(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])            # [1, s, s1]
+        scores = index_scores(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])  # [1, s, s1]
         _sync(device)
         t1 = time.perf_counter()
-        select_topk(scores, topk)                                                # [1, s, K]
+        select_topk(scores, topk)  # [1, s, K]
         _sync(device)
         t_idx, t_sel = t_idx + t1 - t0, t_sel + time.perf_counter() - t1
         done += (s1 - s0) * s1
     return t_idx * total / done, t_sel * total / done, done / total
 
 
-def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=256,
-               max_matrix_bytes=2**28, max_pairs=2**24, call_limit_s=60.0, seed=0):
+def bench_iter(
+    device="cpu",
+    shape=T1,
+    lengths=None,
+    dtype=torch.float32,
+    chunk=256,
+    max_matrix_bytes=2**28,
+    max_pairs=2**24,
+    call_limit_s=60.0,
+    seed=0,
+):
     """Run the sweep, yielding {'event': 'progress', 'done', 'total', 'T', 'variant', 'ms'} per timing
     and finally {'event': 'done', 'result': dict} (schema dsa-bench/1, docs/cost.md)."""
     lengths = lengths or (CUDA_LENGTHS if device == "cuda" else CPU_LENGTHS)
-    variants = ["dense/sdpa_causal", "dense/dense_attention", "dsa/masked_sparse_attention",
-                "dsa/indexer", "dsa/selection", "dsa/sparse_attention"]
+    variants = [
+        "dense/sdpa_causal",
+        "dense/dense_attention",
+        "dsa/masked_sparse_attention",
+        "dsa/indexer",
+        "dsa/selection",
+        "dsa/sparse_attention",
+    ]
     rows, last, start, load0 = [], {}, time.perf_counter(), _load()
     total, done = len(lengths) * len(variants), 0
     for T in lengths:
         q, k, v, qi, ki, w, idx = _inputs(shape, T, device, dtype, seed)
-        qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))                      # [B, H, T, D]
-        matrix = shape.n_heads * T * T * 4                                        # one fp32 [B,H,T,T]
-        runs = {"dense/sdpa_causal": lambda: F.scaled_dot_product_attention(
-                    qt, kt, vt, is_causal=True, enable_gqa=True),
-                "dense/dense_attention": lambda: dense_attention(q, k, v),
-                "dsa/masked_sparse_attention": lambda: masked_sparse_attention(q, k, v, idx),
-                "dsa/sparse_attention": lambda: sparse_attention(q, k, v, idx)}
+        qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]
+        matrix = shape.n_heads * T * T * 4  # one fp32 [B,H,T,T]
+        runs = {
+            "dense/sdpa_causal": lambda: F.scaled_dot_product_attention(
+                qt, kt, vt, is_causal=True, enable_gqa=True
+            ),
+            "dense/dense_attention": lambda: dense_attention(q, k, v),
+            "dsa/masked_sparse_attention": lambda: masked_sparse_attention(q, k, v, idx),
+            "dsa/sparse_attention": lambda: sparse_attention(q, k, v, idx),
+        }
         split = None
         for name in variants:
             row = {"T": T, "variant": name, "ms": None, "repeats": 0, "sampled": 1.0, "skipped": None}
-            grow = (T / last[name][0]) ** 2 if name in last else 1.0              # O(T²) growth bound
-            if name in runs and name not in ("dense/sdpa_causal", "dsa/sparse_attention") \
-                    and matrix > max_matrix_bytes:
+            grow = (T / last[name][0]) ** 2 if name in last else 1.0  # O(T²) growth bound
+            if (
+                name in runs
+                and name not in ("dense/sdpa_causal", "dsa/sparse_attention")
+                and matrix > max_matrix_bytes
+            ):
                 row["skipped"] = f"needs a {matrix / 2**30:.1f} GiB [B,H,T,T] matrix"
             elif name in runs and name in last and last[name][1] * grow > call_limit_s:
                 row["skipped"] = f"would take about {last[name][1] * grow:.0f} s (limit {call_limit_s:.0f} s)"
@@ -127,12 +149,23 @@ def bench_iter(device="cpu", shape=T1, lengths=None, dtype=torch.float32, chunk=
                 row.update(ms=1e3 * s, repeats=1, sampled=round(split[2], 4))
             rows.append(row)
             done += 1
-            yield {"event": "progress", "done": done, "total": total, "T": T, "variant": name,
-                   "ms": row["ms"]}
+            yield {
+                "event": "progress",
+                "done": done,
+                "total": total,
+                "T": T,
+                "variant": name,
+                "ms": row["ms"],
+            }
     name = torch.cuda.get_device_name() if device == "cuda" else (platform.processor() or platform.machine())
-    env = {"device": device, "device_name": name, "torch": torch.__version__,
-           "threads": torch.get_num_threads(), "dtype": str(dtype).replace("torch.", ""),
-           "load_avg": [load0, _load()]}   # 1-minute load at start and end: other work skews timings
+    env = {
+        "device": device,
+        "device_name": name,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "dtype": str(dtype).replace("torch.", ""),
+        "load_avg": [load0, _load()],
+    }  # 1-minute load at start and end: other work skews timings
     result = summarise(rows, shape, env, time.perf_counter() - start)
     yield {"event": "done", "result": result}
 
@@ -147,8 +180,11 @@ def run_bench(**kw):
 def main(argv=None):
     """Command line: print a table and optionally write the JSON."""
     from dsa_core.cost.report import save_json, table
+
     p = argparse.ArgumentParser(prog="python -m dsa_core.cost.timing", description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    p.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
+    )
     p.add_argument("--json", help="write the result here (schema dsa-bench/1, docs/cost.md)")
     p.add_argument("--lengths", help="comma-separated context lengths, e.g. 1024,4096")
     p.add_argument("--limit-s", type=float, default=60.0, help="skip a variant once one call would pass this")

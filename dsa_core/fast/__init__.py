@@ -9,6 +9,7 @@ What is here (one concept per file):
 Importing this package never imports Triton; the kernels load on first use on a CUDA device.
 Measured speeds and how to reproduce them: docs/gpu.md (numbers in assets/bench/h200.json).
 """
+
 from dsa_core.fast.api import dsa_attention, index_topk, sparse_attention, triton_available
 
 __all__ = ["dsa_attention", "index_topk", "sparse_attention", "triton_available"]

@@ -9,6 +9,7 @@ calls the reference functions of `dsa_core`, so it returns the same thing on eve
     dsa_attention(q, kv, v, q_i, k_i, w, topk) = both in a row: one DSA layer's attention.
 Triton is imported only inside these functions, so `import dsa_core.fast` works without it.
 """
+
 import torch
 
 from dsa_core.fast import plan
@@ -41,8 +42,9 @@ def quantize_fp8(q, k, w):
     """DeepSeek's FP8 indexer inputs (dsa_core.fp8.act_quant, ue8m0 scales, no Hadamard rotation):
     q [B,S,h,d], k [B,T,d], w [B,S,h] -> e4m3 q, e4m3 k, w·q_scale [B,S,h], k_scale [B,T]."""
     from dsa_core.fp8 import act_quant
-    q8, q_scale = act_quant(q)                                    # [B,S,h,d] values, [B,S,h,1]
-    k8, k_scale = act_quant(k)                                    # [B,T,d] values,   [B,T,1]
+
+    q8, q_scale = act_quant(q)  # [B,S,h,d] values, [B,S,h,1]
+    k8, k_scale = act_quant(k)  # [B,T,d] values,   [B,T,1]
     fp8 = torch.float8_e4m3fn
     return q8.to(fp8), k8.to(fp8), w.float() * q_scale[..., 0], k_scale[..., 0].contiguous()
 
@@ -59,12 +61,15 @@ def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, **tune):
     p = indexer_plan(q, k, w, topk) if _on_gpu(q, k, w) else None
     if p is None:
         from dsa_core.chunked import chunked_index_topk
-        if fp8:                        # the same rounding, simulated in fp32 (scales folded back)
+
+        if fp8:  # the same rounding, simulated in fp32 (scales folded back)
             from dsa_core.fp8 import fp8_quant_dequant
+
             q, k = fp8_quant_dequant(q), fp8_quant_dequant(k)
         return chunked_index_topk(q, k, w, topk)
     from dsa_core.fast.indexer_triton import index_scores_into
     from dsa_core.fast.topk_triton import select_topk_into
+
     B, S, h, d = q.shape
     T = k.shape[1]
     q, k, w = q.contiguous(), k.contiguous(), w.contiguous()
@@ -74,15 +79,26 @@ def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, **tune):
     chunks = chunk_plan or p["chunks"]
     bq = tune.pop("bq", p["bq"])
     rows = max(s1 - s0 for s0, s1 in chunks)
-    scores = torch.empty(B, rows, T, device=q.device, dtype=torch.float32)   # one chunk [B, c, T]
+    scores = torch.empty(B, rows, T, device=q.device, dtype=torch.float32)  # one chunk [B, c, T]
     gmax = torch.empty(B, rows, p["groups"], device=q.device, dtype=torch.float32)
     gmin = torch.empty_like(gmax)
-    out = torch.empty(B, S, topk, device=q.device, dtype=torch.int32)        # [B, S, topk]
+    out = torch.empty(B, S, topk, device=q.device, dtype=torch.int32)  # [B, S, topk]
     for s0, s1 in chunks:
-        end = T - S + s1                      # keys after the chunk's last query are never seen
+        end = T - S + s1  # keys after the chunk's last query are never seen
         pos0 = T - S + s0
-        index_scores_into(q[:, s0:s1], k[:, :end], w[:, s0:s1], scores, gmax, gmin, pos0,
-                          bq, kpp=p["kpp"], k_scale=None if k_scale is None else k_scale[:, :end], **tune)
+        index_scores_into(
+            q[:, s0:s1],
+            k[:, :end],
+            w[:, s0:s1],
+            scores,
+            gmax,
+            gmin,
+            pos0,
+            bq,
+            kpp=p["kpp"],
+            k_scale=None if k_scale is None else k_scale[:, :end],
+            **tune,
+        )
         select_topk_into(scores, gmax, gmin, out[:, s0:s1], pos0, end, p["kpp"], **(select or {}))
     return out
 
@@ -97,10 +113,16 @@ def attention_plan(q, k, v):
     if k.dtype != q.dtype or v.dtype != q.dtype:
         return None
     # MLA: v is a view of k's first Dv columns -> reuse the gathered key tile as the value tile
-    v_is_k = (v.data_ptr() == k.data_ptr() and v.stride() == k.stride() and Dv == split[0])
+    v_is_k = v.data_ptr() == k.data_ptr() and v.stride() == k.stride() and Dv == split[0]
     big = D + (0 if v_is_k else Dv) > 256
-    return {"split": split, "bh": plan.head_block(G), "v_is_k": v_is_k,      # H200-tuned: docs/gpu.md
-            "bn": 64, "num_warps": 8 if big else 4, "num_stages": 2}
+    return {
+        "split": split,
+        "bh": plan.head_block(G),
+        "v_is_k": v_is_k,  # H200-tuned: docs/gpu.md
+        "bn": 64,
+        "num_warps": 8 if big else 4,
+        "num_stages": 2,
+    }
 
 
 def sparse_attention(q, k, v, idx, scale=None, trunc=False, **tune):
@@ -113,14 +135,29 @@ def sparse_attention(q, k, v, idx, scale=None, trunc=False, **tune):
     p = attention_plan(q, k, v) if _on_gpu(q, k, v, idx) else None
     if p is None:
         from dsa_core.sparse import sparse_attention as reference
+
         return reference(q, k, v, idx.long(), scale)
     from dsa_core.fast.sparse_attn_triton import sparse_attention_into
+
     D = q.shape[3]
-    scale = D ** -0.5 if scale is None else scale
+    scale = D**-0.5 if scale is None else scale
     p.update(tune)
-    out = torch.empty(*q.shape[:3], v.shape[3], device=q.device, dtype=q.dtype)   # [B, S, H, Dv]
-    return sparse_attention_into(q, k, v, idx, out, scale, p["split"], p["bh"], p["v_is_k"], trunc,
-                                 bn=p["bn"], num_warps=p["num_warps"], num_stages=p["num_stages"])
+    out = torch.empty(*q.shape[:3], v.shape[3], device=q.device, dtype=q.dtype)  # [B, S, H, Dv]
+    return sparse_attention_into(
+        q,
+        k,
+        v,
+        idx,
+        out,
+        scale,
+        p["split"],
+        p["bh"],
+        p["v_is_k"],
+        trunc,
+        bn=p["bn"],
+        num_warps=p["num_warps"],
+        num_stages=p["num_stages"],
+    )
 
 
 def dsa_attention(q, k, v, q_index, k_index, w, topk, scale=None):
@@ -129,5 +166,5 @@ def dsa_attention(q, k, v, q_index, k_index, w, topk, scale=None):
     q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv]; indexer q_index [B,S,h,d], k_index [B,T,d],
     w [B,S,h] -> [B,S,H,Dv]. Prefill: S = T; decode: S = 1 against T cached keys.
     """
-    idx = index_topk(q_index, k_index, w, topk)                                    # [B, S, topk]
+    idx = index_topk(q_index, k_index, w, topk)  # [B, S, topk]
     return sparse_attention(q, k, v, idx, scale, trunc=True)

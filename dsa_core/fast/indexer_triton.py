@@ -14,6 +14,7 @@ The caller passes one query chunk at a time (plan.query_chunks), so at most [B, 
 scores exist: never the T×T matrix. Each program also writes the max and min of its scores
 (gmax/gmin [B, S, groups]): the top-k kernel uses them as the value range of a row for free.
 """
+
 import torch
 import triton
 import triton.language as tl
@@ -23,51 +24,81 @@ KEYS_PER_PROG = 4096
 
 @triton.jit
 def _index_scores_kernel(
-    q_ptr, k_ptr, w_ptr, ks_ptr, out_ptr, gmax_ptr, gmin_ptr,
-    S, T, q_pos0,                      # queries in this launch, keys, position of query row 0
-    sq_b, sq_s, sk_b, sk_t, sw_b, sw_s, sks_b, so_b, so_s, sg_b, sg_s,
-    H: tl.constexpr, D: tl.constexpr, BQ: tl.constexpr, BN: tl.constexpr, KPP: tl.constexpr,
+    q_ptr,
+    k_ptr,
+    w_ptr,
+    ks_ptr,
+    out_ptr,
+    gmax_ptr,
+    gmin_ptr,
+    S,
+    T,
+    q_pos0,  # queries in this launch, keys, position of query row 0
+    sq_b,
+    sq_s,
+    sk_b,
+    sk_t,
+    sw_b,
+    sw_s,
+    sks_b,
+    so_b,
+    so_s,
+    sg_b,
+    sg_s,
+    H: tl.constexpr,
+    D: tl.constexpr,
+    BQ: tl.constexpr,
+    BN: tl.constexpr,
+    KPP: tl.constexpr,
     FP8: tl.constexpr,
 ):
     pid_q, pid_n, b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     s0 = pid_q * BQ
-    last_pos = q_pos0 + tl.minimum(s0 + BQ, S) - 1          # position of the block's last query
+    last_pos = q_pos0 + tl.minimum(s0 + BQ, S) - 1  # position of the block's last query
     n_start = pid_n * KPP
-    if n_start > last_pos:                                  # the whole key group is in the future
+    if n_start > last_pos:  # the whole key group is in the future
         return
-    cols_q = tl.arange(0, BQ * H)                           # column = query_in_block * H + head
+    cols_q = tl.arange(0, BQ * H)  # column = query_in_block * H + head
     col_q = s0 + cols_q // H
     dims = tl.arange(0, D)
-    qt = tl.load(q_ptr + b * sq_b + col_q[None, :] * sq_s + (cols_q % H)[None, :] * D + dims[:, None],
-                 mask=(col_q < S)[None, :], other=0.0)                         # [D, BQ*H]
+    qt = tl.load(
+        q_ptr + b * sq_b + col_q[None, :] * sq_s + (cols_q % H)[None, :] * D + dims[:, None],
+        mask=(col_q < S)[None, :],
+        other=0.0,
+    )  # [D, BQ*H]
     w = tl.load(w_ptr + b * sw_b + col_q * sw_s + cols_q % H, mask=col_q < S, other=0.0).to(tl.float32)
-    qi = s0 + tl.arange(0, BQ)                                                  # query rows [BQ]
-    qpos = q_pos0 + qi                                                          # their positions
+    qi = s0 + tl.arange(0, BQ)  # query rows [BQ]
+    qpos = q_pos0 + qi  # their positions
     n_end = tl.minimum(tl.minimum(n_start + KPP, T), last_pos + 1)
     hi = tl.full([BQ], float("-inf"), tl.float32)
     lo = tl.full([BQ], float("inf"), tl.float32)
     for n0 in range(n_start, n_end, BN):
-        keys = n0 + tl.arange(0, BN)                                            # key positions [BN]
-        kt = tl.load(k_ptr + b * sk_b + keys[:, None] * sk_t + dims[None, :],
-                     mask=(keys < T)[:, None], other=0.0)                       # [BN, D]
-        acc = tl.dot(kt, qt)                                                    # [BN, BQ*H] fp32
-        if FP8:                                 # per-key scale of the FP8 keys (q's is inside w)
+        keys = n0 + tl.arange(0, BN)  # key positions [BN]
+        kt = tl.load(
+            k_ptr + b * sk_b + keys[:, None] * sk_t + dims[None, :], mask=(keys < T)[:, None], other=0.0
+        )  # [BN, D]
+        acc = tl.dot(kt, qt)  # [BN, BQ*H] fp32
+        if FP8:  # per-key scale of the FP8 keys (q's is inside w)
             acc = acc * tl.load(ks_ptr + b * sks_b + keys, mask=keys < T, other=0.0)[:, None]
-        acc = tl.maximum(acc, 0.0) * w[None, :]                                 # ReLU, then weight
-        sc = tl.trans(tl.sum(tl.reshape(acc, (BN, BQ, H)), axis=2))             # head sum [BQ, BN]
-        seen = keys[None, :] <= qpos[:, None]                                   # causal [BQ, BN]
+        acc = tl.maximum(acc, 0.0) * w[None, :]  # ReLU, then weight
+        sc = tl.trans(tl.sum(tl.reshape(acc, (BN, BQ, H)), axis=2))  # head sum [BQ, BN]
+        seen = keys[None, :] <= qpos[:, None]  # causal [BQ, BN]
         hi = tl.maximum(hi, tl.max(tl.where(seen, sc, float("-inf")), axis=1))
         lo = tl.minimum(lo, tl.min(tl.where(seen, sc, float("inf")), axis=1))
         sc = tl.where(seen, sc, float("-inf"))
-        tl.store(out_ptr + b * so_b + qi[:, None] * so_s + keys[None, :], sc,
-                 mask=(qi < S)[:, None] & (keys < T)[None, :])
+        tl.store(
+            out_ptr + b * so_b + qi[:, None] * so_s + keys[None, :],
+            sc,
+            mask=(qi < S)[:, None] & (keys < T)[None, :],
+        )
     g = b * sg_b + qi * sg_s + pid_n
     tl.store(gmax_ptr + g, hi, mask=qi < S)
     tl.store(gmin_ptr + g, lo, mask=qi < S)
 
 
-def index_scores_into(q, k, w, out, gmax, gmin, q_pos0, bq, bn=64, kpp=KEYS_PER_PROG,
-                      num_warps=4, num_stages=3, k_scale=None):
+def index_scores_into(
+    q, k, w, out, gmax, gmin, q_pos0, bq, bn=64, kpp=KEYS_PER_PROG, num_warps=4, num_stages=3, k_scale=None
+):
     """Launch the kernel: q [B,S,h,d], k [B,T,d], w [B,S,h] -> out [B,S,≥T] fp32, gmax/gmin [B,S,groups].
 
     FP8 inputs (float8_e4m3fn q and k) need k_scale [B,T] fp32 (and q's scale already inside w).
@@ -82,12 +113,38 @@ def index_scores_into(q, k, w, out, gmax, gmin, q_pos0, bq, bn=64, kpp=KEYS_PER_
     assert gmax.shape[-1] >= groups and out.stride(2) == 1
     grid = (triton.cdiv(S, bq), groups, B)
     fp8 = k_scale is not None
-    ks = k_scale if fp8 else w                                   # unused pointer when not FP8
+    ks = k_scale if fp8 else w  # unused pointer when not FP8
     _index_scores_kernel[grid](
-        q, k, w, ks, out, gmax, gmin, S, T, q_pos0,
-        q.stride(0), q.stride(1), k.stride(0), k.stride(1), w.stride(0), w.stride(1),
-        ks.stride(0), out.stride(0), out.stride(1), gmax.stride(0), gmax.stride(1),
-        H=h, D=d, BQ=bq, BN=bn, KPP=kpp, FP8=fp8, num_warps=num_warps, num_stages=num_stages)
+        q,
+        k,
+        w,
+        ks,
+        out,
+        gmax,
+        gmin,
+        S,
+        T,
+        q_pos0,
+        q.stride(0),
+        q.stride(1),
+        k.stride(0),
+        k.stride(1),
+        w.stride(0),
+        w.stride(1),
+        ks.stride(0),
+        out.stride(0),
+        out.stride(1),
+        gmax.stride(0),
+        gmax.stride(1),
+        H=h,
+        D=d,
+        BQ=bq,
+        BN=bn,
+        KPP=kpp,
+        FP8=fp8,
+        num_warps=num_warps,
+        num_stages=num_stages,
+    )
     return out
 
 

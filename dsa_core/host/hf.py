@@ -6,6 +6,7 @@ Supported: LlamaForCausalLM (SmolLM2, Llama 2/3 without rope scaling, TinyLlama)
 Anything else raises UnsupportedModelError / ModelFileError naming the problem and the fix.
 Source: transformers `configuration_llama.py`, `configuration_qwen2.py` (field names and defaults).
 """
+
 import json
 from pathlib import Path
 
@@ -32,22 +33,35 @@ def hf_config(raw):
     rope = {**(raw.get("rope_parameters") or {}), **(raw.get("rope_scaling") or {})}  # 5.x / 4.x spelling
     kind = rope.get("rope_type", rope.get("type", "default"))
     if kind not in ("default", None):
-        raise UnsupportedModelError(f"RoPE scaling {kind!r} (e.g. Llama 3.1+) is not implemented here.",
-                                    "Use a checkpoint without rope_scaling (Llama 3.0, SmolLM2, Qwen2.5).")
-    if raw.get("hidden_act", "silu") != "silu" or raw.get("mlp_bias") or (
-            ARCHITECTURES[arch] == "llama" and raw.get("attention_bias")):
+        raise UnsupportedModelError(
+            f"RoPE scaling {kind!r} (e.g. Llama 3.1+) is not implemented here.",
+            "Use a checkpoint without rope_scaling (Llama 3.0, SmolLM2, Qwen2.5).",
+        )
+    if (
+        raw.get("hidden_act", "silu") != "silu"
+        or raw.get("mlp_bias")
+        or (ARCHITECTURES[arch] == "llama" and raw.get("attention_bias"))
+    ):
         raise UnsupportedModelError("This checkpoint uses a non-SwiGLU MLP or extra biases.", _HELP)
     dim, n_heads = raw["hidden_size"], raw["num_attention_heads"]
     max_len = raw.get("max_position_embeddings", 2048)
-    window = raw.get("sliding_window") if raw.get("use_sliding_window", arch == "MistralForCausalLM") else None
+    window = (
+        raw.get("sliding_window") if raw.get("use_sliding_window", arch == "MistralForCausalLM") else None
+    )
     return dict(
-        arch=ARCHITECTURES[arch], vocab_size=raw["vocab_size"], dim=dim, n_layers=raw["num_hidden_layers"],
-        n_heads=n_heads, n_kv_heads=raw.get("num_key_value_heads") or n_heads,
-        head_dim=raw.get("head_dim") or dim // n_heads, hidden_dim=raw["intermediate_size"],
+        arch=ARCHITECTURES[arch],
+        vocab_size=raw["vocab_size"],
+        dim=dim,
+        n_layers=raw["num_hidden_layers"],
+        n_heads=n_heads,
+        n_kv_heads=raw.get("num_key_value_heads") or n_heads,
+        head_dim=raw.get("head_dim") or dim // n_heads,
+        hidden_dim=raw["intermediate_size"],
         rope_theta=float(raw.get("rope_theta", rope.get("rope_theta", 10000.0))),
         norm_eps=float(raw.get("rms_norm_eps", 1e-6)),
         max_seq_len=min(max_len, window) if window else max_len,  # Mistral: stay inside its window
-        qkv_bias=ARCHITECTURES[arch] == "qwen2", tie_embeddings=bool(raw.get("tie_word_embeddings", False)),
+        qkv_bias=ARCHITECTURES[arch] == "qwen2",
+        tie_embeddings=bool(raw.get("tie_word_embeddings", False)),
     )
 
 
@@ -57,8 +71,11 @@ def _shards(folder):
         return sorted({folder / f for f in _read_json(index)["weight_map"].values()})
     files = sorted(folder.glob("*.safetensors"))
     if not files:
-        fix = ("This folder has only PyTorch .bin weights: re-download with safetensors, or convert them."
-               if list(folder.glob("*.bin")) else _HELP)
+        fix = (
+            "This folder has only PyTorch .bin weights: re-download with safetensors, or convert them."
+            if list(folder.glob("*.bin"))
+            else _HELP
+        )
         raise ModelFileError(f"No *.safetensors weights in {folder}.", fix)
     return files
 
@@ -66,15 +83,19 @@ def _shards(folder):
 def hf_state_dict(folder):
     """{name: tensor} from every safetensors shard, with the 'model.' prefix removed."""
     from safetensors.torch import load_file
+
     sd = {}
     for f in _shards(Path(folder)):
         try:
             part = load_file(str(f))
         except FileNotFoundError as e:
-            raise ModelFileError(f"Shard {f.name} listed in the index is missing.", "Download it again.") from e
+            raise ModelFileError(
+                f"Shard {f.name} listed in the index is missing.", "Download it again."
+            ) from e
         except Exception as e:  # safetensors raises its own error types for truncated files
-            raise ModelFileError(f"{f.name} is not a readable safetensors file ({e}).",
-                                 "Download it again.") from e
+            raise ModelFileError(
+                f"{f.name} is not a readable safetensors file ({e}).", "Download it again."
+            ) from e
         sd.update({k.removeprefix("model."): v for k, v in part.items()})
     return sd
 
@@ -82,10 +103,13 @@ def hf_state_dict(folder):
 def hf_tokenizer(folder):
     """The folder's tokenizer.json as a `tokenizers.Tokenizer`."""
     from tokenizers import Tokenizer
+
     path = Path(folder) / "tokenizer.json"
     if not path.exists():
-        raise ModelFileError(f"{path} is missing (dsa_core needs a 'fast' tokenizer file).",
-                             "Download tokenizer.json too, or save it with AutoTokenizer.save_pretrained.")
+        raise ModelFileError(
+            f"{path} is missing (dsa_core needs a 'fast' tokenizer file).",
+            "Download tokenizer.json too, or save it with AutoTokenizer.save_pretrained.",
+        )
     try:
         return Tokenizer.from_file(str(path))
     except Exception as e:

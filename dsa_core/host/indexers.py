@@ -6,6 +6,7 @@ weights_proj}`, DeepSeek-V3.2-Exp on Hugging Face) minus the "model." prefix; va
 it was trained for, and a one-line recipe, so a file cannot be attached to the wrong model silently.
 The shipped file is assets/indexers/smollm2_stage1.safetensors (stage 1, see its MODEL_CARD.md).
 """
+
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -16,18 +17,33 @@ from dsa_core.config import SMOLLM2_HOST, DSAConfig
 from dsa_core.indexer import LightningIndexer
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "indexers" / "smollm2_stage1.safetensors"
-SHAPE_FIELDS = ("dim", "q_lora_rank", "index_n_heads", "index_head_dim", "index_rope_head_dim",
-                "index_topk", "rope_theta")
+SHAPE_FIELDS = (
+    "dim",
+    "q_lora_rank",
+    "index_n_heads",
+    "index_head_dim",
+    "index_rope_head_dim",
+    "index_topk",
+    "rope_theta",
+)
 
 
 def save_indexers(path, indexers, cfg, host, recipe=""):
     """Write {layer: LightningIndexer} (or a list) for host model `host` (e.g. its GGUF name)."""
     from safetensors.torch import save_file
+
     items = indexers.items() if isinstance(indexers, dict) else enumerate(indexers)
-    tensors = {f"layers.{i}.self_attn.indexer.{name}": p.detach().to("cpu", torch.float16).contiguous()
-               for i, ix in items for name, p in ix.state_dict().items()}
-    meta = {"config": json.dumps({f: asdict(cfg)[f] for f in SHAPE_FIELDS}), "host": host, "recipe": recipe,
-            "n_layers": str(1 + max(int(k.split(".")[1]) for k in tensors))}
+    tensors = {
+        f"layers.{i}.self_attn.indexer.{name}": p.detach().to("cpu", torch.float16).contiguous()
+        for i, ix in items
+        for name, p in ix.state_dict().items()
+    }
+    meta = {
+        "config": json.dumps({f: asdict(cfg)[f] for f in SHAPE_FIELDS}),
+        "host": host,
+        "recipe": recipe,
+        "n_layers": str(1 + max(int(k.split(".")[1]) for k in tensors)),
+    }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
 
@@ -35,6 +51,7 @@ def save_indexers(path, indexers, cfg, host, recipe=""):
 def load_indexers(path, base=SMOLLM2_HOST):
     """Read a file written by save_indexers -> (list of LightningIndexer (None for absent layers), DSAConfig, metadata)."""
     from safetensors import safe_open
+
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k).float() for k in f.keys()}
@@ -42,7 +59,7 @@ def load_indexers(path, base=SMOLLM2_HOST):
     indexers = [None] * int(meta["n_layers"])
     for i in range(len(indexers)):
         prefix = f"layers.{i}.self_attn.indexer."
-        sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        sd = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if sd:
             indexers[i] = LightningIndexer(cfg)
             indexers[i].load_state_dict(sd)
@@ -65,12 +82,16 @@ def load_default_indexers(model, path=None):
     Raises ValueError when the file's sizes do not match the model (another host model).
     """
     from dsa_core.host.model import attach_indexers
+
     indexers, cfg, meta = load_indexers(path or DEFAULT_PATH)
     if cfg.dim != model.cfg.dim or len(indexers) != model.cfg.n_layers:
-        raise ValueError(f"indexers in {path or DEFAULT_PATH} are for {meta['host']} (dim {cfg.dim}, "
-                         f"{len(indexers)} layers), not this model (dim {model.cfg.dim}, {model.cfg.n_layers} layers)")
+        raise ValueError(
+            f"indexers in {path or DEFAULT_PATH} are for {meta['host']} (dim {cfg.dim}, "
+            f"{len(indexers)} layers), not this model (dim {model.cfg.dim}, {model.cfg.n_layers} layers)"
+        )
     attach_indexers(model, indexers)
     return indexers
+
 
 def load_with_indexers(source=None, progress=None):
     """(LoadedModel with a lightning indexer in every layer, a sentence naming them).
@@ -83,28 +104,39 @@ def load_with_indexers(source=None, progress=None):
     no page presents noise as learned.
     """
     from dsa_core.config import SMOLLM2_HOST
-    from dsa_core.indexer import LightningIndexer
-    from dsa_core.host.model import attach_indexers
     from dsa_core.host.load import load_model
+    from dsa_core.host.model import attach_indexers
+    from dsa_core.indexer import LightningIndexer
+
     say = progress or (lambda frac, msg: None)
     loaded = load_model(source, progress=lambda f, m: say(0.95 * f, m))
     cfg, n = loaded.model.cfg, len(loaded.model.layers)
     say(0.97, "attaching the lightning indexers")
     try:
         from dsa_core.host import indexers as indexer_weights
+
         indexers, icfg, meta = indexer_weights.load_indexers(indexer_weights.DEFAULT_PATH)
         if icfg.dim != cfg.dim or len(indexers) != n or any(i is None for i in indexers):
-            raise ValueError(f"the shipped indexers are for {meta.get('host', 'SmolLM2-135M')}, not this model")
-        note = (f"trained lightning indexers ({icfg.index_n_heads} heads × {icfg.index_head_dim} dims, "
-                "stage-1 dense warm-up, assets/indexers/)")
+            raise ValueError(
+                f"the shipped indexers are for {meta.get('host', 'SmolLM2-135M')}, not this model"
+            )
+        note = (
+            f"trained lightning indexers ({icfg.index_n_heads} heads × {icfg.index_head_dim} dims, "
+            "stage-1 dense warm-up, assets/indexers/)"
+        )
     except Exception as e:  # noqa: BLE001 - not shipped, or for another model: fall back, and say so
         torch.manual_seed(0)
         base = replace(SMOLLM2_HOST, dim=cfg.dim, n_layers=n, rope_theta=cfg.rope_theta)
         indexers = [LightningIndexer(base) for _ in range(n)]
-        why = ("no trained indexers exist for this model (the shipped ones are for SmolLM2-135M)"
-               if isinstance(e, ValueError) else "trained ones are not installed")
-        note = (f"UNTRAINED lightning indexers (random weights, seed 0): {why}, so the indexer's picks are "
-                "close to random. Train one on the Train page.")
+        why = (
+            "no trained indexers exist for this model (the shipped ones are for SmolLM2-135M)"
+            if isinstance(e, ValueError)
+            else "trained ones are not installed"
+        )
+        note = (
+            f"UNTRAINED lightning indexers (random weights, seed 0): {why}, so the indexer's picks are "
+            "close to random. Train one on the Train page."
+        )
     attach_indexers(loaded.model, [i.eval() for i in indexers])
     say(1.0, "ready")
     return loaded, note

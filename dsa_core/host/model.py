@@ -10,6 +10,7 @@ Weights keep Hugging Face's Llama names (minus "model."), so HF folders and our 
 Sources: karpathy/nanoGPT `model.py` (layout), transformers `models/llama/modeling_llama.py` (semantics).
 Left out: KV cache and generation, dropout, Mistral's sliding-window mask, RoPE scaling (YaRN, llama3).
 """
+
 from dataclasses import dataclass
 
 import torch
@@ -25,19 +26,19 @@ from dsa_core.topk import select_topk
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "llama"           # "llama" (SmolLM2, Llama, Mistral) or "qwen2" (adds q/k/v biases)
+    arch: str = "llama"  # "llama" (SmolLM2, Llama, Mistral) or "qwen2" (adds q/k/v biases)
     vocab_size: int = 49152
-    dim: int = 576                # hidden size
+    dim: int = 576  # hidden size
     n_layers: int = 30
-    n_heads: int = 9              # H query heads
-    n_kv_heads: int = 3           # H_kv key/value heads (GQA: H_kv divides H)
-    head_dim: int = 64            # D
-    hidden_dim: int = 1536        # SwiGLU inner size
+    n_heads: int = 9  # H query heads
+    n_kv_heads: int = 3  # H_kv key/value heads (GQA: H_kv divides H)
+    head_dim: int = 64  # D
+    hidden_dim: int = 1536  # SwiGLU inner size
     rope_theta: float = 100000.0
     norm_eps: float = 1e-5
-    max_seq_len: int = 8192       # context length the model was trained for
-    qkv_bias: bool = False        # Qwen2
-    tie_embeddings: bool = True   # lm_head shares the token embedding matrix (SmolLM2)
+    max_seq_len: int = 8192  # context length the model was trained for
+    qkv_bias: bool = False  # Qwen2
+    tie_embeddings: bool = True  # lm_head shares the token embedding matrix (SmolLM2)
 
 
 class RMSNorm(nn.Module):
@@ -69,9 +70,10 @@ def fused_dense_attention(q, k, v):
     """= dense.dense_attention(q, k, v) (the readable oracle; tests check they agree to 1e-5), run by
     torch's fused causal kernel: about 3x faster on CPU and it never builds a [T,T] matrix.
     q [B,T,H,D], k/v [B,T,H_kv,D] -> [B,T,H,D]."""
-    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                       is_causal=True, enable_gqa=True)                 # [B,H,T,D]
-    return y.transpose(1, 2)                                                            # [B,T,H,D]
+    y = F.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True, enable_gqa=True
+    )  # [B,H,T,D]
+    return y.transpose(1, 2)  # [B,T,H,D]
 
 
 class Attention(nn.Module):
@@ -85,22 +87,22 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.dim, H_kv * D, bias=cfg.qkv_bias)
         self.v_proj = nn.Linear(cfg.dim, H_kv * D, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(H * D, cfg.dim, bias=False)
-        self.indexer = None       # this layer's LightningIndexer, once attach_indexers() has run
+        self.indexer = None  # this layer's LightningIndexer, once attach_indexers() has run
 
     def forward(self, x, cos, sin, select=None):
         """x [B,T,dim] (normed) -> out [B,T,dim], and (q, k, v, topk_indices) for traces."""
         B, T, _ = x.shape
-        q = apply_rope_half(self.q_proj(x).view(B, T, self.H, self.D), cos, sin)       # [B,T,H,D]
-        k = apply_rope_half(self.k_proj(x).view(B, T, self.H_kv, self.D), cos, sin)    # [B,T,H_kv,D]
-        v = self.v_proj(x).view(B, T, self.H_kv, self.D)                               # [B,T,H_kv,D]
+        q = apply_rope_half(self.q_proj(x).view(B, T, self.H, self.D), cos, sin)  # [B,T,H,D]
+        k = apply_rope_half(self.k_proj(x).view(B, T, self.H_kv, self.D), cos, sin)  # [B,T,H_kv,D]
+        v = self.v_proj(x).view(B, T, self.H_kv, self.D)  # [B,T,H_kv,D]
 
         # ============ the plug-in point: which keys may each query attend to? ============
-        if select is None:                         # dense: every causal key s <= t
+        if select is None:  # dense: every causal key s <= t
             topk_indices = None
-            y = fused_dense_attention(q, k, v)     # = dense_attention(q, k, v)  [B,T,H,D]
-        else:                                      # DSA (or a baseline): only K keys per query
-            topk_indices = select(self, x, q, k)                           # [B,T,K], -1 = empty slot
-            y = sparse_attention(q, k, v, topk_indices)                    # [B,T,H,D]
+            y = fused_dense_attention(q, k, v)  # = dense_attention(q, k, v)  [B,T,H,D]
+        else:  # DSA (or a baseline): only K keys per query
+            topk_indices = select(self, x, q, k)  # [B,T,K], -1 = empty slot
+            y = sparse_attention(q, k, v, topk_indices)  # [B,T,H,D]
         # ==================================================================================
 
         return self.o_proj(y.reshape(B, T, self.H * self.D)), (q, k, v, topk_indices)  # [B,T,dim]
@@ -109,29 +111,39 @@ class Attention(nn.Module):
 # Selections: each returns [B,T,K] positions with K = min(topk, T) (more slots would all be -1).
 def dsa_select(topk, chunk=1024):
     """DeepSeek's selection: this layer's indexer scores every causal key, top-k keeps the best."""
+
     def select(attn, x, q, k):
         if attn.indexer is None:
             raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
         T = x.shape[1]
-        if T <= chunk:                             # short text: the full [B,T,T] score matrix is fine
-            return select_topk(attn.indexer(x), min(topk, T))              # [B,T,K]
-        qi, ki, w = attn.indexer.project(x)        # long text: never build a T x T matrix
-        return chunked_index_topk(qi, ki, w, min(topk, T), chunk=chunk)    # [B,T,K]
+        if T <= chunk:  # short text: the full [B,T,T] score matrix is fine
+            return select_topk(attn.indexer(x), min(topk, T))  # [B,T,K]
+        qi, ki, w = attn.indexer.project(x)  # long text: never build a T x T matrix
+        return chunked_index_topk(qi, ki, w, min(topk, T), chunk=chunk)  # [B,T,K]
+
     return select
 
 
 def window_select(topk, n_sinks=4):
     """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
+
     def select(attn, x, q, k):
-        return window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).to(x.device).expand(x.shape[0], -1, -1)  # [B,T,K]
+        return (
+            window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).to(x.device).expand(x.shape[0], -1, -1)
+        )  # [B,T,K]
+
     return select
 
 
 def random_select(topk, seed=0):
     """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
+
     def select(attn, x, q, k):
         T = x.shape[1]
-        return random_topk(T, min(topk, T), seed + attn.layer_id).to(x.device).expand(x.shape[0], -1, -1)  # [B,T,K]
+        return (
+            random_topk(T, min(topk, T), seed + attn.layer_id).to(x.device).expand(x.shape[0], -1, -1)
+        )  # [B,T,K]
+
     return select
 
 
@@ -149,7 +161,7 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(self, h, cos, sin, select=None):
-        x = self.input_layernorm(h)                # the attention input (and the indexer's input)
+        x = self.input_layernorm(h)  # the attention input (and the indexer's input)
         a, qkv = self.self_attn(x, cos, sin, select)
         h = h + a
         return h + self.mlp(self.post_attention_layernorm(h)), (x, *qkv)
@@ -173,8 +185,10 @@ class Transformer(nn.Module):
         layer l needs no more) and the hidden state returned is None.
         """
         B, T = idx.shape
-        cos, sin = rope_cos_sin(torch.arange(T, device=idx.device), self.cfg.head_dim, self.cfg.rope_theta)  # [T,D]
-        h = self.embed_tokens(idx)                                                         # [B,T,dim]
+        cos, sin = rope_cos_sin(
+            torch.arange(T, device=idx.device), self.cfg.head_dim, self.cfg.rope_theta
+        )  # [T,D]
+        h = self.embed_tokens(idx)  # [B,T,dim]
         acts = {}
         for i, block in enumerate(self.layers):
             h, layer_acts = block(h, cos, sin, select)
@@ -186,7 +200,7 @@ class Transformer(nn.Module):
 
     def forward(self, idx, select=None):
         """idx [B,T] -> logits [B,T,V]."""
-        return self.lm_head(self.hidden(idx, select)[0])                                  # [B,T,V]
+        return self.lm_head(self.hidden(idx, select)[0])  # [B,T,V]
 
 
 def attach_indexers(model, indexers):

@@ -4,6 +4,7 @@ Every problem a learner can cause (empty text, text longer than the context, con
 invalid UTF-8, a missing or corrupt model file, an unsupported Hugging Face folder) becomes either a
 `DSAUserError` (problem + fix, shown by the app instead of a traceback) or a note in `PreparedText`.
 """
+
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -57,9 +58,10 @@ def clean_text(text):
 @dataclass
 class PreparedText:
     """Token ids ready for the model, plus what was changed on the way (for the app to show)."""
-    ids: list                 # [T] token ids, T <= max_tokens
-    text: str                 # the cleaned text those ids cover
-    n_cut: int = 0            # tokens dropped from the end to fit the context
+
+    ids: list  # [T] token ids, T <= max_tokens
+    text: str  # the cleaned text those ids cover
+    n_cut: int = 0  # tokens dropped from the end to fit the context
     notes: list = field(default_factory=list)  # human-readable notes ("removed 2 control characters")
 
 
@@ -67,8 +69,10 @@ def prepare_ids(tokenizer, text, max_tokens):
     """Clean `text`, tokenize it, cut it to `max_tokens` at a character boundary; PreparedText."""
     text, notes = clean_text(text)
     if not text.strip():
-        raise TextInputError("The text is empty (or only whitespace/control characters).",
-                             "Paste or type some text to analyse.")
+        raise TextInputError(
+            "The text is empty (or only whitespace/control characters).",
+            "Paste or type some text to analyse.",
+        )
     if max_tokens < 1:
         raise TextInputError(f"max_tokens must be at least 1, got {max_tokens}.", "Raise the token limit.")
     enc = tokenizer.encode(text)

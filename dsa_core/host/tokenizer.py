@@ -6,13 +6,16 @@ spelled as a printable character (space -> 'Ġ', newline -> 'Ċ'), then merges j
 "smollm"); we do the same. Built with the `tokenizers` library; tests compare ids with transformers.
 `display_tokens` turns ids back into short readable strings for axes and tables.
 """
+
 import codecs
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
 
 # llama.cpp "pre" names -> the split applied before byte-level BPE (None: plain GPT-2 regex)
-_QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+_QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 _LLAMA3_SPLIT = _QWEN2_SPLIT.replace(r"|\p{N}|", r"|\p{N}{1,3}|")
 CONTROL = 3  # llama.cpp token type of special tokens like <|im_start|>
 
@@ -24,8 +27,12 @@ def _pre_tokenizer(pre):
     split = {"qwen2": _QWEN2_SPLIT, "llama-bpe": _LLAMA3_SPLIT, "llama3": _LLAMA3_SPLIT}.get(pre)
     if split is None:
         return gpt2
-    return pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(split), behavior="isolated"),
-                                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(split), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
 
 
 def tokenizer_from_fields(tokens, merges, token_types=None, pre=None, **_):
@@ -54,8 +61,9 @@ def _byte_decoder():
 
 _BYTES = _byte_decoder()
 # a token may hold only part of a multi-byte character (emoji, CJK): show those bytes in hex
-codecs.register_error("dsa_hex", lambda e: ("<" + "\u00a0".join(f"{b:02X}" for b in e.object[e.start:e.end])
-                                            + ">", e.end))
+codecs.register_error(
+    "dsa_hex", lambda e: ("<" + "\u00a0".join(f"{b:02X}" for b in e.object[e.start : e.end]) + ">", e.end)
+)
 _VISIBLE = {" ": "·", "\n": "↵", "\t": "⇥", "\r": "␍"}
 
 

@@ -12,6 +12,7 @@ k keys of largest head-mean dense attention); also over positions ≥ k only, wh
 Paper: DeepSeek-V3.2-Exp report, sections 2.1 and 3 (they report benchmarks; these are our probes).
 Several files: layer numbers are means over files, perplexities pool every scored token.
 """
+
 import argparse
 import json
 import math
@@ -20,10 +21,10 @@ import time
 
 import torch
 
-from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
-from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
-from dsa_core.host.model import dsa_select, window_select
 from dsa_core.analysis.trace import next_token_logprobs
+from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
+from dsa_core.host.model import dsa_select, window_select
+from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
 
 LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
@@ -31,23 +32,29 @@ LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random
 def dense_mean(q, k):
     """Head-mean dense causal attention (in query blocks, as trace.py builds it): q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
     from dsa_core.analysis.trace import _dense_maps
-    return _dense_maps(q[0], k[0], per_head=False)[1]                             # [T, T]
+
+    return _dense_maps(q[0], k[0], per_head=False)[1]  # [T, T]
 
 
 def indexer_topk(indexer, x, k, chunk=512):
     """The indexer's selection for every query: x [1,T,dim] -> [T,K]."""
     from dsa_core.chunked import chunked_index_topk
+
     qi, ki, w = indexer.project(x)
-    return chunked_index_topk(qi, ki, w, k, chunk=chunk)[0]                       # [T, K]
+    return chunked_index_topk(qi, ki, w, k, chunk=chunk)[0]  # [T, K]
 
 
 def layer_metrics(mean, idx, k, seed=0):
     """The five per-layer numbers for one text: mean [T,T], indexer idx [T,K] -> dict of floats."""
     T = mean.shape[0]
-    rows = torch.arange(T) + 1 > k                    # queries whose top-k drops something
-    oracle = oracle_topk(mean, k)                                                  # [T, K]
-    picks = {"recall_indexer": idx, "recall_oracle": oracle, "recall_window": window_topk(T, k),
-             "recall_random": random_topk(T, k, seed=seed)}
+    rows = torch.arange(T) + 1 > k  # queries whose top-k drops something
+    oracle = oracle_topk(mean, k)  # [T, K]
+    picks = {
+        "recall_indexer": idx,
+        "recall_oracle": oracle,
+        "recall_window": window_topk(T, k),
+        "recall_random": random_topk(T, k, seed=seed),
+    }
     out = {name: attention_recall(mean, sel)[rows].mean().item() for name, sel in picks.items()}
     out["overlap"] = topk_overlap(idx, oracle)[rows].mean().item()
     return out
@@ -56,28 +63,34 @@ def layer_metrics(mean, idx, k, seed=0):
 def oracle_select(topk):
     """Reference selection for perplexity: each layer keeps the k keys with the most head-mean dense
     attention (the oracle of recall_oracle), the best a shared top-k set can do by that measure."""
+
     def select(attn, x, q, k):
-        return torch.stack([oracle_topk(dense_mean(q[b:b + 1], k[b:b + 1]), min(topk, x.shape[1]))
-                            for b in range(x.shape[0])])                           # [B, T, K]
+        return torch.stack(
+            [
+                oracle_topk(dense_mean(q[b : b + 1], k[b : b + 1]), min(topk, x.shape[1]))
+                for b in range(x.shape[0])
+            ]
+        )  # [B, T, K]
+
     return select
 
 
 @torch.no_grad()
 def evaluate_ids(model, ids, k):
     """One text: ids [T] -> ({"layers": [...], "nll": {mode: [T-1] tensor}}) with indexers attached to model."""
-    ids = torch.as_tensor(ids).reshape(1, -1)                                      # [1, T]
+    ids = torch.as_tensor(ids).reshape(1, -1)  # [1, T]
     n_layers = len(model.layers)
-    h, acts = model.hidden(ids, keep=set(range(n_layers)))   # one dense pass: every layer's x, q, k
+    h, acts = model.hidden(ids, keep=set(range(n_layers)))  # one dense pass: every layer's x, q, k
     layers = []
     for layer in range(n_layers):
         x, q, key = acts.pop(layer)[:3]
-        mean = dense_mean(q, key)                                                  # [T, T]
-        idx = indexer_topk(model.layers[layer].self_attn.indexer, x, k)           # [T, K]
+        mean = dense_mean(q, key)  # [T, T]
+        idx = indexer_topk(model.layers[layer].self_attn.indexer, x, k)  # [T, K]
         layers.append({"layer": layer, **layer_metrics(mean, idx, k, seed=layer)})
-    logits = model.lm_head(h[0, :-1]).float()                                      # [T-1, V]
-    nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]}   # [T-1]
+    logits = model.lm_head(h[0, :-1]).float()  # [T-1, V]
+    nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]}  # [T-1]
     for mode, select in (("dsa", dsa_select(k)), ("window", window_select(k)), ("oracle", oracle_select(k))):
-        nll[mode] = -next_token_logprobs(model, ids, select)[0]                    # [T-1]
+        nll[mode] = -next_token_logprobs(model, ids, select)[0]  # [T-1]
     return {"layers": layers, "nll": nll}
 
 
@@ -86,7 +99,7 @@ def perplexities(nlls, k):
     out = {}
     for mode in nlls[0]:
         every = torch.cat([n[mode] for n in nlls])
-        late = torch.cat([n[mode][k:] for n in nlls])         # nll[t] predicts token t+1 from ≤ t
+        late = torch.cat([n[mode][k:] for n in nlls])  # nll[t] predicts token t+1 from ≤ t
         out[mode] = math.exp(every.mean().item())
         out[f"{mode}_beyond_k"] = math.exp(late.mean().item()) if len(late) else float("nan")
     out["dsa_vs_dense"] = out["dsa"] / out["dense"] - 1
@@ -97,16 +110,28 @@ def perplexities(nlls, k):
 def evaluate_files(loaded, paths, k, tokens=2048):
     """The full report (the --json schema): {"k", "tokens", "files", "layers", "mean", "perplexity"}."""
     from dsa_core.analysis.trace import encode
+
     per_file, nlls = [], []
     for path in paths:
         ids = encode(loaded, open(path, encoding="utf-8").read(), tokens).ids
         res = evaluate_ids(loaded.model, ids, k)
         per_file.append({"file": str(path), "tokens": len(ids), "layers": res["layers"]})
         nlls.append(res["nll"])
-    layers = [{"layer": i, **{key: sum(f["layers"][i][key] for f in per_file) / len(per_file) for key in LAYER_KEYS}}
-              for i in range(len(per_file[0]["layers"]))]
-    return {"k": k, "tokens": tokens, "files": per_file, "layers": layers, "mean": layer_means(layers),
-            "perplexity": perplexities(nlls, k)}
+    layers = [
+        {
+            "layer": i,
+            **{key: sum(f["layers"][i][key] for f in per_file) / len(per_file) for key in LAYER_KEYS},
+        }
+        for i in range(len(per_file[0]["layers"]))
+    ]
+    return {
+        "k": k,
+        "tokens": tokens,
+        "files": per_file,
+        "layers": layers,
+        "mean": layer_means(layers),
+        "perplexity": perplexities(nlls, k),
+    }
 
 
 def layer_means(layers):
@@ -121,22 +146,30 @@ def layer_means(layers):
 def table(report):
     """The report as plain text: one row per layer, then the means and the perplexities."""
     head = f"{'layer':>5} " + " ".join(f"{key:>14}" for key in LAYER_KEYS)
-    rows = [f"{l['layer']:>5} " + " ".join(f"{l[key]:>14.3f}" for key in LAYER_KEYS) for l in report["layers"]]
+    rows = [
+        f"{l['layer']:>5} " + " ".join(f"{l[key]:>14.3f}" for key in LAYER_KEYS) for l in report["layers"]
+    ]
     m = report["mean"]
     rows.append(f"{'mean':>5} " + " ".join(f"{m[key]:>14.3f}" for key in LAYER_KEYS))
     p = report["perplexity"]
-    rows.append(f"indexer/oracle {m['indexer_over_oracle']:.3f}; indexer > window in "
-                f"{m['layers_indexer_above_window']}/{len(report['layers'])} layers")
-    rows.append(f"perplexity (k={report['k']}): dense {p['dense']:.3f}, DSA {p['dsa']:.3f} "
-                f"({100 * p['dsa_vs_dense']:+.2f} %), window {p['window']:.3f}; positions ≥ k: dense "
-                f"{p['dense_beyond_k']:.3f}, DSA {p['dsa_beyond_k']:.3f} ({100 * p['dsa_vs_dense_beyond_k']:+.2f} %), "
-                f"window {p['window_beyond_k']:.3f}; oracle top-k (reference) {p['oracle']:.3f} "
-                f"({100 * (p['oracle'] / p['dense'] - 1):+.2f} %)")
+    rows.append(
+        f"indexer/oracle {m['indexer_over_oracle']:.3f}; indexer > window in "
+        f"{m['layers_indexer_above_window']}/{len(report['layers'])} layers"
+    )
+    rows.append(
+        f"perplexity (k={report['k']}): dense {p['dense']:.3f}, DSA {p['dsa']:.3f} "
+        f"({100 * p['dsa_vs_dense']:+.2f} %), window {p['window']:.3f}; positions ≥ k: dense "
+        f"{p['dense_beyond_k']:.3f}, DSA {p['dsa_beyond_k']:.3f} ({100 * p['dsa_vs_dense_beyond_k']:+.2f} %), "
+        f"window {p['window_beyond_k']:.3f}; oracle top-k (reference) {p['oracle']:.3f} "
+        f"({100 * (p['oracle'] / p['dense'] - 1):+.2f} %)"
+    )
     return "\n".join([head, *rows])
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m dsa_core.train.evaluate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m dsa_core.train.evaluate", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("files", nargs="+")
     ap.add_argument("--k", type=int, default=128)
     ap.add_argument("--tokens", type=int, default=2048)
@@ -148,6 +181,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     from dsa_core.host.load import load_model
+
     t0 = time.time()
     loaded = load_model(args.model)
     load_default_indexers(loaded.model, args.indexers)

@@ -11,15 +11,15 @@ to avoid; `restricted_target` computes it for comparison. Both differ only in ho
 Our choices (undisclosed by DeepSeek): mean over queries instead of the sum, so the learning rate does
 not depend on sequence length. The teacher is always detached: gradients reach only the indexer.
 """
-import torch
 
-TINY = 1e-30   # keeps log(0) and 0/0 out of rows whose mass underflowed
+
+TINY = 1e-30  # keeps log(0) and 0/0 out of rows whose mass underflowed
 
 
 def attention_target(probs, head_dim=1):
     """Head-summed, L1-normalised attention, detached: probs [B,H,S,T] (head_dim=1) -> p [B,S,T]."""
-    p = probs.detach().float().sum(head_dim)                                       # [B, S, T]
-    return p / p.sum(-1, keepdim=True).clamp_min(TINY)    # = the head mean when every row sums to 1
+    p = probs.detach().float().sum(head_dim)  # [B, S, T]
+    return p / p.sum(-1, keepdim=True).clamp_min(TINY)  # = the head mean when every row sums to 1
 
 
 def kl_to_scores(p, index_score):
@@ -28,9 +28,9 @@ def kl_to_scores(p, index_score):
     -inf scores mark keys outside the support (future keys, empty slots); p must be 0 there.
     Written as cross-entropy minus entropy so masked entries (0 · -inf) never reach the gradient.
     """
-    log_q = index_score.float().log_softmax(-1)                                    # [B, S, N]
-    cross = -(p * log_q.masked_fill(p == 0, 0.0)).sum(-1)                          # [B, S]
-    entropy = -(p * p.clamp_min(TINY).log()).sum(-1)      # constant in the indexer's weights [B, S]
+    log_q = index_score.float().log_softmax(-1)  # [B, S, N]
+    cross = -(p * log_q.masked_fill(p == 0, 0.0)).sum(-1)  # [B, S]
+    entropy = -(p * p.clamp_min(TINY).log()).sum(-1)  # constant in the indexer's weights [B, S]
     return (cross - entropy).mean()
 
 
@@ -41,7 +41,7 @@ def dense_warmup_loss(index_score, probs):
 
 def selected_scores(index_score, topk_indices):
     """Index scores on the selected slots: [B,S,T], idx [B,S,K] (-1 = empty) -> [B,S,K], -inf on empty slots."""
-    picked = index_score.gather(-1, topk_indices.clamp(min=0))                    # [B, S, K]
+    picked = index_score.gather(-1, topk_indices.clamp(min=0))  # [B, S, K]
     return picked.masked_fill(topk_indices < 0, float("-inf"))
 
 
@@ -55,6 +55,6 @@ def sparse_indexer_loss(index_score, sparse_probs, topk_indices):
 
 def restricted_target(probs, topk_indices):
     """Reading (B): dense probs [B,H,S,T] summed over heads, restricted to S_t, renormalised -> [B,S,K]."""
-    p = attention_target(probs).gather(-1, topk_indices.clamp(min=0))             # [B, S, K]
+    p = attention_target(probs).gather(-1, topk_indices.clamp(min=0))  # [B, S, K]
     p = p.masked_fill(topk_indices < 0, 0.0)
     return p / p.sum(-1, keepdim=True).clamp_min(TINY)

@@ -10,6 +10,7 @@ O(n_queries·T) instead of O(T²); prefixes are drawn long enough that those que
 keys, because rows with ≤ k visible keys keep every key and teach the top-k nothing.
 Official: no training code was released; lr 1e-3 is the paper's stage-1 value, AdamW is our choice.
 """
+
 import math
 import time
 
@@ -17,10 +18,10 @@ import torch
 
 from dsa_core.dense import attention_probs
 from dsa_core.indexer import LightningIndexer, index_scores
-from dsa_core.train.losses import attention_target, dense_warmup_loss
 from dsa_core.metrics import attention_recall, oracle_topk, topk_overlap
 from dsa_core.rope import apply_rope_half, rope_cos_sin
 from dsa_core.topk import select_topk
+from dsa_core.train.losses import attention_target, dense_warmup_loss
 
 
 def make_indexers(cfg, layers, seed=0):
@@ -32,6 +33,7 @@ def make_indexers(cfg, layers, seed=0):
 def fresh_copy(indexer, seed=0):
     """A re-initialised copy of a LightningIndexer (same sizes, seeded random weights): training from scratch."""
     import copy
+
     torch.manual_seed(seed)
     new = copy.deepcopy(indexer)
     for module in new.modules():
@@ -53,20 +55,20 @@ def main_qk(model, layer, x):
     attn = model.layers[layer].self_attn
     B, T, _ = x.shape
     cos, sin = rope_cos_sin(torch.arange(T, device=x.device), attn.D, model.cfg.rope_theta)  # [T, D]
-    q = apply_rope_half(attn.q_proj(x).view(B, T, attn.H, attn.D), cos, sin)       # [B, T, H, D]
-    k = apply_rope_half(attn.k_proj(x).view(B, T, attn.H_kv, attn.D), cos, sin)    # [B, T, H_kv, D]
+    q = apply_rope_half(attn.q_proj(x).view(B, T, attn.H, attn.D), cos, sin)  # [B, T, H, D]
+    k = apply_rope_half(attn.k_proj(x).view(B, T, attn.H_kv, attn.D), cos, sin)  # [B, T, H_kv, D]
     return q, k
 
 
 def indexer_step(model, layer, indexer, x, n_queries):
     """Stage-1 loss of one layer on the last n_queries queries: x [B,T,dim] -> (loss, index_score [B,S,T], p [B,S,T])."""
-    x = x.detach().float()                    # the indexer's input is detached: L_I trains the indexer only
+    x = x.detach().float()  # the indexer's input is detached: L_I trains the indexer only
     T = x.shape[1]
     S = min(n_queries, T)
     q, k = main_qk(model, layer, x)
-    probs = attention_probs(q[:, T - S:], k)  # the teacher: dense, frozen, no grad  [B, H, S, T]
-    qi, ki, w = indexer.project(x)            # q [B,T,h,d], k [B,T,d], w [B,T,h]
-    index_score = index_scores(qi[:, T - S:], ki, w[:, T - S:])                   # [B, S, T]
+    probs = attention_probs(q[:, T - S :], k)  # the teacher: dense, frozen, no grad  [B, H, S, T]
+    qi, ki, w = indexer.project(x)  # q [B,T,h,d], k [B,T,d], w [B,T,h]
+    index_score = index_scores(qi[:, T - S :], ki, w[:, T - S :])  # [B, S, T]
     return dense_warmup_loss(index_score, probs), index_score, attention_target(probs)
 
 
@@ -74,14 +76,16 @@ def indexer_step(model, layer, indexer, x, n_queries):
 def selection_metrics(index_score, p, topk):
     """Recall of the indexer's and the oracle's top-k and their overlap, over queries seeing > topk keys."""
     S, T = p.shape[-2:]
-    seen = torch.arange(T - S + 1, T + 1, device=p.device) > topk                 # [S]
+    seen = torch.arange(T - S + 1, T + 1, device=p.device) > topk  # [S]
     if not seen.any():
         return {"recall": 1.0, "recall_oracle": 1.0, "overlap": 1.0}
-    idx = select_topk(index_score.detach(), topk)                                  # [B, S, K]
-    best = oracle_topk(p, topk)                                                    # [B, S, K]
-    return {"recall": attention_recall(p, idx)[:, seen].mean().item(),
-            "recall_oracle": attention_recall(p, best)[:, seen].mean().item(),
-            "overlap": topk_overlap(idx, best)[:, seen].mean().item()}
+    idx = select_topk(index_score.detach(), topk)  # [B, S, K]
+    best = oracle_topk(p, topk)  # [B, S, K]
+    return {
+        "recall": attention_recall(p, idx)[:, seen].mean().item(),
+        "recall_oracle": attention_recall(p, best)[:, seen].mean().item(),
+        "overlap": topk_overlap(idx, best)[:, seen].mean().item(),
+    }
 
 
 def lr_factor(step, steps, warmup=0.05, floor=0.1):
@@ -92,8 +96,9 @@ def lr_factor(step, steps, warmup=0.05, floor=0.1):
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, steps - w)))
 
 
-def train_indexers(model, indexers, inputs, steps=200, lr=1e-3, batch_size=4, n_queries=256,
-                   topk=128, log_every=10, seed=0):
+def train_indexers(
+    model, indexers, inputs, steps=200, lr=1e-3, batch_size=4, n_queries=256, topk=128, log_every=10, seed=0
+):
     """Stage 1 for {layer: LightningIndexer} on a frozen model; a generator of progress dicts.
 
     inputs: {layer: x [N,T,dim]} (layer_inputs, or a float16 store). Each step draws batch_size of
@@ -103,8 +108,10 @@ def train_indexers(model, indexers, inputs, steps=200, lr=1e-3, batch_size=4, n_
      "layers": {layer: {"loss", "recall", "recall_oracle", "overlap"}}} (means over layers at top level).
     """
     layers = sorted(indexers)
-    model.requires_grad_(False)               # stage 1: everything but the indexers stays frozen ...
-    params = [p.requires_grad_(True) for layer in layers for p in indexers[layer].parameters()]  # ... even if attached
+    model.requires_grad_(False)  # stage 1: everything but the indexers stays frozen ...
+    params = [
+        p.requires_grad_(True) for layer in layers for p in indexers[layer].parameters()
+    ]  # ... even if attached
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     N, T = inputs[layers[0]].shape[:2]
@@ -113,12 +120,12 @@ def train_indexers(model, indexers, inputs, steps=200, lr=1e-3, batch_size=4, n_
     for step in range(1, steps + 1):
         for group in opt.param_groups:
             group["lr"] = lr * lr_factor(step - 1, steps)
-        rows = torch.randint(N, (min(batch_size, N),), generator=g)               # [B]
+        rows = torch.randint(N, (min(batch_size, N),), generator=g)  # [B]
         L = int(torch.randint(lo, T + 1, (1,), generator=g))
         log = step % log_every == 0 or step == steps
         stats = {}
-        for layer in layers:                  # layers are independent: backward one at a time saves memory
-            x = inputs[layer][rows, :L]                                            # [B, L, dim]
+        for layer in layers:  # layers are independent: backward one at a time saves memory
+            x = inputs[layer][rows, :L]  # [B, L, dim]
             loss, index_score, p = indexer_step(model, layer, indexers[layer], x, n_queries)
             loss.backward()
             stats[layer] = {"loss": loss.item(), **(selection_metrics(index_score, p, topk) if log else {})}
@@ -126,5 +133,11 @@ def train_indexers(model, indexers, inputs, steps=200, lr=1e-3, batch_size=4, n_
         opt.zero_grad(set_to_none=True)
         if log:
             mean = {key: sum(s[key] for s in stats.values()) / len(stats) for key in stats[layers[0]]}
-            yield {"step": step, "steps": steps, **mean, "lr": opt.param_groups[0]["lr"],
-                   "seconds": time.time() - t0, "layers": stats}
+            yield {
+                "step": step,
+                "steps": steps,
+                **mean,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": time.time() - t0,
+                "layers": stats,
+            }

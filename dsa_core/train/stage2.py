@@ -11,27 +11,30 @@ rates and the short budgets are our choices (docs/training.md).
 `dense=True` gives the control run: the same data, steps and learning rate with dense attention, so
 a perplexity change can be split into "recovered from sparsity" and "learned from the data".
 """
+
 import time
 
 import torch
 import torch.nn.functional as F
 
-from dsa_core.train.losses import sparse_indexer_loss
 from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
+from dsa_core.train.losses import sparse_indexer_loss
 from dsa_core.train.stage1 import lr_factor
 
 
 def recording_select(topk, indexer_losses):
     """A model.py selection that also appends each layer's stage-2 indexer loss to `indexer_losses`."""
+
     def select(attn, x, q, k):
         T = x.shape[1]
-        score = attn.indexer(x.detach())          # grads reach the indexer only  [B,T,T]
-        idx = select_topk(score.detach(), min(topk, T))                           # [B,T,K]
-        with torch.no_grad():                     # the target: what sparse attention really did
-            probs = sparse_attention_probs(q.detach(), k.detach(), idx)           # [B,T,H,K]
+        score = attn.indexer(x.detach())  # grads reach the indexer only  [B,T,T]
+        idx = select_topk(score.detach(), min(topk, T))  # [B,T,K]
+        with torch.no_grad():  # the target: what sparse attention really did
+            probs = sparse_attention_probs(q.detach(), k.detach(), idx)  # [B,T,H,K]
         indexer_losses.append(sparse_indexer_loss(score, probs, idx))
         return idx
+
     return select
 
 
@@ -40,8 +43,19 @@ def lm_loss(logits, ids):
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten())
 
 
-def train_sparse(model, windows, topk=128, steps=100, lr=1e-5, indexer_lr=1e-4, batch_size=4,
-                 micro_batch=None, dense=False, log_every=10, seed=0):
+def train_sparse(
+    model,
+    windows,
+    topk=128,
+    steps=100,
+    lr=1e-5,
+    indexer_lr=1e-4,
+    batch_size=4,
+    micro_batch=None,
+    dense=False,
+    log_every=10,
+    seed=0,
+):
     """Stage 2 on `model` (indexers attached) over token windows [N,T]; a generator of progress dicts.
 
     A step averages batch_size windows, run micro_batch at a time (gradients add up): autograd through
@@ -57,8 +71,9 @@ def train_sparse(model, windows, topk=128, steps=100, lr=1e-5, indexer_lr=1e-4, 
     model_params = [p for n, p in model.named_parameters() if ".indexer." not in n]
     groups = [{"params": model_params, "lr": lr, "base": lr}]
     if not dense:
-        groups.append({"params": [p for ix in indexers for p in ix.parameters()], "lr": indexer_lr,
-                       "base": indexer_lr})
+        groups.append(
+            {"params": [p for ix in indexers for p in ix.parameters()], "lr": indexer_lr, "base": indexer_lr}
+        )
     for group in groups:
         for p in group["params"]:
             p.requires_grad_(True)
@@ -69,14 +84,14 @@ def train_sparse(model, windows, topk=128, steps=100, lr=1e-5, indexer_lr=1e-4, 
     for step in range(1, steps + 1):
         for group in opt.param_groups:
             group["lr"] = group["base"] * lr_factor(step - 1, steps)
-        rows = torch.randint(N, (min(batch_size, N),), generator=g)               # [B]
+        rows = torch.randint(N, (min(batch_size, N),), generator=g)  # [B]
         for part in rows.split(micro_batch or len(rows)):
-            ids = windows[part.to(windows.device)]                                 # [b, T]
+            ids = windows[part.to(windows.device)]  # [b, T]
             indexer_losses = []
             select = None if dense else recording_select(topk, indexer_losses)
             loss = lm_loss(model(ids, select), ids)
             ix_loss = torch.stack(indexer_losses).mean() if indexer_losses else None
-            share = len(part) / len(rows)         # disjoint parameters: two losses, one backward pass
+            share = len(part) / len(rows)  # disjoint parameters: two losses, one backward pass
             ((loss if ix_loss is None else loss + ix_loss) * share).backward()
             lm_sum += loss.item() * share
             ix_sum += ix_loss.item() * share if ix_loss is not None else 0.0
@@ -85,7 +100,12 @@ def train_sparse(model, windows, topk=128, steps=100, lr=1e-5, indexer_lr=1e-4, 
         opt.zero_grad(set_to_none=True)
         n += 1
         if step % log_every == 0 or step == steps:
-            yield {"step": step, "steps": steps, "lm_loss": lm_sum / n,
-                   "indexer_loss": None if dense else ix_sum / n, "seconds": time.time() - t0}
+            yield {
+                "step": step,
+                "steps": steps,
+                "lm_loss": lm_sum / n,
+                "indexer_loss": None if dense else ix_sum / n,
+                "seconds": time.time() - t0,
+            }
             lm_sum, ix_sum, n = 0.0, 0.0, 0
     model.requires_grad_(False).eval()

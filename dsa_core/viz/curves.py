@@ -2,6 +2,7 @@
 and one value per layer. Each series carries a name in the legend and a distinct dash/marker, so the
 chart reads without colour.
 """
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -20,54 +21,134 @@ def _colour(name, i):
     return style.PALETTE[i % len(style.PALETTE)]
 
 
-def line_chart(x, series, x_title, y_title, title=None, log_x=False, log_y=False, markers=None,
-               y_range=None, height=420, vline=None):
+def line_chart(
+    x,
+    series,
+    x_title,
+    y_title,
+    title=None,
+    log_x=False,
+    log_y=False,
+    markers=None,
+    y_range=None,
+    height=420,
+    vline=None,
+):
     """Several named series over one x. series: {name: [len(x)] array}; markers: {name: (x, y)} drawn as
     points only (e.g. measured timings or a paper's read-off values). vline: (x, label) marks one x."""
     x = style.f32(x)
     fig = go.Figure()
     for i, (name, y) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=x, y=style.f32(y), name=name, mode="lines",
-                                 line={"color": _colour(name, i), "dash": _DASHES[i % 6], "width": 3}))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=style.f32(y),
+                name=name,
+                mode="lines",
+                line={"color": _colour(name, i), "dash": _DASHES[i % 6], "width": 3},
+            )
+        )
     for i, (name, (mx, my)) in enumerate((markers or {}).items()):
-        fig.add_trace(go.Scatter(x=style.f32(mx), y=style.f32(my), name=name, mode="markers",
-                                 marker={"symbol": _MARKERS[i % 6], "size": 10, "color": _colour(name, i + 3),
-                                         "line": {"width": 1, "color": "#333"}}))
+        fig.add_trace(
+            go.Scatter(
+                x=style.f32(mx),
+                y=style.f32(my),
+                name=name,
+                mode="markers",
+                marker={
+                    "symbol": _MARKERS[i % 6],
+                    "size": 10,
+                    "color": _colour(name, i + 3),
+                    "line": {"width": 1, "color": "#333"},
+                },
+            )
+        )
     fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear")
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", range=y_range)
     if vline is not None:
-        fig.add_vline(x=float(vline[0]), line={"dash": "dot", "color": style.GREY},  # data units, also on log axes
-                      annotation_text=vline[1], annotation_position="top")
+        fig.add_vline(
+            x=float(vline[0]),
+            line={"dash": "dot", "color": style.GREY},  # data units, also on log axes
+            annotation_text=vline[1],
+            annotation_position="top",
+        )
     return style.base_layout(fig, title, height)
 
 
-def cost_curves(lengths, series, measured=None, y_title="multiply-adds per token", title=None,
-                crossover=None, log=True, height=440):
+def cost_curves(
+    lengths,
+    series,
+    measured=None,
+    y_title="multiply-adds per token",
+    title=None,
+    crossover=None,
+    log=True,
+    height=440,
+):
     """Predicted cost against context length (log-log by default), measured points on top.
     crossover: the length where DSA becomes cheaper, marked with a labelled vertical line."""
     vline = (crossover, f"crossover ≈ {crossover:,.0f}") if crossover else None
-    return line_chart(lengths, series, "context length (tokens)", y_title, title, log_x=log, log_y=log,
-                      markers=measured, height=height, vline=vline)
+    return line_chart(
+        lengths,
+        series,
+        "context length (tokens)",
+        y_title,
+        title,
+        log_x=log,
+        log_y=log,
+        markers=measured,
+        height=height,
+        vline=vline,
+    )
 
 
 def recall_vs_k(ks, series, k_now=None, height=380):
     """Attention-mass recall against the budget k, one line per method (indexer, ideal, window, random)."""
     vline = (k_now, f"k = {k_now}") if k_now else None
-    return line_chart(ks, series, "budget k (tokens kept per query)", "attention mass kept (0 to 1)",
-                      "Recall against k", log_x=True, y_range=[0, 1.02], height=height, vline=vline)
+    return line_chart(
+        ks,
+        series,
+        "budget k (tokens kept per query)",
+        "attention mass kept (0 to 1)",
+        "Recall against k",
+        log_x=True,
+        y_range=[0, 1.02],
+        height=height,
+        vline=vline,
+    )
 
 
 def training_curves(steps, loss, metrics=None, height=420):
     """Loss (left panel, log scale) and 0..1 metrics such as recall and overlap (right panel) per step."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["KL loss (lower is better)",
-                                                        "recall / overlap (higher is better)"])
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["KL loss (lower is better)", "recall / overlap (higher is better)"]
+    )
     steps = style.f32(steps)
-    fig.add_trace(go.Scatter(x=steps, y=style.f32(loss), name="loss", mode="lines+markers",
-                             line={"color": style.ORANGE, "width": 3}, marker={"size": 5}), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=style.f32(loss),
+            name="loss",
+            mode="lines+markers",
+            line={"color": style.ORANGE, "width": 3},
+            marker={"size": 5},
+        ),
+        row=1,
+        col=1,
+    )
     for i, (name, y) in enumerate((metrics or {}).items()):
-        fig.add_trace(go.Scatter(x=steps, y=style.f32(y), name=name, mode="lines+markers",
-                                 line={"color": _colour(name, i + 1), "dash": _DASHES[(i + 1) % 6], "width": 3},
-                                 marker={"symbol": _MARKERS[(i + 1) % 6], "size": 6}), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=style.f32(y),
+                name=name,
+                mode="lines+markers",
+                line={"color": _colour(name, i + 1), "dash": _DASHES[(i + 1) % 6], "width": 3},
+                marker={"symbol": _MARKERS[(i + 1) % 6], "size": 6},
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(title_text="training step")
@@ -79,9 +160,14 @@ def per_layer(values, title, y_title, highlight=None, y_range=None, height=340):
     v = style.f32(values)
     colours = [style.ROLE["query"] if i == highlight else style.ROLE["indexer"] for i in range(len(v))]
     patterns = ["x" if i == highlight else "" for i in range(len(v))]
-    fig = go.Figure(go.Bar(x=np.arange(len(v), dtype=np.float32), y=v,
-                           marker={"color": colours, "pattern": {"shape": patterns}},
-                           hovertemplate="layer %{x}: %{y:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(len(v), dtype=np.float32),
+            y=v,
+            marker={"color": colours, "pattern": {"shape": patterns}},
+            hovertemplate="layer %{x}: %{y:.4f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title_text="layer")
     fig.update_yaxes(title_text=y_title, range=y_range)
     return style.base_layout(fig, title, height)
@@ -91,9 +177,17 @@ def bars(values, x_title, title=None, log=False, height=320, fmt="{:,.3g}"):
     """One labelled horizontal bar per named value (e.g. multiply-adds of three ways to compute)."""
     names = list(values)
     v = style.f32([values[n] for n in names])
-    fig = go.Figure(go.Bar(x=v, y=names, orientation="h", text=[fmt.format(float(x)) for x in v],
-                           textposition="auto", marker={"color": [_colour(n, i) for i, n in enumerate(names)]},
-                           hovertemplate="%{y}: %{x:,.4g}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=v,
+            y=names,
+            orientation="h",
+            text=[fmt.format(float(x)) for x in v],
+            textposition="auto",
+            marker={"color": [_colour(n, i) for i, n in enumerate(names)]},
+            hovertemplate="%{y}: %{x:,.4g}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title_text=x_title, type="log" if log else "linear")
     fig.update_yaxes(autorange="reversed", type="category")
     return style.base_layout(fig, title, height)
@@ -105,14 +199,27 @@ def timing_chart(series, title=None, height=440):
     fig = go.Figure()
     for i, (name, s) in enumerate(series.items()):
         c = _colour(name, i)
-        for key, mode, extra in (("ms", "markers+lines", {"marker": {"symbol": _MARKERS[i % 6], "size": 9},
-                                                           "line": {"color": c, "width": 1}}),
-                                 ("predicted_ms", "lines", {"line": {"color": c, "dash": "dash", "width": 2}})):
+        for key, mode, extra in (
+            (
+                "ms",
+                "markers+lines",
+                {"marker": {"symbol": _MARKERS[i % 6], "size": 9}, "line": {"color": c, "width": 1}},
+            ),
+            ("predicted_ms", "lines", {"line": {"color": c, "dash": "dash", "width": 2}}),
+        ):
             pts = [(t, m) for t, m in zip(s["T"], s.get(key) or []) if m is not None]
             if pts:
                 t, m = zip(*pts)
-                fig.add_trace(go.Scatter(x=style.f32(t), y=style.f32(m), mode=mode, legendgroup=name,
-                                         name=name if key == "ms" else f"{name} (predicted)", **extra))
+                fig.add_trace(
+                    go.Scatter(
+                        x=style.f32(t),
+                        y=style.f32(m),
+                        mode=mode,
+                        legendgroup=name,
+                        name=name if key == "ms" else f"{name} (predicted)",
+                        **extra,
+                    )
+                )
     fig.update_xaxes(title_text="context length T (tokens)", type="log")
     fig.update_yaxes(title_text="milliseconds (log)", type="log")
     return style.base_layout(fig, title, height)

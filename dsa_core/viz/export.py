@@ -3,6 +3,7 @@
 Works on every figure of this package (and most Plotly figures): it reads each trace's x, y, z back,
 decoding the compact typed arrays Plotly uses for numpy data.
 """
+
 import base64
 import csv
 import io
@@ -27,7 +28,7 @@ def figure_data(fig):
     out = {}
     for i, tr in enumerate(fig.to_plotly_json()["data"]):
         if isinstance(tr.get("meta"), dict) and tr["meta"].get("ui"):
-            continue                                   # click targets (e.g. the maps' row pickers), not data
+            continue  # click targets (e.g. the maps' row pickers), not data
         name = str(tr.get("name") or tr.get("type", "trace"))
         key = name if name not in out else f"{name} ({i})"
         out[key] = {"type": tr.get("type", "scatter")}
@@ -40,12 +41,18 @@ def figure_data(fig):
 
 def figure_json(fig):
     """The figure's numbers as a JSON string (NaN written as null)."""
+
     def clean(a):
         if a.dtype.kind in "fc":
-            return [clean(r) for r in a] if a.ndim > 1 else [None if not np.isfinite(x) else float(x) for x in a]
+            return (
+                [clean(r) for r in a] if a.ndim > 1 else [None if not np.isfinite(x) else float(x) for x in a]
+            )
         return a.tolist()
-    data = {k: {f: (clean(v) if isinstance(v, np.ndarray) else v) for f, v in d.items()}
-            for k, d in figure_data(fig).items()}
+
+    data = {
+        k: {f: (clean(v) if isinstance(v, np.ndarray) else v) for f, v in d.items()}
+        for k, d in figure_data(fig).items()
+    }
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -5,6 +5,7 @@ index scores labelled as unnormalised; the causal future (key after query) drawn
 the caption; numeric axes (positions), with 'index:token' tick labels only when they are few enough to
 read. Maps larger than the budget are block-pooled first (see pool.py), and the caption says so.
 """
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -30,8 +31,12 @@ def prepare_map(z, max_side=GRID_SIDE, how="max", zoom=None):
     if zoom is not None:
         z, lo = window(z, zoom[0], zoom[1])
         pos = np.arange(lo, lo + z.shape[0], dtype=np.float32)
-        return {"z": future_to_nan(z), "rows": pos, "cols": pos,
-                "note": f"zoom: positions {lo}–{lo + z.shape[0] - 1} at full resolution"}
+        return {
+            "z": future_to_nan(z),
+            "rows": pos,
+            "cols": pos,
+            "note": f"zoom: positions {lo}–{lo + z.shape[0] - 1} at full resolution",
+        }
     pooled, re, ce = pool_matrix(z, max_side, how, causal=True)
     note = "" if len(re) == len(z) else f"{how}-pooled blocks of {int(re[1]) if len(re) > 1 else 1} tokens"
     return {"z": pooled, "rows": re.astype(np.float32), "cols": ce.astype(np.float32), "note": note}
@@ -41,19 +46,43 @@ def _ticks(tokens, pos):
     """Tick labels 'i:token' when at most 40 positions are shown, else Plotly's numeric ticks."""
     if tokens is None or len(pos) > 40 or len(pos) != len(set(pos.tolist())):
         return None
-    return {"tickmode": "array", "tickvals": pos.tolist(), "tickfont": {"size": 11},
-            "ticktext": [style.token_labels([tokens[int(p)]], int(p))[0] for p in pos]}
+    return {
+        "tickmode": "array",
+        "tickvals": pos.tolist(),
+        "tickfont": {"size": 11},
+        "ticktext": [style.token_labels([tokens[int(p)]], int(p))[0] for p in pos],
+    }
 
 
-def heatmap(z, kind="dense", tokens=None, title=None, max_side=512, how="max", zoom=None, query=None,
-            height=520, pick_rows=False):
+def heatmap(
+    z,
+    kind="dense",
+    tokens=None,
+    title=None,
+    max_side=512,
+    how="max",
+    zoom=None,
+    query=None,
+    height=520,
+    pick_rows=False,
+):
     """One map [T,T] of `kind` in scores | mask | oracle | dense | sparse | diff.
 
     `zoom=(lo, size)` shows a full-resolution window; otherwise maps above max_side are pooled.
     `query` draws a horizontal line on that query's row. `pick_rows`: clicking a row selects it.
     """
-    return aligned_maps({kind: z}, tokens=tokens, max_side=max_side, how=how, zoom=zoom, query=query,
-                        cols=1, height=height, title=title, pick_rows=(kind,) if pick_rows else ())
+    return aligned_maps(
+        {kind: z},
+        tokens=tokens,
+        max_side=max_side,
+        how=how,
+        zoom=zoom,
+        query=query,
+        cols=1,
+        height=height,
+        title=title,
+        pick_rows=(kind,) if pick_rows else (),
+    )
 
 
 def row_picker(rows, cols, n, tokens=None, columns=16):
@@ -64,15 +93,34 @@ def row_picker(rows, cols, n, tokens=None, columns=16):
     gx, gy = np.meshgrid(xs, rows)
     label = [style.token_labels([tokens[int(r)]], int(r))[0] for r in rows] if tokens is not None else None
     text = None if label is None else np.repeat(np.asarray(label, object)[:, None], len(xs), 1).ravel()
-    return go.Scatter(x=style.f32(gx.ravel()), y=style.f32(gy.ravel()), mode="markers", xaxis=f"x{n}",
-                      yaxis=f"y{n}", marker={"opacity": 0, "size": 10}, showlegend=False, name="row picker",
-                      text=text, meta={"ui": "row picker"},
-                      hovertemplate=("query %{text}" if text is not None else "query %{y}")
-                      + "<br>click: make it the query<extra></extra>")
+    return go.Scatter(
+        x=style.f32(gx.ravel()),
+        y=style.f32(gy.ravel()),
+        mode="markers",
+        xaxis=f"x{n}",
+        yaxis=f"y{n}",
+        marker={"opacity": 0, "size": 10},
+        showlegend=False,
+        name="row picker",
+        text=text,
+        meta={"ui": "row picker"},
+        hovertemplate=("query %{text}" if text is not None else "query %{y}")
+        + "<br>click: make it the query<extra></extra>",
+    )
 
 
-def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, query=None, cols=3,
-                 height=None, title=None, pick_rows=()):
+def aligned_maps(
+    maps,
+    tokens=None,
+    max_side=GRID_SIDE,
+    how="max",
+    zoom=None,
+    query=None,
+    cols=3,
+    height=None,
+    title=None,
+    pick_rows=(),
+):
     """Maps side by side with linked axes (zoom one, all follow).
 
     maps: dict kind -> [T,T] array or prepare_map(...) result (kinds as in `heatmap`, in the order
@@ -89,8 +137,9 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
     kinds = list(maps)
     cols = min(cols, len(kinds))
     rows = -(-len(kinds) // cols)
-    lay, doms = style.grid(rows, cols, hgap=0.09 if cols > 1 else 0.02, vgap=0.16,
-                           titles=[_KIND[k][2] for k in kinds])
+    lay, doms = style.grid(
+        rows, cols, hgap=0.09 if cols > 1 else 0.02, vgap=0.16, titles=[_KIND[k][2] for k in kinds]
+    )
     data, notes, bars, xs, shapes, pickers = [], set(), set(), None, [], []
     for i, kind in enumerate(kinds):
         n = "" if i == 0 else str(i + 1)
@@ -104,34 +153,85 @@ def aligned_maps(maps, tokens=None, max_side=GRID_SIDE, how="max", zoom=None, qu
             rng = (lo, hi if hi > lo else lo + 1)
         (x0, x1), (y0, y1) = doms[i]
         label = {"attention": "p (0–1)", "scores": "score", "diff": "Δp"}.get(bar, "")
-        data.append(go.Heatmap(
-            z=z, x=xs, y=ys, colorscale=scale, zmin=rng[0], zmax=rng[1], name=kind, xaxis=f"x{n}",
-            yaxis=f"y{n}", showscale=bar not in bars and bar != "mask", hoverongaps=False,
-            colorbar={"x": x1 + 0.005, "y": (y0 + y1) / 2, "len": (y1 - y0) * 1.05, "thickness": 10,
-                      "title": {"text": label, "side": "top", "font": {"size": 12}}},
-            hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>"))
+        data.append(
+            go.Heatmap(
+                z=z,
+                x=xs,
+                y=ys,
+                colorscale=scale,
+                zmin=rng[0],
+                zmax=rng[1],
+                name=kind,
+                xaxis=f"x{n}",
+                yaxis=f"y{n}",
+                showscale=bar not in bars and bar != "mask",
+                hoverongaps=False,
+                colorbar={
+                    "x": x1 + 0.005,
+                    "y": (y0 + y1) / 2,
+                    "len": (y1 - y0) * 1.05,
+                    "thickness": 10,
+                    "title": {"text": label, "side": "top", "font": {"size": 12}},
+                },
+                hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>",
+            )
+        )
         bars.add(bar)
         if kind in pick_rows:
             pickers.append(row_picker(ys, xs, n, tokens))
         if query is not None:  # the current query's row, in every panel
-            shapes.append({"type": "line", "xref": f"x{n} domain", "x0": 0, "x1": 1, "yref": f"y{n}",
-                           "y0": float(query), "y1": float(query),
-                           "line": {"color": style.ROLE["query"], "width": 1.5, "dash": "dot"}})
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": f"x{n} domain",
+                    "x0": 0,
+                    "x1": 1,
+                    "yref": f"y{n}",
+                    "y0": float(query),
+                    "y1": float(query),
+                    "line": {"color": style.ROLE["query"], "width": 1.5, "dash": "dot"},
+                }
+            )
         first_col = i % cols == 0
-        lay[f"yaxis{n}"].update(autorange="reversed", showgrid=False, zeroline=False, showticklabels=first_col,
-                                title_text="query position" if first_col else None)
-        lay[f"xaxis{n}"].update(showgrid=False, zeroline=False,
-                                title_text="key position" if i // cols == rows - 1 else None)
+        lay[f"yaxis{n}"].update(
+            autorange="reversed",
+            showgrid=False,
+            zeroline=False,
+            showticklabels=first_col,
+            title_text="query position" if first_col else None,
+        )
+        lay[f"xaxis{n}"].update(
+            showgrid=False, zeroline=False, title_text="key position" if i // cols == rows - 1 else None
+        )
         ticks = _ticks(tokens, xs)
         if ticks:
             lay[f"xaxis{n}"].update(ticks, tickangle=-60)
             lay[f"yaxis{n}"].update(ticks, showticklabels=first_col)
     note = "; ".join(n for n in sorted(notes) if n)
     caption = "grey = causal future (key after query, never attended)" + (f"; {note}" if note else "")
-    lay["annotations"].append({"text": caption, "xref": "paper", "yref": "paper", "x": 0, "y": 1 + 0.12 / rows,
-                               "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 13}})
+    lay["annotations"].append(
+        {
+            "text": caption,
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0,
+            "y": 1 + 0.12 / rows,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "font": {"size": 13},
+        }
+    )
     lay["margin"] = {"l": 60, "r": 40, "t": 110 if title else 70, "b": 50}
     meta = {"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}
-    fig = style.figure(data + pickers, title, height or (330 * rows + 90), plot_bgcolor=style.FUTURE,
-                       shapes=shapes, clickmode="event+select" if pickers else "event", meta=meta, **lay)
+    fig = style.figure(
+        data + pickers,
+        title,
+        height or (330 * rows + 90),
+        plot_bgcolor=style.FUTURE,
+        shapes=shapes,
+        clickmode="event+select" if pickers else "event",
+        meta=meta,
+        **lay,
+    )
     return fig

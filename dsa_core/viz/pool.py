@@ -5,6 +5,7 @@ figure in this project sends more than `MAX_SIDE` x `MAX_SIDE` cells. Max poolin
 or strongly attended key visible; mean pooling shows how much of a block is covered. NaN marks the
 causal future (s > t) and stays NaN only where a whole block is in the future.
 """
+
 import numpy as np
 
 MAX_SIDE = 512
@@ -62,7 +63,7 @@ def window(z, lo, size):
     n = z.shape[0]
     size = int(max(1, min(size, n)))
     lo = int(min(max(0, lo), n - size))
-    out = z[lo:lo + size, lo:lo + size].copy()
+    out = z[lo : lo + size, lo : lo + size].copy()
     out[~np.isfinite(out)] = np.nan
     return out, lo
 

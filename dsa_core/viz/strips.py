@@ -1,6 +1,7 @@
 """Per-query views that work at any text length: the index-score vs dense-attention strip, the
 clickable token grid, and selection statistics (pick distances, sink keys, baselines at one budget).
 """
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -22,38 +23,80 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
     kept = np.zeros(n, bool)
     sel = np.asarray(selected, dtype=np.int64).ravel()
     kept[sel[(sel >= 0) & (sel < n)]] = True
-    labels = np.array(style.token_labels(tokens[:n]) if tokens is not None else [str(i) for i in range(n)],
-                      dtype=object)
-    lay, _ = style.grid(2, 1, vgap=0.16, titles=["index score I[t, s] (unnormalised)",
-                                                 "dense attention p[t, s] (probability, 0 to 1)"])
+    labels = np.array(
+        style.token_labels(tokens[:n]) if tokens is not None else [str(i) for i in range(n)], dtype=object
+    )
+    lay, _ = style.grid(
+        2,
+        1,
+        vgap=0.16,
+        titles=["index score I[t, s] (unnormalised)", "dense attention p[t, s] (probability, 0 to 1)"],
+    )
     data = []
     for axis, y in (("", s), ("2", p)):
-        for is_kept, name, colour, pattern in ((True, "kept by top-k", style.ROLE["indexer"], "/"),
-                                               (False, "dropped", "#b9c2cc", "")):
+        for is_kept, name, colour, pattern in (
+            (True, "kept by top-k", style.ROLE["indexer"], "/"),
+            (False, "dropped", "#b9c2cc", ""),
+        ):
             m = kept == is_kept
-            data.append(go.Bar(
-                x=pos[m], y=y[m], name=name, marker={"color": colour, "pattern": {"shape": pattern}},
-                customdata=labels[m], legendgroup=name, showlegend=axis == "", xaxis=f"x{axis}",
-                yaxis=f"y{axis}", hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"))
+            data.append(
+                go.Bar(
+                    x=pos[m],
+                    y=y[m],
+                    name=name,
+                    marker={"color": colour, "pattern": {"shape": pattern}},
+                    customdata=labels[m],
+                    legendgroup=name,
+                    showlegend=axis == "",
+                    xaxis=f"x{axis}",
+                    yaxis=f"y{axis}",
+                    hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>",
+                )
+            )
     if dense_top is not None:
         top = np.asarray(dense_top, dtype=np.int64).ravel()
         top = top[(top >= 0) & (top < n)]
         missed = top[~kept[top]]
-        data.append(go.Scatter(x=top.astype(np.float32), y=p[top], mode="markers", name="ideal top-k (◆)",
-                               marker={"symbol": "diamond", "size": 9, "color": style.ROLE["oracle"]},
-                               xaxis="x2", yaxis="y2", hovertemplate="ideal top-k: key %{x}<extra></extra>"))
+        data.append(
+            go.Scatter(
+                x=top.astype(np.float32),
+                y=p[top],
+                mode="markers",
+                name="ideal top-k (◆)",
+                marker={"symbol": "diamond", "size": 9, "color": style.ROLE["oracle"]},
+                xaxis="x2",
+                yaxis="y2",
+                hovertemplate="ideal top-k: key %{x}<extra></extra>",
+            )
+        )
         if len(missed):
-            data.append(go.Scatter(x=missed.astype(np.float32), y=p[missed], mode="markers",
-                                   name="missed by indexer (✖)", xaxis="x2", yaxis="y2",
-                                   marker={"symbol": "x", "size": 11, "color": style.ROLE["missed"]},
-                                   hovertemplate="missed: key %{x}<extra></extra>"))
+            data.append(
+                go.Scatter(
+                    x=missed.astype(np.float32),
+                    y=p[missed],
+                    mode="markers",
+                    name="missed by indexer (✖)",
+                    xaxis="x2",
+                    yaxis="y2",
+                    marker={"symbol": "x", "size": 11, "color": style.ROLE["missed"]},
+                    hovertemplate="missed: key %{x}<extra></extra>",
+                )
+            )
     pmax = float(p.max()) if p.size else 0.0
     lay["yaxis2"].update(range=[0, 1.0 if pmax > 0.5 else max(0.05, pmax * 1.1)])
     lay["xaxis2"].update(title_text=f"key position (query = {query})", range=[-0.5, n - 0.5])
     lay["xaxis"].update(range=[-0.5, n - 0.5], showticklabels=False)
-    return style.figure(data, None, height, barmode="overlay", bargap=0.05, margin={"l": 60, "r": 30, "t": 90, "b": 50},
-                        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "x": 0},
-                        meta={"query": int(query), "kept": int(kept.sum())}, **lay)
+    return style.figure(
+        data,
+        None,
+        height,
+        barmode="overlay",
+        bargap=0.05,
+        margin={"l": 60, "r": 30, "t": 90, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.1, "x": 0},
+        meta={"query": int(query), "kept": int(kept.sum())},
+        **lay,
+    )
 
 
 def token_grid(tokens, query=None, selected=None, per_row=16, start=0, height=None):
@@ -76,14 +119,30 @@ def token_grid(tokens, query=None, selected=None, per_row=16, start=0, height=No
     symbol = np.where(is_q, "circle-open", np.where(kept, "square", "circle"))
     text = [style.display_token(t).strip() or "␣" for t in toks]
     rows = int(ys.max()) + 1 if n else 1
-    return style.figure([go.Scatter(
-        x=xs, y=ys, mode="markers+text", text=text, textposition="middle center",
-        textfont={"size": 13}, customdata=pos, name="tokens",
-        marker={"size": 30, "color": colour, "symbol": symbol, "opacity": 0.35, "line": {"width": 2}},
-        hovertemplate="position %{customdata}: %{text}<extra>click to make this the query</extra>")],
-        None, height or 40 * rows + 50, clickmode="event+select", dragmode=False, showlegend=False,
-        xaxis={"visible": False, "range": [-0.7, per_row - 0.3]}, yaxis={"visible": False, "autorange": "reversed"},
-        margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return style.figure(
+        [
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers+text",
+                text=text,
+                textposition="middle center",
+                textfont={"size": 13},
+                customdata=pos,
+                name="tokens",
+                marker={"size": 30, "color": colour, "symbol": symbol, "opacity": 0.35, "line": {"width": 2}},
+                hovertemplate="position %{customdata}: %{text}<extra>click to make this the query</extra>",
+            )
+        ],
+        None,
+        height or 40 * rows + 50,
+        clickmode="event+select",
+        dragmode=False,
+        showlegend=False,
+        xaxis={"visible": False, "range": [-0.7, per_row - 0.3]},
+        yaxis={"visible": False, "autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
 
 
 def pick_distances(query, selected, height=300):
@@ -100,10 +159,21 @@ def key_popularity(counts, tokens=None, top=15, height=None):
     """How many queries keep each key (sinks show up as keys everyone keeps): the `top` most kept."""
     c = style.f32(counts)
     order = np.argsort(-c, kind="stable")[:top]
-    labels = style.token_labels([tokens[i] for i in order], 0) if tokens is not None else [str(i) for i in order]
-    labels = [f"{i}:{lab.split(':', 1)[1]}" for i, lab in zip(order, labels)] if tokens is not None else labels
-    fig = go.Figure(go.Bar(x=c[order], y=labels, orientation="h", marker={"color": style.ROLE["indexer"]},
-                           hovertemplate="%{y}: kept by %{x:.0f} queries<extra></extra>"))
+    labels = (
+        style.token_labels([tokens[i] for i in order], 0) if tokens is not None else [str(i) for i in order]
+    )
+    labels = (
+        [f"{i}:{lab.split(':', 1)[1]}" for i, lab in zip(order, labels)] if tokens is not None else labels
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=c[order],
+            y=labels,
+            orientation="h",
+            marker={"color": style.ROLE["indexer"]},
+            hovertemplate="%{y}: kept by %{x:.0f} queries<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 12}, automargin=True)
     fig.update_xaxes(title_text="queries that keep this key")
     return style.base_layout(fig, "Most-kept keys (attention sinks)", height or 26 * len(order) + 130)
@@ -114,12 +184,26 @@ def baseline_bars(values, k=None, title=None, height=320):
     values = {"DSA indexer": .., "ideal top-k": .., "window + sinks": .., "random": ..}; each bar labelled."""
     names = list(values)
     v = style.f32([values[n] for n in names])
-    role = {"indexer": "indexer", "dsa": "indexer", "ideal": "oracle", "oracle": "oracle",
-            "window": "window", "random": "random"}
+    role = {
+        "indexer": "indexer",
+        "dsa": "indexer",
+        "ideal": "oracle",
+        "oracle": "oracle",
+        "window": "window",
+        "random": "random",
+    }
     colours = [style.ROLE[next((r for key, r in role.items() if key in n.lower()), "random")] for n in names]
-    fig = go.Figure(go.Bar(x=v, y=names, orientation="h", marker={"color": colours},
-                           text=[f"{x:.3f}" for x in v], textposition="outside",
-                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=v,
+            y=names,
+            orientation="h",
+            marker={"color": colours},
+            text=[f"{x:.3f}" for x in v],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(range=[0, 1.12], title_text="attention mass kept (recall, 0 to 1)")
     fig.update_yaxes(autorange="reversed", type="category")
     return style.base_layout(fig, title or (f"Same budget k = {k}" if k else None), height)
@@ -132,9 +216,21 @@ def head_votes(votes, query, tokens=None, top=20, height=360):
     order = np.argsort(-v.sum(0), kind="stable")[:top]
     labels = [style.token_labels([tokens[i]], int(i))[0] if tokens is not None else str(i) for i in order]
     patterns = ["", "/", ".", "x", "-", "|", "+", "\\"]
-    data = [go.Bar(x=labels, y=v[j, order], name=f"indexer head {j}",
-                   marker={"color": style.PALETTE[j % 8], "pattern": {"shape": patterns[j % 8]}},
-                   hovertemplate="%{x}: %{y:.4f}<extra>head " + str(j) + "</extra>") for j in range(len(v))]
-    return style.figure(data, f"Who voted for the top keys of query {query}?", height, barmode="relative",
-                        xaxis={"type": "category", "tickangle": -45},
-                        yaxis={"title": {"text": "w·ReLU(q·k) (unnormalised)"}})
+    data = [
+        go.Bar(
+            x=labels,
+            y=v[j, order],
+            name=f"indexer head {j}",
+            marker={"color": style.PALETTE[j % 8], "pattern": {"shape": patterns[j % 8]}},
+            hovertemplate="%{x}: %{y:.4f}<extra>head " + str(j) + "</extra>",
+        )
+        for j in range(len(v))
+    ]
+    return style.figure(
+        data,
+        f"Who voted for the top keys of query {query}?",
+        height,
+        barmode="relative",
+        xaxis={"type": "category", "tickangle": -45},
+        yaxis={"title": {"text": "w·ReLU(q·k) (unnormalised)"}},
+    )

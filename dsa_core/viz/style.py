@@ -5,6 +5,7 @@ that carries meaning also carries a shape, a pattern or a text label, never colo
 transparent so Streamlit's light and dark themes (and Jupyter's) both read well; fonts are sized for a
 1280x720 projector.
 """
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -14,23 +15,40 @@ BLUE, VERMILLION, PURPLE, GREY = "#0072B2", "#D55E00", "#CC79A7", "#8C8C8C"
 PALETTE = [BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE, YELLOW, GREY]
 
 ROLE = {  # one colour per concept, the same in every figure, page and notebook
-    "indexer": BLUE, "dsa": BLUE, "dense": ORANGE, "oracle": GREEN, "ideal": GREEN,
-    "window": PURPLE, "random": GREY, "query": VERMILLION, "missed": VERMILLION,
+    "indexer": BLUE,
+    "dsa": BLUE,
+    "dense": ORANGE,
+    "oracle": GREEN,
+    "ideal": GREEN,
+    "window": PURPLE,
+    "random": GREY,
+    "query": VERMILLION,
+    "missed": VERMILLION,
 }
 FUTURE = "#8C8C8C"  # the causal upper triangle: drawn as this background, labelled in every map
-FONT = 15           # readable from the back of a lecture room at 1280x720
+FONT = 15  # readable from the back of a lecture room at 1280x720
 
 
 def _cividis_sqrt():
     """Cividis (colour-blind-safe) with stops at squared spacing: small attention weights stay visible,
     while the scale itself still runs over the fixed range [0, 1]."""
-    cividis = ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678",
-               "#a59c74", "#c3b369", "#e1cc55", "#fee838"]
+    cividis = [
+        "#00224e",
+        "#123570",
+        "#3b496c",
+        "#575d6d",
+        "#707173",
+        "#8a8678",
+        "#a59c74",
+        "#c3b369",
+        "#e1cc55",
+        "#fee838",
+    ]
     return [[float(v), c] for v, c in zip(np.linspace(0, 1, len(cividis)) ** 2, cividis)]
 
 
 ATTENTION_SCALE = _cividis_sqrt()  # probabilities, always zmin=0, zmax=1
-SCORE_SCALE = "Plasma"             # unnormalised index scores, auto range
+SCORE_SCALE = "Plasma"  # unnormalised index scores, auto range
 MASK_SCALE = [[0.0, "#dfe7ef"], [0.5, "#dfe7ef"], [0.5, BLUE], [1.0, BLUE]]
 DIFF_SCALE = [[0.0, VERMILLION], [0.35, "#f0b48a"], [0.5, "#f2f2f2"], [0.65, "#8fc3e6"], [1.0, BLUE]]
 
@@ -64,8 +82,11 @@ def layout(title=None, height=420, **extra):
     """The shared layout as a dict: transparent background, projector-sized fonts, compact margins."""
     base = {
         "title": {"text": title, "font": {"size": FONT + 3}} if title else None,
-        "height": height, "font": {"size": FONT}, "margin": {"l": 60, "r": 30, "t": 70 if title else 30, "b": 60},
-        "paper_bgcolor": "rgba(0,0,0,0)", "hoverlabel": {"font": {"size": FONT}},
+        "height": height,
+        "font": {"size": FONT},
+        "margin": {"l": 60, "r": 30, "t": 70 if title else 30, "b": 60},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "hoverlabel": {"font": {"size": FONT}},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     }
     base.update(extra)
@@ -98,9 +119,19 @@ def grid(rows, cols, hgap=0.09, vgap=0.14, titles=(), share=True, bottom=0.0):
         lay[f"yaxis{n}"] = {"domain": yd, "anchor": f"x{n}", **({"matches": "y"} if share and n else {})}
         doms.append((xd, yd))
         if i < len(titles):
-            notes.append({"text": titles[i], "x": (xd[0] + xd[1]) / 2, "y": yd[1], "xref": "paper",
-                          "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-                          "font": {"size": FONT}})
+            notes.append(
+                {
+                    "text": titles[i],
+                    "x": (xd[0] + xd[1]) / 2,
+                    "y": yd[1],
+                    "xref": "paper",
+                    "yref": "paper",
+                    "xanchor": "center",
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                    "font": {"size": FONT},
+                }
+            )
     lay["annotations"] = notes
     return lay, doms
 
@@ -111,7 +142,8 @@ def export_config(filename="dsa-figure", fmt="png", scale=2):
     if fmt not in ("png", "svg", "jpeg", "webp"):
         raise ValueError(f"fmt must be png, svg, jpeg or webp, got {fmt!r}")
     return {
-        "displaylogo": False, "responsive": True,
+        "displaylogo": False,
+        "responsive": True,
         "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": scale},
         "modeBarButtonsToRemove": ["lasso2d"],
     }

@@ -5,6 +5,7 @@ colours, and every token has a text label (title and aria-label) for screen read
 Long texts are compressed: only tokens near the query, a pick or a dense-top token are written out; the
 gaps between them say how many tokens they hide.
 """
+
 import html
 
 import numpy as np
@@ -23,15 +24,16 @@ _CSS = (
     ".dsa-text sup{font-size:.65em;margin-left:1px}</style>"
 )
 
-LEGEND = ("**Legend:** <span style='outline:3px solid {q}'>query</span> · "
-          "<span style='background:{b};color:#fff'>kept by the indexer ▲</span> (deeper blue = higher index score) · "
-          "<span style='box-shadow:inset 0 -3px 0 {g}'>in dense attention's top-k ◆</span> · "
-          "<span style='outline:2px dashed {r}'>dense top-k but dropped ✖</span> · faded = after the query "
-          "(causal future)").format(q=style.ROLE["query"], b=style.BLUE, g=style.ROLE["oracle"],
-                                     r=style.ROLE["missed"])
+LEGEND = (
+    "**Legend:** <span style='outline:3px solid {q}'>query</span> · "
+    "<span style='background:{b};color:#fff'>kept by the indexer ▲</span> (deeper blue = higher index score) · "
+    "<span style='box-shadow:inset 0 -3px 0 {g}'>in dense attention's top-k ◆</span> · "
+    "<span style='outline:2px dashed {r}'>dense top-k but dropped ✖</span> · faded = after the query "
+    "(causal future)"
+).format(q=style.ROLE["query"], b=style.BLUE, g=style.ROLE["oracle"], r=style.ROLE["missed"])
 
 
-_LIGHT, _DARK = np.array([207, 227, 241]), np.array([0, 114, 178])   # pale blue .. Okabe-Ito blue
+_LIGHT, _DARK = np.array([207, 227, 241]), np.array([0, 114, 178])  # pale blue .. Okabe-Ito blue
 
 
 def _luminance(rgb):
@@ -67,33 +69,45 @@ def token_html(tokens, query, selected=(), scores_row=None, dense_top=(), contex
     if n > max_tokens:
         show[:] = False
         for i in sel | top | {query}:
-            show[max(0, i - context):i + context + 1] = True
-        show[max(0, query - 4 * context):query + 1] = True
+            show[max(0, i - context) : i + context + 1] = True
+        show[max(0, query - 4 * context) : query + 1] = True
     out, hidden = [_CSS, "<div class='dsa-text' dir='ltr'>"], 0
     for i, tok in enumerate(tokens):
         if not show[i]:
             hidden += 1
             continue
         if hidden:
-            out.append(f"<span class='gap' aria-label='{hidden} tokens not shown'> … {hidden} tokens … </span>")
+            out.append(
+                f"<span class='gap' aria-label='{hidden} tokens not shown'> … {hidden} tokens … </span>"
+            )
             hidden = 0
         shown = html.escape(style.display_token(tok).replace("·", " ").replace("↵", "↵\n"))
         cls, marks, desc, css = ["t"], "", [f"token {i}"], ""
         if i == query:
-            cls.append("q"); desc.append("the query")
+            cls.append("q")
+            desc.append("the query")
         if i > query:
-            cls.append("f"); desc.append("future, not visible to the query")
+            cls.append("f")
+            desc.append("future, not visible to the query")
         if i in sel:
-            cls.append("k"); marks += "▲"; css = _shade(sc[i], lo, hi)
+            cls.append("k")
+            marks += "▲"
+            css = _shade(sc[i], lo, hi)
             desc.append(f"kept by the indexer, index score {sc[i]:.3g}")
         if i in top:
-            cls.append("d"); marks += "◆"; desc.append("in dense attention's top-k")
+            cls.append("d")
+            marks += "◆"
+            desc.append("in dense attention's top-k")
             if i not in sel and i != query:
-                cls.append("m"); marks += "✖"; desc.append("missed by the indexer")
+                cls.append("m")
+                marks += "✖"
+                desc.append("missed by the indexer")
         label = html.escape("; ".join(desc) + f": {style.display_token(tok)}", quote=True)
         sup = f"<sup aria-hidden='true'>{marks}</sup>" if marks else ""
-        out.append(f"<span class='{' '.join(cls)}' style='{css}' title='{label}' aria-label='{label}' "
-                   f"dir='auto'>{shown}{sup}</span>")
+        out.append(
+            f"<span class='{' '.join(cls)}' style='{css}' title='{label}' aria-label='{label}' "
+            f"dir='auto'>{shown}{sup}</span>"
+        )
     if hidden:
         out.append(f"<span class='gap'> … {hidden} tokens … </span>")
     out.append("</div>")

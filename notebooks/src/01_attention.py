@@ -23,12 +23,12 @@ import time
 import torch
 
 import dsa_core as dsa
-from dsa_core import viz
-from course.checks import nb01 as ex
 from course import setup_notebook
+from course.checks import nb01 as ex
+from dsa_core import viz
 
-setup_notebook(seed=0)   # seeds torch; makes the figures render offline (JupyterLab, VS Code, HTML)
-cfg = dsa.TEACHING       # a tiny configuration with DeepSeek-V3.2's field names
+setup_notebook(seed=0)  # seeds torch; makes the figures render offline (JupyterLab, VS Code, HTML)
+cfg = dsa.TEACHING  # a tiny configuration with DeepSeek-V3.2's field names
 cfg
 
 # %% [markdown]
@@ -59,15 +59,15 @@ cfg
 # %%
 B, T = 1, 12
 H, H_kv, D = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
-q, k, v = dsa.toy_qkv(B, T, H, D, H_kv=H_kv, seed=0)   # q [B,T,H,D], k and v [B,T,H_kv,D]
+q, k, v = dsa.toy_qkv(B, T, H, D, H_kv=H_kv, seed=0)  # q [B,T,H,D], k and v [B,T,H_kv,D]
 print(f"{H} query heads share {H_kv} key/value head(s); head dim D = {D}")
 
 # %%
-h = 0                                                   # query head 0 reads key/value head 0
-logits = q[0, :, h] @ k[0, :, 0].T * D ** -0.5           # [T, T]: every query against every key
-future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)   # True where s > t
+h = 0  # query head 0 reads key/value head 0
+logits = q[0, :, h] @ k[0, :, 0].T * D**-0.5  # [T, T]: every query against every key
+future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True where s > t
 p_by_hand = logits.masked_fill(future, float("-inf")).softmax(dim=-1)  # [T, T], rows sum to 1
-out_by_hand = p_by_hand @ v[0, :, 0]                     # [T, D]
+out_by_hand = p_by_hand @ v[0, :, 0]  # [T, D]
 
 # the same thing, from the library
 assert torch.equal(~future, dsa.causal_mask(T, T))
@@ -81,6 +81,7 @@ print("hand-built head 0 == dsa.attention_probs / dsa.dense_attention")
 
 # %%
 import inspect
+
 print(inspect.getsource(dsa.dense.attention_probs))
 
 # %% [markdown]
@@ -93,7 +94,7 @@ print(inspect.getsource(dsa.dense.attention_probs))
 # %%
 T_pic = 48
 q_pic, k_pic, _ = dsa.toy_qkv(1, T_pic, H, D, H_kv=H_kv, seed=1)
-probs = dsa.attention_probs(q_pic, k_pic)                # [B, H, T, T]
+probs = dsa.attention_probs(q_pic, k_pic)  # [B, H, T, T]
 viz.heatmap(probs[0].mean(0).numpy(), kind="dense", title="dense causal attention, mean over heads")
 
 # %% [markdown]
@@ -104,11 +105,11 @@ viz.heatmap(probs[0].mean(0).numpy(), kind="dense", title="dense causal attentio
 # %%
 out = dsa.dense_attention(q, k, v)
 k2, v2 = k.clone(), v.clone()
-k2[:, 8:] += 5.0 * torch.randn_like(k2[:, 8:])           # scramble keys and values of tokens 8..11
+k2[:, 8:] += 5.0 * torch.randn_like(k2[:, 8:])  # scramble keys and values of tokens 8..11
 v2[:, 8:] += 5.0 * torch.randn_like(v2[:, 8:])
 out2 = dsa.dense_attention(q, k2, v2)
 assert torch.allclose(out[:, :8], out2[:, :8], atol=1e-6)  # tokens 0..7 did not notice
-assert not torch.allclose(out[:, 8:], out2[:, 8:])         # tokens 8..11 did
+assert not torch.allclose(out[:, 8:], out2[:, 8:])  # tokens 8..11 did
 print("outputs of tokens 0..7 unchanged: attention is causal")
 
 # %% [markdown]
@@ -121,12 +122,13 @@ print("outputs of tokens 0..7 unchanged: attention is causal")
 # %%
 for T_m in (256, 512, 1024):
     p_m = dsa.attention_probs(torch.randn(1, T_m, H, D), torch.randn(1, T_m, H_kv, D))
-    bytes_by_hand = 4 * 1 * H * T_m * T_m                    # fp32 = 4 bytes, B = 1
+    bytes_by_hand = 4 * 1 * H * T_m * T_m  # fp32 = 4 bytes, B = 1
     assert p_m.numel() * p_m.element_size() == bytes_by_hand
     print(f"T = {T_m:5d}: probabilities [1, {H}, {T_m}, {T_m}] = {bytes_by_hand / 2**20:6.1f} MiB")
 
 # %% [markdown]
 # And the time, measured on this machine (small sizes so it stays quick; the ratio is what matters):
+
 
 # %%
 def seconds(fn, repeat=3):
@@ -147,10 +149,17 @@ for T_m in lengths:
     ratio = f"  ×{ms[-1] / ms[-2]:.1f} for 2× the tokens" if len(ms) > 1 else ""
     print(f"T = {T_m:5d}: {ms[-1]:7.1f} ms{ratio}")
 
-quadratic = [ms[-1] * (T_m / lengths[-1]) ** 2 for T_m in lengths]   # a T² curve through the last point
-viz.line_chart(lengths, {"∝ T² (reference)": quadratic}, "tokens T", "milliseconds",
-               title="dense attention time on this machine", log_x=True, log_y=True,
-               markers={"measured dense_attention": (lengths, ms)})
+quadratic = [ms[-1] * (T_m / lengths[-1]) ** 2 for T_m in lengths]  # a T² curve through the last point
+viz.line_chart(
+    lengths,
+    {"∝ T² (reference)": quadratic},
+    "tokens T",
+    "milliseconds",
+    title="dense attention time on this machine",
+    log_x=True,
+    log_y=True,
+    markers={"measured dense_attention": (lengths, ms)},
+)
 
 # %% [markdown]
 # The ratio tends to 4 once T is large enough for the T×T part to dominate (small T is dominated by
@@ -171,7 +180,7 @@ answer_1 = None
 
 # %% [solution]
 T_ex = 1000
-answer_1 = T_ex * (T_ex + 1) // 2          # query t sees t + 1 keys: 1 + 2 + ... + T
+answer_1 = T_ex * (T_ex + 1) // 2  # query t sees t + 1 keys: 1 + 2 + ... + T
 
 # %% [check]
 ex.check_causal_pairs(answer_1)
@@ -186,9 +195,9 @@ answer_2 = None
 
 # %% [solution]
 t = 5
-scores_t = q[0, t, 0] @ k[0, :, 0].T * D ** -0.5          # [T]
-scores_t[t + 1:] = float("-inf")                           # the future
-answer_2 = scores_t.softmax(dim=-1)                        # [T]
+scores_t = q[0, t, 0] @ k[0, :, 0].T * D**-0.5  # [T]
+scores_t[t + 1 :] = float("-inf")  # the future
+answer_2 = scores_t.softmax(dim=-1)  # [T]
 
 # %% [check]
 ex.check_attention_row(answer_2, q, k, t=5, head=0)
@@ -202,7 +211,7 @@ ex.check_attention_row(answer_2, q, k, t=5, head=0)
 answer_3 = None
 
 # %% [solution]
-answer_3 = 4 * dsa.V32_671B.n_heads * 131072 ** 2 / 2 ** 30
+answer_3 = 4 * dsa.V32_671B.n_heads * 131072**2 / 2**30
 
 # %% [check]
 ex.check_probs_memory_gib(answer_3)

@@ -15,14 +15,16 @@
 import torch
 
 import dsa_core as dsa
-from dsa_core import fp8, viz
-from course.checks import nb02 as ex
 from course import setup_notebook
+from course.checks import nb02 as ex
+from dsa_core import fp8, viz
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING
-print(f"teaching indexer: h = {cfg.index_n_heads} heads of d = {cfg.index_head_dim} dims; "
-      f"671B: h = {dsa.V32_671B.index_n_heads}, d = {dsa.V32_671B.index_head_dim}")
+print(
+    f"teaching indexer: h = {cfg.index_n_heads} heads of d = {cfg.index_head_dim} dims; "
+    f"671B: h = {dsa.V32_671B.index_n_heads}, d = {dsa.V32_671B.index_head_dim}"
+)
 
 # %% [markdown]
 # The definition, as the library's module docstring states it:
@@ -52,15 +54,15 @@ print(dsa.indexer.__doc__)
 
 # %%
 T, h, d = 12, cfg.index_n_heads, cfg.index_head_dim
-q, k, w = dsa.toy_indexer_inputs(B=1, T=T, h=h, d=d, seed=0)   # q [1,T,h,d], k [1,T,d], w [1,T,h]
+q, k, w = dsa.toy_indexer_inputs(B=1, T=T, h=h, d=d, seed=0)  # q [1,T,h,d], k [1,T,d], w [1,T,h]
 
 I_by_hand = torch.full((T, T), float("-inf"))
 for t in range(T):
-    for s in range(t + 1):                                    # only the past and the present
+    for s in range(t + 1):  # only the past and the present
         I_by_hand[t, s] = sum(w[0, t, j] * torch.relu(q[0, t, j] @ k[0, s]) for j in range(h))
 
-I = dsa.index_scores(q, k, w)                                 # [1, T, T] fp32
-assert torch.allclose(I_by_hand, I[0], atol=1e-5)             # equal infinities count as equal
+I = dsa.index_scores(q, k, w)  # [1, T, T] fp32
+assert torch.allclose(I_by_hand, I[0], atol=1e-5)  # equal infinities count as equal
 print("triple loop == dsa.index_scores")
 
 # %% [markdown]
@@ -70,8 +72,8 @@ print("triple loop == dsa.index_scores")
 # instead is a different scorer, and it ranks keys differently (compare the top-4 of each row):
 
 # %%
-dots = torch.einsum("thd,sd->ths", q[0], k[0])                # [T, h, T], every head's q·k
-wrong_order = (w[0, :, :, None] * dots).sum(1).relu()         # ReLU after the head sum: NOT DSA
+dots = torch.einsum("thd,sd->ths", q[0], k[0])  # [T, h, T], every head's q·k
+wrong_order = (w[0, :, :, None] * dots).sum(1).relu()  # ReLU after the head sum: NOT DSA
 wrong_order = wrong_order.masked_fill(~dsa.causal_mask(T, T), float("-inf"))
 right_top = dsa.select_topk(I, 4)
 wrong_top = dsa.select_topk(wrong_order[None], 4)
@@ -86,11 +88,15 @@ print(dsa.topk_overlap(right_top, wrong_top)[0].numpy().round(2))
 
 # %%
 t = T - 1
-votes = w[0, t, :, None] * dots[t].relu()                    # [h, T]: head j's contribution to I[t, :]
-assert torch.allclose(votes.sum(0), I[0, t], atol=1e-5)      # the votes add up to the score row
-viz.line_chart(torch.arange(T), {f"head {j} (w = {float(w[0, t, j]):+.3f})": votes[j] for j in range(h)}
-               | {"I[t, s] (sum)": I[0, t]},
-               "key position s", f"contribution to I[{t}, s]", title=f"the {h} heads' votes for query {t}")
+votes = w[0, t, :, None] * dots[t].relu()  # [h, T]: head j's contribution to I[t, :]
+assert torch.allclose(votes.sum(0), I[0, t], atol=1e-5)  # the votes add up to the score row
+viz.line_chart(
+    torch.arange(T),
+    {f"head {j} (w = {float(w[0, t, j]):+.3f})": votes[j] for j in range(h)} | {"I[t, s] (sum)": I[0, t]},
+    "key position s",
+    f"contribution to I[{t}, s]",
+    title=f"the {h} heads' votes for query {t}",
+)
 
 # %% [markdown]
 # ## The module: projections and the official scalings
@@ -107,10 +113,10 @@ viz.line_chart(torch.arange(T), {f"head {j} (w = {float(w[0, t, j]):+.3f})": vot
 
 # %%
 indexer = dsa.LightningIndexer(cfg)
-x, qr = dsa.toy_hidden(cfg, B=1, T=T, seed=0)                # x [1,T,dim], qr [1,T,q_lora_rank]
+x, qr = dsa.toy_hidden(cfg, B=1, T=T, seed=0)  # x [1,T,dim], qr [1,T,q_lora_rank]
 with torch.no_grad():
-    q_m, k_m, w_m = indexer.project(x, qr)                   # q [1,T,h,d], k [1,T,d], w [1,T,h]
-    w_by_hand = indexer.weights_proj(x) * cfg.index_n_heads ** -0.5 * cfg.index_head_dim ** -0.5
+    q_m, k_m, w_m = indexer.project(x, qr)  # q [1,T,h,d], k [1,T,d], w [1,T,h]
+    w_by_hand = indexer.weights_proj(x) * cfg.index_n_heads**-0.5 * cfg.index_head_dim**-0.5
     assert torch.allclose(w_m, w_by_hand, atol=1e-6)
     assert torch.allclose(indexer(x, qr), dsa.index_scores(q_m, k_m, w_m), atol=1e-6, equal_nan=True)
 print("q", tuple(q_m.shape), "k", tuple(k_m.shape), "w", tuple(w_m.shape))
@@ -133,10 +139,10 @@ print("scaling the scores by 1000 leaves the top-5 unchanged")
 # %%
 r = cfg.index_rope_dim
 cos, sin = dsa.rope_cos_sin(torch.arange(T), r, cfg.rope_theta)
-k_raw = torch.randn(1, T, d)                                 # any keys [1, T, d]
+k_raw = torch.randn(1, T, d)  # any keys [1, T, d]
 rotated = dsa.apply_rope_half(k_raw, cos, sin)
-assert torch.equal(rotated[..., r:], k_raw[..., r:])         # the last d - r dims: untouched
-assert torch.allclose(rotated.norm(dim=-1), k_raw.norm(dim=-1), atol=1e-5)   # a rotation keeps lengths
+assert torch.equal(rotated[..., r:], k_raw[..., r:])  # the last d - r dims: untouched
+assert torch.allclose(rotated.norm(dim=-1), k_raw.norm(dim=-1), atol=1e-5)  # a rotation keeps lengths
 print(f"RoPE rotates dims 0..{r - 1} of {d}; lengths preserved")
 
 # %% [markdown]
@@ -158,8 +164,8 @@ viz.heatmap(dsa.index_scores(q48, k48, w48)[0].numpy(), kind="scores", title="in
 # `dsa_core.fp8` simulates both (it is optional; the math files never import it).
 
 # %%
-Hd = fp8.hadamard_matrix(d) * d ** -0.5
-assert torch.allclose(Hd @ Hd.T, torch.eye(d), atol=1e-6)   # orthonormal
+Hd = fp8.hadamard_matrix(d) * d**-0.5
+assert torch.allclose(Hd @ Hd.T, torch.eye(d), atol=1e-6)  # orthonormal
 assert torch.allclose(dsa.index_scores(fp8.hadamard(q), fp8.hadamard(k), w), I, atol=1e-4)
 print("Hadamard-rotated q and k give the same scores in fp32")
 
@@ -173,13 +179,15 @@ print("Hadamard-rotated q and k give the same scores in fp32")
 
 # %%
 qL, kL, wL = dsa.toy_indexer_inputs(B=1, T=256, h=h, d=d, seed=2)
-folded = fp8.fp8_index_scores(qL, kL, wL)                     # the kernel's form
+folded = fp8.fp8_index_scores(qL, kL, wL)  # the kernel's form
 assert torch.allclose(folded, fp8.fp8_index_scores_dequant(qL, kL, wL), atol=1e-4, rtol=1e-4)
 overlap = dsa.topk_overlap(dsa.select_topk(folded, 32), dsa.select_topk(dsa.index_scores(qL, kL, wL), 32))
 print(f"top-32 overlap, FP8 vs fp32, mean over 256 queries: {float(overlap.mean()):.3f}")
 assert overlap.mean() > 0.9
 no_rotation = fp8.fp8_index_scores(qL, kL, wL, rotate=False)
-overlap_nr = dsa.topk_overlap(dsa.select_topk(no_rotation, 32), dsa.select_topk(dsa.index_scores(qL, kL, wL), 32))
+overlap_nr = dsa.topk_overlap(
+    dsa.select_topk(no_rotation, 32), dsa.select_topk(dsa.index_scores(qL, kL, wL), 32)
+)
 print(f"the same without the Hadamard rotation:            {float(overlap_nr.mean()):.3f}")
 
 # %% [markdown]
@@ -205,8 +213,8 @@ ex.check_index_score(answer_1, q, k, w, t=7, s=3)
 answer_2 = None
 
 # %% [solution]
-per_head = torch.einsum("thd,sd->ths", q[0], k[0]).relu()             # [T, h, T]
-answer_2 = (w[0, :, :, None] * per_head).sum(1)                        # [T, T]
+per_head = torch.einsum("thd,sd->ths", q[0], k[0]).relu()  # [T, h, T]
+answer_2 = (w[0, :, :, None] * per_head).sum(1)  # [T, T]
 answer_2 = answer_2.masked_fill(~dsa.causal_mask(T, T), float("-inf"))
 
 # %% [check]
@@ -222,10 +230,12 @@ answer_3 = None
 
 # %% [solution]
 c = dsa.V32_671B
-answer_3 = (c.q_lora_rank * c.index_n_heads * c.index_head_dim   # wq_b: qr -> h query heads
-            + c.dim * c.index_head_dim                            # wk: x -> the one shared key
-            + c.dim * c.index_n_heads                             # weights_proj: x -> w
-            + 2 * c.index_head_dim)                               # k_norm: LayerNorm weight and bias
+answer_3 = (
+    c.q_lora_rank * c.index_n_heads * c.index_head_dim  # wq_b: qr -> h query heads
+    + c.dim * c.index_head_dim  # wk: x -> the one shared key
+    + c.dim * c.index_n_heads  # weights_proj: x -> w
+    + 2 * c.index_head_dim
+)  # k_norm: LayerNorm weight and bias
 assert answer_3 == sum(p.numel() for p in dsa.LightningIndexer(c).parameters())
 
 # %% [check]

@@ -14,9 +14,9 @@
 import torch
 
 import dsa_core as dsa
-from dsa_core import viz
-from course.checks import nb03 as ex
 from course import setup_notebook
+from course.checks import nb03 as ex
+from dsa_core import viz
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING
@@ -39,13 +39,13 @@ print(dsa.topk.__doc__)
 # %%
 T, h, d = 12, cfg.index_n_heads, cfg.index_head_dim
 q, k, w = dsa.toy_indexer_inputs(B=1, T=T, h=h, d=d, seed=0)
-I = dsa.index_scores(q, k, w)                                  # [1, T, T], -inf in the future
+I = dsa.index_scores(q, k, w)  # [1, T, T], -inf in the future
 topk = 4
 
 t = 9
 row = I[0, t]
-by_hand = sorted(range(t + 1), key=lambda s: (-float(row[s]), s))[:topk]   # best first, ties: lower s
-idx = dsa.select_topk(I, topk)                                 # [1, T, topk] int64
+by_hand = sorted(range(t + 1), key=lambda s: (-float(row[s]), s))[:topk]  # best first, ties: lower s
+idx = dsa.select_topk(I, topk)  # [1, T, topk] int64
 assert idx[0, t].tolist() == by_hand
 print(f"row {t}: keeps {by_hand} of keys 0..{t}")
 print(idx[0])
@@ -61,7 +61,7 @@ print(idx[0])
 # so it returns some **−inf ones, which are future tokens**:
 
 # %%
-naive = I.topk(topk, dim=-1).indices                           # [1, T, topk]: what a plain topk gives
+naive = I.topk(topk, dim=-1).indices  # [1, T, topk]: what a plain topk gives
 for t in range(3):
     leaked = [s for s in naive[0, t].tolist() if s > t]
     print(f"row {t}: naive topk keeps {naive[0, t].tolist()}; future positions among them: {leaked}")
@@ -73,9 +73,9 @@ for t in range(3):
 
 # %%
 q_att, k_att, v_att = dsa.toy_qkv(1, T, cfg.n_heads, cfg.head_dim, H_kv=cfg.n_kv_heads, seed=1)
-logits = dsa.dense.attention_logits(q_att, k_att)             # [1, H, T, T], no mask yet
-index_mask = torch.full((1, T, T), float("-inf")).scatter(-1, naive, 0.0)   # [1, T, T]
-leaky = (logits + index_mask[:, None]).softmax(-1)            # forgot `index_mask += mask`
+logits = dsa.dense.attention_logits(q_att, k_att)  # [1, H, T, T], no mask yet
+index_mask = torch.full((1, T, T), float("-inf")).scatter(-1, naive, 0.0)  # [1, T, T]
+leaky = (logits + index_mask[:, None]).softmax(-1)  # forgot `index_mask += mask`
 print(f"query 0 puts {float(leaky[0, 0, 0, 1:].sum()):.2f} of its attention on future tokens")
 
 # %% [markdown]
@@ -84,9 +84,9 @@ print(f"query 0 puts {float(leaky[0, 0, 0, 1:].sum()):.2f} of its attention on f
 # mask never contains the future:
 
 # %%
-mask = dsa.topk_mask(dsa.select_topk(I, topk), T)             # [1, T, T] bool
+mask = dsa.topk_mask(dsa.select_topk(I, topk), T)  # [1, T, T] bool
 assert not (mask & ~dsa.causal_mask(T, T)).any()
-assert (mask.sum(-1)[0] == torch.clamp(torch.arange(T) + 1, max=topk)).all()   # min(t + 1, k) per row
+assert (mask.sum(-1)[0] == torch.clamp(torch.arange(T) + 1, max=topk)).all()  # min(t + 1, k) per row
 print("selected per row:", mask.sum(-1)[0].tolist())
 
 # %% [markdown]
@@ -99,7 +99,7 @@ print("selected per row:", mask.sum(-1)[0].tolist())
 
 # %%
 flat = torch.zeros(1, T, T).masked_fill(~dsa.causal_mask(T, T), float("-inf"))
-print(dsa.select_topk(flat, topk)[0, -3:])                    # the last three rows: keys 0, 1, 2, 3
+print(dsa.select_topk(flat, topk)[0, -3:])  # the last three rows: keys 0, 1, 2, 3
 
 # %% [markdown]
 # ## Picture
@@ -112,8 +112,11 @@ T48 = 48
 q48, k48, w48 = dsa.toy_indexer_inputs(B=1, T=T48, h=h, d=d, seed=1)
 I48 = dsa.index_scores(q48, k48, w48)
 sel48 = dsa.select_topk(I48, 8)
-viz.aligned_maps({"scores": I48[0].numpy(), "mask": dsa.topk_mask(sel48, T48)[0].float().numpy()},
-                 cols=2, title="index scores and what top-8 keeps")
+viz.aligned_maps(
+    {"scores": I48[0].numpy(), "mask": dsa.topk_mask(sel48, T48)[0].float().numpy()},
+    cols=2,
+    title="index scores and what top-8 keeps",
+)
 
 # %% [markdown]
 # ## Check: k ≥ T is dense attention, exactly
@@ -122,7 +125,7 @@ viz.aligned_maps({"scores": I48[0].numpy(), "mask": dsa.topk_mask(sel48, T48)[0]
 # the first test any DSA implementation should pass (DeepSeek-V3.2 is dense for texts ≤ 2048 tokens).
 
 # %%
-all_keys = dsa.select_topk(I, T)                              # k = T: everything visible
+all_keys = dsa.select_topk(I, T)  # k = T: everything visible
 sparse = dsa.sparse_attention(q_att, k_att, v_att, all_keys)
 dense = dsa.dense_attention(q_att, k_att, v_att)
 assert torch.allclose(sparse, dense, atol=1e-5)
@@ -134,8 +137,9 @@ print("k = T: sparse_attention == dense_attention")
 
 # %%
 qc, kc, wc = dsa.toy_indexer_inputs(B=1, T=300, h=h, d=d, seed=4)
-assert torch.equal(dsa.chunked_index_topk(qc, kc, wc, 16, chunk=64),
-                   dsa.select_topk(dsa.index_scores(qc, kc, wc), 16))
+assert torch.equal(
+    dsa.chunked_index_topk(qc, kc, wc, 16, chunk=64), dsa.select_topk(dsa.index_scores(qc, kc, wc), 16)
+)
 print("chunked selection == selection over the full score map")
 
 # %% [markdown]
@@ -144,9 +148,16 @@ print("chunked selection == selection over the full score map")
 # The score map below is small enough to read. Future entries are −inf.
 
 # %%
-rows = [[1.0], [0.5, 2.0], [3.0, 1.0, 3.0], [0.0, 2.0, 2.0, 1.0], [1.5, 0.0, 2.5, 2.5, 0.5],
-        [0.0, 4.0, 1.0, 1.0, 1.0, 3.0], [2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5],
-        [1.0, 0.0, 0.0, 3.0, 3.0, 2.0, 1.0, 0.0]]
+rows = [
+    [1.0],
+    [0.5, 2.0],
+    [3.0, 1.0, 3.0],
+    [0.0, 2.0, 2.0, 1.0],
+    [1.5, 0.0, 2.5, 2.5, 0.5],
+    [0.0, 4.0, 1.0, 1.0, 1.0, 3.0],
+    [2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5],
+    [1.0, 0.0, 0.0, 3.0, 3.0, 2.0, 1.0, 0.0],
+]
 scores_ex = torch.full((1, 8, 8), float("-inf"))
 for t, r in enumerate(rows):
     scores_ex[0, t, : t + 1] = torch.tensor(r)
@@ -160,7 +171,7 @@ scores_ex[0]
 answer_1 = None
 
 # %% [solution]
-answer_1 = [1, 2, 3, 0, -1, -1]     # scores 2, 2 (tie: 1 before 2), 1, 0; only 4 keys are visible
+answer_1 = [1, 2, 3, 0, -1, -1]  # scores 2, 2 (tie: 1 before 2), 1, 0; only 4 keys are visible
 
 # %% [check]
 ex.check_select_row(answer_1, scores_ex, t=3, k=6)
@@ -173,6 +184,7 @@ ex.check_select_row(answer_1, scores_ex, t=3, k=6)
 # %% [answer]
 my_select = None
 
+
 # %% [solution]
 def my_select(scores, k):
     B, S, T = scores.shape
@@ -183,6 +195,7 @@ def my_select(scores, k):
             best = sorted(visible, key=lambda s: (-float(scores[b, t, s]), s))[:k]
             out[b, t, : len(best)] = torch.tensor(best, dtype=torch.int64)
     return out
+
 
 # %% [check]
 ex.check_select_function(my_select)

@@ -22,10 +22,10 @@ import time
 import torch
 
 import dsa_core as dsa
+from course import setup_notebook
+from course.checks import nb04 as ex
 from dsa_core import viz
 from dsa_core.analysis import views
-from course.checks import nb04 as ex
-from course import setup_notebook
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING
@@ -48,21 +48,21 @@ print(dsa.sparse.__doc__)
 
 # %%
 T, H, H_kv, D = 12, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
-q, k, v = dsa.toy_qkv(1, T, H, D, H_kv=H_kv, seed=1)         # q [1,T,H,D], k and v [1,T,H_kv,D]
+q, k, v = dsa.toy_qkv(1, T, H, D, H_kv=H_kv, seed=1)  # q [1,T,H,D], k and v [1,T,H_kv,D]
 iq, ik, iw = dsa.toy_indexer_inputs(1, T, cfg.index_n_heads, cfg.index_head_dim, seed=0)
 K = 4
-idx = dsa.select_topk(dsa.index_scores(iq, ik, iw), K)       # [1, T, K], shared by every head
+idx = dsa.select_topk(dsa.index_scores(iq, ik, iw), K)  # [1, T, K], shared by every head
 print(idx[0])
 
 # %%
 t, h = 9, 2
-kv = h // (H // H_kv)                                         # the key/value head this query head reads
-sel = idx[0, t]                                               # [K] positions (no -1 in row 9)
-k_sel, v_sel = k[0, sel, kv], v[0, sel, kv]                   # [K, D]: gather only K rows
-p_sel = (k_sel @ q[0, t, h] * D ** -0.5).softmax(-1)          # [K]
-o_by_hand = p_sel @ v_sel                                     # [D]
+kv = h // (H // H_kv)  # the key/value head this query head reads
+sel = idx[0, t]  # [K] positions (no -1 in row 9)
+k_sel, v_sel = k[0, sel, kv], v[0, sel, kv]  # [K, D]: gather only K rows
+p_sel = (k_sel @ q[0, t, h] * D**-0.5).softmax(-1)  # [K]
+o_by_hand = p_sel @ v_sel  # [D]
 
-out = dsa.sparse_attention(q, k, v, idx)                      # [1, T, H, D], rung 2
+out = dsa.sparse_attention(q, k, v, idx)  # [1, T, H, D], rung 2
 assert torch.allclose(o_by_hand, out[0, t, h], atol=1e-5)
 assert torch.allclose(p_sel, dsa.sparse_attention_probs(q, k, idx)[0, t, h], atol=1e-6)
 print(f"query {t}, head {h}: gathered {K} keys; equals dsa.sparse_attention")
@@ -80,8 +80,9 @@ print("masked (rung 1) == gathered (rung 2)")
 
 # %%
 q_g, k_g, v_g = dsa.toy_qkv(1, T, 4, D, H_kv=2, seed=2)
-assert torch.allclose(dsa.sparse_attention(q_g, k_g, v_g, idx), dsa.masked_sparse_attention(q_g, k_g, v_g, idx),
-                      atol=1e-5)
+assert torch.allclose(
+    dsa.sparse_attention(q_g, k_g, v_g, idx), dsa.masked_sparse_attention(q_g, k_g, v_g, idx), atol=1e-5
+)
 print("GQA: one index set, 4 query heads, 2 key/value heads: rungs agree")
 
 # %% [markdown]
@@ -94,13 +95,16 @@ print("GQA: one index set, 4 query heads, 2 key/value heads: rungs agree")
 T48 = 48
 q48, k48, v48 = dsa.toy_qkv(1, T48, H, D, H_kv=H_kv, seed=3)
 iq48, ik48, iw48 = dsa.toy_indexer_inputs(1, T48, cfg.index_n_heads, cfg.index_head_dim, seed=3)
-idx48 = dsa.select_topk(dsa.index_scores(iq48, ik48, iw48), 8)                # [1, T, 8]
-sparse_probs = dsa.sparse_attention_probs(q48, k48, idx48)[0].mean(1)          # [T, 8], head mean
+idx48 = dsa.select_topk(dsa.index_scores(iq48, ik48, iw48), 8)  # [1, T, 8]
+sparse_probs = dsa.sparse_attention_probs(q48, k48, idx48)[0].mean(1)  # [T, 8], head mean
 sparse_map = views.scatter_rows(sparse_probs.numpy(), idx48[0].numpy(), T48)  # [T, T] numpy
-dense_map = dsa.attention_probs(q48, k48)[0].mean(0).numpy()                   # [T, T]
-assert abs(sparse_map.sum(-1) - 1).max() < 1e-5                               # rows still sum to 1
-viz.aligned_maps({"dense": dense_map, "sparse": sparse_map}, cols=3,
-                 title="dense vs sparse (k = 8) attention, and their difference")
+dense_map = dsa.attention_probs(q48, k48)[0].mean(0).numpy()  # [T, T]
+assert abs(sparse_map.sum(-1) - 1).max() < 1e-5  # rows still sum to 1
+viz.aligned_maps(
+    {"dense": dense_map, "sparse": sparse_map},
+    cols=3,
+    title="dense vs sparse (k = 8) attention, and their difference",
+)
 
 # %% [markdown]
 # The difference panel: red where the sparse layer lost attention mass (dropped keys), blue where it
@@ -119,14 +123,18 @@ K_big = 64
 for T_m in (1024, 4096, 32768):
     masked_bytes = 4 * 1 * H * T_m * T_m
     gathered_bytes = 4 * 1 * T_m * H * K_big
-    print(f"T = {T_m:6d}: masked scores {masked_bytes / 2**20:9,.0f} MiB | gathered probs "
-          f"{gathered_bytes / 2**20:6,.1f} MiB")
-probs_1024 = dsa.sparse_attention_probs(*dsa.toy_qkv(1, 1024, H, D, H_kv=H_kv)[:2],
-                                        torch.zeros(1, 1024, K_big, dtype=torch.int64))
+    print(
+        f"T = {T_m:6d}: masked scores {masked_bytes / 2**20:9,.0f} MiB | gathered probs "
+        f"{gathered_bytes / 2**20:6,.1f} MiB"
+    )
+probs_1024 = dsa.sparse_attention_probs(
+    *dsa.toy_qkv(1, 1024, H, D, H_kv=H_kv)[:2], torch.zeros(1, 1024, K_big, dtype=torch.int64)
+)
 assert probs_1024.numel() * probs_1024.element_size() == 4 * 1024 * H * K_big
 
 # %% [markdown]
 # And the time on this CPU (after one warm-up run; other programs on the machine make these noisy):
+
 
 # %%
 def seconds(fn, repeat=1):
@@ -143,13 +151,20 @@ lengths, times = [1024, 2048, 4096], {"dense": [], "masked (rung 1)": [], "gathe
 for T_m in lengths:
     qm, km, vm = dsa.toy_qkv(1, T_m, H, D, H_kv=H_kv, seed=4)
     iqm, ikm, iwm = dsa.toy_indexer_inputs(1, T_m, cfg.index_n_heads, cfg.index_head_dim, seed=4)
-    idxm = dsa.chunked_index_topk(iqm, ikm, iwm, K_big)       # selection is not timed here
+    idxm = dsa.chunked_index_topk(iqm, ikm, iwm, K_big)  # selection is not timed here
     times["dense"].append(1000 * seconds(lambda: dsa.dense_attention(qm, km, vm)))
     times["masked (rung 1)"].append(1000 * seconds(lambda: dsa.masked_sparse_attention(qm, km, vm, idxm)))
     times["gathered (rung 2)"].append(1000 * seconds(lambda: dsa.sparse_attention(qm, km, vm, idxm)))
     print(f"T = {T_m}: " + ", ".join(f"{n} {ms[-1]:.0f} ms" for n, ms in times.items()))
-viz.line_chart(lengths, times, "tokens T", "milliseconds", title=f"attention step only, k = {K_big}",
-               log_x=True, log_y=True)
+viz.line_chart(
+    lengths,
+    times,
+    "tokens T",
+    "milliseconds",
+    title=f"attention step only, k = {K_big}",
+    log_x=True,
+    log_y=True,
+)
 
 # %% [markdown]
 # The masked rung costs what dense costs (it *is* dense plus a mask); the gathered rung grows
@@ -165,9 +180,9 @@ viz.line_chart(lengths, times, "tokens T", "milliseconds", title=f"attention ste
 answer_1 = None
 
 # %% [solution]
-sel7 = idx[0, 7]                                              # [K], no -1 in row 7
+sel7 = idx[0, 7]  # [K], no -1 in row 7
 kv1 = 1 // (H // H_kv)
-p7 = (k[0, sel7, kv1] @ q[0, 7, 1] * D ** -0.5).softmax(-1)
+p7 = (k[0, sel7, kv1] @ q[0, 7, 1] * D**-0.5).softmax(-1)
 answer_1 = p7 @ v[0, sel7, kv1]
 
 # %% [check]
@@ -182,8 +197,8 @@ answer_2 = None
 
 # %% [solution]
 sel2 = idx[0, 2]
-sel2 = sel2[sel2 >= 0]                                        # drop the empty slots
-p2 = (k[0, sel2, 0] @ q[0, 2, 0] * D ** -0.5).softmax(-1)
+sel2 = sel2[sel2 >= 0]  # drop the empty slots
+p2 = (k[0, sel2, 0] @ q[0, 2, 0] * D**-0.5).softmax(-1)
 answer_2 = p2 @ v[0, sel2, 0]
 
 # %% [check]
@@ -211,7 +226,7 @@ ex.check_index_sets(answer_3)
 answer_4 = None
 
 # %% [solution]
-answer_4 = (4 * H * 32768 ** 2 / 2 ** 20, 4 * 32768 * H * 64 / 2 ** 20)
+answer_4 = (4 * H * 32768**2 / 2**20, 4 * 32768 * H * 64 / 2**20)
 
 # %% [check]
 ex.check_rung_memory(answer_4)

@@ -16,19 +16,17 @@
 # %%
 import pathlib
 
-import torch
 from IPython.display import HTML
 
 import dsa_core as dsa
-from dsa_core.analysis import trace
-from dsa_core import viz
-from course.checks import nb05 as ex
 from course import setup_notebook
-from dsa_core.analysis import views
+from course.checks import nb05 as ex
+from dsa_core import viz
+from dsa_core.analysis import trace, views
 from dsa_core.host.indexers import load_with_indexers
 
 setup_notebook(seed=0)
-loaded, note = load_with_indexers()   # the app's loader: shipped trained indexers, else seeded ones
+loaded, note = load_with_indexers()  # the app's loader: shipped trained indexers, else seeded ones
 model = loaded.model
 print(loaded.name, "·", note)
 
@@ -70,8 +68,10 @@ t = T - 1
 picked = [int(s) for s in rec.topk_indices[t] if s >= 0]
 recall_by_hand = float(rec.dense_mean[t, picked].sum())
 assert abs(recall_by_hand - float(rec.recall[t])) < 1e-5
-print(f"layer 12, query {t}: the indexer keeps {len(picked)} of {t + 1} keys, holding "
-      f"{recall_by_hand:.1%} of the dense attention")
+print(
+    f"layer 12, query {t}: the indexer keeps {len(picked)} of {t + 1} keys, holding "
+    f"{recall_by_hand:.1%} of the dense attention"
+)
 
 # %% [markdown]
 # ## Against the baselines, at the same budget
@@ -84,10 +84,18 @@ view = {}
 for layer, r in recs.items():
     view[layer] = views.layer_view(r, K)
     s = views.summary(view[layer])
-    print(f"layer {layer:2d}: " + " · ".join(f"{name.replace('recall: ', '')} {v:.3f}" for name, v in s.items()
-                                             if name.startswith("recall")) + f" · overlap {s['overlap with ideal top-k']:.3f}")
-viz.baseline_bars({n.replace("recall: ", ""): v for n, v in views.summary(view[12]).items() if n.startswith("recall")},
-                  k=K, title=f"layer 12: attention mass kept at k = {K}")
+    print(
+        f"layer {layer:2d}: "
+        + " · ".join(
+            f"{name.replace('recall: ', '')} {v:.3f}" for name, v in s.items() if name.startswith("recall")
+        )
+        + f" · overlap {s['overlap with ideal top-k']:.3f}"
+    )
+viz.baseline_bars(
+    {n.replace("recall: ", ""): v for n, v in views.summary(view[12]).items() if n.startswith("recall")},
+    k=K,
+    title=f"layer 12: attention mass kept at k = {K}",
+)
 
 # %% [markdown]
 # ## Picture: the six maps of layer 12
@@ -97,20 +105,34 @@ viz.baseline_bars({n.replace("recall: ", ""): v for n, v in views.summary(view[1
 # stays visible; the caption says so).
 
 # %%
-viz.aligned_maps(views.view_maps(view[12]), tokens=rec.tokens, query=t,
-                 title=f"layer 12, k = {K} (mean over heads)")
+viz.aligned_maps(
+    views.view_maps(view[12]), tokens=rec.tokens, query=t, title=f"layer 12, k = {K} (mean over heads)"
+)
 
 # %% [markdown]
 # One query in detail: its index scores against the true attention; ◆ marks the ideal top-k, ✖ the
 # keys the indexer missed. Then the same query in the text, with the kept tokens highlighted.
 
 # %%
-viz.query_strip(rec.index_scores[t], rec.dense_mean[t], rec.topk_indices[t], query=t, tokens=rec.tokens,
-                dense_top=view[12].oracle[t])
+viz.query_strip(
+    rec.index_scores[t],
+    rec.dense_mean[t],
+    rec.topk_indices[t],
+    query=t,
+    tokens=rec.tokens,
+    dense_top=view[12].oracle[t],
+)
 
 # %%
-HTML(viz.token_html(rec.tokens, t, selected=[int(s) for s in rec.topk_indices[t]],
-                    scores_row=rec.index_scores[t].numpy(), dense_top=view[12].oracle[t].tolist()))
+HTML(
+    viz.token_html(
+        rec.tokens,
+        t,
+        selected=[int(s) for s in rec.topk_indices[t]],
+        scores_row=rec.index_scores[t].numpy(),
+        dense_top=view[12].oracle[t].tolist(),
+    )
+)
 
 # %% [markdown]
 # ## Recall against the budget
@@ -148,8 +170,10 @@ K_model = 32
 runs = trace.compare_runs(loaded, prep.ids[:128], K_model, modes=("dense", "dsa", "window"))
 for mode, r in runs.items():
     changed = float((r.top1 != runs["dense"].top1)[K_model:].float().mean())
-    print(f"{mode:7s}: perplexity {r.perplexity:8.2f} · top-1 prediction differs from dense at "
-          f"{changed:.1%} of positions ≥ k")
+    print(
+        f"{mode:7s}: perplexity {r.perplexity:8.2f} · top-1 prediction differs from dense at "
+        f"{changed:.1%} of positions ≥ k"
+    )
 
 # %% [markdown]
 # For the full per-layer table on longer held-out texts: `python -m dsa_core.train.evaluate FILE --k 128`.
@@ -178,7 +202,7 @@ ex.check_recall(answer_1, recs[4], t=300)
 answer_2 = None
 
 # %% [solution]
-answer_2 = list(range(4)) + list(range(100 - 12 + 1, 101))        # sinks 0..3, then 89..100
+answer_2 = list(range(4)) + list(range(100 - 12 + 1, 101))  # sinks 0..3, then 89..100
 
 # %% [check]
 ex.check_window(answer_2, t=100, k=16)

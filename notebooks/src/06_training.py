@@ -17,13 +17,15 @@ import pathlib
 import torch
 
 import dsa_core as dsa
-from dsa_core.train import losses, stage2 as train_sparse
-from dsa_core.host import text, load as weights
-from dsa_core import viz
-from dsa_core.train import stage1 as ti
-from course.checks import nb06 as ex
 from course import setup_notebook
+from course.checks import nb06 as ex
+from dsa_core import viz
+from dsa_core.host import load as weights
+from dsa_core.host import text
 from dsa_core.host.tokenizer import display_tokens
+from dsa_core.train import losses
+from dsa_core.train import stage1 as ti
+from dsa_core.train import stage2 as train_sparse
 
 setup_notebook(seed=0)
 print(losses.__doc__)
@@ -49,14 +51,14 @@ print(losses.__doc__)
 cfg = dsa.TEACHING
 T = 10
 q, k, _ = dsa.toy_qkv(1, T, cfg.n_heads, cfg.head_dim, H_kv=cfg.n_kv_heads, seed=0)
-probs = dsa.attention_probs(q, k)                          # [1, H, T, T], the teacher's heads
+probs = dsa.attention_probs(q, k)  # [1, H, T, T], the teacher's heads
 iq, ik, iw = dsa.toy_indexer_inputs(1, T, cfg.index_n_heads, cfg.index_head_dim, seed=0)
-I = dsa.index_scores(iq, ik, iw)                           # [1, T, T], -inf in the future
+I = dsa.index_scores(iq, ik, iw)  # [1, T, T], -inf in the future
 
-p_by_hand = probs.sum(1) / probs.sum(1).sum(-1, keepdim=True)          # [1, T, T]
+p_by_hand = probs.sum(1) / probs.sum(1).sum(-1, keepdim=True)  # [1, T, T]
 assert torch.allclose(p_by_hand, losses.attention_target(probs), atol=1e-6)
 
-log_q = I.log_softmax(-1)                                  # [1, T, T], -inf in the future
+log_q = I.log_softmax(-1)  # [1, T, T], -inf in the future
 visible = torch.isfinite(I)
 kl_rows = (p_by_hand * (p_by_hand.clamp_min(1e-30).log() - log_q)).masked_fill(~visible, 0).sum(-1)  # [1, T]
 kl_by_hand = kl_rows.mean()
@@ -68,7 +70,7 @@ print(f"KL(p ‖ softmax(I)) = {float(kl_by_hand):.4f} nats per query (random in
 # keys the teacher likes more than the indexer does get pushed up. Autograd agrees:
 
 # %%
-row = I[:, -1:].clone().requires_grad_(True)               # [1, 1, T], the last query
+row = I[:, -1:].clone().requires_grad_(True)  # [1, 1, T], the last query
 losses.kl_to_scores(p_by_hand[:, -1:], row).backward()
 assert torch.allclose(row.grad, row.detach().softmax(-1) - p_by_hand[:, -1:], atol=1e-6)
 print("d KL / d I = softmax(I) − p")
@@ -82,17 +84,19 @@ print("d KL / d I = softmax(I) − p")
 # half a minute on two CPU cores; `scripts/train_*` trains all 30 layers.
 
 # %%
-loaded = weights.load_model()                              # converted once to ~/.cache/dsa_core
+loaded = weights.load_model()  # converted once to ~/.cache/dsa_core
 model, tok = loaded.model, loaded.tokenizer
 TEXTS = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
 train_ids = torch.tensor([text.prepare_ids(tok, (TEXTS / "contract.txt").read_text(), 384).ids])
 eval_ids = torch.tensor([text.prepare_ids(tok, (TEXTS / "article.txt").read_text(), 256).ids])
 layer, topk, n_queries = 3, 32, 128
-train_x = ti.layer_inputs(model, train_ids, [layer])       # {layer: x [1, 384, dim]}, the indexer's input
+train_x = ti.layer_inputs(model, train_ids, [layer])  # {layer: x [1, 384, dim]}, the indexer's input
 eval_x = ti.layer_inputs(model, eval_ids, [layer])[layer]  # [1, 256, dim]
 indexers = ti.make_indexers(dsa.SMOLLM2_HOST, [layer], seed=0)
-print(f"layer {layer}; indexer: {dsa.SMOLLM2_HOST.index_n_heads} heads × {dsa.SMOLLM2_HOST.index_head_dim} "
-      f"dims; budget k = {topk}; train {train_ids.shape[1]} tokens, held-out {eval_ids.shape[1]} tokens")
+print(
+    f"layer {layer}; indexer: {dsa.SMOLLM2_HOST.index_n_heads} heads × {dsa.SMOLLM2_HOST.index_head_dim} "
+    f"dims; budget k = {topk}; train {train_ids.shape[1]} tokens, held-out {eval_ids.shape[1]} tokens"
+)
 
 
 def held_out(indexer):
@@ -103,12 +107,17 @@ def held_out(indexer):
 
 
 before, _, _ = held_out(indexers[layer])
-log = list(ti.train_indexers(model, indexers, train_x, steps=60, lr=3e-3, batch_size=1,
-                             n_queries=n_queries, topk=topk, log_every=5))
+log = list(
+    ti.train_indexers(
+        model, indexers, train_x, steps=60, lr=3e-3, batch_size=1, n_queries=n_queries, topk=topk, log_every=5
+    )
+)
 after, scores, p = held_out(indexers[layer])
 for name, m in (("before", before), ("after", after)):
-    print(f"held-out, {name:6s}: KL {m['loss']:.3f} · recall {m['recall']:.3f} (ideal top-k "
-          f"{m['recall_oracle']:.3f}) · overlap with the ideal set {m['overlap']:.3f}")
+    print(
+        f"held-out, {name:6s}: KL {m['loss']:.3f} · recall {m['recall']:.3f} (ideal top-k "
+        f"{m['recall_oracle']:.3f}) · overlap with the ideal set {m['overlap']:.3f}"
+    )
 
 # %% [markdown]
 # ## Picture: the training run, and what one query keeps afterwards
@@ -117,16 +126,27 @@ for name, m in (("before", before), ("after", after)):
 # the ideal top-k (the k largest attention weights) is the ceiling any selector could reach.
 
 # %%
-viz.training_curves([e["step"] for e in log], [e["loss"] for e in log],
-                    {"recall (indexer)": [e["recall"] for e in log],
-                     "recall (ideal top-k)": [e["recall_oracle"] for e in log],
-                     "overlap with ideal": [e["overlap"] for e in log]})
+viz.training_curves(
+    [e["step"] for e in log],
+    [e["loss"] for e in log],
+    {
+        "recall (indexer)": [e["recall"] for e in log],
+        "recall (ideal top-k)": [e["recall_oracle"] for e in log],
+        "overlap with ideal": [e["overlap"] for e in log],
+    },
+)
 
 # %%
 T_eval = eval_ids.shape[1]
 tokens = display_tokens(tok, eval_ids[0].tolist())
-viz.query_strip(scores[0, -1], p[0, -1], dsa.select_topk(scores, topk)[0, -1], query=T_eval - 1,
-                tokens=tokens, dense_top=dsa.oracle_topk(p, topk)[0, -1])
+viz.query_strip(
+    scores[0, -1],
+    p[0, -1],
+    dsa.select_topk(scores, topk)[0, -1],
+    query=T_eval - 1,
+    tokens=tokens,
+    dense_top=dsa.oracle_topk(p, topk)[0, -1],
+)
 
 # %% [markdown]
 # ## Stage 2: the loss on the selected set
@@ -141,19 +161,21 @@ viz.query_strip(scores[0, -1], p[0, -1], dsa.select_topk(scores, topk)[0, -1], q
 # On the held-out text with the indexer we just trained:
 
 # %%
-q_main, k_main = ti.main_qk(model, layer, eval_x)          # [1, T, 9, 64], [1, T, 3, 64]
+q_main, k_main = ti.main_qk(model, layer, eval_x)  # [1, T, 9, 64], [1, T, 3, 64]
 S = scores.shape[1]
-idx = dsa.select_topk(scores, topk)                        # [1, S, k]
+idx = dsa.select_topk(scores, topk)  # [1, S, k]
 with torch.no_grad():
-    dense_probs = dsa.attention_probs(q_main[:, -S:], k_main)              # [1, H, S, T]
+    dense_probs = dsa.attention_probs(q_main[:, -S:], k_main)  # [1, H, S, T]
     sparse_probs = dsa.sparse_attention_probs(q_main[:, -S:], k_main, idx)  # [1, S, H, k]
-target_a = losses.attention_target(sparse_probs, head_dim=2)               # [1, S, k]
-target_b = losses.restricted_target(dense_probs, idx)                      # [1, S, k]
+target_a = losses.attention_target(sparse_probs, head_dim=2)  # [1, S, k]
+target_b = losses.restricted_target(dense_probs, idx)  # [1, S, k]
 
-summed = dense_probs.sum(1).gather(-1, idx.clamp(min=0)).masked_fill(idx < 0, 0)   # reading B by hand
+summed = dense_probs.sum(1).gather(-1, idx.clamp(min=0)).masked_fill(idx < 0, 0)  # reading B by hand
 assert torch.allclose(summed / summed.sum(-1, keepdim=True), target_b, atol=1e-6)
-print(f"mean |A − B| per entry: {float((target_a - target_b).abs().mean()):.4f}; stage-2 loss (A): "
-      f"{float(losses.sparse_indexer_loss(scores, sparse_probs, idx)):.4f}")
+print(
+    f"mean |A − B| per entry: {float((target_a - target_b).abs().mean()):.4f}; stage-2 loss (A): "
+    f"{float(losses.sparse_indexer_loss(scores, sparse_probs, idx)):.4f}"
+)
 
 # %% [markdown]
 # They differ only in how the heads are weighted (in A every head's row sums to 1 over $S_t$; in B a
@@ -163,14 +185,14 @@ print(f"mean |A − B| per entry: {float((target_a - target_b).abs().mean()):.4f
 # model card:
 
 # %%
-print(inspect.getsource(train_sparse.recording_select))   # the stage-2 step of every layer, as it ran
+print(inspect.getsource(train_sparse.recording_select))  # the stage-2 step of every layer, as it ran
 
 # %%
 card = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "indexers" / "MODEL_CARD.md"
 if card.exists():
     text_card = card.read_text()
     start = text_card.lower().find("## stage 2")
-    print(text_card[start:start + 2500] if start >= 0 else text_card[:2500])
+    print(text_card[start : start + 2500] if start >= 0 else text_card[:2500])
 else:
     print("assets/indexers/MODEL_CARD.md is not shipped in this checkout yet.")
 
@@ -184,7 +206,7 @@ else:
 answer_1 = None
 
 # %% [solution]
-summed_heads = probs[0].sum(0)                                     # [T, T]
+summed_heads = probs[0].sum(0)  # [T, T]
 answer_1 = summed_heads / summed_heads.sum(-1, keepdim=True)
 
 # %% [check]
@@ -199,8 +221,8 @@ ex.check_target(answer_1, probs)
 answer_2 = None
 
 # %% [solution]
-p_ex = probs[0].sum(0) / probs[0].sum(0).sum(-1, keepdim=True)     # [T, T]
-log_soft = I[0].log_softmax(-1)                                    # [T, T]
+p_ex = probs[0].sum(0) / probs[0].sum(0).sum(-1, keepdim=True)  # [T, T]
+log_soft = I[0].log_softmax(-1)  # [T, T]
 terms = p_ex * (p_ex.clamp_min(1e-30).log() - log_soft)
 answer_2 = terms.masked_fill(p_ex == 0, 0).sum(-1).mean()
 
@@ -216,7 +238,7 @@ ex.check_kl(answer_2, I, losses.attention_target(probs))
 answer_3 = None
 
 # %% [solution]
-p_last = losses.attention_target(probs)[0, -1]                      # [T]
+p_last = losses.attention_target(probs)[0, -1]  # [T]
 answer_3 = I[0, -1].softmax(-1) - p_last
 
 # %% [check]

@@ -18,13 +18,27 @@ import pathlib
 import numpy as np
 
 import dsa_core as dsa
-from dsa_core.cost import timing as bench, flops as cost, prices as cost_api, report as cost_bench, paper as cost_paper
-from dsa_core import viz
-from course.checks import nb07 as ex
 from course import setup_notebook
+from course.checks import nb07 as ex
+from dsa_core import viz
+from dsa_core.cost import (
+    flops as cost,
+)
+from dsa_core.cost import (
+    paper as cost_paper,
+)
+from dsa_core.cost import (
+    prices as cost_api,
+)
+from dsa_core.cost import (
+    report as cost_bench,
+)
+from dsa_core.cost import (
+    timing as bench,
+)
 
 setup_notebook(seed=0)
-shape = cost.V32_MQA              # DeepSeek-V3.2 671B, MLA in its absorbed "MQA mode" (decode)
+shape = cost.V32_MQA  # DeepSeek-V3.2 671B, MLA in its absorbed "MQA mode" (decode)
 shape
 
 # %% [markdown]
@@ -47,8 +61,10 @@ for L in (1024, 2048, 8192, 131072):
     dense_by_hand, dsa_by_hand = A * L, I * L + A * min(L, shape.index_topk)
     assert dense_by_hand == cost.dense_cost(shape, L, "decode")["total_flops"]
     assert dsa_by_hand == cost.dsa_cost(shape, L, "decode")["total_flops"]
-    print(f"L = {L:7,}: dense {dense_by_hand / 1e9:7.2f} GFLOP, DSA {dsa_by_hand / 1e9:6.2f} GFLOP "
-          f"per decoded token per layer  (×{dense_by_hand / dsa_by_hand:.2f})")
+    print(
+        f"L = {L:7,}: dense {dense_by_hand / 1e9:7.2f} GFLOP, DSA {dsa_by_hand / 1e9:6.2f} GFLOP "
+        f"per decoded token per layer  (×{dense_by_hand / dsa_by_hand:.2f})"
+    )
 
 # %% [markdown]
 # ## Picture: FLOPs per decoded token against context length
@@ -57,18 +73,27 @@ for L in (1024, 2048, 8192, 131072):
 # while its indexer keeps growing, 17× lower. The crossover is just above k.
 
 # %%
-lengths = [2 ** p for p in range(8, 18)]                       # 256 … 131072
+lengths = [2**p for p in range(8, 18)]  # 256 … 131072
 c = cost.curves(shape, shape, lengths, phase="decode")
 t_star = cost.crossover_token(shape, shape)
-viz.cost_curves(lengths, {"dense": c["dense/total_flops"], "DSA total": c["dsa/total_flops"],
-                          "DSA: indexer part": [2 * m for m in c["dsa/indexer/qk_macs"]],
-                          "DSA: core attention part": [2 * m for m in c["dsa/attention/core_macs"]]},
-                y_title="FLOPs per decoded token, one layer", crossover=t_star,
-                title="decode: dense vs DSA (671B, MLA MQA mode)")
+viz.cost_curves(
+    lengths,
+    {
+        "dense": c["dense/total_flops"],
+        "DSA total": c["dsa/total_flops"],
+        "DSA: indexer part": [2 * m for m in c["dsa/indexer/qk_macs"]],
+        "DSA: core attention part": [2 * m for m in c["dsa/attention/core_macs"]],
+    },
+    y_title="FLOPs per decoded token, one layer",
+    crossover=t_star,
+    title="decode: dense vs DSA (671B, MLA MQA mode)",
+)
 
 # %%
-print(f"crossover per token: {t_star:,.0f} tokens; per whole prefill: "
-      f"{cost.crossover_sequence(shape, shape):,.0f} tokens")
+print(
+    f"crossover per token: {t_star:,.0f} tokens; per whole prefill: "
+    f"{cost.crossover_sequence(shape, shape):,.0f} tokens"
+)
 print(f"as L grows, dense/DSA → A / I = {cost.asymptotic_ratio(shape, shape):.1f}×")
 
 # %% [markdown]
@@ -78,16 +103,20 @@ print(f"as L grows, dense/DSA → A / I = {cost.asymptotic_ratio(shape, shape):.
 # 64-dim RoPE key in bf16) and the indexer's own key (128 FP8 values and one fp32 scale):
 
 # %%
-kv_by_hand = 512 + 4 * (512 // 128) + 2 * 64           # FP8 latent + scales + bf16 RoPE part
-index_by_hand = 128 + 4                                 # FP8 indexer key + its scale
-assert cost.cache_bytes_per_token(shape, "fp8") == {"kv_cache/bytes_per_token": kv_by_hand,
-                                                    "index_cache/bytes_per_token": index_by_hand}
+kv_by_hand = 512 + 4 * (512 // 128) + 2 * 64  # FP8 latent + scales + bf16 RoPE part
+index_by_hand = 128 + 4  # FP8 indexer key + its scale
+assert cost.cache_bytes_per_token(shape, "fp8") == {
+    "kv_cache/bytes_per_token": kv_by_hand,
+    "index_cache/bytes_per_token": index_by_hand,
+}
 L = 131072
 dense_read = cost.dense_cost(shape, L, "decode", kv_fmt="bf16")["decode/read_bytes"]
 dsa_read = cost.dsa_cost(shape, L, "decode")["decode/read_bytes"]
 print(f"cache per token per layer: {kv_by_hand} B latent + {index_by_hand} B indexer key (FP8)")
-print(f"one decode step at 128K reads {dense_read / 1e6:.1f} MB (dense, bf16 cache) vs "
-      f"{dsa_read / 1e6:.1f} MB (DSA) per layer: {dense_read / dsa_read:.1f}× less")
+print(
+    f"one decode step at 128K reads {dense_read / 1e6:.1f} MB (dense, bf16 cache) vs "
+    f"{dsa_read / 1e6:.1f} MB (DSA) per layer: {dense_read / dsa_read:.1f}× less"
+)
 
 # %% [markdown]
 # DSA does not shrink the cache (it *adds* the indexer's 132 B); it shrinks what each step has to
@@ -109,8 +138,16 @@ for variant in ("dense/sdpa_causal", "dense/dense_attention", "dsa/total"):
     s = cost_bench.series(result, variant)
     measured[f"{variant} (measured)"] = (s["T"], s["ms"])
     predicted[f"{variant} (predicted)"] = s["predicted_ms"]
-viz.line_chart(result["lengths"], predicted, "tokens T", "milliseconds", log_x=True, log_y=True,
-               markers=measured, title=f"measured on {result['device_name']} ({result['threads']} threads)")
+viz.line_chart(
+    result["lengths"],
+    predicted,
+    "tokens T",
+    "milliseconds",
+    log_x=True,
+    log_y=True,
+    markers=measured,
+    title=f"measured on {result['device_name']} ({result['threads']} threads)",
+)
 
 # %% [markdown]
 # Read this honestly: on a CPU, PyTorch's fused dense attention (SDPA) is very fast and our readable
@@ -130,17 +167,34 @@ if gpu:
         r = rows.get((T_g, "speedup/dense_mla_over_dsa"))
         extrapolated = rows.get((T_g, "dense/sdpa_mla_576_512"), {}).get("extrapolated")
         if r:
-            print(f"T = {T_g:7,}: dense MLA (576/512) ÷ DSA = {r.get('note', r['ms'])}"
-                  + ("  [dense time extrapolated]" if extrapolated else ""))
+            print(
+                f"T = {T_g:7,}: dense MLA (576/512) ÷ DSA = {r.get('note', r['ms'])}"
+                + ("  [dense time extrapolated]" if extrapolated else "")
+            )
 
 # %%
 if gpu:
-    wanted = [v for v in ("dense/sdpa_causal", "dense/sdpa_mla_576_512", "dsa/total", "dsa/total_fp8_indexer")
-              if any(r["variant"] == v for r in gpu["rows"])]
-    lines = {v: [np.nan if rows.get((T_g, v), {}).get("ms") is None else rows[(T_g, v)]["ms"]
-                 for T_g in gpu["lengths"]] for v in wanted}
-    fig = viz.line_chart(gpu["lengths"], lines, "tokens T", "milliseconds (prefill, one layer)", log_x=True,
-                         log_y=True, title=f"recorded on {gpu['device_name']} ({gpu['dtype']}, {gpu['shape']['name']})")
+    wanted = [
+        v
+        for v in ("dense/sdpa_causal", "dense/sdpa_mla_576_512", "dsa/total", "dsa/total_fp8_indexer")
+        if any(r["variant"] == v for r in gpu["rows"])
+    ]
+    lines = {
+        v: [
+            np.nan if rows.get((T_g, v), {}).get("ms") is None else rows[(T_g, v)]["ms"]
+            for T_g in gpu["lengths"]
+        ]
+        for v in wanted
+    }
+    fig = viz.line_chart(
+        gpu["lengths"],
+        lines,
+        "tokens T",
+        "milliseconds (prefill, one layer)",
+        log_x=True,
+        log_y=True,
+        title=f"recorded on {gpu['device_name']} ({gpu['dtype']}, {gpu['shape']['name']})",
+    )
     fig.show()
 
 # %% [markdown]
@@ -169,8 +223,15 @@ for curve, fit in fits.items():
     markers[f"{curve} (read off the plot)"] = (fit["points"]["position"], fit["points"]["cost"])
 grid = fits["prefill/dense"]["grid"]["position"]
 assert all(f["grid"]["position"] == grid for f in fits.values())
-viz.line_chart(grid, series, "token position", "USD per million tokens", markers=markers,
-               title="Figure 3 of the V3.2-Exp report: read-offs and the arithmetic fit", height=520)
+viz.line_chart(
+    grid,
+    series,
+    "token position",
+    "USD per million tokens",
+    markers=markers,
+    title="Figure 3 of the V3.2-Exp report: read-offs and the arithmetic fit",
+    height=520,
+)
 
 # %%
 for sentence in cost_paper.explain():
@@ -184,8 +245,10 @@ for sentence in cost_paper.explain():
 
 # %%
 for model, p in cost_api.PRICES.items():
-    print(f"{model:14s} input (cache miss) ${p['input_miss']:.3f} · input (cache hit) ${p['input_hit']:.3f}"
-          f" · output ${p['output']:.2f}")
+    print(
+        f"{model:14s} input (cache miss) ${p['input_miss']:.3f} · input (cache hit) ${p['input_hit']:.3f}"
+        f" · output ${p['output']:.2f}"
+    )
 print(cost_api.PRICE_SOURCE)
 
 # %% [markdown]
@@ -195,9 +258,11 @@ print(cost_api.PRICE_SOURCE)
 # %%
 for name, make in cost_api.WORKLOADS.items():
     r = cost_api.compare(make())
-    print(f"{name}: ${r['old']['usd/total']:.3f} → ${r['new']['usd/total']:.3f} "
-          f"(−{r['saving_share']:.0%}); from sparse attention ${r['usd/saving_from_sparse_attention']:+.3f}, "
-          f"from pricing policy ${r['usd/saving_from_pricing_policy']:+.3f}")
+    print(
+        f"{name}: ${r['old']['usd/total']:.3f} → ${r['new']['usd/total']:.3f} "
+        f"(−{r['saving_share']:.0%}); from sparse attention ${r['usd/saving_from_sparse_attention']:+.3f}, "
+        f"from pricing policy ${r['usd/saving_from_pricing_policy']:+.3f}"
+    )
 
 # %% [markdown]
 # The long single call (the contract) owes most of its saving to sparse attention; short calls
@@ -241,8 +306,10 @@ answer_3 = None
 
 # %% [solution]
 old_p, new_p = cost_api.PRICES["V3.1-Terminus"], cost_api.PRICES["V3.2-Exp"]
-answer_3 = ((65300 * old_p["input_miss"] + 1500 * old_p["output"]) / 1e6,
-            (65300 * new_p["input_miss"] + 1500 * new_p["output"]) / 1e6)
+answer_3 = (
+    (65300 * old_p["input_miss"] + 1500 * old_p["output"]) / 1e6,
+    (65300 * new_p["input_miss"] + 1500 * new_p["output"]) / 1e6,
+)
 
 # %% [check]
 ex.check_contract_bill(answer_3)

@@ -1,6 +1,6 @@
 """Fixtures of the AppTest suite (helpers live in apphelp.py, importable by name from the tests)."""
-import pytest
 
+import pytest
 from apphelp import make_app
 
 

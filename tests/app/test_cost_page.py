@@ -1,7 +1,7 @@
 """The Cost page: predicted curves follow the controls, the calculator answers, the benchmark button
 measures with a progress bar."""
-import numpy as np
 
+import numpy as np
 from apphelp import decode, figure_with, figures, make_app, no_errors
 
 PAGE = "lessons/cost.py"
@@ -19,11 +19,11 @@ def test_predicted_curves_follow_k_and_phase():
     at.select_slider(key="cost_k").set_value(256).run()
     no_errors(at)
     after = flops(at)
-    assert np.allclose(before["dense"], after["dense"])                      # dense does not depend on k
-    assert after["DSA: sparse attention"][-1] < before["DSA: sparse attention"][-1]   # 2048 -> 256
+    assert np.allclose(before["dense"], after["dense"])  # dense does not depend on k
+    assert after["DSA: sparse attention"][-1] < before["DSA: sparse attention"][-1]  # 2048 -> 256
     at.radio(key="cost_phase").set_value("decode").run()
     no_errors(at)
-    assert flops(at)["dense"][-1] < after["dense"][-1]                       # one token vs a whole prefill
+    assert flops(at)["dense"][-1] < after["dense"][-1]  # one token vs a whole prefill
 
 
 def test_calculator_and_paper_tabs():

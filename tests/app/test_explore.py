@@ -1,6 +1,6 @@
 """The Explore page in AppTest: widgets change the figures' data as expected; bad input never crashes."""
-import numpy as np
 
+import numpy as np
 from apphelp import SHORT, decode, figure_with, figures, make_app, no_errors
 
 
@@ -29,7 +29,7 @@ def test_query_slider_moves_the_strip_and_the_maps_line(app):
     s = strip(at)
     assert s["layout"]["meta"]["query"] == 20
     xs = np.concatenate([decode(t["x"]) for t in s["data"] if t["type"] == "bar"])
-    assert xs.max() <= 20                                   # only keys 0..query are drawn
+    assert xs.max() <= 20  # only keys 0..query are drawn
     assert all(sh["y0"] == 20 for sh in maps(at)["layout"]["shapes"])
 
 
@@ -41,7 +41,7 @@ def test_k_changes_the_selection(app):
     assert before == 16 and strip(at)["layout"]["meta"]["kept"] == 8
     mask = decode(maps(at)["data"][1]["z"])
     rows = np.nan_to_num(mask).sum(1)
-    assert rows[-1] == 8 and rows[3] == 4                   # k kept per row; short rows keep all they see
+    assert rows[-1] == 8 and rows[3] == 4  # k kept per row; short rows keep all they see
 
 
 def test_head_changes_the_dense_map(app):
@@ -51,7 +51,7 @@ def test_head_changes_the_dense_map(app):
     dense_h2 = decode(maps(at)["data"][3]["z"])
     assert not np.allclose(np.nan_to_num(dense_mean), np.nan_to_num(dense_h2))
     rows = np.nansum(dense_h2, 1)
-    assert np.allclose(rows, 1, atol=1e-3)                  # attention rows are probabilities
+    assert np.allclose(rows, 1, atol=1e-3)  # attention rows are probabilities
 
 
 def test_attention_scales_are_fixed_and_labelled(app):
@@ -70,18 +70,24 @@ def test_k_zero_and_k_above_length_are_clamped_with_a_message():
     at = make_app(k=5000)
     no_errors(at)
     assert any("equals dense" in w.value for w in at.warning)
-    assert np.allclose(np.nan_to_num(decode(maps(at)["data"][5]["z"])), 0, atol=1e-5)  # sparse − dense vanishes
+    assert np.allclose(
+        np.nan_to_num(decode(maps(at)["data"][5]["z"])), 0, atol=1e-5
+    )  # sparse − dense vanishes
 
 
 def test_bad_inputs_never_crash():
     at = make_app(text="   ")
     no_errors(at)
     assert any("empty" in i.value for i in at.info)
-    for text in ["Hi", "שלום עולם 👋🏽 مرحبا بالعالم 🎉 " * 3, "\x00\x01\x02ÿþ\x7f" * 50 + "ok",
-                 "word " * 200_000]:
+    for text in [
+        "Hi",
+        "שלום עולם 👋🏽 مرحبا بالعالم 🎉 " * 3,
+        "\x00\x01\x02ÿþ\x7f" * 50 + "ok",
+        "word " * 200_000,
+    ]:
         at = make_app(text=text, max_tokens=64)
         no_errors(at)
-    assert any("only its first 64 tokens" in w.value for w in at.warning)   # the 1 MB text is cut, and says so
+    assert any("only its first 64 tokens" in w.value for w in at.warning)  # the 1 MB text is cut, and says so
 
 
 def test_long_text_maps_are_pooled_never_above_512_cells():

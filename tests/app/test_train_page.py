@@ -1,4 +1,5 @@
 """The Train page: the stage-1 generator runs live, curves appear, recall improves on the training text."""
+
 from apphelp import SHORT, figures, make_app, no_errors
 
 PAGE = "lessons/train.py"
@@ -14,8 +15,9 @@ def test_training_runs_and_shows_before_and_after():
     assert bars, "no before/after figure"
     x = bars[0]["data"][0]["x"]
     from apphelp import decode
+
     before, after = decode(x)[:2]
-    assert after > before                                   # training on this text helps on this text
+    assert after > before  # training on this text helps on this text
     assert "After training" in " ".join(m.value for m in at.markdown)
 
 

@@ -1,11 +1,12 @@
 """dsa_core.viz on its own: pooling bounds and exactness, unique labels, export, and the view numbers."""
+
 import numpy as np
 import pytest
 import torch
 
 from dsa_core import viz
-from dsa_core.viz import pool
 from dsa_core.analysis import views
+from dsa_core.viz import pool
 
 
 def test_pooling_never_exceeds_the_budget_and_ignores_the_future():
@@ -13,11 +14,11 @@ def test_pooling_never_exceeds_the_budget_and_ignores_the_future():
     for how in ("max", "mean"):
         p, re, ce = pool.pool_matrix(z, 192, how, causal=True)
         assert p.shape[0] <= 192 and p.shape[1] <= 192 and p.dtype == np.float32
-        assert np.isnan(p[0, -1]) and not np.isnan(p[-1, 0])          # all-future block stays NaN
+        assert np.isnan(p[0, -1]) and not np.isnan(p[-1, 0])  # all-future block stays NaN
     b = re[1]
-    assert np.isclose(p[-1, 0], z[re[-1]:, :b].mean())                 # mean of a fully visible block
+    assert np.isclose(p[-1, 0], z[re[-1] :, :b].mean())  # mean of a fully visible block
     small, _, _ = pool.pool_matrix(z[:50, :50], 192, "max", causal=True)
-    assert small.shape == (50, 50) and np.isnan(small[0, 1])            # no pooling needed: exact copy
+    assert small.shape == (50, 50) and np.isnan(small[0, 1])  # no pooling needed: exact copy
 
 
 def test_heatmaps_use_unique_labels_and_float32():
@@ -46,15 +47,17 @@ def test_token_html_escapes_and_labels():
 def test_sparse_probs_identity_matches_sparse_attention_probs():
     """The view's sparse map (dense restricted to the picks, renormalised) equals the gathered kernel's."""
     from dsa_core import attention_probs, select_topk, sparse_attention_probs
+
     torch.manual_seed(0)
     T, H, D, k = 12, 4, 8, 5
     q, kk = torch.randn(1, T, H, D), torch.randn(1, T, 2, D)
-    P = attention_probs(q, kk)[0]                                        # [H,T,T]
+    P = attention_probs(q, kk)[0]  # [H,T,T]
     idx = select_topk(torch.randn(1, T, T).masked_fill(~torch.ones(T, T).tril().bool(), float("-inf")), k)[0]
 
     class Rec:
         dense_probs = P
-    ref = sparse_attention_probs(q, kk, idx[None])[0]                    # [T,H,K]
+
+    ref = sparse_attention_probs(q, kk, idx[None])[0]  # [T,H,K]
     for head in (None, 2):
         got = views._sparse_probs(Rec, idx, head)
         want = ref.mean(1) if head is None else ref[:, head]
@@ -64,11 +67,14 @@ def test_sparse_probs_identity_matches_sparse_attention_probs():
 def test_row_pickers_cover_every_row_and_stay_out_of_exports():
     """Plotly can't select heatmap cells: invisible markers over the picked panels make rows clickable."""
     z = np.tril(np.random.default_rng(1).random((300, 300))).astype(np.float32)
-    fig = viz.aligned_maps({"scores": z, "dense": z, "mask": z}, tokens=[f"t{i}" for i in range(300)],
-                           pick_rows=("scores", "dense"))
+    fig = viz.aligned_maps(
+        {"scores": z, "dense": z, "mask": z},
+        tokens=[f"t{i}" for i in range(300)],
+        pick_rows=("scores", "dense"),
+    )
     pickers = [t for t in fig.data if t.type == "scatter"]
     assert len(pickers) == 2 and fig.layout.clickmode == "event+select"
-    rows = fig.data[0].y                                    # pooled row starts of the first map
+    rows = fig.data[0].y  # pooled row starts of the first map
     assert set(np.unique(pickers[0].y)) == set(rows.tolist()) and pickers[1].xaxis == "x2"
     assert all(t.marker.opacity == 0 for t in pickers) and "t0" in pickers[0].text[0]
     assert "row picker" not in viz.figure_csv(fig) and [t.type for t in fig.data[:3]] == ["heatmap"] * 3
@@ -77,10 +83,11 @@ def test_row_pickers_cover_every_row_and_stay_out_of_exports():
 
 def test_kept_token_chips_are_solid_and_legible_on_any_theme():
     from dsa_core.viz import tokens
+
     for score in np.linspace(0, 1, 21):
         css = tokens._shade(score, 0.0, 1.0)
         bg, fg = css.split(";")
-        rgb = [int(bg[-6:][i:i + 2], 16) for i in (0, 2, 4)]
+        rgb = [int(bg[-6:][i : i + 2], 16) for i in (0, 2, 4)]
         lum, text = tokens._luminance(rgb), (1.0 if fg.endswith("#fff") else 0.0)
         ratio = (max(lum, text) + 0.05) / (min(lum, text) + 0.05)
-        assert "rgba" not in css and ratio >= 4.5, (score, css, ratio)     # WCAG AA for normal text
+        assert "rgba" not in css and ratio >= 4.5, (score, css, ratio)  # WCAG AA for normal text

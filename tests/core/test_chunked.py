@@ -1,4 +1,5 @@
 """Block-by-block selection equals the one-shot selection, and never needs a T×T matrix."""
+
 import pytest
 import torch
 
@@ -21,7 +22,7 @@ def test_chunked_handles_fewer_queries_than_keys():
 
 def test_chunked_equals_unchunked_with_many_ties():
     q, k, w = toy_indexer_inputs(1, 30, 1, 4)
-    q, k = q.round(), k.round()           # integer dot products: lots of exactly equal scores
+    q, k = q.round(), k.round()  # integer dot products: lots of exactly equal scores
     want = select_topk(index_scores(q, k, w), 6)
     assert torch.equal(chunked_index_topk(q, k, w, 6, chunk=7), want)
 

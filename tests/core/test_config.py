@@ -1,4 +1,5 @@
 """The 671B preset equals the official config; the small presets are consistent."""
+
 import dataclasses
 
 import pytest
@@ -7,10 +8,25 @@ from dsa_core import PRESETS, SMOLLM2_HOST, TEACHING, V32_671B, DSAConfig
 
 # inference/config_671B_v3.2.json plus ModelArgs defaults (dsa_spec.md section (b))
 OFFICIAL_671B = dict(
-    vocab_size=129280, dim=7168, n_layers=61, n_heads=128, q_lora_rank=1536, kv_lora_rank=512,
-    qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128, index_n_heads=64,
-    index_head_dim=128, index_topk=2048, rope_theta=10000.0, rope_factor=40.0,
-    original_seq_len=4096, beta_fast=32, beta_slow=1, mscale=1.0, scale_fmt="ue8m0",
+    vocab_size=129280,
+    dim=7168,
+    n_layers=61,
+    n_heads=128,
+    q_lora_rank=1536,
+    kv_lora_rank=512,
+    qk_nope_head_dim=128,
+    qk_rope_head_dim=64,
+    v_head_dim=128,
+    index_n_heads=64,
+    index_head_dim=128,
+    index_topk=2048,
+    rope_theta=10000.0,
+    rope_factor=40.0,
+    original_seq_len=4096,
+    beta_fast=32,
+    beta_slow=1,
+    mscale=1.0,
+    scale_fmt="ue8m0",
 )
 
 
@@ -36,8 +52,15 @@ def test_presets_are_frozen_and_listed():
     assert dataclasses.replace(TEACHING, index_topk=8).index_topk == 8
 
 
-@pytest.mark.parametrize("bad", [dict(n_heads=9, n_kv_heads=2), dict(index_topk=0),
-                                 dict(index_rope_head_dim=3), dict(index_rope_head_dim=256)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(n_heads=9, n_kv_heads=2),
+        dict(index_topk=0),
+        dict(index_rope_head_dim=3),
+        dict(index_rope_head_dim=256),
+    ],
+)
 def test_inconsistent_configs_raise_value_error(bad):
     with pytest.raises(ValueError):
         DSAConfig(**bad)

@@ -1,4 +1,5 @@
 """Rung 0 is the oracle, so it is checked against PyTorch's own attention."""
+
 import pytest
 import torch
 import torch.nn.functional as F

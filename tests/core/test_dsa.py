@@ -1,9 +1,18 @@
 """The composed layer: k ≥ T is dense, the future never matters, prefill equals token-by-token decode."""
+
 import dataclasses
 
 import torch
 
-from dsa_core import SMOLLM2_HOST, TEACHING, LightningIndexer, dense_attention, dsa_attention, dsa_decode, masked_sparse_attention
+from dsa_core import (
+    SMOLLM2_HOST,
+    TEACHING,
+    LightningIndexer,
+    dense_attention,
+    dsa_attention,
+    dsa_decode,
+    masked_sparse_attention,
+)
 from dsa_core.toy import toy_layer
 
 
@@ -22,8 +31,9 @@ def test_dsa_with_k_at_least_t_is_dense_attention():
 def test_dsa_output_equals_the_masked_demo_form():
     indexer, (x, qr, q, k, v) = _layer(seed=1)
     out, trace = dsa_attention(x, q, k, v, indexer, topk=5, qr=qr)
-    torch.testing.assert_close(out, masked_sparse_attention(q, k, v, trace.topk_indices),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        out, masked_sparse_attention(q, k, v, trace.topk_indices), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_perturbing_future_tokens_leaves_earlier_outputs_unchanged():
@@ -32,10 +42,10 @@ def test_perturbing_future_tokens_leaves_earlier_outputs_unchanged():
     t = 10
     noisy = [a.clone() for a in (x, qr, q, k, v)]
     for a in noisy:
-        a[:, t + 1:] += torch.randn_like(a[:, t + 1:]) * 5
+        a[:, t + 1 :] += torch.randn_like(a[:, t + 1 :]) * 5
     out2, trace2 = dsa_attention(*noisy[:1], *noisy[2:], indexer, topk=6, qr=noisy[1])
-    torch.testing.assert_close(out2[:, :t + 1], out[:, :t + 1])
-    assert torch.equal(trace2.topk_indices[:, :t + 1], trace.topk_indices[:, :t + 1])
+    torch.testing.assert_close(out2[:, : t + 1], out[:, : t + 1])
+    assert torch.equal(trace2.topk_indices[:, : t + 1], trace.topk_indices[:, : t + 1])
     assert (trace.topk_indices <= torch.arange(24)[None, :, None]).all()
 
 

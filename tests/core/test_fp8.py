@@ -1,9 +1,17 @@
 """The optional FP8 simulation checked against the fp32 path (dsa_spec.md section (e) 7)."""
+
 import pytest
 import torch
 
 from dsa_core import index_scores, select_topk, topk_overlap
-from dsa_core.fp8 import act_quant, fp8_index_scores, fp8_index_scores_dequant, fp8_quant_dequant, hadamard, hadamard_matrix
+from dsa_core.fp8 import (
+    act_quant,
+    fp8_index_scores,
+    fp8_index_scores_dequant,
+    fp8_quant_dequant,
+    hadamard,
+    hadamard_matrix,
+)
 from dsa_core.toy import toy_indexer_inputs
 
 
@@ -15,8 +23,12 @@ def test_hadamard_matrix_is_orthogonal_and_the_rotation_keeps_index_scores():
     H = hadamard_matrix(128)
     torch.testing.assert_close(H @ H.T, 128 * torch.eye(128))
     q, k, w = toy_indexer_inputs(1, 32, 4, 128)
-    torch.testing.assert_close(_finite(index_scores(hadamard(q), hadamard(k), w)),
-                               _finite(index_scores(q, k, w)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        _finite(index_scores(hadamard(q), hadamard(k), w)),
+        _finite(index_scores(q, k, w)),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_act_quant_uses_power_of_two_scales_and_the_e4m3_range():
@@ -26,14 +38,18 @@ def test_act_quant_uses_power_of_two_scales_and_the_e4m3_range():
     assert (torch.frexp(scale).mantissa == 0.5).all()
     assert x_fp8.abs().max() <= 448
     torch.testing.assert_close(fp8_quant_dequant(x), x, rtol=0.07, atol=1e-3)
-    assert (act_quant(torch.zeros(1, 128))[1] > 0).all()       # amax floor 1e-4: no division by 0
+    assert (act_quant(torch.zeros(1, 128))[1] > 0).all()  # amax floor 1e-4: no division by 0
 
 
 @pytest.mark.parametrize("ue8m0", [True, False])
 def test_scale_folded_demo_formula_equals_the_dequantised_formula(ue8m0):
     q, k, w = toy_indexer_inputs(2, 24, 4, 64)
-    torch.testing.assert_close(_finite(fp8_index_scores(q, k, w, ue8m0)),
-                               _finite(fp8_index_scores_dequant(q, k, w, ue8m0)), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        _finite(fp8_index_scores(q, k, w, ue8m0)),
+        _finite(fp8_index_scores_dequant(q, k, w, ue8m0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_fp8_top_k_overlaps_the_fp32_top_k_by_at_least_90_percent():

@@ -1,8 +1,9 @@
 """index_scores equals the paper's sum written as loops; the module applies the official scalings."""
+
 import pytest
 import torch
 
-from dsa_core import TEACHING, SMOLLM2_HOST, LightningIndexer, apply_rope_half, index_scores, rope_cos_sin
+from dsa_core import SMOLLM2_HOST, TEACHING, LightningIndexer, apply_rope_half, index_scores, rope_cos_sin
 
 
 def test_index_scores_equals_an_explicit_loop():
@@ -41,11 +42,11 @@ def test_indexer_applies_the_official_scalings_and_rope():
     q, k, w = idx.project(x, qr, start_pos=3)
     h, d, r = TEACHING.index_n_heads, TEACHING.index_head_dim, TEACHING.index_rope_dim
     assert q.shape == (1, 6, h, d) and k.shape == (1, 6, d) and w.shape == (1, 6, h)
-    torch.testing.assert_close(w, idx.weights_proj(x) * h ** -0.5 * d ** -0.5)
+    torch.testing.assert_close(w, idx.weights_proj(x) * h**-0.5 * d**-0.5)
     cos, sin = rope_cos_sin(torch.arange(3, 9), r)
     raw_q = idx.wq_b(qr).view(1, 6, h, d)
     torch.testing.assert_close(q, apply_rope_half(raw_q, cos, sin))
-    torch.testing.assert_close(k[..., r:], idx.k_norm(idx.wk(x))[..., r:])   # nope half untouched
+    torch.testing.assert_close(k[..., r:], idx.k_norm(idx.wk(x))[..., r:])  # nope half untouched
     torch.testing.assert_close(idx(x, qr, 3), index_scores(q, k, w))
     assert isinstance(idx.k_norm, torch.nn.LayerNorm) and idx.k_norm.bias is not None
 

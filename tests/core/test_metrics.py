@@ -1,14 +1,23 @@
 """Recall, overlap and the same-budget baselines."""
+
 import pytest
 import torch
 
-from dsa_core import attention_probs, attention_recall, oracle_topk, random_topk, select_topk, topk_overlap, window_topk
+from dsa_core import (
+    attention_probs,
+    attention_recall,
+    oracle_topk,
+    random_topk,
+    select_topk,
+    topk_overlap,
+    window_topk,
+)
 from dsa_core.toy import toy_qkv
 
 
 def _probs_mean(T=20):
     q, k, _ = toy_qkv(1, T, 3, 8)
-    return attention_probs(q, k).mean(dim=1)                                      # [B, S, T]
+    return attention_probs(q, k).mean(dim=1)  # [B, S, T]
 
 
 def test_recall_is_one_when_every_visible_key_is_selected_and_oracle_is_best():

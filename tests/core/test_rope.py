@@ -1,4 +1,5 @@
 """Rotate-half RoPE: the formula of dsa_spec.md a.3, partial application, relative-position property."""
+
 import torch
 
 from dsa_core import apply_rope_half, rope_cos_sin
@@ -9,7 +10,7 @@ def test_rope_matches_the_rotate_half_formula():
     cos, sin = rope_cos_sin(torch.arange(5), 8, theta=10000.0)
     y = apply_rope_half(x, cos, sin)
     theta = 10000.0 ** (-torch.arange(0, 8, 2, dtype=torch.float64) / 8)
-    ang = torch.arange(5, dtype=torch.float64)[:, None] * theta                  # [T, 4]
+    ang = torch.arange(5, dtype=torch.float64)[:, None] * theta  # [T, 4]
     c, s = ang.cos().float(), ang.sin().float()
     x1, x2 = x[0, :, :4], x[0, :, 4:]
     expect = torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1)
@@ -26,8 +27,10 @@ def test_rope_touches_only_the_first_r_dims_and_keeps_norms():
 
 def test_rotated_dot_products_depend_only_on_relative_position():
     q, k = torch.randn(1, 1, 16), torch.randn(1, 1, 16)
+
     def dot(pq, pk):
         cq, sq = rope_cos_sin(torch.tensor([pq]), 16)
         ck, sk = rope_cos_sin(torch.tensor([pk]), 16)
         return (apply_rope_half(q, cq, sq) * apply_rope_half(k, ck, sk)).sum()
+
     torch.testing.assert_close(dot(7, 3), dot(104, 100), rtol=1e-4, atol=1e-4)

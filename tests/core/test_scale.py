@@ -1,10 +1,11 @@
 """The API at 671B head counts, at T = 4096, and at T = 32768 without any T×T allocation."""
+
 import subprocess
 import sys
 
 import torch
 
-from dsa_core import V32_671B, dense_attention, index_scores, select_topk, sparse_attention, window_topk
+from dsa_core import V32_671B, dense_attention, index_scores, select_topk, sparse_attention
 from dsa_core.toy import toy_indexer_inputs, toy_qkv
 
 
@@ -15,7 +16,7 @@ def test_api_works_with_the_671b_head_counts():
     idx = select_topk(index_scores(iq, ik, iw), K)
     assert idx.shape == (1, T, K) and idx.dtype == torch.int64
     assert sparse_attention(q, k, v, idx).shape == dense_attention(q, k, v).shape == (1, T, 128, 16)
-    mqa = sparse_attention(q, k[:, :, :1], v[:, :, :1], idx)        # MLA's MQA mode: one latent head
+    mqa = sparse_attention(q, k[:, :, :1], v[:, :, :1], idx)  # MLA's MQA mode: one latent head
     assert mqa.shape == (1, T, 128, 16)
 
 
@@ -26,9 +27,10 @@ def test_api_works_at_t_4096():
     assert (idx <= torch.arange(T)[None, :, None]).all() and (idx[0, -1] >= 0).all()
     q, k, v = toy_qkv(1, T, 2, 8, H_kv=1)
     assert sparse_attention(q[:, -8:], k, v, idx[:, -8:]).shape == (1, 8, 2, 8)
-    everything = torch.arange(T).expand(1, 8, T)          # the last 8 queries select every key
-    torch.testing.assert_close(sparse_attention(q[:, -8:], k, v, everything),
-                               dense_attention(q[:, -8:], k, v), rtol=1e-5, atol=1e-5)
+    everything = torch.arange(T).expand(1, 8, T)  # the last 8 queries select every key
+    torch.testing.assert_close(
+        sparse_attention(q[:, -8:], k, v, everything), dense_attention(q[:, -8:], k, v), rtol=1e-5, atol=1e-5
+    )
 
 
 PROBE = """

@@ -1,8 +1,16 @@
 """The ladder: gathered (rung 2) equals masked-dense (rung 1), and k ≥ T equals dense (rung 0)."""
+
 import pytest
 import torch
 
-from dsa_core import causal_mask, dense_attention, masked_sparse_attention, select_topk, sparse_attention, sparse_attention_probs
+from dsa_core import (
+    causal_mask,
+    dense_attention,
+    masked_sparse_attention,
+    select_topk,
+    sparse_attention,
+    sparse_attention_probs,
+)
 
 
 def _random_selection(B, S, T, k, seed=0):
@@ -11,14 +19,16 @@ def _random_selection(B, S, T, k, seed=0):
     return select_topk(scores, k)
 
 
-@pytest.mark.parametrize("B,S,H,H_kv,K", [(1, 8, 2, 2, 3), (2, 16, 4, 1, 5), (2, 12, 6, 3, 4),
-                                          (1, 5, 9, 3, 8), (3, 20, 4, 2, 1)])
+@pytest.mark.parametrize(
+    "B,S,H,H_kv,K", [(1, 8, 2, 2, 3), (2, 16, 4, 1, 5), (2, 12, 6, 3, 4), (1, 5, 9, 3, 8), (3, 20, 4, 2, 1)]
+)
 def test_gathered_and_masked_rungs_agree(B, S, H, H_kv, K):
     torch.manual_seed(0)
     q, k, v = torch.randn(B, S, H, 8), torch.randn(B, S, H_kv, 8), torch.randn(B, S, H_kv, 6)
     idx = _random_selection(B, S, S, K)
-    torch.testing.assert_close(sparse_attention(q, k, v, idx), masked_sparse_attention(q, k, v, idx),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        sparse_attention(q, k, v, idx), masked_sparse_attention(q, k, v, idx), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("k", [12, 13, 40])
@@ -34,7 +44,7 @@ def test_k_at_least_t_reproduces_dense_attention(k):
 def test_minus_one_slots_and_future_indices_are_ignored():
     torch.manual_seed(2)
     q, k, v = torch.randn(1, 4, 2, 4), torch.randn(1, 4, 2, 4), torch.randn(1, 4, 2, 4)
-    idx = torch.tensor([[[0, -1], [1, 3], [2, 0], [3, 1]]])   # row 1 names the future key 3
+    idx = torch.tensor([[[0, -1], [1, 3], [2, 0], [3, 1]]])  # row 1 names the future key 3
     clean = torch.tensor([[[0, -1], [1, -1], [2, 0], [3, 1]]])
     torch.testing.assert_close(sparse_attention(q, k, v, idx), sparse_attention(q, k, v, clean))
     p = sparse_attention_probs(q, k, idx)

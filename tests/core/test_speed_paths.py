@@ -3,6 +3,7 @@
 The references below are the earlier, slower forms: index scores head by head over all keys, ties
 broken by a stable sort of the whole row. Sparse attention must not depend on its block size.
 """
+
 import pytest
 import torch
 
@@ -32,11 +33,13 @@ def reference_select_topk(scores, k):
     return torch.cat([picked, picked.new_full((*picked.shape[:2], k - kk), -1)], dim=-1)
 
 
-@pytest.mark.parametrize("B,S,T,h,d", [(1, 40, 40, 4, 32), (2, 17, 50, 3, 8), (1, 64, 300, 8, 16),
-                                       (3, 5, 5, 1, 4), (1, 33, 1000, 4, 32)])
-@pytest.mark.parametrize("block", [1, 7 * 4 * 64, 2 ** 20])
+@pytest.mark.parametrize(
+    "B,S,T,h,d",
+    [(1, 40, 40, 4, 32), (2, 17, 50, 3, 8), (1, 64, 300, 8, 16), (3, 5, 5, 1, 4), (1, 33, 1000, 4, 32)],
+)
+@pytest.mark.parametrize("block", [1, 7 * 4 * 64, 2**20])
 def test_index_scores_equal_the_head_by_head_loop_exactly(B, S, T, h, d, block, monkeypatch):
-    monkeypatch.setattr(indexer_module, "BLOCK_ELEMENTS", block)   # one query per block .. all at once
+    monkeypatch.setattr(indexer_module, "BLOCK_ELEMENTS", block)  # one query per block .. all at once
     g = torch.Generator().manual_seed(S * T + h)
     q, k, w = (torch.randn(*shape, generator=g) for shape in ((B, S, h, d), (B, T, d), (B, S, h)))
     assert torch.equal(index_scores(q, k, w), reference_index_scores(q, k, w))
@@ -45,7 +48,7 @@ def test_index_scores_equal_the_head_by_head_loop_exactly(B, S, T, h, d, block, 
 def _tie_heavy_scores(seed, B=2, S=24, T=300):
     """ReLU-like scores: exact zeros, -0.0, a few repeated values, -inf in the future."""
     g = torch.Generator().manual_seed(seed)
-    scores = torch.randint(-2, 3, (B, S, T), generator=g).float().relu()        # many exact zeros
+    scores = torch.randint(-2, 3, (B, S, T), generator=g).float().relu()  # many exact zeros
     scores = scores * torch.where(torch.rand(B, S, 1, generator=g) < 0.3, -1.0, 1.0)  # -0.0 rows
     return scores.masked_fill(~causal_mask(S, T), -INF)
 
@@ -61,14 +64,14 @@ def test_select_topk_with_many_ties_equals_a_stable_sort(seed, k):
 def test_select_topk_on_random_relu_scores_equals_a_stable_sort(seed):
     g = torch.Generator().manual_seed(seed)
     q, k, w = (torch.randn(*shape, generator=g) for shape in ((1, 64, 4, 8), (1, 2000, 8), (1, 64, 4)))
-    w[:, ::3] = -w[:, ::3].abs()      # rows with all weights negative: best score 0, tied many times
+    w[:, ::3] = -w[:, ::3].abs()  # rows with all weights negative: best score 0, tied many times
     scores = index_scores(q, k, w)
     assert torch.equal(select_topk(scores, 128), reference_select_topk(scores, 128))
 
 
 def test_boundary_ties_far_beyond_the_first_k_plus_one_are_found():
     scores = torch.full((1, 1, 1000), 5.0)
-    scores[0, 0, 990:] = 7.0                 # 10 clear winners at the end, then 990 tied at 5.0
+    scores[0, 0, 990:] = 7.0  # 10 clear winners at the end, then 990 tied at 5.0
     assert select_topk(scores, 12)[0, 0].tolist() == list(range(990, 1000)) + [0, 1]
 
 
@@ -89,12 +92,12 @@ def test_one_bad_score_anywhere_raises(bad):
 def test_chunked_with_ties_equals_the_references(chunk, monkeypatch):
     monkeypatch.setattr(indexer_module, "BLOCK_ELEMENTS", 3 * 4 * 50)
     q, k, w = toy_indexer_inputs(2, 90, 4, 8, seed=3)
-    q, k = q.round(), k.round()             # integer dot products: many equal scores
+    q, k = q.round(), k.round()  # integer dot products: many equal scores
     want = reference_select_topk(reference_index_scores(q, k, w), 10)
     assert torch.equal(chunked_index_topk(q, k, w, 10, chunk=chunk), want)
 
 
-@pytest.mark.parametrize("elements", [1, 1000, 2 ** 24])
+@pytest.mark.parametrize("elements", [1, 1000, 2**24])
 def test_sparse_attention_does_not_depend_on_the_block_size(elements, monkeypatch):
     torch.manual_seed(0)
     q, k, v = torch.randn(2, 30, 6, 8), torch.randn(2, 30, 2, 8), torch.randn(2, 30, 2, 5)

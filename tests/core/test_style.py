@@ -1,4 +1,5 @@
 """The readability rules of aesthetics.md that a machine can check on the core files."""
+
 import ast
 import pathlib
 

@@ -1,4 +1,5 @@
 """Selection: best first, ties to the lower position, -1 for slots with no visible key, never the future."""
+
 import pytest
 import torch
 
@@ -47,7 +48,7 @@ def test_nan_scores_raise_value_error():
 
 def test_random_ties_match_a_stable_sort_reference():
     g = torch.Generator().manual_seed(0)
-    scores = torch.randint(-3, 4, (3, 12, 40), generator=g).float()   # few values: ties everywhere
+    scores = torch.randint(-3, 4, (3, 12, 40), generator=g).float()  # few values: ties everywhere
     scores = scores.masked_fill(~causal_mask(12, 40), -INF)
     order = torch.sort(scores, dim=-1, descending=True, stable=True)
     want = order.indices[..., :9].masked_fill(order.values[..., :9] == -INF, -1)
@@ -56,4 +57,5 @@ def test_random_ties_match_a_stable_sort_reference():
 
 def test_numpy_integer_k_is_accepted():
     import numpy as np
+
     assert select_topk(torch.zeros(1, 2, 2), np.int64(1)).shape == (1, 2, 1)

@@ -1,4 +1,5 @@
 """dsa_core.cost.prices: published prices, workloads and the sparse-vs-policy split."""
+
 import pytest
 
 from dsa_core.cost import prices as ca
@@ -14,7 +15,7 @@ def test_bill_by_hand():
     calls = [ca.Call(context=1_000_000, new=1_000_000, output=1_000_000)]
     b = ca.bill(calls, ca.PRICES["V3.2-Exp"], cache_hit_share=0.5)
     assert b["usd/total"] == pytest.approx(0.028 + 0.28 + 0.42)
-    assert ca.bill(calls, ca.PRICES["V3.2-Exp"])["tokens/input_hit"] == 1_000_000   # natural share
+    assert ca.bill(calls, ca.PRICES["V3.2-Exp"])["tokens/input_hit"] == 1_000_000  # natural share
     with pytest.raises(ValueError, match="cache_hit_share"):
         ca.bill(calls, ca.PRICES["V3.2-Exp"], 1.5)
 
@@ -41,7 +42,7 @@ def test_long_context_saving_is_mostly_sparse_attention_short_is_policy():
     long = ca.compare(ca.contract_review(), 0.0)
     assert long["compute_ratio"]["prefill"] < 0.7 and long["compute_ratio"]["decode"] < 0.3
     assert long["usd/saving_from_sparse_attention"] > long["usd/saving_from_pricing_policy"]
-    short = ca.compare(ca.codebase_summary(), 0.0)          # 3K-token calls: DSA is dearer (Figure 3)
+    short = ca.compare(ca.codebase_summary(), 0.0)  # 3K-token calls: DSA is dearer (Figure 3)
     assert short["compute_ratio"]["prefill"] > 1.0
     assert short["usd/saving_from_sparse_attention"] < 0 < short["usd/saving_from_pricing_policy"]
 

@@ -1,4 +1,5 @@
 """dsa_core.cost.paper: the Figure 3 read-off and the stated model fitted to it."""
+
 import pytest
 
 from dsa_core.cost import paper as cp
@@ -24,7 +25,7 @@ def test_fits_explain_the_curves():
     m = cp.fit_all()["main"]
     assert m["prefill/dense"]["r2"] > 0.999 and m["decode/dense"]["r2"] > 0.999
     assert m["prefill/dsa"]["r2"] > 0.99 and m["decode/dsa"]["r2"] > 0.98
-    for c in cp.CURVES:                      # every residual within about two pixels of the plot
+    for c in cp.CURVES:  # every residual within about two pixels of the plot
         assert max(abs(r) for r in m[c]["residuals"]) < (0.01 if c.startswith("prefill") else 0.03)
         assert len(m[c]["grid"]["position"]) == len(m[c]["grid"]["cost"])
     # dense implies a plausible H800 attention throughput (FA3-class kernels: a few hundred TF/s)
@@ -40,8 +41,8 @@ def test_masked_mha_mode_explains_the_prefill_kink():
 
 
 def test_break_even_and_ratios_match_the_plot():
-    assert 8_000 < cp.break_even("prefill") < 12_000       # plot: about 10K
-    assert 3_500 < cp.break_even("decode") < 6_000         # plot: about 5K
+    assert 8_000 < cp.break_even("prefill") < 12_000  # plot: about 10K
+    assert 3_500 < cp.break_even("decode") < 6_000  # plot: about 5K
     L = [128 * 1024]
     ratio = lambda ph: cp.modelled_cost(f"{ph}/dense", L)[0] / cp.modelled_cost(f"{ph}/dsa", L)[0]  # noqa: E731
     assert ratio("prefill") == pytest.approx(3.5, rel=0.1)

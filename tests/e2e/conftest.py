@@ -1,6 +1,7 @@
 """Real-browser tests: the suite starts `streamlit run app.py` itself and drives Debian's chromium with
 Playwright (never a downloaded browser). They fail, not skip, when /usr/bin/chromium is missing:
 scripts/setup.sh dev installs it. Screenshots are kept under test-results/ as artefacts."""
+
 import os
 import pathlib
 import socket
@@ -13,8 +14,15 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = ROOT / "test-results" / "e2e"
 
 
@@ -32,9 +40,22 @@ def app_url():
     (ROOT / "test-results").mkdir(exist_ok=True)
     log = open(ROOT / "test-results" / "e2e-streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
-         "--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--server.fileWatcherType=none",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

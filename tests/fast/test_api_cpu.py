@@ -1,4 +1,5 @@
 """CPU side of dsa_core.fast: it imports without Triton, validates, plans, and falls back to the reference."""
+
 import subprocess
 import sys
 
@@ -18,7 +19,11 @@ def test_import_does_not_load_triton():
 
 def _indexer_inputs(B=2, S=40, T=40, h=4, d=16, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, S, h, d, generator=g), torch.randn(B, T, d, generator=g), torch.randn(B, S, h, generator=g)
+    return (
+        torch.randn(B, S, h, d, generator=g),
+        torch.randn(B, T, d, generator=g),
+        torch.randn(B, S, h, generator=g),
+    )
 
 
 @pytest.mark.parametrize("S,T,topk", [(40, 40, 8), (1, 40, 8), (10, 40, 64)])
@@ -29,11 +34,17 @@ def test_index_topk_matches_reference_on_cpu(S, T, topk):
 
 def test_sparse_attention_and_dsa_match_reference_on_cpu():
     g = torch.Generator().manual_seed(1)
-    q, k, v = torch.randn(1, 30, 6, 8, generator=g), torch.randn(1, 30, 3, 8, generator=g), torch.randn(1, 30, 3, 4, generator=g)
+    q, k, v = (
+        torch.randn(1, 30, 6, 8, generator=g),
+        torch.randn(1, 30, 3, 8, generator=g),
+        torch.randn(1, 30, 3, 4, generator=g),
+    )
     qi, ki, w = _indexer_inputs(B=1, S=30, T=30)
     idx = chunked_index_topk(qi, ki, w, 5)
     torch.testing.assert_close(fast.sparse_attention(q, k, v, idx), sparse_attention(q, k, v, idx))
-    torch.testing.assert_close(fast.sparse_attention(q, k, v, idx.int(), trunc=True), sparse_attention(q, k, v, idx))
+    torch.testing.assert_close(
+        fast.sparse_attention(q, k, v, idx.int(), trunc=True), sparse_attention(q, k, v, idx)
+    )
     torch.testing.assert_close(fast.dsa_attention(q, k, v, qi, ki, w, 5), sparse_attention(q, k, v, idx))
 
 
@@ -42,8 +53,12 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError):
         fast.index_topk(q, k, w, -1)
     with pytest.raises(ValueError):
-        fast.sparse_attention(torch.zeros(1, 4, 5, 8), torch.zeros(1, 4, 2, 8), torch.zeros(1, 4, 2, 8),
-                              torch.zeros(1, 4, 2, dtype=torch.long))
+        fast.sparse_attention(
+            torch.zeros(1, 4, 5, 8),
+            torch.zeros(1, 4, 2, 8),
+            torch.zeros(1, 4, 2, 8),
+            torch.zeros(1, 4, 2, dtype=torch.long),
+        )
 
 
 def test_plans_pick_kernel_settings_or_decline():
@@ -52,17 +67,23 @@ def test_plans_pick_kernel_settings_or_decline():
     p = api.attention_plan(q, kv, kv[..., :512])
     assert p["split"] == (512, 64) and p["bh"] == 64 and p["v_is_k"] and p["bn"] == 64
     assert not api.attention_plan(q, kv, torch.zeros(1, 8, 1, 512, dtype=bf))["v_is_k"]
-    host = api.attention_plan(torch.zeros(1, 8, 9, 64, dtype=bf), torch.zeros(1, 8, 3, 64, dtype=bf),
-                              torch.zeros(1, 8, 3, 64, dtype=bf))
+    host = api.attention_plan(
+        torch.zeros(1, 8, 9, 64, dtype=bf),
+        torch.zeros(1, 8, 3, 64, dtype=bf),
+        torch.zeros(1, 8, 3, 64, dtype=bf),
+    )
     assert host["bh"] == 16 and host["split"] == (64, 0) and not host["v_is_k"]
-    assert api.attention_plan(q.float(), kv.float(), kv[..., :512].float()) is None   # fp32: reference
+    assert api.attention_plan(q.float(), kv.float(), kv[..., :512].float()) is None  # fp32: reference
     qi, ki, w = torch.zeros(1, 8, 64, 128, dtype=bf), torch.zeros(1, 8, 128, dtype=bf), torch.zeros(1, 8, 64)
     assert api.indexer_plan(qi, ki, w, 4)["bq"] == 4
-    assert api.indexer_plan(qi[:, :, :6], ki, w[..., :6], 4) is None                  # 6 heads: reference
+    assert api.indexer_plan(qi[:, :, :6], ki, w[..., :6], 4) is None  # 6 heads: reference
 
 
 def test_fp8_fallback_selects_on_the_fp8_rounded_inputs():
     from dsa_core.fp8 import fp8_quant_dequant
+
     q, k, w = _indexer_inputs(S=40, T=40)
-    torch.testing.assert_close(fast.index_topk(q, k, w, 8, fp8=True),
-                               chunked_index_topk(fp8_quant_dequant(q), fp8_quant_dequant(k), w, 8))
+    torch.testing.assert_close(
+        fast.index_topk(q, k, w, 8, fp8=True),
+        chunked_index_topk(fp8_quant_dequant(q), fp8_quant_dequant(k), w, 8),
+    )

@@ -1,4 +1,5 @@
 """The recorded H200 results (assets/bench/h200.json) load as dsa-bench/1 and hold every measured part."""
+
 import json
 import pathlib
 
@@ -11,8 +12,10 @@ def test_h200_results_load_and_cover_the_sweep():
     d = load_json(ASSET)
     assert d["device"] == "cuda" and "H200" in d["device_name"]
     want = {"dense/sdpa_causal", "dsa/indexer", "dsa/selection", "dsa/sparse_attention", "dsa/total"}
-    for rows, lengths in ((d["rows"], d["lengths"]), (d["other_shapes"]["smollm2-135m"]["rows"],
-                                                      d["other_shapes"]["smollm2-135m"]["lengths"])):
+    for rows, lengths in (
+        (d["rows"], d["lengths"]),
+        (d["other_shapes"]["smollm2-135m"]["rows"], d["other_shapes"]["smollm2-135m"]["lengths"]),
+    ):
         have = {(r["T"], r["variant"]) for r in rows if r["ms"]}
         assert all((T, v) in have for T in lengths for v in want)
     assert lengths == [4096, 8192, 16384, 32768, 65536, 131072]

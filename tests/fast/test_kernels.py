@@ -3,6 +3,7 @@
 On a CUDA machine: bf16 inputs. Without a GPU, set TRITON_INTERPRET=1 to run the same checks in
 Triton's CPU interpreter (fp16: the interpreter mishandles bf16 matrix products).
 """
+
 import os
 
 import pytest
@@ -31,10 +32,17 @@ def _randn(*shape, seed, dtype=DT):
     return torch.randn(*shape, generator=g).to(DEV, dtype)
 
 
-@pytest.mark.parametrize("B,S,T,h,d,kpp", [(2, 40, 40, 4, 32, 64), (1, 3, 300, 64, 16, 128),
-                                           (1, 1, 700, 4, 32, 256)] + ([] if INTERPRET else [(1, 1000, 5000, 64, 128, 4096)]))
+@pytest.mark.parametrize(
+    "B,S,T,h,d,kpp",
+    [(2, 40, 40, 4, 32, 64), (1, 3, 300, 64, 16, 128), (1, 1, 700, 4, 32, 256)]
+    + ([] if INTERPRET else [(1, 1000, 5000, 64, 128, 4096)]),
+)
 def test_indexer_scores_match_reference(B, S, T, h, d, kpp):
-    q, k, w = _randn(B, S, h, d, seed=1), _randn(B, T, d, seed=2), _randn(B, S, h, seed=3, dtype=torch.float32)
+    q, k, w = (
+        _randn(B, S, h, d, seed=1),
+        _randn(B, T, d, seed=2),
+        _randn(B, S, h, seed=3, dtype=torch.float32),
+    )
     out = index_scores_triton(q, k, w, plan.indexer_blocks(h, d), bn=64, kpp=kpp)
     ref = index_scores(q.float(), k.float(), w)
     assert torch.equal(torch.isfinite(out), torch.isfinite(ref))
@@ -49,69 +57,100 @@ def _group_range(scores, kpp):
     gmax = torch.full((B, S, G), float("-inf"), device=DEV)
     gmin = torch.full((B, S, G), float("inf"), device=DEV)
     for g in range(G):
-        blk = scores[..., g * kpp:(g + 1) * kpp]
+        blk = scores[..., g * kpp : (g + 1) * kpp]
         gmax[..., g] = blk.amax(-1)
         gmin[..., g] = blk.masked_fill(blk == float("-inf"), float("inf")).amin(-1)
     return gmax, gmin
 
 
 @pytest.mark.parametrize("kind", ["normal", "ties", "outliers", "heavy_tail"])
-@pytest.mark.parametrize("S,T,K", [(30, 300, 16), (4, 2000, 100)] + ([] if INTERPRET else [(64, 20000, 2048)]))
+@pytest.mark.parametrize(
+    "S,T,K", [(30, 300, 16), (4, 2000, 100)] + ([] if INTERPRET else [(64, 20000, 2048)])
+)
 def test_topk_kernel_selects_the_reference_set(kind, S, T, K):
     g = torch.Generator().manual_seed(hash((kind, S, T)) % 1000)
-    x = {"normal": lambda: torch.randn(1, S, T, generator=g),
-         "ties": lambda: torch.randint(0, 3, (1, S, T), generator=g).float(),
-         "outliers": lambda: torch.randn(1, S, T, generator=g).index_fill(2, torch.arange(0, T, 7), 50.0),
-         "heavy_tail": lambda: torch.randn(1, S, T, generator=g) ** 5}[kind]().to(DEV)
+    x = {
+        "normal": lambda: torch.randn(1, S, T, generator=g),
+        "ties": lambda: torch.randint(0, 3, (1, S, T), generator=g).float(),
+        "outliers": lambda: torch.randn(1, S, T, generator=g).index_fill(2, torch.arange(0, T, 7), 50.0),
+        "heavy_tail": lambda: torch.randn(1, S, T, generator=g) ** 5,
+    }[kind]().to(DEV)
     pos = torch.arange(T - S, T, device=DEV)
     x = x.masked_fill(torch.arange(T, device=DEV)[None, None] > pos[None, :, None], float("-inf"))
     kpp = 256 if INTERPRET else 4096
     gmax, gmin = _group_range(x, kpp)
-    out = torch.full((1, S, K), -7, device=DEV, dtype=torch.int32)          # poison: every slot is written
+    out = torch.full((1, S, K), -7, device=DEV, dtype=torch.int32)  # poison: every slot is written
     kw = dict(nb=16, block=256, cap=32) if INTERPRET else {}
     select_topk_into(x, gmax, gmin, out, T - S, T, kpp, **kw)
     ref = select_topk(x, K)
     assert torch.equal(out.long().sort(-1).values, ref.sort(-1).values)
 
 
-@pytest.mark.parametrize("B,T,H,H_kv,D,Dv,K,mla", [(2, 50, 9, 3, 64, 64, 16, False), (1, 40, 8, 1, 96, 64, 8, True),
-                                                   (1, 70, 4, 2, 32, 16, 100, False)]
-                         + ([] if INTERPRET else [(1, 600, 128, 1, 576, 512, 256, True)]))
+@pytest.mark.parametrize(
+    "B,T,H,H_kv,D,Dv,K,mla",
+    [(2, 50, 9, 3, 64, 64, 16, False), (1, 40, 8, 1, 96, 64, 8, True), (1, 70, 4, 2, 32, 16, 100, False)]
+    + ([] if INTERPRET else [(1, 600, 128, 1, 576, 512, 256, True)]),
+)
 def test_sparse_attention_kernel_matches_reference(B, T, H, H_kv, D, Dv, K, mla):
     q, kv = _randn(B, T, H, D, seed=4), _randn(B, T, H_kv, D, seed=5)
     v = kv[..., :Dv] if mla else _randn(B, T, H_kv, Dv, seed=6)
-    qi, ki, w = _randn(B, T, 4, 16, seed=7).float(), _randn(B, T, 16, seed=8).float(), _randn(B, T, 4, seed=9).float()
+    qi, ki, w = (
+        _randn(B, T, 4, 16, seed=7).float(),
+        _randn(B, T, 16, seed=8).float(),
+        _randn(B, T, 4, seed=9).float(),
+    )
     idx = chunked_index_topk(qi, ki, w, K)
     p = api.attention_plan(q, kv, v)
     assert p["v_is_k"] == mla
     ref = sparse_attention(q.float(), kv.float(), v.float(), idx)
     for trunc in (False, True):
         out = torch.full((B, T, H, Dv), float("nan"), device=DEV, dtype=DT)
-        sparse_attention_into(q, kv, v, idx.int(), out, D ** -0.5, p["split"], p["bh"], p["v_is_k"], trunc,
-                              bn=16 if INTERPRET else p["bn"], num_warps=p["num_warps"])
+        sparse_attention_into(
+            q,
+            kv,
+            v,
+            idx.int(),
+            out,
+            D**-0.5,
+            p["split"],
+            p["bh"],
+            p["v_is_k"],
+            trunc,
+            bn=16 if INTERPRET else p["bn"],
+            num_warps=p["num_warps"],
+        )
         assert ((out.float() - ref).norm() / ref.norm()).item() < 1e-2
 
 
 @pytest.mark.skipif(INTERPRET, reason="the whole pipeline at real sizes: GPU only")
 @pytest.mark.parametrize("S,T", [(4096, 4096), (1, 9000)])
 def test_index_topk_pipeline_picks_the_reference_scores(S, T):
-    q, k, w = _randn(1, S, 64, 128, seed=10), _randn(1, T, 128, seed=11), _randn(1, S, 64, seed=12, dtype=torch.float32)
+    q, k, w = (
+        _randn(1, S, 64, 128, seed=10),
+        _randn(1, T, 128, seed=11),
+        _randn(1, S, 64, seed=12, dtype=torch.float32),
+    )
     idx = api.index_topk(q, k, w, 2048, chunk_plan=[(s0, min(s0 + 1000, S)) for s0 in range(0, S, 1000)])
-    ref_scores = index_scores(q.float(), k.float(), w)                       # [1, S, T]
+    ref_scores = index_scores(q.float(), k.float(), w)  # [1, S, T]
     ref = select_topk(ref_scores, 2048)
-    assert torch.equal((idx < 0), (ref < 0).sort(-1).values)            # same count of empty slots, last
+    assert torch.equal((idx < 0), (ref < 0).sort(-1).values)  # same count of empty slots, last
     mine = ref_scores.gather(-1, idx.long().clamp(min=0)).masked_fill(idx < 0, 0).sum(-1)
     best = ref_scores.gather(-1, ref.clamp(min=0)).masked_fill(ref < 0, 0).sum(-1)
-    assert torch.allclose(mine, best, rtol=1e-5, atol=1e-3)      # near-ties may swap; totals agree
+    assert torch.allclose(mine, best, rtol=1e-5, atol=1e-3)  # near-ties may swap; totals agree
 
 
 @pytest.mark.skipif(INTERPRET, reason="FP8 tensor-core products: GPU only")
 def test_fp8_index_topk_picks_the_fp8_reference_scores():
     from dsa_core.fp8 import fp8_index_scores
+
     S = T = 3000
-    q, k, w = _randn(1, S, 64, 128, seed=13), _randn(1, T, 128, seed=14), _randn(1, S, 64, seed=15, dtype=torch.float32)
+    q, k, w = (
+        _randn(1, S, 64, 128, seed=13),
+        _randn(1, T, 128, seed=14),
+        _randn(1, S, 64, seed=15, dtype=torch.float32),
+    )
     idx = api.index_topk(q, k, w, 2048, fp8=True)
-    ref_scores = fp8_index_scores(q.float(), k.float(), w, rotate=False)           # [1, S, T]
+    ref_scores = fp8_index_scores(q.float(), k.float(), w, rotate=False)  # [1, S, T]
     ref = select_topk(ref_scores, 2048)
     mine = ref_scores.gather(-1, idx.long().clamp(min=0)).masked_fill(idx < 0, 0).sum(-1)
     best = ref_scores.gather(-1, ref.clamp(min=0)).masked_fill(ref < 0, 0).sum(-1)

@@ -1,4 +1,5 @@
 """CPU checks of dsa_core.fast.plan: argument checks, tile choices, chunking and FLOP counts."""
+
 import pytest
 import torch
 
@@ -9,8 +10,19 @@ def _brute_selected(S, T, K):
     return sum(min(p + 1, K) for p in range(T - S, T))
 
 
-@pytest.mark.parametrize("S,T,K", [(10, 10, 3), (5, 10, 20), (1, 100, 7), (100, 100, 100), (7, 7, 1),
-                                   (50, 64, 16), (1, 1, 5), (300, 4096, 2048)])
+@pytest.mark.parametrize(
+    "S,T,K",
+    [
+        (10, 10, 3),
+        (5, 10, 20),
+        (1, 100, 7),
+        (100, 100, 100),
+        (7, 7, 1),
+        (50, 64, 16),
+        (1, 1, 5),
+        (300, 4096, 2048),
+    ],
+)
 def test_pair_counts_match_brute_force(S, T, K):
     assert plan.selected_pairs(S, T, K) == _brute_selected(S, T, K)
     assert plan.visible_pairs(S, T) == sum(p + 1 for p in range(T - S, T))

@@ -10,4 +10,5 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/model/tiny.py
 def smollm():
     """The embedded SmolLM2 (converted once into the user cache, then ~0.3 s per session)."""
     from dsa_core.host.load import load_model
+
     return load_model()

@@ -1,17 +1,18 @@
 """Loaders on tiny random checkpoints: GGUF (with llama.cpp's Q/K permutation) and HF folders."""
+
 import pytest
+import tiny
 import torch
 
-import tiny
 from dsa_core.host import load as weights
-from dsa_core.host.text import DSAUserError, ModelFileError, UnsupportedModelError
 from dsa_core.host.load import load_model
+from dsa_core.host.text import DSAUserError, ModelFileError, UnsupportedModelError
 
 TEXT = "the cat sat in a hat, then ran"
 
 
 def _same_logits(lm, ref):
-    ids = torch.tensor([lm.tokenizer.encode(TEXT).ids])                           # [1,T]
+    ids = torch.tensor([lm.tokenizer.encode(TEXT).ids])  # [1,T]
     with torch.no_grad():
         torch.testing.assert_close(lm.model(ids), ref(ids).logits, atol=1e-5, rtol=1e-5)
 
@@ -20,8 +21,11 @@ def _same_logits(lm, ref):
 def test_gguf_file_loads_to_the_same_logits_as_its_source_model(tmp_path, tie):
     ref = tiny.tiny_hf_model("llama", tie=tie)
     seen = []
-    lm = load_model(tiny.write_tiny_gguf(ref, tmp_path / "t.gguf"), cache_dir=tmp_path / "c",
-                    progress=lambda f, msg: seen.append(f))
+    lm = load_model(
+        tiny.write_tiny_gguf(ref, tmp_path / "t.gguf"),
+        cache_dir=tmp_path / "c",
+        progress=lambda f, msg: seen.append(f),
+    )
     _same_logits(lm, ref)
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
 
@@ -39,12 +43,14 @@ def test_a_killed_conversion_leaves_no_cache_and_the_next_load_works(tmp_path, m
 
     def killed(*a, **k):
         raise KeyboardInterrupt
+
     import safetensors.torch
+
     with monkeypatch.context() as m:
         m.setattr(safetensors.torch, "save_file", killed)
         with pytest.raises(KeyboardInterrupt):
             load_model(path, cache_dir=tmp_path / "c")
-    assert list((tmp_path / "c").iterdir()) == []          # neither a cache nor a temp folder
+    assert list((tmp_path / "c").iterdir()) == []  # neither a cache nor a temp folder
     _same_logits(load_model(path, cache_dir=tmp_path / "c"), ref)
 
 
@@ -57,8 +63,9 @@ def test_a_damaged_cache_is_rebuilt(tmp_path):
     _same_logits(load_model(path, cache_dir=tmp_path / "c"), ref)
 
 
-@pytest.mark.parametrize("arch,tie,shard", [("llama", False, "40KB"), ("qwen2", True, None),
-                                            ("mistral", False, None)])
+@pytest.mark.parametrize(
+    "arch,tie,shard", [("llama", False, "40KB"), ("qwen2", True, None), ("mistral", False, None)]
+)
 def test_hf_folder_loads_to_the_same_logits(tmp_path, arch, tie, shard):
     ref = tiny.tiny_hf_model(arch, tie=tie)
     _same_logits(load_model(tiny.save_hf_folder(ref, tmp_path / arch, shard)), ref)
@@ -82,25 +89,38 @@ def test_bad_model_sources_raise_clear_errors(tmp_path):
 
 def test_unsupported_architectures_name_the_problem_and_the_fix(tmp_path):
     from transformers import GPT2Config, GPT2LMHeadModel
-    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=300)).save_pretrained(tmp_path / "g")
+
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=300)).save_pretrained(
+        tmp_path / "g"
+    )
     with pytest.raises(UnsupportedModelError, match="GPT2LMHeadModel") as e:
         load_model(tmp_path / "g")
     assert "Fix:" in str(e.value) and isinstance(e.value, DSAUserError)
-    scaled = tiny.tiny_hf_model(rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
-                                                 "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                                 "original_max_position_embeddings": 128})
+    scaled = tiny.tiny_hf_model(
+        rope_parameters={
+            "rope_type": "llama3",
+            "rope_theta": 500000.0,
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 128,
+        }
+    )
     with pytest.raises(UnsupportedModelError, match="llama3"):
         load_model(tiny.save_hf_folder(scaled, tmp_path / "l3"))
 
 
 def test_the_fused_dense_step_equals_the_dense_attention_oracle(monkeypatch):
-    from dsa_core.host import model as model_py
     from dsa_core.dense import dense_attention
+    from dsa_core.host import model as model_py
     from dsa_core.host.hf import hf_config
+
     ref = tiny.tiny_hf_model("qwen2")
-    model = weights.build_model(hf_config(ref.config.to_dict() | {"architectures": ["Qwen2ForCausalLM"]}),
-                                {k.removeprefix("model."): v for k, v in ref.state_dict().items()})
-    ids = torch.randint(0, model.cfg.vocab_size, (2, 40))                          # [B,T]
+    model = weights.build_model(
+        hf_config(ref.config.to_dict() | {"architectures": ["Qwen2ForCausalLM"]}),
+        {k.removeprefix("model."): v for k, v in ref.state_dict().items()},
+    )
+    ids = torch.randint(0, model.cfg.vocab_size, (2, 40))  # [B,T]
     with torch.no_grad():
         fused = model(ids)
         monkeypatch.setattr(model_py, "fused_dense_attention", dense_attention)

@@ -1,29 +1,36 @@
 """The embedded SmolLM2-135M against transformers, and the trace / log-prob API on it (slow: real model)."""
+
 import pytest
 import torch
 
+from dsa_core.analysis.trace import compare_runs, trace_layers
 from dsa_core.config import SMOLLM2_HOST
+from dsa_core.host.load import GGUF_NAME, bundled_gguf_path
+from dsa_core.host.model import attach_indexers, dsa_select, window_select
 from dsa_core.indexer import LightningIndexer
 from dsa_core.metrics import window_topk
-from dsa_core.host.model import attach_indexers, dsa_select, window_select
-from dsa_core.analysis.trace import compare_runs, trace_layers
-from dsa_core.host.load import GGUF_NAME, bundled_gguf_path
 
 pytestmark = pytest.mark.slow
-TEXTS = ["The capital of France is Paris. It has 2,148,271 inhabitants (2020).",
-         "def square(x):\n    return x ** 2  # 12345\n\n\tprint(square(3.14))",
-         "Emoji 😀👍🏽 and 👨‍👩‍👧 families, café naïve",
-         "深度求索稀疏注意力机制，你好世界。", "<|im_start|>user\nHi!<|im_end|>\n", "  spaces   and\n\n\nnewlines "]
+TEXTS = [
+    "The capital of France is Paris. It has 2,148,271 inhabitants (2020).",
+    "def square(x):\n    return x ** 2  # 12345\n\n\tprint(square(3.14))",
+    "Emoji 😀👍🏽 and 👨‍👩‍👧 families, café naïve",
+    "深度求索稀疏注意力机制，你好世界。",
+    "<|im_start|>user\nHi!<|im_end|>\n",
+    "  spaces   and\n\n\nnewlines ",
+]
 
 
 @pytest.fixture(scope="module")
 def reference():
     """transformers' own GGUF loader: LlamaForCausalLM and tokenizer from the same file."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
     folder = bundled_gguf_path().parent
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_NAME)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_NAME, dtype=torch.float32,
-                                                 quantization_config=GgufConfig(dequantize=True)).eval()
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=GGUF_NAME, dtype=torch.float32, quantization_config=GgufConfig(dequantize=True)
+    ).eval()
     return tok, model
 
 
@@ -42,7 +49,7 @@ def test_tokenizer_ids_match_transformers(smollm, reference):
 
 
 def test_logits_match_transformers(smollm, reference):
-    ids = torch.tensor([smollm.tokenizer.encode(" ".join(TEXTS)).ids])             # [1,T]
+    ids = torch.tensor([smollm.tokenizer.encode(" ".join(TEXTS)).ids])  # [1,T]
     with torch.no_grad():
         torch.testing.assert_close(smollm.model(ids), reference[1](ids).logits, atol=2e-4, rtol=1e-4)
 
@@ -54,7 +61,7 @@ def test_the_capital_of_france_is_paris(smollm):
 
 
 def test_dsa_and_window_with_k_at_least_T_equal_dense(indexed):
-    ids = torch.tensor([indexed.tokenizer.encode(TEXTS[0]).ids])                   # [1,T]
+    ids = torch.tensor([indexed.tokenizer.encode(TEXTS[0]).ids])  # [1,T]
     with torch.no_grad():
         dense = indexed.model(ids)
         for select in (dsa_select(ids.shape[1]), window_select(ids.shape[1] + 5)):
@@ -69,12 +76,12 @@ def test_trace_records_only_the_requested_layers_with_the_documented_shapes(inde
     assert len(r.tokens) == T and r.tokens[:2] == ["def", "·square"] and "↵···" in r.tokens
     assert r.x.shape == (T, 576) and r.dense_probs.shape == (H, T, T) and r.dense_mean.shape == (T, T)
     assert torch.allclose(r.dense_probs.sum(-1), torch.ones(H, T), atol=1e-5)
-    assert (r.dense_probs.triu(1) == 0).all()                                     # causal
+    assert (r.dense_probs.triu(1) == 0).all()  # causal
     assert r.index_scores.shape == (T, T) and r.topk_indices.shape == (T, 8)
     assert r.sparse_probs.shape == (H, T, 8) and r.recall.shape == (T,)
-    assert (r.topk_indices <= torch.arange(T)[:, None]).all()                     # no future picks
-    assert torch.allclose(r.recall[:8], torch.ones(8))                             # k >= t+1: all mass
-    wide = r.select(T)                                                             # new k, no re-run
+    assert (r.topk_indices <= torch.arange(T)[:, None]).all()  # no future picks
+    assert torch.allclose(r.recall[:8], torch.ones(8))  # k >= t+1: all mass
+    wide = r.select(T)  # new k, no re-run
     assert torch.allclose(wide.recall, torch.ones(T), atol=1e-5)
     window = r.select(topk_indices=window_topk(T, 8))
     assert window.topk_indices.shape == (T, 8) and (window.recall <= 1 + 1e-5).all()

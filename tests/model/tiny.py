@@ -1,4 +1,5 @@
 """Tiny random checkpoints for fast loader tests: a byte-level tokenizer, HF folders and a GGUF file."""
+
 import numpy as np
 import torch
 
@@ -22,14 +23,23 @@ def tiny_tokenizer():
 def tiny_hf_model(arch="llama", tie=False, seed=0, **extra):
     """A randomly initialised transformers causal LM of the given family (eager attention, fp32)."""
     import transformers
+
     cls = {"llama": "Llama", "qwen2": "Qwen2", "mistral": "Mistral"}[arch]
     cfg = getattr(transformers, f"{cls}Config")(
-        vocab_size=len(tiny_vocab()[0]), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6,
-        tie_word_embeddings=tie, **extra)
+        vocab_size=len(tiny_vocab()[0]),
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=tie,
+        **extra,
+    )
     torch.manual_seed(seed)
     model = getattr(transformers, f"{cls}ForCausalLM")(cfg).eval()
-    with torch.no_grad():   # random biases / norms, so a missed bias or norm would show
+    with torch.no_grad():  # random biases / norms, so a missed bias or norm would show
         for name, p in model.named_parameters():
             if "norm" in name:
                 p.uniform_(0.5, 1.5)
@@ -54,6 +64,7 @@ def _llama_cpp_permute(w, n_head):
 def write_tiny_gguf(model, path):
     """Write a transformers Llama model as llama.cpp would: F32 tensors, Q/K permuted, tokenizer fields."""
     import gguf
+
     c = model.config
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_block_count(c.num_hidden_layers)
@@ -74,11 +85,20 @@ def write_tiny_gguf(model, path):
     w.add_token_merges(merges)
     w.add_bos_token_id(0)
     w.add_eos_token_id(0)
-    names = {"embed_tokens": "token_embd", "norm": "output_norm", "lm_head": "output",
-             "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
-             "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-             "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-             "mlp.down_proj": "ffn_down"}
+    names = {
+        "embed_tokens": "token_embd",
+        "norm": "output_norm",
+        "lm_head": "output",
+        "input_layernorm": "attn_norm",
+        "post_attention_layernorm": "ffn_norm",
+        "self_attn.q_proj": "attn_q",
+        "self_attn.k_proj": "attn_k",
+        "self_attn.v_proj": "attn_v",
+        "self_attn.o_proj": "attn_output",
+        "mlp.gate_proj": "ffn_gate",
+        "mlp.up_proj": "ffn_up",
+        "mlp.down_proj": "ffn_down",
+    }
     sd = model.state_dict()
     if c.tie_word_embeddings:
         sd.pop("lm_head.weight")

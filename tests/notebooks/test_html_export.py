@@ -4,6 +4,7 @@ Executes notebooks/01_attention.ipynb, exports it with course.export_html, check
 file loads no http(s) script, then opens it in Debian's headless Chromium (Playwright) with every
 non-file request blocked and recorded, and asserts that a Plotly heatmap was drawn.
 """
+
 import pathlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -17,16 +18,26 @@ from course.notebook import export_html
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_attention.ipynb"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-default-apps", "--disable-sync", "--no-first-run",
-        "--metrics-recording-only", "--disable-extensions"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-sync",
+    "--no-first-run",
+    "--metrics-recording-only",
+    "--disable-extensions",
+]
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     html = tmp_path_factory.mktemp("export") / "01_attention.html"
     export_html(nb, html)
     return nb, html

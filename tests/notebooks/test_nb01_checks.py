@@ -1,8 +1,9 @@
 """Notebook 01 checkers: each rejects a known-wrong answer with a message that says what is wrong."""
+
 import torch
 
-from dsa_core import attention_probs
 from course.checks import nb01
+from dsa_core import attention_probs
 
 
 def test_causal_pairs():
@@ -24,7 +25,7 @@ def test_attention_row():
     assert nb01.check_attention_row(right, q, k, t=5)
     assert nb01.check_attention_row(right.tolist(), q, k, t=5)
     assert nb01.check_attention_row(None, q, k, t=5).status == "unanswered"
-    unmasked = (q[0, 5, 0] @ k[0, :, 0].T * 64 ** -0.5).softmax(-1)
+    unmasked = (q[0, 5, 0] @ k[0, :, 0].T * 64**-0.5).softmax(-1)
     fb = nb01.check_attention_row(unmasked, q, k, t=5)
     assert not fb and "position 6, which is in the future" in fb.message
     unscaled = torch.zeros(12)
@@ -35,9 +36,9 @@ def test_attention_row():
 
 
 def test_probs_memory():
-    right = 4 * 128 * 131072 ** 2 / 2 ** 30
+    right = 4 * 128 * 131072**2 / 2**30
     assert nb01.check_probs_memory_gib(right)
     assert "heads" in nb01.check_probs_memory_gib(right / 128).message
     assert "4 bytes" in nb01.check_probs_memory_gib(right / 4).message
-    assert "GB" in nb01.check_probs_memory_gib(right * 2 ** 30 / 1e9).message
+    assert "GB" in nb01.check_probs_memory_gib(right * 2**30 / 1e9).message
     assert not nb01.check_probs_memory_gib(12.0)

@@ -1,4 +1,5 @@
 """Notebook 02 checkers: right answers pass; each known mistake gets a message naming it."""
+
 import torch
 
 import dsa_core as dsa
@@ -14,11 +15,13 @@ def test_index_score():
     right = float(dsa.index_scores(q, k, w)[0, 7, 3])
     assert nb02.check_index_score(right, q, k, w, t=7, s=3)
     assert nb02.check_index_score(None, q, k, w, t=7, s=3).status == "unanswered"
-    dots = q[0, 7] @ k[0, 3]                                               # [h]
+    dots = q[0, 7] @ k[0, 3]  # [h]
     relu_after = float((w[0, 7] * dots).sum().relu())
     no_weight = float(dots.relu().sum())
     if abs(relu_after - right) > 1e-3:
-        assert "ReLU is applied to the weighted sum" in nb02.check_index_score(relu_after, q, k, w, 7, 3).message
+        assert (
+            "ReLU is applied to the weighted sum" in nb02.check_index_score(relu_after, q, k, w, 7, 3).message
+        )
     assert "weights w are missing" in nb02.check_index_score(no_weight, q, k, w, 7, 3).message
     assert not nb02.check_index_score(right + 1.0, q, k, w, 7, 3)
 

@@ -1,5 +1,5 @@
 """Notebook 04 checkers: the -1 wrap-around, dense-instead-of-sparse, missing scale, memory mix-ups."""
-import torch
+
 
 import dsa_core as dsa
 from course.checks import nb04
@@ -29,7 +29,7 @@ def test_empty_slot_output():
     assert int(idx[0, 2, -1]) == -1
     right = dsa.sparse_attention(q, k, v, idx)[0, 2, 0]
     assert nb04.check_empty_slot_output(right, q, k, v, idx, t=2)
-    sel = idx[0, 2]                                           # includes -1: reads the last token
+    sel = idx[0, 2]  # includes -1: reads the last token
     wrapped = (k[0, sel, 0] @ q[0, 2, 0] * 0.125).softmax(-1) @ v[0, sel, 0]
     fb = nb04.check_empty_slot_output(wrapped, q, k, v, idx, t=2)
     assert not fb and "read position 11" in fb.message and "future" in fb.message
@@ -42,12 +42,12 @@ def test_index_sets():
 
 
 def test_rung_memory():
-    m, g = 4 * 4 * 32768 ** 2 / 2 ** 20, 4 * 32768 * 4 * 64 / 2 ** 20
+    m, g = 4 * 4 * 32768**2 / 2**20, 4 * 32768 * 4 * 64 / 2**20
     assert nb04.check_rung_memory((m, g))
     assert "swapped" in nb04.check_rung_memory((g, m)).message
-    fb = nb04.check_rung_memory((m / 4, g))       # H = 4: heads and bytes are both a factor 4 here
+    fb = nb04.check_rung_memory((m / 4, g))  # H = 4: heads and bytes are both a factor 4 here
     assert not fb and "H = 4 heads or the 4 bytes" in fb.message
     assert "gathered number is 4× too small" in nb04.check_rung_memory((m, g / 4)).message
     assert "off" in nb04.check_rung_memory((m, g * 3)).message
-    assert "MB" in nb04.check_rung_memory((m * 2 ** 20 / 1e6, g)).message
+    assert "MB" in nb04.check_rung_memory((m * 2**20 / 1e6, g)).message
     assert "pair" in nb04.check_rung_memory(5).message

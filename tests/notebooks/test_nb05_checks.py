@@ -1,4 +1,5 @@
 """Notebook 05 checkers, on a LayerTrace built from toy tensors (no model load needed)."""
+
 import dsa_core as dsa
 from course.checks import nb05
 from dsa_core.analysis.trace import LayerTrace
@@ -6,7 +7,7 @@ from dsa_core.analysis.trace import LayerTrace
 
 def _rec(T=40, K=8):
     q, k, _ = dsa.toy_qkv(1, T, 3, 16, H_kv=1, seed=0)
-    probs = dsa.attention_probs(q, k)[0]                                   # [H, T, T]
+    probs = dsa.attention_probs(q, k)[0]  # [H, T, T]
     iq, ik, iw = dsa.toy_indexer_inputs(1, T, 4, 32, seed=1)
     scores = dsa.index_scores(iq, ik, iw)[0]
     rec = LayerTrace(3, [f"t{i}" for i in range(T)], None, q[0], k[0], probs, probs.mean(0), scores)

@@ -1,9 +1,10 @@
 """Notebook 06 checkers: target normalisation, KL direction and reduction, gradient sign."""
+
 import torch
 
 import dsa_core as dsa
-from dsa_core.train import losses
 from course.checks import nb06
+from dsa_core.train import losses
 
 
 def _toy(T=10):
@@ -30,7 +31,9 @@ def test_kl():
     assert nb06.check_kl(right, I, p) and nb06.check_kl(float(right), I, p)
     assert "sum over the 10 queries" in nb06.check_kl(right * 10, I, p).message
     log_q = I.log_softmax(-1)
-    reverse = (log_q.exp() * (log_q - p.clamp_min(1e-30).log())).masked_fill(~torch.isfinite(I), 0).sum(-1).mean()
+    reverse = (
+        (log_q.exp() * (log_q - p.clamp_min(1e-30).log())).masked_fill(~torch.isfinite(I), 0).sum(-1).mean()
+    )
     assert "reverse direction" in nb06.check_kl(reverse, I, p).message
     cross = -(p * log_q.masked_fill(p == 0, 0)).sum(-1).mean()
     assert "cross-entropy" in nb06.check_kl(cross, I, p).message
@@ -44,7 +47,7 @@ def test_gradient():
     assert nb06.check_gradient(right, I[0, -1], p_row)
     assert "sign is flipped" in nb06.check_gradient(-right, I[0, -1], p_row).message
     assert "one per key" in nb06.check_gradient(right[:3], I[0, -1], p_row).message
-    row3 = losses.attention_target(probs)[0, 3]               # a short row: future keys must be 0
+    row3 = losses.attention_target(probs)[0, 3]  # a short row: future keys must be 0
     right3 = torch.nan_to_num(I[0, 3].softmax(-1)) - row3
     assert nb06.check_gradient(right3, I[0, 3], row3)
     bad = right3.clone()

@@ -1,5 +1,6 @@
 """The committed notebooks are exactly what scripts/make_notebooks.py builds from notebooks/src/:
 outputs cleared, kernelspec python3, no installs or path hacks, 2 to 4 self-checked exercises."""
+
 import importlib.util
 import json
 import pathlib

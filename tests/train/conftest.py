@@ -1,4 +1,5 @@
 """Tiny random host model and indexers shared by the training tests (CPU, milliseconds)."""
+
 from dataclasses import replace
 
 import pytest
@@ -7,10 +8,20 @@ import torch
 from dsa_core.config import SMOLLM2_HOST
 from dsa_core.host.model import ModelConfig, Transformer
 
-TINY_MODEL = ModelConfig(vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8,
-                         hidden_dim=64, max_seq_len=256)
-TINY_INDEXER = replace(SMOLLM2_HOST, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8,
-                       index_n_heads=2, index_head_dim=8, index_topk=4)
+TINY_MODEL = ModelConfig(
+    vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8, hidden_dim=64, max_seq_len=256
+)
+TINY_INDEXER = replace(
+    SMOLLM2_HOST,
+    dim=32,
+    n_layers=2,
+    n_heads=4,
+    n_kv_heads=2,
+    head_dim=8,
+    index_n_heads=2,
+    index_head_dim=8,
+    index_topk=4,
+)
 
 
 @pytest.fixture

@@ -1,19 +1,21 @@
 """evaluate.py on a tiny random model: the JSON report has the documented schema and sane values."""
+
 import json
 from types import SimpleNamespace
 
-import torch
-
-from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files, table
 from dsa_core.host.indexers import load_indexers, save_indexers
 from dsa_core.host.model import attach_indexers
+from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files, table
 from dsa_core.train.stage1 import make_indexers
 
 
 class CharTokenizer:
     """One token per character (ids modulo the tiny vocabulary), with the offsets prepare_ids needs."""
+
     def encode(self, text):
-        return SimpleNamespace(ids=[ord(c) % 64 for c in text], offsets=[(i, i + 1) for i in range(len(text))])
+        return SimpleNamespace(
+            ids=[ord(c) % 64 for c in text], offsets=[(i, i + 1) for i in range(len(text))]
+        )
 
     def decode(self, ids):
         return "".join(chr(97 + i % 26) for i in ids)

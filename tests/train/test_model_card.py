@@ -1,4 +1,5 @@
 """The shipped indexers' model card says what the files beside it measured, and they still measure it."""
+
 import json
 import pathlib
 import subprocess
@@ -7,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files
 from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
 from dsa_core.host.load import load_model
+from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CARD_DIR = ROOT / "assets" / "indexers"
@@ -17,8 +18,9 @@ EVAL = [ROOT / "assets" / "texts" / "eval" / f for f in ("handbook_foreword.txt"
 
 
 def test_model_card_is_generated_from_the_measured_files():
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "model_card.py"), "--check"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "model_card.py"), "--check"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 

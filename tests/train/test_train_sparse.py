@@ -1,4 +1,5 @@
 """Stage 2 (sparse training) on a tiny random model: who learns from which loss, and that it learns."""
+
 import torch
 
 from dsa_core.host.model import attach_indexers, dsa_select
@@ -13,7 +14,7 @@ def _with_indexers(model, cfg):
 
 def _windows(n=6, T=24, V=64, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(V, (n, T), generator=g)                                   # [N, T]
+    return torch.randint(V, (n, T), generator=g)  # [N, T]
 
 
 def test_lm_loss_reaches_the_model_and_indexer_loss_only_the_indexer(tiny_model, tiny_cfg):
@@ -22,10 +23,10 @@ def test_lm_loss_reaches_the_model_and_indexer_loss_only_the_indexer(tiny_model,
     ids = _windows(2)
     losses = []
     lm_loss(model(ids, recording_select(4, losses)), ids).backward(retain_graph=True)
-    assert all(p.grad is None for n, p in model.named_parameters() if ".indexer." in n)   # top-k: no gradient
+    assert all(p.grad is None for n, p in model.named_parameters() if ".indexer." in n)  # top-k: no gradient
     assert model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
-    torch.stack(losses).mean().backward()       # the indexer's input is detached: nothing else moves
+    torch.stack(losses).mean().backward()  # the indexer's input is detached: nothing else moves
     assert all(p.grad is None for n, p in model.named_parameters() if ".indexer." not in n)
     assert model.layers[1].self_attn.indexer.wq_b.weight.grad.abs().sum() > 0
 
@@ -45,8 +46,9 @@ def test_sparse_training_lowers_the_lm_loss_and_moves_both_parts(tiny_model, tin
     model = _with_indexers(tiny_model, tiny_cfg)
     windows = _windows()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    logs = list(train_sparse(model, windows, topk=4, steps=30, lr=3e-3, indexer_lr=1e-2, batch_size=6,
-                             log_every=10))
+    logs = list(
+        train_sparse(model, windows, topk=4, steps=30, lr=3e-3, indexer_lr=1e-2, batch_size=6, log_every=10)
+    )
     assert [l["step"] for l in logs] == [10, 20, 30]
     assert set(logs[0]) == {"step", "steps", "lm_loss", "indexer_loss", "seconds"}
     assert logs[-1]["lm_loss"] < logs[0]["lm_loss"]
@@ -65,10 +67,14 @@ def test_dense_control_leaves_the_indexers_alone(tiny_model, tiny_cfg):
 
 def test_micro_batches_give_the_same_step_as_one_batch(tiny_model, tiny_cfg):
     import copy
+
     a = _with_indexers(tiny_model, tiny_cfg)
     b = copy.deepcopy(a)
     for model, micro in ((a, None), (b, 2)):
-        list(train_sparse(model, _windows(), topk=4, steps=2, lr=1e-3, batch_size=6, micro_batch=micro,
-                          log_every=1))
+        list(
+            train_sparse(
+                model, _windows(), topk=4, steps=2, lr=1e-3, batch_size=6, micro_batch=micro, log_every=1
+            )
+        )
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, atol=2e-6, rtol=1e-4, msg=name)
