@@ -19,13 +19,14 @@ def _imports(path):
     return names
 
 
-def test_every_dsa_core_file_is_at_most_200_lines():
+def test_reference_files_are_short_and_the_rest_small():
+    # Line counts after `ruff format`: the reference ladder at the top of dsa_core/ stays a short read
+    # (<= 200 lines a file); every other file in the library stays <= 250.
+    sizes = {p: len(p.read_text().splitlines()) for p in CORE.rglob("*.py")}
     too_long = {
-        str(p.relative_to(ROOT)): n
-        for p in CORE.rglob("*.py")
-        if (n := len(p.read_text().splitlines())) > 200
+        str(p.relative_to(ROOT)): n for p, n in sizes.items() if n > (200 if p.parent == CORE else 250)
     }
-    assert not too_long, f"files over the 200-line budget: {too_long}"
+    assert not too_long, f"files over their line budget: {too_long}"
 
 
 def test_dsa_core_never_imports_streamlit_or_lessons():

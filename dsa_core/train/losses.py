@@ -12,7 +12,6 @@ Our choices (undisclosed by DeepSeek): mean over queries instead of the sum, so 
 not depend on sequence length. The teacher is always detached: gradients reach only the indexer.
 """
 
-
 TINY = 1e-30  # keeps log(0) and 0/0 out of rows whose mass underflowed
 
 

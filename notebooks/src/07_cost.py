@@ -21,21 +21,11 @@ import dsa_core as dsa
 from course import setup_notebook
 from course.checks import nb07 as ex
 from dsa_core import viz
-from dsa_core.cost import (
-    flops as cost,
-)
-from dsa_core.cost import (
-    paper as cost_paper,
-)
-from dsa_core.cost import (
-    prices as cost_api,
-)
-from dsa_core.cost import (
-    report as cost_bench,
-)
-from dsa_core.cost import (
-    timing as bench,
-)
+from dsa_core.cost import flops as cost
+from dsa_core.cost import paper as cost_paper
+from dsa_core.cost import prices as cost_api
+from dsa_core.cost import report as cost_bench
+from dsa_core.cost import timing as bench
 
 setup_notebook(seed=0)
 shape = cost.V32_MQA  # DeepSeek-V3.2 671B, MLA in its absorbed "MQA mode" (decode)

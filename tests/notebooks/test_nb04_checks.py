@@ -1,6 +1,5 @@
 """Notebook 04 checkers: the -1 wrap-around, dense-instead-of-sparse, missing scale, memory mix-ups."""
 
-
 import dsa_core as dsa
 from course.checks import nb04
 
