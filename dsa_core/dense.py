@@ -3,8 +3,12 @@
 Formula: out[s,h] = Σ_{t ≤ pos(s)} softmax_t(scale · q[s,h]·k[t,h']) v[t,h'],  h' = h // (H / H_kv).
 Queries may be fewer than keys (S ≤ T, decode against a cache): query s sits at position T - S + s.
 Paper: DeepSeek-V3.2-Exp report, section 2.1 (the dense MLA that DSA starts from).
-Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward`, the "MHA prefill" branch
-(`einsum("bshd,bthd->bsht")`, fp32 softmax, `einsum("bsht,bthd->bshd")`).
+Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward`, the "MHA prefill" branch,
+`einsum("bshd,bthd->bsht")`, softmax, `einsum("bsht,bthd->bshd")`, minus the index mask that branch
+adds. At commit 3b99a53 (2025-10-02) the scores and the softmax are fp32 (`q.float()`,
+`softmax(dtype=torch.float32)`), the probabilities cast back to bf16 for the value sum; from 8631a81
+(2025-11-17) the scores and softmax stay in the activation dtype (bf16) and the cached latent is first
+rounded through FP8 to mimic deployment. This file computes everything in fp32.
 Left out: MLA's latent projections and the absorbed decode form; we take per-head q, k, v as given,
 with GQA (H_kv < H) so Llama-family hosts and MQA (H_kv = 1) fit the same code.
 """

@@ -1,8 +1,10 @@
 """How good is a selection? Recall of the true attention mass, overlap between sets, and baselines.
 
-Recall (the quantity the indexer is trained for, paper section 2.1 "dense warm-up"): for query t,
-recall[t] = Σ_{s ∈ S_t} p[t,s], where p is the true dense attention averaged over heads (each head's
-row sums to 1, so p's row does too). Recall 1 means the sparse layer loses nothing.
+Recall (what we measure; the indexer is NOT trained on it: paper section 2.1 trains it with a KL
+loss to the head-summed, L1-normalised attention, and recall is the share of that same distribution
+its top-k holds): for query t, recall[t] = Σ_{s ∈ S_t} p[t,s], where p is the true dense attention
+averaged over heads (each head's row sums to 1, so p's row does too). Recall 1 means the sparse layer
+loses nothing.
 Baselines use the same budget of k tokens: the oracle (the k largest p, the best any selector can do),
 a sliding window with attention sinks (StreamingLLM-style), and random causal picks.
 Not in the official code (it has no metrics); these are the numbers the lessons and evaluate.py show.

@@ -7,8 +7,12 @@ rest untouched; a Llama attention head passes r = D and rotates everything.
 Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `apply_rotary_emb` called from
 `Indexer.forward`. The first demo (Sept 2025) used the interleaved layout here by mistake; the fix of
 2025-11-17 made the indexer non-interleaved, which is what this file does.
-Left out: YaRN frequency scaling (`precompute_freqs_cis`, factor 40 beyond 4096 tokens); plain RoPE
-is exact for the sequence lengths we run.
+Left out: YaRN. In the official `precompute_freqs_cis` the YaRN frequencies (factor 40) are chosen
+once, when the configured maximum length `max_seq_len` exceeds `original_seq_len` = 4096, so the 671B
+model rotates EVERY position with YaRN frequencies, short texts included; MLA (not the indexer) also
+multiplies its softmax scale by mscale² (mscale = 0.1·ln 40 + 1), giving 192^-0.5 · mscale² ≈ 0.1352
+instead of 192^-0.5 ≈ 0.0722 (`MLA.__init__`). We use plain RoPE frequencies: the small hosts we run
+(SmolLM2) were trained with plain RoPE, and the teaching configs are not checkpoints of the 671B model.
 """
 
 import torch

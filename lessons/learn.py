@@ -154,7 +154,13 @@ elif step == 5:
         "layer next to the 656-byte MLA cache. Does FP8 change which keys are picked? On your text:"
     )
     st.latex(
-        r"x_{\mathrm{fp8}}=\mathrm{e4m3}\!\big(x/\sigma\big)\cdot\sigma,\quad \sigma=\max|x_{\text{block}}|/448"
+        r"x_{\mathrm{fp8}}=\mathrm{e4m3}\!\big(x/\sigma\big)\cdot\sigma,\quad "
+        r"\sigma=2^{\lceil \log_2(\max|x_{\text{block}}|/448)\rceil}"
+    )
+    st.caption(
+        "e4m3 values are 8-bit floating-point numbers (4 exponent bits, 3 mantissa bits), not integers. "
+        'The 671B config sets `scale_fmt = "ue8m0"`: each block\'s scale max|x|/448 is rounded up to a '
+        "power of two (`fp8.act_quant`, as `act_quant` in the official `inference/kernel.py`)."
     )
     if T > 1024:
         st.info("The FP8 comparison runs on up to 1,024 tokens; lower the token limit to see it.")

@@ -4,8 +4,8 @@ each indexer keeps learning from the attention it now selects for.
 DeepSeek-V3.2-Exp report, section 2.1 "Sparse training stage": after the dense warm-up, attention
 runs only over the top-k set S_t; the indexer's loss becomes the KL on S_t
 (losses.sparse_indexer_loss, reading (A): the per-head softmax over S_t that the model really ran,
-summed over heads and renormalised), its input is detached, so the indexer learns only from L_I and
-the model only from the language-modelling loss (top-k has no gradient anyway). The paper separates
+summed over heads and renormalised). Two separations: the indexer reads x.detach(), so L_I cannot
+reach the model; top-k is a discrete choice, so the LM loss cannot reach the indexer. The paper separates
 the two optimisations the same way. No official training code was released; AdamW, the learning
 rates and the short budgets are our choices (docs/training.md).
 `dense=True` gives the control run: the same data, steps and learning rate with dense attention, so
