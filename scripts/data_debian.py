@@ -73,6 +73,7 @@ def download():
     debs = DATA / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
+    (DATA / "x").mkdir(exist_ok=True)  # dpkg-deb -x creates only the last folder
     for deb in sorted(debs.glob("*.deb")):
         subprocess.run(["dpkg-deb", "-x", str(deb), str(DATA / "x" / deb.name.split("_")[0])], check=True)
 

@@ -1,11 +1,14 @@
 """How good are the trained indexers? Per-layer recall and whole-model perplexity on any text files.
 
     python -m dsa_core.train.evaluate FILE... --k 128 [--tokens 2048] [--indexers PATH] [--json]
+                                      [--device cuda]
 
 Per layer (mean over queries that see more than k keys; p = head-mean dense attention, which the
 indexer is trained to imitate): recall_indexer = Σ_{s∈S_t} p[t,s] for the indexer's top-k,
 recall_oracle for the k largest p (the ceiling), recall_window for 4 sinks + the latest k-4 tokens,
-recall_random for k random causal keys, overlap = |indexer set ∩ oracle set| / k.
+recall_random for k random causal keys (the same draw in every layer), overlap = |indexer set ∩ oracle
+set| / k. By position: the same recalls per bucket of query positions (0-1K, 1-2K, 2-4K, 4-8K), which
+shows whether an indexer trained on short windows still holds at positions it never saw.
 Whole model: perplexity with dense attention, with DSA (indexer -> top-k -> sparse) in every layer,
 with the window baseline in every layer, and with the oracle top-k in every layer (a reference: the
 k keys of largest head-mean dense attention); also over positions ≥ k only, where the modes differ.
@@ -14,6 +17,7 @@ Several files: layer numbers are means over files, perplexities pool every score
 """
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -22,15 +26,17 @@ import time
 import torch
 
 from dsa_core.analysis.trace import next_token_logprobs
+from dsa_core.dsa import dsa_select
 from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
-from dsa_core.host.model import dsa_select, window_select
+from dsa_core.host.selects import window_select
 from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
+from dsa_core.train.positions import average_buckets, bucket_summary, by_position
 
 LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
 
 def dense_mean(q, k):
-    """Head-mean dense causal attention (in query blocks, as trace.py builds it): q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
+    """Head-mean dense causal attention (as in trace.py): q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
     from dsa_core.analysis.trace import _dense_maps
 
     return _dense_maps(q[0], k[0], per_head=False)[1]  # [T, T]
@@ -44,19 +50,27 @@ def indexer_topk(indexer, x, k, chunk=512):
     return chunked_index_topk(qi, ki, w, k, chunk=chunk)[0]  # [T, K]
 
 
+@functools.lru_cache(maxsize=8)
+def _random_topk(T, k, seed):
+    return random_topk(T, k, seed=seed)  # [T, K] (drawn on the CPU: cached, 8,192² draws take seconds)
+
+
 def layer_metrics(mean, idx, k, seed=0):
-    """The five per-layer numbers for one text: mean [T,T], indexer idx [T,K] -> dict of floats."""
-    T = mean.shape[0]
-    rows = torch.arange(T) + 1 > k  # queries whose top-k drops something
+    """The five per-layer numbers for one text, and the bucket recalls: mean [T,T], indexer idx [T,K]
+    -> dict of floats, plus "by_position": {bucket: {key: float}} over the buckets that hold queries."""
+    T, dev = mean.shape[0], mean.device
+    rows = torch.arange(T, device=dev) + 1 > k  # queries whose top-k drops something
     oracle = oracle_topk(mean, k)  # [T, K]
     picks = {
-        "recall_indexer": idx,
+        "recall_indexer": idx.to(dev),
         "recall_oracle": oracle,
-        "recall_window": window_topk(T, k),
-        "recall_random": random_topk(T, k, seed=seed),
+        "recall_window": window_topk(T, k).to(dev),
+        "recall_random": _random_topk(T, k, seed).to(dev),
     }
-    out = {name: attention_recall(mean, sel)[rows].mean().item() for name, sel in picks.items()}
-    out["overlap"] = topk_overlap(idx, oracle)[rows].mean().item()
+    recall = {name: attention_recall(mean, sel) for name, sel in picks.items()}  # {name: [T]}
+    out = {name: r[rows].mean().item() for name, r in recall.items()}
+    out["overlap"] = topk_overlap(picks["recall_indexer"], oracle)[rows].mean().item()
+    out["by_position"] = by_position(recall, rows)
     return out
 
 
@@ -77,8 +91,8 @@ def oracle_select(topk):
 
 @torch.no_grad()
 def evaluate_ids(model, ids, k):
-    """One text: ids [T] -> ({"layers": [...], "nll": {mode: [T-1] tensor}}) with indexers attached to model."""
-    ids = torch.as_tensor(ids).reshape(1, -1)  # [1, T]
+    """One text, indexers attached to model: ids [T] -> {"layers": [...], "nll": {mode: [T-1] tensor}}."""
+    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1, T]
     n_layers = len(model.layers)
     h, acts = model.hidden(ids, keep=set(range(n_layers)))  # one dense pass: every layer's x, q, k
     layers = []
@@ -86,7 +100,7 @@ def evaluate_ids(model, ids, k):
         x, q, key = acts.pop(layer)[:3]
         mean = dense_mean(q, key)  # [T, T]
         idx = indexer_topk(model.layers[layer].self_attn.indexer, x, k)  # [T, K]
-        layers.append({"layer": layer, **layer_metrics(mean, idx, k, seed=layer)})
+        layers.append({"layer": layer, **layer_metrics(mean, idx, k)})
     logits = model.lm_head(h[0, :-1]).float()  # [T-1, V]
     nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]}  # [T-1]
     for mode, select in (("dsa", dsa_select(k)), ("window", window_select(k)), ("oracle", oracle_select(k))):
@@ -108,7 +122,8 @@ def perplexities(nlls, k):
 
 
 def evaluate_files(loaded, paths, k, tokens=2048):
-    """The full report (the --json schema): {"k", "tokens", "files", "layers", "mean", "perplexity"}."""
+    """The full report (the --json schema): {"k", "tokens", "files", "layers", "mean", "perplexity"};
+    "layers" and "mean" carry "by_position" ({bucket: recalls}, see layer_metrics)."""
     from dsa_core.analysis.trace import encode
 
     per_file, nlls = [], []
@@ -118,11 +133,7 @@ def evaluate_files(loaded, paths, k, tokens=2048):
         per_file.append({"file": str(path), "tokens": len(ids), "layers": res["layers"]})
         nlls.append(res["nll"])
     layers = [
-        {
-            "layer": i,
-            **{key: sum(f["layers"][i][key] for f in per_file) / len(per_file) for key in LAYER_KEYS},
-        }
-        for i in range(len(per_file[0]["layers"]))
+        {"layer": i, **average([f["layers"][i] for f in per_file])} for i in range(len(per_file[0]["layers"]))
     ]
     return {
         "k": k,
@@ -134,12 +145,20 @@ def evaluate_files(loaded, paths, k, tokens=2048):
     }
 
 
+def average(records):
+    """Mean of the five numbers over records (files, windows or layers), and of each bucket's recalls
+    over the records that hold it: [{key: float, "by_position": {...}}] -> one such dict."""
+    out = {key: sum(r[key] for r in records) / len(records) for key in LAYER_KEYS}
+    return {**out, "by_position": average_buckets(records)}
+
+
 def layer_means(layers):
-    """Means over layers of the five numbers, the indexer/oracle ratio and the layers where the
-    indexer beats the window: layers [{key: float}] -> dict (the report's "mean")."""
+    """Means over layers of the five numbers, the indexer/oracle ratio, the layers where the indexer
+    beats the window, and the same per position bucket: layers [{key: float}] -> the report's "mean"."""
     mean = {key: sum(l[key] for l in layers) / len(layers) for key in LAYER_KEYS}
     mean["indexer_over_oracle"] = mean["recall_indexer"] / mean["recall_oracle"]
     mean["layers_indexer_above_window"] = sum(l["recall_indexer"] > l["recall_window"] for l in layers)
+    mean["by_position"] = bucket_summary(layers)
     return mean
 
 
@@ -159,11 +178,38 @@ def table(report):
     rows.append(
         f"perplexity (k={report['k']}): dense {p['dense']:.3f}, DSA {p['dsa']:.3f} "
         f"({100 * p['dsa_vs_dense']:+.2f} %), window {p['window']:.3f}; positions ≥ k: dense "
-        f"{p['dense_beyond_k']:.3f}, DSA {p['dsa_beyond_k']:.3f} ({100 * p['dsa_vs_dense_beyond_k']:+.2f} %), "
+        f"{p['dense_beyond_k']:.3f}, DSA {p['dsa_beyond_k']:.3f} "
+        f"({100 * p['dsa_vs_dense_beyond_k']:+.2f} %), "
         f"window {p['window_beyond_k']:.3f}; oracle top-k (reference) {p['oracle']:.3f} "
         f"({100 * (p['oracle'] / p['dense'] - 1):+.2f} %)"
     )
+    for b, rec in m["by_position"].items():
+        rows.append(
+            f"queries at {b:>6}: indexer {rec['recall_indexer']:.3f}, oracle {rec['recall_oracle']:.3f} "
+            f"(ratio {rec['indexer_over_oracle']:.3f}), window {rec['recall_window']:.3f}; indexer > window "
+            f"in {rec['layers_indexer_above_window']}/{len(report['layers'])} layers"
+        )
     return "\n".join([head, *rows])
+
+
+def on_device(model, device):
+    """Move the model (indexers attached) to device; on a GPU, larger blocks in the chunked helpers
+    (their CPU-cache-sized defaults are far too small there; results do not depend on them)."""
+    model.to(device)
+    if torch.device(device).type == "cuda":
+        from dsa_core import indexer, sparse
+
+        for module, name in ((sparse, "CHUNK_ELEMENTS"), (indexer, "BLOCK_ELEMENTS")):
+            if hasattr(module, name):
+                setattr(module, name, 2**26)
+    return model
+
+
+def device_name(device):
+    """ "cpu (N threads)" or the GPU's name, for the report."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def main(argv=None):
@@ -176,6 +222,7 @@ def main(argv=None):
     ap.add_argument("--indexers", default=str(DEFAULT_PATH), help="safetensors file (default: shipped)")
     ap.add_argument("--model", default=None, help="GGUF file or HF folder (default: embedded SmolLM2)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the model and indexers move there)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
@@ -185,8 +232,14 @@ def main(argv=None):
     t0 = time.time()
     loaded = load_model(args.model)
     load_default_indexers(loaded.model, args.indexers)
+    on_device(loaded.model, args.device)
     report = evaluate_files(loaded, args.files, args.k, args.tokens)
-    report.update(model=loaded.name, indexers=args.indexers, seconds=round(time.time() - t0, 1))
+    report.update(
+        model=loaded.name,
+        indexers=args.indexers,
+        device=device_name(args.device),
+        seconds=round(time.time() - t0, 1),
+    )
     sys.stdout.write(json.dumps(report, indent=1) + "\n" if args.json else table(report) + "\n")
 
 
