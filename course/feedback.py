@@ -1,5 +1,6 @@
 """The verdict every exercise checker returns: correct, wrong (with what is wrong) or not answered."""
 
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,8 @@ def not_answered(exercise):
 
 def as_tensor(answer, dtype=torch.float32):
     """The answer as a tensor (accepts lists, numpy arrays and tensors); None if it cannot be read."""
+    if isinstance(answer, (str, bytes)):
+        return None
     try:
         if isinstance(answer, torch.Tensor):
             return answer.detach().to(dtype)
@@ -54,7 +57,7 @@ def as_tensor(answer, dtype=torch.float32):
 
 def as_number(answer):
     """The answer as a float (accepts ints, floats, 0-d tensors); None if it is not one number."""
-    if isinstance(answer, bool):
+    if isinstance(answer, (bool, str, bytes)):  # "500500" is text, not a number
         return None
     try:
         return float(answer.item() if isinstance(answer, torch.Tensor) else answer)
@@ -70,3 +73,79 @@ def close(a, b, rel=1e-3):
 def same_tensor(a, b, atol=1e-4, rtol=1e-4):
     """True if two tensors have the same shape and values (inf and -inf must match exactly)."""
     return a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol, equal_nan=True)
+
+
+def run_guarded(fn, args, forbidden):
+    """Call fn(*args) and report which forbidden function, if any, ran inside it.
+
+    `forbidden` maps a name to a Python function (its code object is watched) or a builtin (watched
+    through the profiler's c_call events). Returns (result, name_or_None)."""
+    codes = {f.__code__: n for n, f in forbidden.items() if hasattr(f, "__code__")}
+    builtins = {id(f): n for n, f in forbidden.items() if not hasattr(f, "__code__")}
+    used = []
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            used.append(codes[frame.f_code])
+        elif event == "c_call" and id(arg) in builtins:
+            used.append(builtins[id(arg)])
+
+    old = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        out = fn(*args)
+    finally:
+        sys.setprofile(old)
+    return out, (used[0] if used else None)
+
+
+def _clone(a):
+    return a.clone() if isinstance(a, torch.Tensor) else a
+
+
+def check_function(name, fn, cases, forbidden, signature, done, atol=1e-4):
+    """Run a student's function on the checker's own cases; name the first mistake it makes.
+
+    Each case is a dict: `args` (a tuple), `right` (the expected tensor), `label` (the case in words)
+    and `mistakes` ({message: the tensor that mistake gives}). The student's function may not call
+    any function in `forbidden` (the library function the exercise asks them to write)."""
+    if fn is None:
+        return not_answered(name)
+    if not callable(fn):
+        return wrong(name, f"expected a function {signature}, got {type(fn).__name__}.")
+    for case in cases:
+        label = case["label"]
+        try:
+            out, used = run_guarded(fn, tuple(_clone(a) for a in case["args"]), forbidden)
+        except Exception as e:  # the student's code: report it, never crash the notebook
+            return wrong(name, f"your function raised {type(e).__name__}: {e} ({label}).")
+        if used:
+            return wrong(
+                name,
+                f"your function calls `{used}`, the very thing this exercise asks you to write: "
+                "write the steps yourself (the check compares with it).",
+            )
+        x = as_tensor(out)
+        right = case["right"]
+        if x is None or tuple(x.shape) != tuple(right.shape):
+            shape = None if x is None else tuple(x.shape)
+            return wrong(name, f"{label}: it returned shape {shape}, expected {tuple(right.shape)}.")
+        if same_tensor(x, right, atol=atol, rtol=atol):
+            continue
+        for message, variant in case["mistakes"].items():
+            if same_tensor(x, variant.float(), atol=atol, rtol=atol):
+                return wrong(name, f"{label}: {message}")
+        if torch.isnan(x).any() and not torch.isnan(right).any():
+            return wrong(
+                name,
+                f"{label}: your result holds NaN. " + case.get("nan", "Look for 0·log 0 or −inf − (−inf)."),
+            )
+        diff = (x - right).abs().nan_to_num(nan=float("inf"))
+        diff[(x == right)] = 0  # equal infinities
+        i = tuple(int(j) for j in torch.unravel_index(diff.argmax(), diff.shape))
+        return wrong(
+            name,
+            f"{label}: largest difference at index {list(i)}: {float(x[i]):.4f} instead of "
+            f"{float(right[i]):.4f}.",
+        )
+    return correct(name, done)

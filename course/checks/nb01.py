@@ -1,10 +1,11 @@
 """Checkers for notebook 01, attention and why it is quadratic."""
 
 import torch
+import torch.nn.functional as F
 
-from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
+from course.feedback import as_number, check_function, close, correct, not_answered, wrong
 from dsa_core.config import V32_671B
-from dsa_core.dense import attention_probs
+from dsa_core.dense import attention_logits, attention_probs, dense_attention
 
 
 def check_causal_pairs(answer, T=1000):
@@ -34,45 +35,67 @@ def check_causal_pairs(answer, T=1000):
     )
 
 
-def check_attention_row(answer, q, k, t, head=0):
-    """Exercise 2: the attention probabilities of query t, one head, over all T keys."""
-    name = "Exercise 2 (one attention row)"
-    if answer is None:
-        return not_answered(name)
-    row = as_tensor(answer)
-    T = k.shape[1]
-    if row is None or row.dim() != 1 or row.numel() != T:
-        shape = None if row is None else tuple(row.shape)
-        return wrong(name, f"expected a 1-d tensor of length T = {T} (one weight per key), got {shape}.")
-    if not torch.isfinite(row).all():
-        return wrong(name, "the row holds inf or NaN: the softmax turns the −inf of masked keys into 0.")
-    right = attention_probs(q, k)[0, head, t]  # [T]
-    if torch.allclose(row, right, atol=1e-5):
-        return correct(name, f"row {t} matches dsa.attention_probs; its {t + 1} weights sum to 1.")
-    future = (row[t + 1 :].abs() > 1e-6).nonzero()
-    if len(future):
-        s = t + 1 + int(future[0])
-        return wrong(
-            name,
-            f"row {t} puts weight {float(row[s]):.3f} on position {s}, which is in the "
-            f"future (s > t = {t}). Mask keys s > t with −inf before the softmax.",
-        )
-    if not close(float(row.sum()), 1.0, 1e-3):
-        return wrong(
-            name, f"the row sums to {float(row.sum()):.3f}, not 1: apply the softmax over the visible keys."
-        )
-    D = q.shape[-1]
-    g = q.shape[2] // k.shape[2]
-    logits = q[0, t, head].float() @ k[0, : t + 1, head // g].float().T  # [t+1]
-    if torch.allclose(row[: t + 1], logits.softmax(-1), atol=1e-5):
-        return wrong(
-            name, f"this is the softmax without the scale: multiply q·k by D**-0.5 = {D**-0.5:.4f} first."
-        )
-    s = int((row - right).abs().argmax())
-    return wrong(
-        name,
-        f"the row differs from the expected one most at position {s}: "
-        f"{float(row[s]):.4f} instead of {float(right[s]):.4f}.",
+def _one_head_cases():
+    """Fresh (q, k) pairs for one head, q and k [T, D]: several sizes, one token, and large logits."""
+    g = torch.Generator().manual_seed(11)
+    cases = []
+    for T, D, spread, label in (
+        (7, 16, 1.0, "T = 7, D = 16"),
+        (1, 8, 1.0, "T = 1 (a single token)"),
+        (12, 64, 1.0, "T = 12, D = 64"),
+        (5, 4, 6.0, "T = 5, D = 4 with large scores"),
+    ):
+        q = spread * torch.randn(T, D, generator=g)
+        k = spread * torch.randn(T, D, generator=g)
+        cases.append((q, k, label))
+    return cases
+
+
+def _mistakes(q, k):
+    """The common mistakes, each as the [T, T] map it produces."""
+    T, D = q.shape
+    logits = q @ k.T * D**-0.5
+    future = torch.ones(T, T, dtype=torch.bool).triu(1)
+    with_diagonal = torch.ones(T, T, dtype=torch.bool).triu(0)
+    masked = logits.masked_fill(future, float("-inf"))
+    return {
+        "query t attends to keys s > t (the future): mask them with −inf before the softmax.": (
+            logits.softmax(-1)
+        ),
+        "the future is set to 0 before the softmax, so it still gets weight e⁰: use −inf.": (
+            logits.masked_fill(future, 0.0).softmax(-1)
+        ),
+        "the diagonal is masked too (s ≥ t instead of s > t): every token also attends to ITSELF.": (
+            logits.masked_fill(with_diagonal, float("-inf")).softmax(-1)
+        ),
+        f"the scale is missing: multiply q·k by D**-0.5 = {D**-0.5:.4f} before the softmax.": (
+            (q @ k.T).masked_fill(future, float("-inf")).softmax(-1)
+        ),
+        "the softmax runs over the queries (dim 0); each query's row must sum to 1 (dim -1).": (
+            masked.softmax(0)
+        ),
+    }
+
+
+def check_attention_function(fn):
+    """Exercise 2: the student's one-head causal attention probabilities, q [T, D], k [T, D] -> [T, T]."""
+    cases = []
+    for q, k, label in _one_head_cases():
+        right = attention_probs(q[None, :, None], k[None, :, None])[0, 0]  # [T, T]
+        cases.append({"args": (q, k), "right": right, "label": label, "mistakes": _mistakes(q, k)})
+    return check_function(
+        "Exercise 2 (one head of causal attention)",
+        fn,
+        cases,
+        forbidden={
+            "dsa.attention_probs": attention_probs,
+            "dsa.dense_attention": dense_attention,
+            "dsa.dense.attention_logits": attention_logits,
+            "F.scaled_dot_product_attention": F.scaled_dot_product_attention,
+        },
+        signature="my_attention_probs(q, k)",
+        done="matches dsa.attention_probs on the checker's own inputs (4 sizes, a single token, large "
+        "scores): scale, causal mask with −inf, softmax over the keys.",
     )
 
 

@@ -7,11 +7,18 @@
 #
 # DeepSeek Sparse Attention (DSA) changes one thing in a transformer: **which earlier tokens each
 # token looks at**. Before we can see what that saves, we need the thing it saves on: dense causal
-# attention. In this notebook you
+# attention.
 #
-# 1. build one head of causal attention by hand and check it against `dsa_core.dense_attention`,
-# 2. draw the attention map,
-# 3. count (and time) why it grows with the **square** of the text length.
+# **Objectives.** After this notebook you can
+#
+# 1. compute one head of causal attention by hand (scale, mask, softmax, weighted sum) and check it
+#    against `dsa_core.dense_attention` (exercise 2 runs your function on inputs you have not seen);
+# 2. explain why a token attends to itself but never to the future, and test that a layer is causal;
+# 3. count the scores, T(T+1)/2 per head, and the bytes, 4·H·T² for fp32 probabilities, and predict
+#    how both grow with the text length (exercises 1 and 3).
+#
+# *Time: about 25 min. Teacher's guide (plans, what to project, common mistakes):
+# [docs/teaching.md](../docs/teaching.md).*
 #
 # Every notebook follows the same rhythm: *Idea → Math → Code → Picture → Check → Exercises*.
 # The math lives in the `dsa_core` package; notebooks import it and never re-implement it. When we
@@ -161,11 +168,17 @@ viz.line_chart(
     markers={"measured dense_attention": (lengths, ms)},
 )
 
+# %%
+growth = [ms[i + 1] / ms[i] for i in range(len(ms) - 1)]
+print("time ratio per doubling of T, on this run:", ", ".join(f"×{g:.1f}" for g in growth))
+
 # %% [markdown]
-# The ratio tends to 4 once T is large enough for the T×T part to dominate (small T is dominated by
-# fixed overheads, and other programs on the machine add noise). DeepSeek-V3.2 serves 128K-token contexts: at that length the T×T part is
-# everything. DSA keeps the per-query work bounded by a fixed budget *k* of keys; the next notebooks
-# build it piece by piece.
+# Read your own run's ratios. A purely T² algorithm costs ×4 per doubling, but a measurement is not
+# that clean: at small T fixed overheads dominate (ratios below 4), when the T×T tensors outgrow the
+# CPU caches a doubling can cost more than ×4, and other programs on a shared machine add noise.
+# The memory count above is exact and does not depend on the machine. DeepSeek-V3.2 serves
+# 128K-token contexts: at that length the T×T part is everything. DSA keeps the per-query work
+# bounded by a fixed budget *k* of keys; the next notebooks build it piece by piece.
 #
 # ## Exercises
 #
@@ -186,21 +199,25 @@ answer_1 = T_ex * (T_ex + 1) // 2  # query t sees t + 1 keys: 1 + 2 + ... + T
 ex.check_causal_pairs(answer_1)
 
 # %% [markdown]
-# **Exercise 2.** Using `q` and `k` from the *Code* section (T = 12), compute by hand the attention
-# probabilities of query **t = 5**, head 0: a tensor of length T with one weight per key (zeros for
-# the future). Do not call `dsa.attention_probs` (that is what the check compares with).
+# **Exercise 2.** Write `my_attention_probs(q, k)` for **one head**: `q` and `k` are `[T, D]`
+# (any T ≥ 1, any D); return the `[T, T]` causal attention probabilities (row t = query t, zeros
+# for the future). The check runs it on its own inputs, including a single token and large scores.
+# Do not call `dsa_core` or `F.scaled_dot_product_attention`: write the steps.
 
 # %% [answer]
-answer_2 = None
+my_attention_probs = None
+
 
 # %% [solution]
-t = 5
-scores_t = q[0, t, 0] @ k[0, :, 0].T * D**-0.5  # [T]
-scores_t[t + 1 :] = float("-inf")  # the future
-answer_2 = scores_t.softmax(dim=-1)  # [T]
+def my_attention_probs(q, k):
+    T, D = q.shape
+    logits = q @ k.T * D**-0.5  # [T, T]: every query against every key
+    future = torch.ones(T, T, dtype=torch.bool).triu(1)  # True where s > t
+    return logits.masked_fill(future, float("-inf")).softmax(dim=-1)  # rows sum to 1
+
 
 # %% [check]
-ex.check_attention_row(answer_2, q, k, t=5, head=0)
+ex.check_attention_function(my_attention_probs)
 
 # %% [markdown]
 # **Exercise 3.** DeepSeek-V3.2 (`dsa.V32_671B`) has `n_heads = 128` query heads. How many **GiB**
@@ -217,4 +234,12 @@ answer_3 = 4 * dsa.V32_671B.n_heads * 131072**2 / 2**30
 ex.check_probs_memory_gib(answer_3)
 
 # %% [markdown]
+# ## Takeaways
+#
+# - Attention is: scores q·k/√D, the causal mask (−∞ for s > t, the diagonal stays), a softmax
+#   over each query's row, a weighted sum of values.
+# - One head computes T(T+1)/2 scores: doubling the text quadruples the work, and the `[H, T, T]`
+#   probabilities grow the same way (terabytes per layer for the 671B model at 128K, in fp32).
+# - Everything after this notebook is about one idea: give each query a fixed budget of k keys.
+#
 # **Next:** 02 · the lightning indexer, a cheap scorer that decides which keys are worth it.
