@@ -15,30 +15,7 @@ with GQA (H_kv < H) so Llama-family hosts and MQA (H_kv = 1) fit the same code.
 
 import torch
 
-
-def check_finite(name, x):
-    """Raise ValueError if a tensor holds NaN or inf."""
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf values")
-
-
-def check_qkv(q, k, v=None):
-    """Validate q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv]; raise ValueError naming the problem."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if x is not None and x.dim() != 4:
-            raise ValueError(f"{name} must be 4-d [B, S|T, heads, dim], got shape {tuple(x.shape)}")
-    (B, S, H, D), (Bk, T, H_kv, Dk) = q.shape, k.shape
-    if (Bk, Dk) != (B, D):
-        raise ValueError(f"shape mismatch: q {tuple(q.shape)} vs k {tuple(k.shape)} (batch, head dim)")
-    if H % H_kv:
-        raise ValueError(f"H={H} query heads is not divisible by H_kv={H_kv} key/value heads")
-    if S > T:
-        raise ValueError(f"more queries (S={S}) than keys (T={T})")
-    if v is not None and v.shape[:3] != k.shape[:3]:
-        raise ValueError(f"shape mismatch: k {tuple(k.shape)} vs v {tuple(v.shape)}")
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if x is not None:
-            check_finite(name, x)
+from dsa_core._checks import check_qkv
 
 
 def causal_mask(S, T, device=None):

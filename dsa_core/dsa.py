@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from dsa_core.chunked import chunked_index_topk
+from dsa_core.fast.cpu import select_topk_fast
 from dsa_core.indexer import index_scores
 from dsa_core.sparse import sparse_attention_probs, sparse_mix_values
 from dsa_core.topk import select_topk
@@ -29,27 +30,57 @@ class DSATrace:
     index_keys: torch.Tensor | None = None  # [B, T, d] indexer keys so far: the index "cache"
 
 
-def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None, return_scores=True):
-    """DSA for S new tokens: x [B,S,dim], q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv] -> (out [B,S,H,Dv], trace).
+def dsa_topk(indexer, x, topk, qr=None, index_k_cache=None, keep_scores=False, chunk=1024):
+    """Steps 1 and 2 of DSA for S new tokens: x [B,S,dim] -> (topk_indices [B,S,K], scores, index keys).
 
-    T = cached tokens + S; the new tokens sit at positions T - S .. T - 1. index_k_cache [B,T-S,d] holds
-    the indexer keys of the cached tokens (None in prefill). topk defaults to the config's index_topk.
+    T = cached tokens + S; index_k_cache [B,T-S,d] holds the indexer keys of the cached tokens (None in
+    prefill). keep_scores=True keeps the full [B,S,T] index scores for inspection; otherwise (scores
+    None) the selection goes one block of queries at a time and never builds a T×T matrix.
     """
-    B, S, _ = x.shape
-    T = k.shape[1]
-    topk = indexer.index_topk if topk is None else topk
+    S = x.shape[1]
+    T = S if index_k_cache is None else index_k_cache.shape[1] + S
     # 1) indexer: queries, one shared key and per-head weights for the new tokens
     iq, ik, iw = indexer.project(x, qr, start_pos=T - S)  # [B,S,h,d], [B,S,d], [B,S,h]
     if index_k_cache is not None:
         ik = torch.cat([index_k_cache, ik], dim=1)  # [B, T, d]
+    # 2) top-k: the k keys with the highest index score, nothing in the future
+    if keep_scores:
+        scores = index_scores(iq, ik, iw)  # [B, S, T]
+        return select_topk(scores, topk), scores, ik  # [B, S, K]
+    # Long texts: the same selection block by block, with the partial-top-k twin of select_topk
+    # (tested equal in tests/fast/test_cpu_twins.py).
+    return chunked_index_topk(iq, ik, iw, topk, chunk, select=select_topk_fast), None, ik  # [B, S, K]
+
+
+def dsa_select(topk, chunk=1024):
+    """The selection the model runs in every layer, for host.model.Attention's plug-in point.
+
+    select(attn, x, q, k) -> [B,T,K], K = min(topk, T): the layer's own lightning indexer (steps 1-2
+    of dsa_topk); the model then runs step 3, sparse_attention, over the picked keys.
+    """
+
+    def select(attn, x, q, k):
+        """This layer's picks: x [B,T,dim] -> [B,T,K] (q and k are the host's; DSA does not read them)."""
+        if attn.indexer is None:
+            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
+        return dsa_topk(attn.indexer, x, min(topk, x.shape[1]), chunk=chunk)[0]  # [B, T, K]
+
+    return select
+
+
+def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None, return_scores=True):
+    """DSA for S new tokens: x [B,S,dim], q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv] -> (out, trace).
+
+    out [B,S,H,Dv]; trace is a DSATrace. T = cached tokens + S; the new tokens sit at positions
+    T - S .. T - 1. index_k_cache [B,T-S,d] holds the indexer keys of the cached tokens (None in
+    prefill). topk defaults to the config's index_topk.
+    """
+    T = k.shape[1]
+    topk = indexer.index_topk if topk is None else topk
+    # 1) + 2) the lightning indexer scores the past; top-k keeps the best K keys per query
+    topk_indices, scores, ik = dsa_topk(indexer, x, topk, qr, index_k_cache, keep_scores=return_scores)
     if ik.shape[1] != T:
         raise ValueError(f"indexer keys cover {ik.shape[1]} tokens but k/v cover T={T}")
-    # 2) top-k: keep the full score matrix for inspection, or go block by block (never T×T)
-    if return_scores:
-        scores = index_scores(iq, ik, iw)  # [B, S, T]
-        topk_indices = select_topk(scores, topk)  # [B, S, K]
-    else:
-        scores, topk_indices = None, chunked_index_topk(iq, ik, iw, topk)  # [B, S, K]
     # 3) sparse attention over the selected keys, one set shared by all heads
     probs = sparse_attention_probs(q, k, topk_indices)  # [B, S, H, K]
     out = sparse_mix_values(probs, v, topk_indices)  # [B, S, H, Dv]

@@ -12,50 +12,27 @@ simulates the first two), YaRN, and tensor parallelism. Shapes: h = index_n_head
 import torch
 from torch import nn
 
-from dsa_core.dense import check_finite
+from dsa_core._checks import check_index_inputs
+from dsa_core.dense import causal_mask
 from dsa_core.rope import apply_rope_half, rope_cos_sin
-
-BLOCK_ELEMENTS = 2**20  # per-head logits held at once in index_scores (4 MB fp32, about a CPU cache)
 
 
 def index_scores(q, k, w):
     """Index scores with the causal mask: q [B,S,h,d], k [B,T,d], w [B,S,h] -> fp32 [B,S,T].
 
-    S ≤ T: query s sits at position T - S + s (S = T in prefill, S = 1 when decoding against a key
-    cache). Keys after the query's position get -inf. No scaling here: it is folded into w.
+    I[t,s] = Σ_j w[t,j] · ReLU(q[t,j] · k[s]) for keys s up to the query's position, -inf after it.
+    S ≤ T: query t sits at position T - S + t (S = T in prefill, S = 1 when decoding against a key
+    cache). No scaling here: it is folded into w by LightningIndexer.project.
     """
-    if q.dim() != 4 or k.dim() != 3 or w.dim() != 3:
-        raise ValueError(
-            f"expected q [B,S,h,d], k [B,T,d], w [B,S,h]; got {tuple(q.shape)}, "
-            f"{tuple(k.shape)}, {tuple(w.shape)}"
-        )
-    B, S, h, d = q.shape
+    check_index_inputs(q, k, w)
+    B, S, h, _ = q.shape
     T = k.shape[1]
-    if k.shape[0] != B or k.shape[2] != d or w.shape != (B, S, h):
-        raise ValueError(f"shape mismatch: q {tuple(q.shape)}, k {tuple(k.shape)}, w {tuple(w.shape)}")
-    if S > T:
-        raise ValueError(f"more queries (S={S}) than keys (T={T})")
-    for name, x in (("q", q), ("k", k), ("w", w)):
-        check_finite(name, x)
     q, k, w = q.float(), k.float(), w.float()
-    scores = torch.full((B, S, T), float("-inf"), device=q.device)  # [B, S, T]; the future stays -inf
-    query_pos, key_pos = torch.arange(T - S, T, device=q.device), torch.arange(T, device=q.device)
-    # Blocks of queries keep the logits cache-sized. Each matrix product gets at least 8 query rows
-    # and 16 keys (the last block starts earlier rather than shrinking), because BLAS rounds tiny
-    # products differently, and the same scores must come out however the queries are split.
-    rows = max(8, BLOCK_ELEMENTS // (h * T))
-    for s0 in range(0, S, rows):
-        s0, s1 = min(s0, max(S - rows, 0)), min(s0 + rows, S)
-        n, end = s1 - s0, min(T, max(T - S + s1, 16))  # keys after the block's last query: all masked
-        # All h heads in one matrix product: the h query vectors of a token are h rows of one matrix.
-        logits = q[:, s0:s1].reshape(B, n * h, d) @ k[:, :end].transpose(1, 2)  # [B, n·h, end]
-        logits = logits.view(B, n, h, end).relu_()  # ReLU before the weight, per head [B, n, h, end]
-        block = torch.zeros(B, n, end, device=q.device)  # [B, n, end]
-        for j in range(h):  # weight, then the head sum, in head order
-            block += w[:, s0:s1, j, None] * logits[:, :, j]
-        block.masked_fill_(key_pos[:end] > query_pos[s0:s1, None], float("-inf"))  # causal, in block
-        scores[:, s0:s1, :end] = block
-    return scores
+    scores = torch.zeros(B, S, T, device=q.device)  # [B, S, T]
+    for j in range(h):  # Σ over the h indexer heads, in head order
+        logits = torch.einsum("bsd,btd->bst", q[:, :, j], k)  # q[t,j] · k[s]  [B, S, T]
+        scores += w[:, :, j, None] * logits.relu()  # ReLU first, then the head's weight  [B, S, T]
+    return scores.masked_fill(~causal_mask(S, T, q.device), float("-inf"))  # the future is never picked
 
 
 class LightningIndexer(nn.Module):
@@ -75,7 +52,7 @@ class LightningIndexer(nn.Module):
         self.softmax_scale = self.head_dim**-0.5  # the name is official; there is no softmax
 
     def project(self, x, qr=None, start_pos=0):
-        """Queries, keys and weights: x [B,S,dim], qr [B,S,q_lora_rank] -> q [B,S,h,d], k [B,S,d], w [B,S,h]."""
+        """Queries, keys, weights: x [B,S,dim], qr [B,S,q_lora_rank] -> q [B,S,h,d], k [B,S,d], w [B,S,h]."""
         B, S, _ = x.shape
         if self.uses_query_latent and qr is None:
             raise ValueError("this indexer reads queries from the query latent qr; pass qr")

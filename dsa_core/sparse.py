@@ -14,19 +14,10 @@ Left out: MLA's latent (absorbed) form and FP8 KV cache of the production kernel
 
 import torch
 
-from dsa_core.dense import attention_logits, causal_mask, check_qkv, mix_values
+from dsa_core._checks import check_indices, check_qkv
+from dsa_core.dense import attention_logits, causal_mask, mix_values
 
 CHUNK_ELEMENTS = 2**20  # gathered floats per query chunk in rung 2 (4 MB fp32: about a CPU cache)
-
-
-def check_indices(topk_indices, B, S, T):
-    """Validate topk_indices [B,S,K]: integer, values in [-1, T); raise ValueError naming the problem."""
-    if topk_indices.dim() != 3 or topk_indices.shape[:2] != (B, S):
-        raise ValueError(f"topk_indices must be [B={B}, S={S}, K], got {tuple(topk_indices.shape)}")
-    if topk_indices.dtype.is_floating_point or topk_indices.shape[-1] == 0:
-        raise ValueError(f"topk_indices must be a non-empty integer tensor, got {topk_indices.dtype}")
-    if ((topk_indices < -1) | (topk_indices >= T)).any():
-        raise ValueError(f"topk_indices must lie in [-1, T={T})")
 
 
 def masked_sparse_attention(q, k, v, topk_indices, scale=None):

@@ -149,7 +149,7 @@ def next_token_effect(text, max_tokens, k):
     """DSA in every layer vs dense (two full model runs)."""
     from dsa_core.analysis import views
     from dsa_core.analysis.trace import encode
-    from dsa_core.host.model import dsa_select
+    from dsa_core.dsa import dsa_select
 
     ids = encode(load()[0], text, max_tokens).ids
     return views.next_token_effect(load()[0].model, ids, k, dsa_select(k))

@@ -36,8 +36,10 @@ from dsa_core import indexer as indexer_mod
 from dsa_core import sparse as sparse_mod
 from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.config import SMOLLM2_HOST
+from dsa_core.dsa import dsa_select
 from dsa_core.host.indexers import save_indexers
-from dsa_core.host.model import ModelConfig, Transformer, attach_indexers, dsa_select, window_select
+from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
+from dsa_core.host.selects import window_select
 from dsa_core.train.evaluate import layer_means, oracle_select
 from dsa_core.train.stage1 import layer_inputs, make_indexers, train_indexers
 from dsa_core.train.stage2 import train_sparse

@@ -8,13 +8,16 @@ budget (or takes any baseline selection) without running the model again.
 `next_token_logprobs` / `compare_runs` score the text with dense, DSA-in-every-layer and baseline runs.
 """
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from dsa_core.dense import attention_probs
-from dsa_core.host.model import dsa_select, random_select, window_select
+from dsa_core.dsa import dsa_select
+from dsa_core.host.selects import random_select, window_select
 from dsa_core.host.text import PreparedText, TextInputError, prepare_ids
 from dsa_core.host.tokenizer import display_tokens
 from dsa_core.indexer import index_scores
@@ -59,7 +62,33 @@ def _topk_rows(scores, k):
     return torch.cat([select_topk(scores[None, s : s + CHUNK], k)[0] for s in range(0, len(scores), CHUNK)])
 
 
-def _dense_maps(q, k, per_head):
+_local = threading.local()  # the progress callback of the model run on this thread (None: no report)
+
+
+def _report_layer(block, args, output):
+    callback = getattr(_local, "callback", None)
+    if callback is not None:
+        callback(block.self_attn.layer_id)
+
+
+@contextmanager
+def layer_progress(model, callback):
+    """Call callback(layer) after each layer of model runs made on this thread inside the block.
+
+    A forward hook on every layer, registered once per model, reads a thread-local callback: runs on
+    other threads (other browser sessions) are not reported. The callback may raise to stop the run."""
+    if not getattr(model, "_progress_hooks", False):
+        for block in model.layers:
+            block.register_forward_hook(_report_layer)
+        model._progress_hooks = True
+    before, _local.callback = getattr(_local, "callback", None), callback
+    try:
+        yield
+    finally:
+        _local.callback = before
+
+
+def _dense_maps(q, k, per_head, progress=None):
     """Dense causal attention in query blocks: q [T,H,D], k [T,H_kv,D] -> ([H,T,T] or None, [T,T])."""
     T, H = q.shape[0], q.shape[1]
     probs = torch.zeros(H, T, T, device=q.device) if per_head else None  # [H,T,T]
@@ -70,10 +99,12 @@ def _dense_maps(q, k, per_head):
         mean[s0:s1, :s1] = p.mean(0)
         if per_head:
             probs[:, s0:s1, :s1] = p
+        if progress:
+            progress(s1 / T)
     return probs, mean
 
 
-def _index_map(indexer, x):
+def _index_map(indexer, x, progress=None):
     """Index scores of one layer in query blocks: x [T,dim] -> [T,T] (-inf above the diagonal)."""
     qi, ki, w = indexer.project(x[None])  # [1,T,h,d], [1,T,d], [1,T,h]
     T = x.shape[0]
@@ -81,6 +112,8 @@ def _index_map(indexer, x):
     for s0 in range(0, T, CHUNK):
         s1 = min(s0 + CHUNK, T)
         out[s0:s1, :s1] = index_scores(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]
+        if progress:
+            progress(s1 / T)
     return out
 
 
@@ -103,28 +136,45 @@ def encode(loaded, text_or_ids, max_tokens=None):
 
 
 @torch.no_grad()
-def trace_layers(loaded, text_or_ids, layers, topk=None, max_tokens=None, per_head=True, select=None):
+def trace_layers(
+    loaded,
+    text_or_ids,
+    layers,
+    topk=None,
+    max_tokens=None,
+    per_head=True,
+    select=None,
+    reselect=True,
+    progress=None,
+):
     """(PreparedText, {layer: LayerTrace}) from one run of the model (batch 1), stopped at max(layers).
 
     topk: budget K for the indexer selection (default: the indexer's index_topk); ignored for layers
     without an indexer. select: the attention step of the run itself (None = dense, see model.py).
+    reselect=False skips that selection (the app ranks every k itself). progress(fraction, message),
+    if given, is called after each layer and each block of maps; it may raise to stop the work.
     """
     prep = encode(loaded, text_or_ids, max_tokens)
     model, layers = loaded.model, sorted(set(int(l) for l in layers))
     if not layers or layers[0] < 0 or layers[-1] >= len(model.layers):
         raise ValueError(f"layers must lie in [0, {len(model.layers)}), got {layers}")
+    say = progress or (lambda f, msg: None)
     ids = torch.tensor([prep.ids])  # [1,T]
-    _, acts = model.hidden(ids, select=select, keep=set(layers), stop_after=layers[-1])
+    n = layers[-1] + 1
+    with layer_progress(model, lambda l: say(0.5 * (l + 1) / n, f"model, layer {l}")):
+        _, acts = model.hidden(ids, select=select, keep=set(layers), stop_after=layers[-1])
     tokens = display_tokens(loaded.tokenizer, prep.ids)
     out = {}
     for l in layers:
         x, q, k, _, _ = (a[0] if a is not None else None for a in acts[l])  # drop batch: [T,..]
-        probs, mean = _dense_maps(q, k, per_head)
+        probs, mean = _dense_maps(q, k, per_head, lambda f: say(0.5 + 0.3 * f, "dense attention maps"))
         rec = LayerTrace(l, tokens, x, q, k, probs, mean)
         indexer = model.layers[l].self_attn.indexer
         if indexer is not None:
-            rec = replace(rec, index_scores=_index_map(indexer, x))
-            rec = rec.select(topk or indexer.index_topk)
+            rec = replace(
+                rec, index_scores=_index_map(indexer, x, lambda f: say(0.8 + 0.2 * f, "index scores"))
+            )
+            rec = rec.select(topk or indexer.index_topk) if reselect else rec
         out[l] = rec
     return prep, out
 

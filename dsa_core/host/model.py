@@ -3,9 +3,9 @@
 Per layer: h += Attention(RMSNorm(h)); h += SwiGLU(RMSNorm(h)); then logits = W_out RMSNorm(h).
 The attention step is where DSA plugs in. With `select=None` every query attends to all its causal
 keys (dense). Otherwise `select(attn, x, q, k)` returns the K key positions each query may see, and
-the same gathered `sparse_attention` runs: with `dsa_select` the layer's own lightning indexer picks
-them (DeepSeek-V3.2-Exp: indexer -> top-k -> sparse attention, in every layer), with `window_select`
-or `random_select` a baseline with the same budget K does.
+the same gathered `sparse_attention` runs: with `dsa_core.dsa.dsa_select` the layer's own lightning
+indexer picks them (DeepSeek-V3.2-Exp: indexer -> top-k -> sparse attention, in every layer), with
+`host/selects.py`'s `window_select` or `random_select` a baseline with the same budget K does.
 Weights keep Hugging Face's Llama names (minus "model."), so HF folders and our GGUF cache load as is.
 Sources: karpathy/nanoGPT `model.py` (layout), transformers `models/llama/modeling_llama.py` (semantics).
 Left out: KV cache and generation, dropout, Mistral's sliding-window mask, RoPE scaling (YaRN, llama3).
@@ -17,11 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dsa_core.chunked import chunked_index_topk
-from dsa_core.metrics import random_topk, window_topk
 from dsa_core.rope import apply_rope_half, rope_cos_sin
 from dsa_core.sparse import sparse_attention
-from dsa_core.topk import select_topk
 
 
 @dataclass(frozen=True)
@@ -106,50 +103,6 @@ class Attention(nn.Module):
         # ==================================================================================
 
         return self.o_proj(y.reshape(B, T, self.H * self.D)), (q, k, v, topk_indices)  # [B,T,dim]
-
-
-# Selections: each returns [B,T,K] positions with K = min(topk, T) (more slots would all be -1).
-def dsa_select(topk, chunk=1024):
-    """DeepSeek's selection: this layer's indexer scores every causal key, top-k keeps the best."""
-
-    def select(attn, x, q, k):
-        if attn.indexer is None:
-            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
-        T = x.shape[1]
-        if T <= chunk:  # short text: the full [B,T,T] score matrix is fine
-            return select_topk(attn.indexer(x), min(topk, T))  # [B,T,K]
-        qi, ki, w = attn.indexer.project(x)  # long text: never build a T x T matrix
-        return chunked_index_topk(qi, ki, w, min(topk, T), chunk=chunk)  # [B,T,K]
-
-    return select
-
-
-def window_select(topk, n_sinks=4):
-    """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
-
-    def select(attn, x, q, k):
-        return (
-            window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).to(x.device).expand(x.shape[0], -1, -1)
-        )  # [B,T,K]
-
-    return select
-
-
-def random_select(topk, seed=0):
-    """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
-
-    def select(attn, x, q, k):
-        T = x.shape[1]
-        return (
-            random_topk(T, min(topk, T), seed + attn.layer_id).to(x.device).expand(x.shape[0], -1, -1)
-        )  # [B,T,K]
-
-    return select
-
-
-def fixed_select(indices_by_layer):
-    """Precomputed selections, one per layer: {layer: [B,T,K]} (every layer must be present)."""
-    return lambda attn, x, q, k: indices_by_layer[attn.layer_id]
 
 
 class Block(nn.Module):

@@ -2,7 +2,8 @@
 
 import torch
 
-from dsa_core.host.model import attach_indexers, dsa_select
+from dsa_core.dsa import dsa_select
+from dsa_core.host.model import attach_indexers
 from dsa_core.train.stage1 import make_indexers
 from dsa_core.train.stage2 import lm_loss, recording_select, train_sparse
 

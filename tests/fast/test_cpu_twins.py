@@ -1,48 +1,38 @@
-"""The fast CPU paths give exactly what the simple ones gave: same scores, same picks, same tie-breaks.
+"""The fast CPU twins give exactly what the reference gives: same scores, same picks, same tie-breaks.
 
-The references below are the earlier, slower forms: index scores head by head over all keys, ties
-broken by a stable sort of the whole row. Sparse attention must not depend on its block size.
+dsa_core.fast.cpu.select_topk_fast against dsa_core.topk.select_topk (a stable sort of every row), on
+rows full of ties, -0.0 and rows that see nothing; chunked selection with the twin against the
+reference; index_scores' head loop against the all-heads-at-once form of the same equation.
+Sparse attention must not depend on its block size.
 """
 
 import pytest
 import torch
 
 from dsa_core import causal_mask, chunked_index_topk, index_scores, select_topk, sparse_attention
-from dsa_core import indexer as indexer_module
 from dsa_core import sparse as sparse_module
+from dsa_core.fast.cpu import select_topk_fast
 from dsa_core.toy import toy_indexer_inputs
 
 INF = float("inf")
 
 
-def reference_index_scores(q, k, w):
-    """The paper's formula, one head at a time (the earlier index_scores)."""
-    B, S, h, _ = q.shape
-    T = k.shape[1]
-    scores = torch.zeros(B, S, T)
-    for j in range(h):
-        scores += w[:, :, j, None] * torch.einsum("bsd,btd->bst", q[:, :, j], k).relu()
+def all_heads_at_once(q, k, w):
+    """The same equation with every head in one einsum (no loop over heads)."""
+    S, T = q.shape[1], k.shape[1]
+    logits = torch.einsum("bshd,btd->bsht", q, k)  # [B, S, h, T]
+    scores = (w[..., None] * logits.relu()).sum(dim=2)  # [B, S, T]
     return scores.masked_fill(~causal_mask(S, T), -INF)
-
-
-def reference_select_topk(scores, k):
-    """Best first, ties to the lower position (a stable sort), -1 where the score is -inf."""
-    order = torch.sort(scores, dim=-1, descending=True, stable=True)
-    kk = min(k, scores.shape[-1])
-    picked = order.indices[..., :kk].masked_fill(order.values[..., :kk] == -INF, -1)
-    return torch.cat([picked, picked.new_full((*picked.shape[:2], k - kk), -1)], dim=-1)
 
 
 @pytest.mark.parametrize(
     "B,S,T,h,d",
     [(1, 40, 40, 4, 32), (2, 17, 50, 3, 8), (1, 64, 300, 8, 16), (3, 5, 5, 1, 4), (1, 33, 1000, 4, 32)],
 )
-@pytest.mark.parametrize("block", [1, 7 * 4 * 64, 2**20])
-def test_index_scores_equal_the_head_by_head_loop_exactly(B, S, T, h, d, block, monkeypatch):
-    monkeypatch.setattr(indexer_module, "BLOCK_ELEMENTS", block)  # one query per block .. all at once
+def test_index_scores_head_loop_equals_all_heads_at_once(B, S, T, h, d):
     g = torch.Generator().manual_seed(S * T + h)
     q, k, w = (torch.randn(*shape, generator=g) for shape in ((B, S, h, d), (B, T, d), (B, S, h)))
-    assert torch.equal(index_scores(q, k, w), reference_index_scores(q, k, w))
+    torch.testing.assert_close(index_scores(q, k, w), all_heads_at_once(q, k, w), rtol=1e-5, atol=1e-4)
 
 
 def _tie_heavy_scores(seed, B=2, S=24, T=300):
@@ -55,46 +45,49 @@ def _tie_heavy_scores(seed, B=2, S=24, T=300):
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("k", [1, 3, 16, 299, 300, 301, 500])
-def test_select_topk_with_many_ties_equals_a_stable_sort(seed, k):
+def test_select_topk_fast_with_many_ties_equals_the_reference(seed, k):
     scores = _tie_heavy_scores(seed)
-    assert torch.equal(select_topk(scores, k), reference_select_topk(scores, k))
+    assert torch.equal(select_topk_fast(scores, k), select_topk(scores, k))
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_select_topk_on_random_relu_scores_equals_a_stable_sort(seed):
+def test_select_topk_fast_on_random_relu_scores_equals_the_reference(seed):
     g = torch.Generator().manual_seed(seed)
     q, k, w = (torch.randn(*shape, generator=g) for shape in ((1, 64, 4, 8), (1, 2000, 8), (1, 64, 4)))
     w[:, ::3] = -w[:, ::3].abs()  # rows with all weights negative: best score 0, tied many times
     scores = index_scores(q, k, w)
-    assert torch.equal(select_topk(scores, 128), reference_select_topk(scores, 128))
+    assert torch.equal(select_topk_fast(scores, 128), select_topk(scores, 128))
 
 
-def test_boundary_ties_far_beyond_the_first_k_plus_one_are_found():
+@pytest.mark.parametrize("select", [select_topk, select_topk_fast])
+def test_boundary_ties_far_beyond_the_first_k_plus_one_are_found(select):
     scores = torch.full((1, 1, 1000), 5.0)
     scores[0, 0, 990:] = 7.0  # 10 clear winners at the end, then 990 tied at 5.0
-    assert select_topk(scores, 12)[0, 0].tolist() == list(range(990, 1000)) + [0, 1]
+    assert select(scores, 12)[0, 0].tolist() == list(range(990, 1000)) + [0, 1]
 
 
-def test_rows_that_see_nothing_or_only_negative_zero():
+@pytest.mark.parametrize("select", [select_topk, select_topk_fast])
+def test_rows_that_see_nothing_or_only_negative_zero(select):
     scores = torch.tensor([[[-INF, -INF, -INF], [-0.0, 0.0, -INF], [-0.0, -0.0, -0.0]]])
-    assert select_topk(scores, 2).tolist() == [[[-1, -1], [0, 1], [0, 1]]]
+    assert select(scores, 2).tolist() == [[[-1, -1], [0, 1], [0, 1]]]
 
 
 @pytest.mark.parametrize("bad", [float("nan"), INF])
-def test_one_bad_score_anywhere_raises(bad):
+@pytest.mark.parametrize("select", [select_topk, select_topk_fast])
+def test_one_bad_score_anywhere_raises(bad, select):
     scores = torch.zeros(2, 3, 50)
     scores[1, 2, 17] = bad
     with pytest.raises(ValueError, match="NaN"):
-        select_topk(scores, 4)
+        select(scores, 4)
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 64, 256])
-def test_chunked_with_ties_equals_the_references(chunk, monkeypatch):
-    monkeypatch.setattr(indexer_module, "BLOCK_ELEMENTS", 3 * 4 * 50)
+@pytest.mark.parametrize("select", [select_topk, select_topk_fast])
+def test_chunked_with_ties_equals_the_references(chunk, select):
     q, k, w = toy_indexer_inputs(2, 90, 4, 8, seed=3)
     q, k = q.round(), k.round()  # integer dot products: many equal scores
-    want = reference_select_topk(reference_index_scores(q, k, w), 10)
-    assert torch.equal(chunked_index_topk(q, k, w, 10, chunk=chunk), want)
+    want = select_topk(index_scores(q, k, w), 10)
+    assert torch.equal(chunked_index_topk(q, k, w, 10, chunk=chunk, select=select), want)
 
 
 @pytest.mark.parametrize("elements", [1, 1000, 2**24])

@@ -1,0 +1,50 @@
+"""Fast twins on the CPU: the same answers as the reference files, computed with less work.
+
+select_topk_fast(scores, k) == dsa_core.topk.select_topk(scores, k), exactly (same positions, same
+order, same -1 slots): the reference sorts every whole row; this one asks torch.topk for k + 1 values
+and sorts only the rows where a tie could change the answer. Proved equal by
+tests/fast/test_cpu_twins.py (random rows, rows full of ties, -0.0, rows that see nothing).
+"""
+
+import torch
+
+from dsa_core._checks import check_topk_args
+
+
+def _break_ties(scores, values, indices, k):
+    """The exact top k of rows whose plain topk met a tie: best first, ties to the lower position.
+
+    scores [n,T]; values, indices [n,m] = scores.topk(m), m = k+1 (or T) -> int64 [n,k].
+    """
+    T = scores.shape[-1]
+    v = values[:, k - 1 : k]  # [n, 1] k-th best score
+    # Keys scoring above v are all among the m already found; keys scoring exactly v may sit anywhere
+    # in the row, and the lowest positions among them take the slots that are left. T marks "none".
+    above = indices.masked_fill(values <= v, T)  # [n, m]
+    positions = torch.arange(T, device=scores.device)  # [T]
+    at_v = torch.where(scores == v, positions, T).topk(k, largest=False).values  # [n, k]
+    candidates = torch.cat([above, at_v], dim=-1).sort(dim=-1).values  # [n, m+k] by position
+    cand_scores = scores.gather(-1, candidates.clamp(max=T - 1))  # [n, m+k]
+    cand_scores = cand_scores.masked_fill(candidates == T, float("-inf"))
+    # A stable sort keeps equal scores in position order: ties go to the lower position.
+    order = cand_scores.sort(dim=-1, descending=True, stable=True).indices[:, :k]  # [n, k]
+    return candidates.gather(-1, order)  # [n, k]
+
+
+def select_topk_fast(scores, k):
+    """select_topk with a partial top-k: scores [B,S,T] -> int64 [B,S,k], best first, -1 if unseen."""
+    k = check_topk_args(scores, k)
+    B, S, T = scores.shape
+    k_eff = min(k, T)
+    # One extra slot, so that a tie at the boundary of the k best is visible too.
+    values, topk_indices = scores.topk(min(k_eff + 1, T), dim=-1)  # [B, S, k_eff+1]
+    tied = (values[..., 1:] == values[..., :-1]) & (values[..., 1:] > float("-inf"))  # [B, S, k_eff]
+    rows = tied.any(dim=-1)  # [B, S]
+    exact = _break_ties(scores[rows], values[rows], topk_indices[rows], k_eff) if rows.any() else None
+    topk_indices = topk_indices[..., :k_eff]  # [B, S, k_eff]
+    if exact is not None:  # torch.topk orders ties arbitrarily: those rows get the exact order
+        topk_indices[rows] = exact
+    # Tie-breaking moves positions, never scores: the k best scores, best first, are values[:k_eff].
+    topk_indices = topk_indices.masked_fill(values[..., :k_eff] == float("-inf"), -1)
+    pad = topk_indices.new_full((B, S, k - k_eff), -1)  # [B, S, k - k_eff]
+    return torch.cat([topk_indices, pad], dim=-1)  # [B, S, k]
