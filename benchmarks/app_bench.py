@@ -3,7 +3,7 @@ browser interaction triggers; network and drawing are not included).
 
     python benchmarks/app_bench.py [--lengths 512,2048] [--threads 1] [--json out.json]
 
-Budgets (issue 5, 2-core CPU, after the first model load): changing the query, k, head or page
+Budgets (docs/app.md, 2-core CPU, after the first model load): changing the query, k, head or page
 <= 0.3 s; a new 512-token text <= 2 s; 2048 tokens <= 8 s. The 1-minute load average is printed
 with the results: other work on the machine inflates every number.
 """

@@ -6,7 +6,7 @@ For T = 4K … 128K, one causal prefill (B = 1), at two shapes:
 it times dense SDPA (671B: DeepSeek's MHA prefill mode 192/128, and the 576/512 MLA shape with
 expanded KV, measured up to --mla-max and extrapolated by T² beyond, flagged) against DSA split into
 indexer, selection and sparse attention; then one decode step (B = 32, 128K context).
-FLOPs as FlashMLA / DeepGEMM count them (perf_anchors.md §0); bytes are the fewest a part must move.
+FLOPs as FlashMLA / DeepGEMM count them (docs/sources.md §1); bytes are the fewest a part must move.
 Prints a table and writes JSON (schema dsa-bench/1 of docs/cost.md plus extra keys: docs/gpu.md).
 Usage: python benchmarks/gpu_bench.py [--lengths 4096,8192] [--json assets/bench/h200.json]
 """
@@ -26,7 +26,7 @@ SHAPES = {  # from dsa_core.config: V32_671B and SMOLLM2_HOST
     "v32-671b": dict(H=128, H_kv=1, D=576, Dv=512, h=64, d=128, K=2048, mla=True),
     "smollm2-135m": dict(H=9, H_kv=3, D=64, Dv=64, h=4, d=32, K=128, mla=False),
 }
-PEAK_TFLOPS, PEAK_TBPS = 790.0, 4.3  # measured H200 ceilings (perf_anchors.md §5.3)
+PEAK_TFLOPS, PEAK_TBPS = 790.0, 4.3  # measured H200 ceilings (docs/sources.md §5)
 
 
 class Report:

@@ -1,4 +1,4 @@
-"""Measure the real-model budgets of issue 3 on this machine and print them.
+"""Measure the real-model budgets (docs/model.md) on this machine and print them.
 
     python benchmarks/model_bench.py            # load, one-layer traces at 512 / 2048, 8192-token peak RSS
     python benchmarks/model_bench.py --layer 0  # trace the first layer instead of the last (fewer layers run)

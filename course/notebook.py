@@ -1,7 +1,7 @@
 """The first cell of every notebook: a seed, and Plotly figures that render offline everywhere.
 
 Why: attention visualisers that load plotly.js or widgets from a CDN show blank cells offline, in
-JupyterLab, in VS Code and in exported HTML (viz_anchors.md section 2). Here every figure carries two
+JupyterLab, in VS Code and in exported HTML (docs/notebooks.md). Here every figure carries two
 representations:
 
 - `application/vnd.plotly.v1+json`: JupyterLab (the `jupyterlab-plotly` extension that ships inside

@@ -6,7 +6,7 @@ Why: the indexer imitates this model's attention, and text drawn from the model'
 is the one source whose redistribution of derived weights raises no question (Apache-2.0 model).
 Sampling: temperature 0.8, top-p 0.95, repetition penalty 1.1, end-of-text suppressed so each
 document runs to the full length. Uses transformers (a dev dependency) only for its KV-cache
-generation; the weights are the bundled GGUF, loaded as in ../shared/reference/offline_model.md.
+generation; the weights are the bundled GGUF, loaded as in dsa_core/host/load.py.
 """
 
 import argparse

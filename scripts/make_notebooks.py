@@ -91,7 +91,7 @@ def build(path, solution):
 
 
 def lint(path, nb):
-    """The notebook rules of aesthetics.md R14 that a script can check."""
+    """The notebook rules a script can check (docs/notebooks.md): no installs, no sys.path edits."""
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     bad = [f for f in FORBIDDEN for src in code if f in src]
     if bad:

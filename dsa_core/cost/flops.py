@@ -4,11 +4,12 @@ Dense:  C(t) = A_d·t              A = 2·h·(d_qk + d_v) FLOPs per (query, key)
 DSA:    C(t) = I·t + A_s·min(t,k) I = 2·H_I·d_I, the lightning indexer's q·k
 Counting follows FlashMLA (tests/lib.py count_flop_and_mem_vol: only the QK and PV matmuls, 2 FLOPs
 per multiply-add) and DeepGEMM (indexer: only q·k; ReLU, head weights and head sum are left out,
-they add 1/d_I more). Projections are O(L) and left out, as in perf_anchors.md §6.
-Cache sizes per token per layer in DeepSeek's FP8 format (dsa_spec.md §a.11): MLA latent 512 FP8
+they add 1/d_I more). Projections are O(L) and left out (the indexer adds its own: wq_b, wk,
+weights_proj), as in docs/sources.md §1.
+Cache sizes per token per layer in DeepSeek's FP8 format (docs/sources.md §3): MLA latent 512 FP8
 + 4 fp32 scales + 64 bf16 RoPE = 656 B; indexer key 128 FP8 + 1 fp32 scale = 132 B.
 Every number here is per layer unless a key says otherwise; multiply by `shape.n_layers`.
-Sources: perf_anchors.md §0, §6 (closed forms, tables), §7; dsa_spec.md §b (derived MACs), §d.
+Sources: docs/sources.md §1-3 (counting, the 671B config, cache layouts); closed forms in docs/cost.md.
 """
 
 import math
@@ -59,14 +60,14 @@ def shape_from_config(cfg, mode="mha", name=None):
 V32_MQA = shape_from_config(config.V32_671B, "mqa", "V3.2 671B, MLA MQA mode (576/512)")
 V32_MHA = shape_from_config(config.V32_671B, "mha", "V3.2 671B, MLA MHA mode (192/128)")
 SMOLLM2 = shape_from_config(config.SMOLLM2_HOST, "mha", "SmolLM2-135M host + indexer")
-TEACHING = shape_from_config(config.TEACHING, "mha", "teaching preset")
-# Teaching config T1 of perf_anchors.md §7 (MQA, h = 8, D = 64, indexer 4 x 32, k = 128): the bench default.
-T1 = AttnShape("teaching T1 (perf_anchors §7)", 8, 64, 64, 4, 32, 128, 1, 2 * 64, 0)
-SHAPES = {s.name: s for s in (V32_MQA, V32_MHA, SMOLLM2, TEACHING, T1)}
+TEACHING_SHAPE = shape_from_config(config.TEACHING, "mha", "teaching preset")
+# Teaching config T1 (MQA, h = 8, D = 64, indexer 4 x 32, k = 128): the CPU bench default (docs/cost.md).
+T1 = AttnShape("teaching T1", 8, 64, 64, 4, 32, 128, 1, 2 * 64, 0)
+SHAPES = {s.name: s for s in (V32_MQA, V32_MHA, SMOLLM2, TEACHING_SHAPE, T1)}
 
 
 def pair_flops(shape):
-    """FLOPs per (query, key) pair: core attention A and indexer I (perf_anchors.md §6)."""
+    """FLOPs per (query, key) pair: core attention A and indexer I (docs/sources.md §1)."""
     return {
         "attention/core_flops_per_pair": 2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim),
         "indexer/qk_flops_per_pair": 2 * shape.index_n_heads * shape.index_head_dim,
@@ -94,18 +95,33 @@ def cache_bytes(shape, L, fmt="fp8"):
     return {k.replace("_per_token", ""): v * L * shape.n_layers for k, v in per.items()}
 
 
+def visible_pairs(S, T):
+    """(query, key) pairs with key ≤ query position, for S queries at positions T-S .. T-1."""
+    first = T - S + 1  # keys visible to the first query
+    return S * (first + T) // 2
+
+
+def selected_pairs(S, T, K):
+    """(query, key) pairs a top-K selection really attends: Σ over the S queries of min(visible, K)."""
+    a, b = T - S + 1, T  # the queries see a .. b keys
+    top = min(b, K - 1)  # queries that see fewer than K keys attend all of them
+    short = (a + top) * (top - a + 1) // 2 if top >= a else 0
+    return short + K * (b - max(a, K) + 1 if b >= max(a, K) else 0)
+
+
+def _queries(L, phase):
+    """Queries of a phase at context L: a prefill of L tokens (L queries), or one decode step (1)."""
+    if phase not in ("prefill", "decode"):
+        raise ValueError(f"phase must be 'prefill' or 'decode', got {phase!r}")
+    return L if phase == "prefill" else 1
+
+
 def _pairs(L, phase):
-    if phase == "decode":
-        return L  # one query at position L sees L keys
-    if phase == "prefill":
-        return L * (L + 1) // 2  # queries t = 1..L, causal
-    raise ValueError(f"phase must be 'prefill' or 'decode', got {phase!r}")
+    return visible_pairs(_queries(L, phase), L)
 
 
 def _attended(L, k, phase):
-    if phase == "decode":
-        return min(L, k)
-    return L * (L + 1) // 2 if L <= k else k * (k + 1) // 2 + (L - k) * k  # sum of min(t, k)
+    return selected_pairs(_queries(L, phase), L, k)
 
 
 def dense_cost(shape, L, phase="prefill", kv_fmt="bf16"):
@@ -168,7 +184,7 @@ def crossover_token(dense_shape, dsa_shape, indexer_weight=1.0):
 
 
 def crossover_sequence(dense_shape, dsa_shape, indexer_weight=1.0):
-    """Length L* beyond which a whole prefill costs fewer FLOPs (perf_anchors.md §6, x = L/k)."""
+    """Length L* beyond which a whole prefill costs fewer FLOPs (docs/cost.md, x = L/k)."""
     Ad, As, I = _aid(dense_shape, dsa_shape, indexer_weight)
     if Ad <= I:
         return math.inf
@@ -219,3 +235,32 @@ def asymptotic_ratio(dense_shape, dsa_shape, indexer_weight=1.0):
     """Dense/DSA FLOP ratio as L → ∞ (per token and per sequence): A_d / I."""
     Ad, _, I = _aid(dense_shape, dsa_shape, indexer_weight)
     return Ad / I
+
+
+def variant_cost(shape, L, variant="token", c=4, b=1, share=1.0, phase="prefill"):
+    """A DSA family member at the same token budget k (docs/family.md), one layer on average.
+
+    token: dsa_cost. block: same indexer score work, top-n over L/b block scores (selection ÷ b).
+    compressed: scores L/c pooled keys (indexer work, selection and index cache ÷ c).
+    shared: only a share of the layers run the indexer (indexer, selection and index cache × share).
+    Core attention (min(t, k) keys) and the KV cache are the same for every member.
+    """
+    out = dsa_cost(shape, L, phase)
+    idx, sel = {"token": (1, 1), "block": (1, 1 / b), "compressed": (1 / c, 1 / c), "shared": (share, share)}[
+        variant
+    ]
+    out["indexer/qk_macs"] *= idx
+    out["selection/compares"] *= sel
+    out["selection/logit_bytes"] *= sel
+    ib = cache_bytes_per_token(shape)["index_cache/bytes_per_token"]  # DeepSeek's FP8 layout
+    out["index_cache/bytes_per_token"] = ib * idx
+    if phase == "decode":  # a decode step reads every (pooled / computed) index key once
+        out["decode/read_bytes"] -= (1 - idx) * ib * L
+    out["total_macs"] = out["indexer/qk_macs"] + out["attention/core_macs"]
+    out["total_flops"] = 2 * out["total_macs"]
+    return out
+
+
+def indexer_share(shape, L, variant="token", **kw):
+    """Indexer part of a prefill's attention FLOPs (indexer + core), one layer: in [0, 1]."""
+    return (c := variant_cost(shape, L, variant, phase="prefill", **kw))["indexer/qk_macs"] / c["total_macs"]

@@ -10,7 +10,7 @@ Model, fitted by least squares on the pooled readings, one (a, b) per curve:
   DSA prefill    x = min((A_mha + I)·t, I·t + A_mqa·min(t, k))   masked MHA while it is cheaper
 a is everything that does not grow with position (MoE, projections, sampling); b converts FLOPs to
 dollars, so ($2/3600 s) / (b / 1e6) is the attention throughput per GPU the curve implies.
-Sources: perf_anchors.md §3, §6.1 ("consistency with §3"); dsa_spec.md §a.9, §d.
+Sources: the report's Figure 3 and docs/sources.md §4; the fit and its reading are in docs/cost.md.
 """
 
 import functools
@@ -46,7 +46,7 @@ def points(curve):
     return out
 
 
-def work(kind, t, indexer_weight=1.0, layers=61):
+def attention_flops_at(kind, t, indexer_weight=1.0, layers=61):
     """x(t): attention FLOPs of one token at position t (array), whole model. kind in MODELS."""
     t = np.asarray(t, dtype=float)
     mha = pair_flops(V32_MHA)["attention/core_flops_per_pair"]
@@ -75,7 +75,7 @@ def fit(curve, kind=None, indexer_weight=1.0):
     kind = kind or MODELS[curve]
     p = points(curve)
     t, y = np.array(p["position"], float), np.array(p["cost"])
-    X = np.stack([np.ones_like(t), work(kind, t, indexer_weight) / 1e9], axis=1)  # x in GFLOP
+    X = np.stack([np.ones_like(t), attention_flops_at(kind, t, indexer_weight) / 1e9], axis=1)  # x in GFLOP
     (a, b), *_ = np.linalg.lstsq(X, y, rcond=None)
     pred = X @ np.array([a, b])
     res = y - pred
@@ -97,7 +97,7 @@ def fit(curve, kind=None, indexer_weight=1.0):
         "residuals": res.tolist(),
         "grid": {
             "position": grid.tolist(),
-            "cost": (a + b * work(kind, grid, indexer_weight) / 1e9).tolist(),
+            "cost": (a + b * attention_flops_at(kind, grid, indexer_weight) / 1e9).tolist(),
         },
     }
 
@@ -121,7 +121,7 @@ def fit_all():
 def modelled_cost(curve, positions):
     """Fitted $ per million tokens at each position (list), from the stated model of `curve`."""
     f = _fit_cached(curve, MODELS[curve], 1.0)
-    x = work(MODELS[curve], positions) / 1e9
+    x = attention_flops_at(MODELS[curve], positions) / 1e9
     return (f["a_usd_per_m"] + f["b_usd_per_m_per_gflop"] * x).tolist()
 
 

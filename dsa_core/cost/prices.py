@@ -6,8 +6,8 @@ cache and is billed at the cheaper cache-hit price; `cache_hit_share` sets that 
 The saving is split in two: the part sparse attention explains (the fitted Figure 3 cost ratio,
 cost_paper.py, at the token positions the workload uses) and the rest, which is pricing policy.
 Cache hits skip prefill, so their price change is all policy.
-Prices: USD per million tokens, DeepSeek API docs (pricing page; news250929, 29 Sep 2025), as quoted
-in issue 7; dsa_spec.md §d notes they were not re-verified there. Not a quote: check current prices.
+Prices: USD per million tokens, from DeepSeek's API pricing page and its 29 Sep 2025 announcement
+(docs/sources.md §6). An example for the calculator, not a quote: check current prices.
 """
 
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ PRICES = {
 }
 PRICE_SOURCE = (
     "api-docs.deepseek.com pricing and news/news250929 (price cut with V3.2-Exp, 29 Sep 2025); "
-    "USD per 1M tokens; as quoted in issue 7"
+    "USD per 1M tokens; an example, not a quote (docs/sources.md §6)"
 )
 MAX_CONTEXT = 128 * 1024
 
@@ -32,6 +32,16 @@ class Call:
     context: int  # tokens already in the conversation (a repeated prefix: cache-hit candidates)
     new: int  # fresh input tokens
     output: int  # generated tokens
+
+    def __post_init__(self):
+        """Token counts are whole numbers >= 0 and a call sends at least one input token: a ValueError
+        naming the field otherwise (never a ZeroDivisionError, NaN or negative dollars later)."""
+        for name in ("context", "new", "output"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"Call.{name} must be a whole number of tokens >= 0, got {v!r}")
+        if self.context + self.new == 0:
+            raise ValueError("a call must send at least one input token (context + new = 0)")
 
 
 def contract_review(pages=100, tokens_per_page=650, question=300, answer=1500):
@@ -60,6 +70,16 @@ WORKLOADS = {
 }
 
 
+def _checked(calls):
+    """The workload as a list of Calls; a ValueError for an empty one (there is nothing to bill)."""
+    calls = list(calls)
+    if not calls:
+        raise ValueError("the workload has no calls: add at least one Call(context, new, output)")
+    if not all(isinstance(c, Call) for c in calls):
+        raise ValueError("a workload is a list of Call(context, new, output)")
+    return calls
+
+
 def natural_hit_share(calls):
     """Share of input tokens that repeat an earlier prefix (what a perfect cache would hit)."""
     sent = sum(c.context + c.new for c in calls)
@@ -68,6 +88,7 @@ def natural_hit_share(calls):
 
 def bill(calls, prices, cache_hit_share=None):
     """Token counts and dollars: {'tokens/input_hit', ..., 'usd/input_miss', ..., 'usd/total'}."""
+    calls = _checked(calls)
     share = natural_hit_share(calls) if cache_hit_share is None else cache_hit_share
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"cache_hit_share must be in [0, 1], got {share}")
@@ -99,11 +120,14 @@ def compute_ratios(calls, prefix_hits=True):
     (at positions context..context+new); otherwise every input position counts, weighted alike.
     """
     pre, dec = np.zeros(2), np.zeros(2)
-    for c in calls:
+    for c in _checked(calls):
         start, n = (c.context, c.new) if prefix_hits else (0, c.context + c.new)
-        pre += np.array(_mean_modelled("prefill", start, n)) * n
-        dec += np.array(_mean_modelled("decode", c.context + c.new, c.output)) * c.output
-    return {"prefill": pre[1] / pre[0], "decode": dec[1] / dec[0]}
+        if n:
+            pre += np.array(_mean_modelled("prefill", start, n)) * n
+        if c.output:
+            dec += np.array(_mean_modelled("decode", c.context + c.new, c.output)) * c.output
+    # a phase with no tokens (no output, or every input a cache hit) costs nothing to scale: ratio 1
+    return {"prefill": pre[1] / pre[0] if pre[0] else 1.0, "decode": dec[1] / dec[0] if dec[0] else 1.0}
 
 
 def compare(calls, cache_hit_share=None, old="V3.1-Terminus", new="V3.2-Exp"):

@@ -1,7 +1,7 @@
 """Turn benchmark timings into measured-vs-predicted curves and crossovers (schema dsa-bench/1).
 
 Predicted time = work from cost.py / a rate. Work per variant: FLOPs (2 per multiply-add, causal
-half, FlashAttention/FlashMLA convention, perf_anchors.md §0) for the attention and indexer variants,
+half, FlashAttention/FlashMLA convention, docs/sources.md §1) for the attention and indexer variants,
 fp32 logit bytes read for the selection. Each variant's rate is calibrated at the largest T where it
 was measured, so the prediction is the cost model's *shape* (T² for dense and the indexer, T·k for
 sparse attention) carried to every T; where measurement and prediction part, the model is missing

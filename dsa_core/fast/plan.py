@@ -4,9 +4,12 @@ Nothing here needs Triton or a GPU, so all of it is tested on CPU. The kernels i
 what these functions return (block sizes, chunk ranges) and trust it.
 Conventions (docs/architecture.md): q [B,S,h,d], k [B,T,d], w [B,S,h] for the indexer; q [B,S,H,D],
 k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] for attention. Query s sits at position T - S + s.
-FLOPs are counted as FlashMLA and DeepGEMM do (../shared/reference/perf_anchors.md §0): only the
-matrix products, 2 per multiply-add, over the (query, key) pairs that are really visible or selected.
+FLOPs are counted as FlashMLA and DeepGEMM do (docs/cost.md, "How FLOPs are counted"): only the
+matrix products, 2 per multiply-add, over the (query, key) pairs that are really visible or selected
+(the one pair count, dsa_core.cost.flops).
 """
+
+from dsa_core.cost.flops import selected_pairs, visible_pairs
 
 SCORE_BUDGET_BYTES = 2**31  # fp32 index scores alive at once (one query chunk): 2 GiB
 
@@ -88,20 +91,6 @@ def query_chunks(S, T, batch, budget=SCORE_BUDGET_BYTES, multiple=64):
     rows = budget // (4 * max(1, batch) * max(1, T))
     rows = max(multiple, rows // multiple * multiple)
     return [(s0, min(s0 + rows, S)) for s0 in range(0, S, rows)]
-
-
-def visible_pairs(S, T):
-    """(query, key) pairs with key ≤ query position, queries at positions T-S .. T-1."""
-    first = T - S + 1  # keys visible to the first query
-    return S * (first + T) // 2
-
-
-def selected_pairs(S, T, K):
-    """(query, key) pairs that a top-K selection really attends: Σ over queries of min(visible, K)."""
-    a, b = T - S + 1, T  # the queries see a .. b keys
-    top = min(b, K - 1)  # queries that see fewer than K keys attend all of them
-    short = (a + top) * (top - a + 1) // 2 if top >= a else 0
-    return short + K * (b - max(a, K) + 1 if b >= max(a, K) else 0)
 
 
 def indexer_flops(S, T, h, d):

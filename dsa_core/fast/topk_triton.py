@@ -13,7 +13,7 @@ Steps for a row with n visible scores x[0..n) (n = position + 1):
      and the candidates as packed (score bits, position) int64 into a scratch row;
   5. sort the ≤ CAP candidates (descending score, then lower position) and append the best `need`.
      If all candidates tie (lo = hi), take them in position order without sorting.
-Typical cost: two reads of the row, against ~1 read for the bandwidth floor (perf_anchors §5.4:
+Typical cost: two reads of the row, against ~1 read for the bandwidth floor (docs/gpu.md:
 torch.topk reads at ~0.3 TB/s).
 """
 

@@ -6,7 +6,7 @@ import pytest
 
 from dsa_core import PRESETS, SMOLLM2_HOST, TEACHING, V32_671B, DSAConfig
 
-# inference/config_671B_v3.2.json plus ModelArgs defaults (dsa_spec.md section (b))
+# inference/config_671B_v3.2.json plus ModelArgs defaults (docs/sources.md §2)
 OFFICIAL_671B = dict(
     vocab_size=129280,
     dim=7168,

@@ -1,4 +1,4 @@
-"""The optional FP8 simulation checked against the fp32 path (dsa_spec.md section (e) 7)."""
+"""The optional FP8 simulation checked against the fp32 path (docs/equations.md, FP8)."""
 
 import pytest
 import torch

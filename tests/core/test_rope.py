@@ -1,4 +1,4 @@
-"""Rotate-half RoPE: the formula of dsa_spec.md a.3, partial application, relative-position property."""
+"""Rotate-half RoPE: the formula of the official `apply_rotary_emb` (docs/equations.md), partial application, relative-position property."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""The readability rules of aesthetics.md that a machine can check on the core files."""
+"""The readability rules of docs/architecture.md that a machine can check on the core files."""
 
 import ast
 import pathlib

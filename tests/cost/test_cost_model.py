@@ -1,4 +1,4 @@
-"""dsa_core.cost.flops against the published 671B figures (perf_anchors.md §6.1, dsa_spec.md §b, §a.11)."""
+"""dsa_core.cost.flops against the published 671B figures (docs/sources.md §1-3, docs/cost.md)."""
 
 import math
 from dataclasses import replace
@@ -23,7 +23,7 @@ from dsa_core.cost.flops import (
 K = 1024
 
 
-def test_per_pair_macs_match_dsa_spec():
+def test_per_pair_macs_match_the_671b_config():
     pf = cost.pair_flops(V32_MQA)
     assert pf["indexer/qk_flops_per_pair"] // 2 == 8_192  # 64 x 128, FP8
     assert pf["attention/core_flops_per_pair"] // 2 == 139_264  # 128 x (576 + 512)
@@ -37,7 +37,7 @@ def test_published_cache_sizes():
         "index_cache/bytes_per_token": 132,
     }
     assert cache_bytes_per_token(V32_MQA, "bf16")["kv_cache/bytes_per_token"] == 1152
-    # dsa_spec §d: a 128K bf16 MLA cache over 62 layers (61 + MTP) is about 8.72 GiB per request
+    # FlashMLA README: a 128K bf16 MLA cache over 62 layers (61 + MTP) is about 8.72 GiB per request
     gib = cache_bytes_per_token(V32_MQA, "bf16")["kv_cache/bytes_per_token"] * 62 * 128 * K / 2**30
     assert gib == pytest.approx(8.72, abs=0.01)
     assert cost.cache_bytes(V32_MQA, 128 * K, "bf16")["kv_cache/bytes"] == 1152 * 61 * 128 * K

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from dsa_core.cost import flops
 from dsa_core.fast import plan
 
 
@@ -24,12 +25,12 @@ def _brute_selected(S, T, K):
     ],
 )
 def test_pair_counts_match_brute_force(S, T, K):
-    assert plan.selected_pairs(S, T, K) == _brute_selected(S, T, K)
-    assert plan.visible_pairs(S, T) == sum(p + 1 for p in range(T - S, T))
+    assert flops.selected_pairs(S, T, K) == _brute_selected(S, T, K)
+    assert flops.visible_pairs(S, T) == sum(p + 1 for p in range(T - S, T))
 
 
-def test_flop_counts_match_perf_anchors():
-    # perf_anchors §1.3: one query with k = 2048 at 128 heads, 576 + 512 -> 570.4 MFLOP
+def test_flop_counts_match_flashmla():
+    # docs/sources.md §1: one query with k = 2048 at 128 heads, 576 + 512 -> 570.4 MFLOP
     assert plan.sparse_flops(1, 4096, 128, 576, 512, 2048) == 2 * 2048 * 128 * 1088
     # §6.1: indexer over a 128K prefill ≈ 140.7 TFLOP, sparse part ≈ 74.8, dense MHA ≈ 704
     T = 131072
