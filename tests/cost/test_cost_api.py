@@ -50,3 +50,36 @@ def test_long_context_saving_is_mostly_sparse_attention_short_is_policy():
 def test_beyond_128k_is_refused():
     with pytest.raises(ValueError, match="128K"):
         ca.compare(ca.contract_review(pages=300))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: ca.compare([]), "no calls"),
+        (lambda: ca.compare([ca.Call(0, 0, 0)]), "at least one input token"),
+        (lambda: ca.compare([ca.Call(-5, 100, 10)]), "Call.context"),
+        (lambda: ca.compare([ca.Call(0, 100, -1)]), "Call.output"),
+        (lambda: ca.compare([ca.Call(0, 2.5, 1)]), "Call.new"),
+        (lambda: ca.compare(ca.contract_review(pages=0, question=0)), "at least one input token"),
+        (lambda: ca.compare(ca.contract_review(pages=-3)), "Call.new"),
+    ],
+)
+def test_bad_token_counts_are_refused_by_name(make, match):
+    """0, negative or fractional token counts: a ValueError naming the field, never ZeroDivisionError,
+    NaN or negative dollars."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_a_workload_without_output_or_without_fresh_input_has_finite_numbers():
+    import math
+
+    for calls, share in [
+        ([ca.Call(0, 1000, 0)], None),
+        ([ca.Call(5000, 0, 20)], None),
+        ([ca.Call(0, 10, 0)], 1.0),
+    ]:
+        r = ca.compare(calls, cache_hit_share=share)
+        values = [r["saving_share"], r["usd/saving"], *r["compute_ratio"].values()]
+        assert all(math.isfinite(v) for v in values), r
+        assert r["new"]["usd/total"] >= 0 and r["old"]["usd/total"] > 0
