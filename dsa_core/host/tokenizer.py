@@ -7,8 +7,6 @@ spelled as a printable character (space -> 'Ġ', newline -> 'Ċ'), then merges j
 `display_tokens` turns ids back into short readable strings for axes and tables.
 """
 
-import codecs
-
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
 
 # llama.cpp "pre" names -> the split applied before byte-level BPE (None: plain GPT-2 regex)
@@ -60,11 +58,8 @@ def _byte_decoder():
 
 
 _BYTES = _byte_decoder()
-# a token may hold only part of a multi-byte character (emoji, CJK): show those bytes in hex
-codecs.register_error(
-    "dsa_hex", lambda e: ("<" + "\u00a0".join(f"{b:02X}" for b in e.object[e.start : e.end]) + ">", e.end)
-)
 _VISIBLE = {" ": "·", "\n": "↵", "\t": "⇥", "\r": "␍"}
+CONTINUES = "◌"  # label prefix of a token that starts with the rest of a character begun before it
 
 
 def token_bytes(piece):
@@ -77,12 +72,53 @@ def token_bytes(piece):
     return piece.replace("▁", " ").encode("utf-8")
 
 
+def _char_at(data, i):
+    """(the character whose UTF-8 encoding starts at data[i], its length), or (None, 1) if none does."""
+    lead = data[i]
+    n = (
+        1
+        if lead < 0x80
+        else 2
+        if 0xC2 <= lead < 0xE0
+        else 3
+        if 0xE0 <= lead < 0xF0
+        else 4
+        if lead < 0xF5
+        else 0
+    )
+    try:
+        return (data[i : i + n].decode("utf-8"), n) if n else (None, 1)
+    except UnicodeDecodeError:
+        return None, 1
+
+
+def readable(pieces):
+    """[T] labels for consecutive tokens given as bytes. Byte-level BPE may split one character (an emoji,
+    a Chinese or Hebrew letter) over several tokens: the character is shown once, in the token holding
+    its first byte, and a token that starts with its remaining bytes shows CONTINUES ('◌') first.
+    Spaces read '·', newlines '↵'; bytes that are no UTF-8 at all read as hex, e.g. '<F0 9F>'."""
+    owner = [t for t, b in enumerate(pieces) for _ in b]
+    data, labels, marked, i, bad_before = b"".join(pieces), [""] * len(pieces), set(), 0, False
+    while i < len(data):
+        ch, n = _char_at(data, i)
+        t = owner[i]
+        if ch is None:  # not UTF-8: hex, and bytes in a row share one <..>
+            glue = bad_before and owner[i - 1] == t
+            labels[t] = labels[t][:-1] + f" {data[i]:02X}>" if glue else labels[t] + f"<{data[i]:02X}>"
+        else:
+            labels[t] += _VISIBLE.get(ch, ch)
+            for later in sorted(set(owner[i + 1 : i + n]) - {t} - marked):
+                labels[later] = CONTINUES + labels[later]
+                marked.add(later)
+        i, bad_before = i + n, ch is None
+    return labels
+
+
 def display_token(piece):
-    """A short readable label: spaces as '·', newlines as '↵', partial UTF-8 bytes as '<F0 9F>'."""
-    s = token_bytes(piece).decode("utf-8", errors="dsa_hex")
-    return "".join(_VISIBLE.get(c, c) for c in s)
+    """A short readable label of one token on its own (see `readable`; half a character reads as hex)."""
+    return readable([token_bytes(piece)])[0]
 
 
 def display_tokens(tokenizer, ids):
-    """[T] ids -> [T] readable strings for axis labels (see display_token)."""
-    return [display_token(tokenizer.id_to_token(int(i))) for i in ids]
+    """[T] ids -> [T] readable labels: characters split over tokens shown once (see `readable`)."""
+    return readable([token_bytes(tokenizer.id_to_token(int(i))) for i in ids])

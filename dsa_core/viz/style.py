@@ -6,6 +6,8 @@ transparent so Streamlit's light and dark themes (and Jupyter's) both read well;
 1280x720 projector.
 """
 
+import unicodedata
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -61,10 +63,26 @@ LABEL = {
 }
 
 
+_JOINERS = {"\u200c", "\u200d"}  # zero-width (non-)joiners: part of emoji and Arabic/Indic spelling
+
+
+def _visible(ch):
+    """A character as it should read in a label: itself, or a visible stand-in (never a bare '�')."""
+    if ch.isprintable() or ch in _JOINERS or unicodedata.category(ch) == "Zs":
+        return ch  # letters, emoji, no-break and wide spaces
+    if unicodedata.category(ch) in ("Zl", "Zp"):
+        return "↵"
+    return f"<U+{ord(ch):04X}>"  # controls and bidi overrides: named, so they cannot reorder the label
+
+
 def display_token(tok):
-    """Printable form of one token: visible whitespace and control characters, trimmed to 24 chars."""
+    """Printable form of one token: visible whitespace and control characters, trimmed to 24 chars.
+    Tokens come readable from dsa_core.host.tokenizer.readable (a character split over tokens is shown
+    once, '◌' marks a token that continues it)."""
     tok = str(tok).replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
-    tok = "".join(ch if ch.isprintable() or ch == " " else "�" for ch in tok)
+    tok = "".join(map(_visible, tok))
+    if tok and all(c in _JOINERS for c in tok):
+        tok = "".join(f"<U+{ord(c):04X}>" for c in tok)  # a joiner alone would be an empty label
     return tok if len(tok) <= 24 else tok[:23] + "…"
 
 
