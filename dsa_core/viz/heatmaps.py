@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dsa_core.viz import style
-from dsa_core.viz.pool import future_to_nan, pool_matrix, window
+from dsa_core.viz.pool import cell_of, future_to_nan, pool_matrix, span, window
 
 GRID_SIDE = 192  # per panel in the 6-panel grid: 6 x 192^2 cells stay below one 512 x 512 map
 
@@ -179,7 +179,10 @@ def aligned_maps(
         bars.add(bar)
         if kind in pick_rows:
             pickers.append(row_picker(ys, xs, n, tokens))
-        if query is not None:  # the current query's row, in every panel
+        row = None if query is None else cell_of(query, ys)  # the query's row, or its pooled block
+        if query is not None and row is None:
+            notes.add(f"query {query} is outside this window")
+        elif row is not None:  # the current query's row, in every panel
             shapes.append(
                 {
                     "type": "line",
@@ -187,14 +190,15 @@ def aligned_maps(
                     "x0": 0,
                     "x1": 1,
                     "yref": f"y{n}",
-                    "y0": float(query),
-                    "y1": float(query),
+                    "y0": row,
+                    "y1": row,
                     "line": {"color": style.ROLE["query"], "width": 1.5, "dash": "dot"},
                 }
             )
         first_col = i % cols == 0
+        y_lo, y_hi = span(ys)
         lay[f"yaxis{n}"].update(
-            autorange="reversed",
+            range=[y_hi, y_lo],  # reversed (query 0 on top), fixed to the cells drawn
             showgrid=False,
             zeroline=False,
             showticklabels=first_col,

@@ -74,3 +74,26 @@ def future_to_nan(z):
     s, t = z.shape[-2:]
     future = np.arange(t)[None, :] > (np.arange(s) + (t - s))[:, None]
     return np.where(future | ~np.isfinite(z), np.float32(np.nan), z)
+
+
+def span(pos):
+    """(first edge, last edge) of the cells a heatmap centres on the sorted positions `pos` (a zoom
+    window's positions or pooled blocks' starts): the axis range that shows exactly those cells. A fixed
+    range keeps a line drawn outside it (the query, when it is not in a zoom window) from stretching the
+    axis and squashing the map into a strip."""
+    pos = np.asarray(pos, dtype=np.float64)
+    if pos.size == 0:
+        raise ValueError("span needs at least one position")
+    first = pos[1] - pos[0] if pos.size > 1 else 1.0
+    last = pos[-1] - pos[-2] if pos.size > 1 else 1.0
+    return float(pos[0] - first / 2), float(pos[-1] + last / 2)
+
+
+def cell_of(query, pos):
+    """The position of the cell that holds `query` (a zoom window's row, or the start of the pooled block
+    it falls in), or None when the query is outside the rows drawn."""
+    pos = np.asarray(pos, dtype=np.float64)
+    step = pos[-1] - pos[-2] if pos.size > 1 else 1.0
+    if not pos[0] <= query < pos[-1] + step:
+        return None
+    return float(pos[np.searchsorted(pos, query, side="right") - 1])
