@@ -1,165 +1,234 @@
 """Checkers for notebook 02, the lightning indexer."""
 
+from dataclasses import replace
+
 import torch
 
-from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
-from dsa_core.config import V32_671B
+from course.feedback import as_number, check_function, close, correct, not_answered, wrong
+from dsa_core import fp8
+from dsa_core.config import SMOLLM2_HOST, TEACHING, V32_671B
 from dsa_core.cost.flops import V32_MHA, V32_MQA, pair_flops
-from dsa_core.indexer import index_scores
+from dsa_core.indexer import LightningIndexer, index_scores
+
+# Exercise 1's pair, written out in the notebook's markdown: 3 heads of 3 dims, one key.
+HAND_Q = [[1.0, 2.0, 0.0], [-1.0, 1.0, 1.0], [1.0, 0.0, 1.0]]  # q_t: [h = 3, d = 3]
+HAND_K = [2.0, 1.0, -1.0]  # k_s: [d = 3]
+HAND_W = [0.5, 2.0, -1.5]  # w_t: [h = 3]
 
 
-def _wrong_variants(q, k, w):
-    """Common mistakes, each as a full [T,T] score map (no mask): name -> what went wrong."""
-    dots = torch.einsum("thd,sd->ths", q[0].float(), k[0].float())  # [T, h, T]
-    wt = w[0].float()[:, :, None]  # [T, h, 1]
-    h, d = q.shape[2], q.shape[3]
-    right = (wt * dots.relu()).sum(1)  # [T, T]
-    return {
-        "ReLU is applied to the weighted sum instead of to each head's q·k before weighting": (wt * dots)
-        .sum(1)
-        .relu(),
-        "there is no ReLU: each head's q·k must go through ReLU before the weight": (wt * dots).sum(1),
-        "the per-head weights w are missing": dots.relu().sum(1),
-        "this is the mean over heads; the index score sums them": right / h,
-        "there is an extra scale: index_scores has no scaling inside (the module folds h**-0.5 and "
-        "d**-0.5 into w)": right * d**-0.5,
-        "the weights are applied after ReLU but with |w|: the weights can be negative, keep their sign": (
-            wt.abs() * dots.relu()
-        ).sum(1),
+def _variants(dots, w):
+    """Common mistakes on per-head dot products `dots [..., h, S]` and weights `w [..., h, 1]`."""
+    h = dots.shape[-2]
+    right = (w * dots.relu()).sum(-2)
+    out = {
+        "ReLU is applied to the weighted sum; it belongs on each head's q·k, before the weight.": (
+            (w * dots).sum(-2).relu()
+        ),
+        "there is no ReLU: each head's q·k goes through ReLU before the weight.": (w * dots).sum(-2),
+        "the per-head weights w are missing.": dots.relu().sum(-2),
+        "this is the mean over heads; the index score sums them.": right / h,
+        "the weights lost their sign (|w|): a negative weight votes against the keys its head matches.": (
+            w.abs() * dots.relu()
+        ).sum(-2),
+        "that is a sigmoid where DSA has ReLU (the paper picks ReLU for throughput).": (
+            w * dots.sigmoid()
+        ).sum(-2),
     }
+    return out
 
 
-def check_index_score(answer, q, k, w, t, s):
-    """Exercise 1: the index score I[t, s] of one (query, key) pair, computed by hand."""
-    name = "Exercise 1 (one index score)"
+def check_index_score(answer):
+    """Exercise 1: I_{t,s} for the hand case above (3 heads, one key), computed by hand."""
+    name = "Exercise 1 (one index score by hand)"
     if answer is None:
         return not_answered(name)
     x = as_number(answer)
     if x is None:
         return wrong(name, f"expected one number, got {type(answer).__name__} (use float(...) or .item()).")
-    right = float(index_scores(q, k, w)[0, t, s])
-    if close(x, right, 1e-4) or (abs(x - right) < 1e-5):
-        return correct(name, f"I[{t},{s}] = {right:.4f}: ReLU per head, times the head's weight, summed.")
-    for why, variant in _wrong_variants(q, k, w).items():
-        v = float(variant[t, s])
-        if close(x, v, 1e-4) and not close(v, right, 1e-4):
-            return wrong(name, f"{x:.4f}: {why}.")
-    return wrong(name, f"{x:.4f} is not I[{t},{s}]. Sum over heads j of w[t,j] · ReLU(q[t,j] · k[s]).")
-
-
-def check_index_matrix(answer, q, k, w):
-    """Exercise 2: the whole causal index-score map [T, T] (or [1, T, T]) without loops."""
-    name = "Exercise 2 (the whole score map)"
-    if answer is None:
-        return not_answered(name)
-    x = as_tensor(answer)
-    T = k.shape[1]
-    if x is not None and x.dim() == 3 and x.shape[0] == 1:
-        x = x[0]
-    if x is None or tuple(x.shape) != (T, T):
-        return wrong(
-            name, f"expected shape [{T}, {T}] (queries × keys), got {None if x is None else tuple(x.shape)}."
-        )
-    right = index_scores(q, k, w)[0]  # [T, T]
-    future = torch.ones(T, T, dtype=torch.bool).triu(1)
-    leaks = (future & torch.isfinite(x)).nonzero()
-    if len(leaks):
-        t, s = (int(i) for i in leaks[0])
-        return wrong(
-            name,
-            f"entry (t={t}, s={s}) is {float(x[t, s]):.3f}, but key {s} is in the future of "
-            f"query {t}: set every s > t to −inf (so top-k can never pick it).",
-        )
-    hidden = (~future & ~torch.isfinite(x)).nonzero()
-    if len(hidden):
-        t, s = (int(i) for i in hidden[0])
-        return wrong(
-            name,
-            f"entry (t={t}, s={s}) is {float(x[t, s])}, but key {s} ≤ {t} is visible: only s > t is masked.",
-        )
-    past = ~future
-    if torch.allclose(x[past], right[past], atol=1e-4, rtol=1e-4):
-        return correct(name, "equal to dsa.index_scores, future masked with −inf.")
-    for why, variant in _wrong_variants(q, k, w).items():
-        if torch.allclose(x[past], variant[past], atol=1e-4, rtol=1e-4):
-            return wrong(name, why + ".")
-    diff = (x - right).masked_fill(future, 0).abs()
-    t, s = divmod(int(diff.argmax()), T)
-    return wrong(
-        name,
-        f"largest difference at (t={t}, s={s}): {float(x[t, s]):.4f} instead of {float(right[t, s]):.4f}.",
-    )
-
-
-def indexer_params(cfg=V32_671B):
-    """Parameters of one layer's indexer: wq_b, wk, weights_proj, and k_norm's weight and bias."""
-    q_in = cfg.q_lora_rank if cfg.uses_query_latent else cfg.dim
-    h, d = cfg.index_n_heads, cfg.index_head_dim
-    return q_in * h * d + cfg.dim * d + cfg.dim * h + 2 * d
-
-
-def check_indexer_params(answer, cfg=V32_671B):
-    """Exercise 3: parameters of one layer's lightning indexer in DeepSeek-V3.2 (671B)."""
-    name = "Exercise 3 (indexer parameters)"
-    if answer is None:
-        return not_answered(name)
-    n = as_number(answer)
-    if n is None:
-        return wrong(name, f"expected one number, got {type(answer).__name__}.")
-    right = indexer_params(cfg)
-    h, d, D, r = cfg.index_n_heads, cfg.index_head_dim, cfg.dim, cfg.q_lora_rank
-    if n == right:
+    q = torch.tensor(HAND_Q)[None, None]  # [1, 1, h, d]
+    k = torch.tensor(HAND_K)[None, None]  # [1, 1, d]
+    w = torch.tensor(HAND_W)[None, None]  # [1, 1, h]
+    right = float(index_scores(q, k, w)[0, 0, 0])
+    if close(x, right, 1e-4):
         return correct(
             name,
-            f"{right:,} per layer, {right * cfg.n_layers / 1e9:.2f} B over "
-            f"{cfg.n_layers} layers: about 0.13% of the 671B model.",
+            f"I = {right:g}: head 0 votes 0.5·ReLU(4) = 2, head 1's match is negative so ReLU drops "
+            "it, head 2 votes −1.5·ReLU(1) = −1.5 (a negative weight votes against).",
         )
-    misses = {
-        right - 2 * d: "you left out k_norm: it is a LayerNorm with a weight AND a bias (2 × d).",
-        right - d: "k_norm is a LayerNorm with a weight and a bias: 2 × d parameters, not d.",
-        right - D * h: "you left out weights_proj (dim → h per-head weights).",
-        right - D * d: "you left out wk (dim → d, the one shared key).",
-        right + D * d * (h - 1): "the key is ONE head shared by all h index heads (MQA): wk is dim → d, "
-        "not dim → h·d.",
-        right - r * h * d + D * h * d: "in DeepSeek the indexer's queries come from the query latent qr "
-        f"(q_lora_rank = {r}), not from x (dim = {D}).",
+    dots = torch.tensor(HAND_Q) @ torch.tensor(HAND_K)  # [h]
+    wt = torch.tensor(HAND_W)
+    mistakes = _variants(dots[:, None], wt[:, None])
+    mistakes["that is a softmax over the heads' q·k where DSA has ReLU: no normalisation, only ReLU."] = (
+        wt * dots.softmax(0)
+    ).sum()[None]
+    mistakes[f"there is an extra 1/√d = {3**-0.5:.3f}: index_scores has no scaling inside."] = torch.tensor(
+        [right * 3**-0.5]
+    )
+    for why, v in mistakes.items():
+        if close(x, float(v.reshape(-1)[0]), 1e-4):
+            return wrong(name, f"{x:g}: {why}")
+    return wrong(name, f"{x:g} is not it. Sum over heads j of w[j] · ReLU(q[j] · k).")
+
+
+def _map_cases():
+    g = torch.Generator().manual_seed(21)
+    cases = []
+    for B, T, h, d, label in (
+        (1, 6, 3, 5, "B = 1, T = 6, h = 3 heads of d = 5"),
+        (2, 9, 4, 8, "B = 2, T = 9, h = 4, d = 8"),
+        (1, 1, 2, 4, "T = 1 (a single token)"),
+        (1, 5, 1, 3, "h = 1 (one head)"),
+    ):
+        q = torch.randn(B, T, h, d, generator=g)
+        k = torch.randn(B, T, d, generator=g)
+        w = torch.randn(B, T, h, generator=g)  # both signs
+        cases.append((q, k, w, label))
+    return cases
+
+
+def _map_mistakes(q, k, w):
+    T = k.shape[1]
+    future = torch.ones(T, T, dtype=torch.bool).triu(1)
+    diagonal = torch.ones(T, T, dtype=torch.bool).triu(0)
+    dots = torch.einsum("bthd,bsd->bths", q, k)  # [B, T, h, S]
+    wt = w[..., None]  # [B, T, h, 1]
+    right = (wt * dots.relu()).sum(-2)
+    inf = float("-inf")
+    out = {
+        f"{why} (the future is masked correctly)": v.masked_fill(future, inf)
+        for why, v in _variants(dots, wt).items()
     }
-    if n in misses:
-        return wrong(name, f"{n:,.0f}: {misses[n]}")
-    return wrong(
-        name,
-        f"{n:,.0f} is not it. Add wq_b (q_lora_rank → h·d), wk (dim → d), "
-        "weights_proj (dim → h) and k_norm (weight and bias, d each).",
+    out.update(
+        {
+            "that is a softmax over each head's keys where DSA has ReLU: the score is not normalised.": (
+                wt * dots.masked_fill(future[:, None], inf).softmax(-1)
+            )
+            .sum(-2)
+            .masked_fill(future, inf),
+            "keys s > t (the future) are not masked: set them to −inf so top-k can never pick them.": right,
+            "the future is set to 0, not −inf: a key with score 0 can still be selected.": right.masked_fill(
+                future, 0.0
+            ),
+            "the diagonal is masked too: key s = t (the token itself) is visible.": right.masked_fill(
+                diagonal, inf
+            ),
+            "the map is transposed: row t must hold query t's scores for keys s.": right.masked_fill(
+                future, inf
+            ).transpose(1, 2),
+            "there is an extra scale: index_scores has none (the module folds h**-0.5·d**-0.5 into w).": (
+                right * q.shape[-1] ** -0.5
+            ).masked_fill(future, inf),
+        }
+    )
+    return out
+
+
+def check_index_function(fn):
+    """Exercise 2: the student's index_scores(q [B,T,h,d], k [B,T,d], w [B,T,h]) -> [B,T,T]."""
+    cases = []
+    for q, k, w, label in _map_cases():
+        cases.append(
+            {
+                "args": (q, k, w),
+                "right": index_scores(q, k, w),
+                "label": label,
+                "mistakes": _map_mistakes(q, k, w),
+            }
+        )
+    return check_function(
+        "Exercise 2 (the whole score map)",
+        fn,
+        cases,
+        forbidden={
+            "dsa.index_scores": index_scores,
+            "LightningIndexer.forward": LightningIndexer.forward,
+            "fp8.fp8_index_scores": fp8.fp8_index_scores,
+            "fp8.fp8_index_scores_dequant": fp8.fp8_index_scores_dequant,
+        },
+        signature="my_index_scores(q, k, w)",
+        done="matches dsa.index_scores on the checker's own inputs (batches, one token, one head, "
+        "negative weights): ReLU per head, weighted, summed, future −inf.",
     )
 
 
-def check_pair_ratio(answer):
-    """Exercise 4: how many times fewer FLOPs per (query, key) pair the indexer needs than MLA (MQA mode)."""
-    name = "Exercise 4 (cost per pair)"
+def _param_configs():
+    return (
+        (V32_671B, "the 671B config"),
+        (TEACHING, "the teaching config"),
+        (SMOLLM2_HOST, "the SmolLM2 host (no query latent: q_lora_rank = 0)"),
+        (replace(V32_671B, index_n_heads=32, index_head_dim=64), "671B with a 32 × 64 indexer"),
+    )
+
+
+def check_params_function(fn):
+    """Exercise 3: the student's parameter count of one layer's indexer, as a function of the config."""
+    cases = []
+    for cfg, label in _param_configs():
+        right = sum(p.numel() for p in LightningIndexer(cfg).parameters())
+        h, d, D = cfg.index_n_heads, cfg.index_head_dim, cfg.dim
+        q_in = cfg.q_lora_rank if cfg.q_lora_rank else D
+        mistakes = {
+            "k_norm is a LayerNorm with a weight AND a bias: 2 × d parameters, not d.": right - d,
+            "k_norm is missing: a LayerNorm with a weight and a bias (2 × d).": right - 2 * d,
+            "weights_proj (dim → h per-head weights) is missing.": right - D * h,
+            "wk (dim → d, the one shared key) is missing.": right - D * d,
+            "the key is ONE head shared by all h index heads (MQA): wk is dim → d, not dim → h·d.": (
+                right + D * d * (h - 1)
+            ),
+        }
+        if cfg.q_lora_rank:
+            why = f"the queries come from the query latent qr (q_lora_rank = {cfg.q_lora_rank}), not from x."
+            mistakes[why] = right - q_in * h * d + D * h * d
+        else:
+            mistakes["with q_lora_rank = 0 there is no query latent: wq_b reads x (dim inputs)."] = (
+                right - D * h * d
+            )
+        cases.append(
+            {
+                "args": (cfg,),
+                "right": torch.tensor(float(right)),
+                "label": label,
+                "mistakes": {m: torch.tensor(float(v)) for m, v in mistakes.items()},
+            }
+        )
+    return check_function(
+        "Exercise 3 (indexer parameters)",
+        fn,
+        cases,
+        forbidden={"LightningIndexer": LightningIndexer.__init__},
+        signature="my_indexer_params(cfg)",
+        done="right for the 671B, teaching, SmolLM2-host and a 32 × 64 indexer: 671B has 13,959,424 "
+        "per layer, about 0.85 B over 61 layers (0.13% of the model).",
+        atol=1e-9,
+    )
+
+
+def check_prefill_ratio(answer):
+    """Exercise 4: main attention ÷ indexer multiply-adds per pair, prefill (MLA in MHA mode)."""
+    name = "Exercise 4 (cost per pair in prefill)"
     if answer is None:
         return not_answered(name)
     x = as_number(answer)
     if x is None:
         return wrong(name, f"expected one number, got {type(answer).__name__}.")
-    mqa = pair_flops(V32_MQA)["attention/core_flops_per_pair"]
     mha = pair_flops(V32_MHA)["attention/core_flops_per_pair"]
-    idx = pair_flops(V32_MQA)["indexer/qk_flops_per_pair"]
-    right = mqa / idx
+    mqa = pair_flops(V32_MQA)["attention/core_flops_per_pair"]
+    idx = pair_flops(V32_MHA)["indexer/qk_flops_per_pair"]
+    right = mha / idx
     if close(x, right, 1e-2):
         return correct(
             name,
-            f"{right:.1f}× fewer per pair ({mqa // 2:,} vs {idx // 2:,} multiply-adds), and "
-            "in FP8 rather than bf16. It is still one score per pair: O(T²), with a small constant.",
+            f"{right:.1f}× per pair in prefill ({mha // 2:,} vs {idx // 2:,} multiply-adds), against "
+            f"{mqa / idx:.1f}× at decode: the indexer's relative cost is largest in prefill.",
         )
     if close(x, 1 / right, 1e-2):
-        return wrong(name, f"{x:.3f} is the ratio upside down: main attention ÷ indexer.")
-    if close(x, mha / idx, 1e-2):
+        return wrong(name, f"{x:.3f} is upside down: main attention ÷ indexer.")
+    if close(x, mqa / idx, 1e-2):
         return wrong(
             name,
-            f"{x:.1f} uses MLA's MHA mode (d_qk 192, d_v 128); decoding runs MLA in MQA mode "
-            "over the latent (d_qk 576, d_v 512).",
+            f"{x:.1f} is MLA's MQA mode (576/512 per pair, used at decode); prefill runs MHA mode: "
+            "192 dims for q·k and 128 for the value sum, per head.",
         )
-    return wrong(
-        name,
-        f"{x:.2f} is not it. Indexer: h·d multiply-adds per pair. MLA in MQA mode: n_heads · (576 + 512).",
-    )
+    if close(x, 2 * 128 * 192 / idx, 1e-2):
+        return wrong(name, f"{x:.1f} counts only q·k; attention also sums the values (128 dims per head).")
+    return wrong(name, f"{x:.2f} is not it. Main attention: n_heads · (192 + 128). Indexer: h · d.")
