@@ -1,5 +1,21 @@
 """dsa_core: DeepSeek Sparse Attention (DSA), readable.
 
+Read the reference in this order (about 720 lines; each file opens with its equation from the
+DeepSeek-V3.2-Exp report and the official code it follows):
+  config.py   the sizes (DeepSeek's field names, the 671B defaults, presets)
+  rope.py     rotate-half RoPE, partial for the indexer
+  dense.py    rung 0: dense causal attention, the oracle
+  indexer.py  the lightning indexer: I[t,s] = Σ_j w[t,j] · ReLU(q[t,j] · k[s])
+  topk.py     top-k selection with the causal re-mask (-1 = empty slot)
+  sparse.py   rung 1 masked-dense, rung 2 gathered: attention over the K selected keys only
+  chunked.py  indexer + top-k one block of queries at a time (never a T×T matrix)
+  dsa.py      the composed layer the model runs: indexer -> top-k -> sparse attention
+  metrics.py  recall of the attention mass, overlap, same-budget baselines
+then fp8.py (optional FP8 + Hadamard simulation) and toy.py (seeded toy inputs).
+Everything else lives in one folder per concern: host/ (the real model DSA plugs into),
+train/ (teaching the indexer, evaluating it), cost/ (what DSA saves), analysis/ (one text
+through the model, as arrays), viz/ (figures), fast/ (faster twins, each tested equal).
+
 Shape legend (DeepSeek's letters): B batch, S query positions, T key positions (S = T in prefill),
 H attention heads, H_kv key/value heads, D head dim, Dv value dim, K selected tokens (index_topk);
 inside indexer.py, h = indexer heads and d = indexer head dim.

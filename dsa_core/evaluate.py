@@ -1,4 +1,4 @@
-"""`python -m dsa_core.evaluate FILE... --k K [--json]`: the documented command; the body is in train/evaluate.py."""
+"""`python -m dsa_core.evaluate FILE... --k K [--json]`: the documented command (body: train/evaluate.py)."""
 
 from dsa_core.train.evaluate import main
 

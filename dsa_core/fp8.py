@@ -19,7 +19,7 @@ BLOCK_SIZE = 128  # the demo's `block_size`
 
 
 def hadamard_matrix(n):
-    """Sylvester's construction H_{2n} = [[H, H], [H, -H]]: -> fp32 [n, n] with entries ±1 (n a power of two)."""
+    """Sylvester's construction H_{2n} = [[H, H], [H, -H]]: -> fp32 [n, n], entries ±1 (n a power of 2)."""
     if n <= 0 or n & (n - 1):
         raise ValueError(f"Hadamard size must be a power of two, got {n}")
     H = torch.ones(1, 1)
@@ -35,7 +35,10 @@ def hadamard(x):
 
 
 def act_quant(x, block_size=BLOCK_SIZE, ue8m0=True):
-    """Quantise to e4m3 in blocks of the last dim: x [..., n] -> (x_fp8 as fp32 [..., n], scale [..., n/block])."""
+    """Quantise to e4m3 in blocks of the last dim: x [..., n] -> (x_fp8 as fp32 [..., n], scale [..., n/b]).
+
+    b = min(block_size, n); ue8m0 rounds each scale up to a power of two, as the 671B config does.
+    """
     n = x.shape[-1]
     block = min(block_size, n)  # a head smaller than 128 dims is one block
     if n % block:

@@ -14,7 +14,7 @@ def _gen(seed):
 
 
 def toy_qkv(B=1, T=16, H=4, D=16, H_kv=None, Dv=None, seed=0):
-    """Random attention inputs: -> q [B,T,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv] (H_kv = H, Dv = D by default)."""
+    """Random attention inputs: -> q [B,T,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv] (default H_kv = H, Dv = D)."""
     g = _gen(seed)
     H_kv = H if H_kv is None else H_kv
     Dv = D if Dv is None else Dv
@@ -25,7 +25,7 @@ def toy_qkv(B=1, T=16, H=4, D=16, H_kv=None, Dv=None, seed=0):
 
 
 def toy_indexer_inputs(B=1, T=16, h=4, d=32, seed=0):
-    """Random indexer projections: -> q [B,T,h,d], k [B,T,d], w [B,T,h] (w may be negative, as in the model)."""
+    """Random indexer projections: -> q [B,T,h,d], k [B,T,d], w [B,T,h] (w may be negative, as in a model)."""
     g = _gen(seed)
     q = torch.randn(B, T, h, d, generator=g)  # [B, T, h, d]
     k = torch.randn(B, T, d, generator=g)  # [B, T, d]

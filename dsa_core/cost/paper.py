@@ -145,20 +145,25 @@ def explain():
         f"implied attention throughput {m[c]['implied_tflops_per_gpu']:.0f} TF/s per H800"
         for c in CURVES
     ]
+    fixed = {
+        ph: m[f"{ph}/dsa"]["a_usd_per_m"] - m[f"{ph}/dense"]["a_usd_per_m"] for ph in ("prefill", "decode")
+    }
+    tf = {c: m[c]["implied_tflops_per_gpu"] for c in ("prefill/dsa", "prefill/dense")}
+    half = alt["prefill/dsa, FP8 indexer at half cost"]
     lines += [
         f"Without the masked-MHA mode the DSA prefill fit drops to R² = "
         f"{alt['prefill/dsa without masked-MHA switch']['r2']:.3f}: the sparse MQA kernel is dearer than "
-        f"dense MHA until A_mqa·k / A_mha = {switch:,.0f} tokens, which is where the plotted kink sits (6-8K).",
+        f"dense MHA until A_mqa·k / A_mha = {switch:,.0f} tokens, which is where the plotted kink sits "
+        "(6-8K).",
         f"Fitted break-even: prefill at {break_even('prefill'):,} tokens, decode at {break_even('decode'):,} "
         f"tokens (read off the plot: about 10K and 5K).",
-        f"DSA's fixed part is higher by ${m['prefill/dsa']['a_usd_per_m'] - m['prefill/dense']['a_usd_per_m']:.3f}/M "
-        f"(prefill) and ${m['decode/dsa']['a_usd_per_m'] - m['decode/dense']['a_usd_per_m']:.3f}/M (decode): "
-        "position-independent overhead (indexer projections, top-k, kernel launches) the FLOP count leaves out.",
-        f"Per counted FLOP DSA comes out cheaper than dense ({m['prefill/dsa']['implied_tflops_per_gpu']:.0f} vs "
-        f"{m['prefill/dense']['implied_tflops_per_gpu']:.0f} TF/s implied, prefill), consistent with an FP8 indexer "
-        f"that runs faster than bf16; counting it at half cost over-corrects ("
-        f"{alt['prefill/dsa, FP8 indexer at half cost']['implied_tflops_per_gpu']:.0f} TF/s, R² "
-        f"{alt['prefill/dsa, FP8 indexer at half cost']['r2']:.3f}). A FLOP ratio is not quite a cost ratio.",
+        f"DSA's fixed part is higher by ${fixed['prefill']:.3f}/M (prefill) and ${fixed['decode']:.3f}/M "
+        "(decode): position-independent overhead (indexer projections, top-k, kernel launches) the FLOP "
+        "count leaves out.",
+        f"Per counted FLOP DSA comes out cheaper than dense ({tf['prefill/dsa']:.0f} vs "
+        f"{tf['prefill/dense']:.0f} TF/s implied, prefill), consistent with an FP8 indexer that runs faster "
+        f"than bf16; counting it at half cost over-corrects ({half['implied_tflops_per_gpu']:.0f} TF/s, R² "
+        f"{half['r2']:.3f}). A FLOP ratio is not quite a cost ratio.",
         "What the model leaves out: batching and scheduling, memory-bound decode at small batch, and the "
         "read-off error itself (about one pixel: $0.003 prefill, $0.01 decode). Reading C has most points, "
         "so it dominates the pooled fit.",

@@ -188,7 +188,8 @@ def table(result):
 
     by = {(r["T"], r["variant"]): r for r in result["rows"]}
     lines = [
-        f"{result['device']} ({result['device_name']}), torch {result['torch']}, {result['threads']} threads, "
+        f"{result['device']} ({result['device_name']}), torch {result['torch']}, "
+        f"{result['threads']} threads, "
         f"{result['dtype']}, {result['shape']['name']}, load average {result.get('load_avg')}; "
         "ms measured (predicted)",
         "T".rjust(7) + "".join(v.split("/")[1][:16].rjust(18) for v in variants),

@@ -7,7 +7,8 @@ only), and DSA split into indexer (`index_scores`), selection (`select_topk`) an
 at large T only evenly spaced query blocks are timed and scaled by visible pairs (`sampled` < 1).
 Sparse attention gets random causal indices: the toy indexer's scores are random, so its picks are.
 Speed claims live here and in the JSON, never in timed tests. Schema: docs/cost.md. Predictions and
-crossovers: cost_bench.py. CLI: python -m dsa_core.cost.timing [--device cpu|cuda] [--json OUT] [--lengths ...]
+crossovers: cost/report.py.
+CLI: python -m dsa_core.cost.timing [--device cpu|cuda] [--json OUT] [--lengths ...]
 """
 
 import argparse

@@ -72,7 +72,7 @@ def build_model(cfg_fields, state_dict):
 
 
 def convert_gguf(gguf_path, out_dir, progress=None):
-    """Dequantise a GGUF file into out_dir (written atomically): model.safetensors, tokenizer.json, config.json."""
+    """Dequantise a GGUF file into out_dir, atomically: model.safetensors, tokenizer.json, config.json."""
     from safetensors.torch import save_file
 
     from dsa_core.host.gguf import gguf_config, gguf_state_dict, gguf_tokenizer_fields, open_gguf
