@@ -1,0 +1,195 @@
+"""The DSA family: four ways to choose K key tokens per query, all in select_topk's format.
+
+Every selector returns int64 [B,S,K] token positions, best first, -1 = empty slot (at the end), so
+sparse_attention, the metrics and the model's plug-in point (host/model.py) apply unchanged. Queries
+follow index_scores' convention: with S ≤ T keys, query s sits at position T - S + s.
+
+  token top-k      S_t = Top-k_s I[t,s]                                  (DeepSeek-V3.2-Exp, Eq. 2)
+  block top-n      J[t,j] = pool_{s ∈ block j} I[t,s]  (max or mean over the visible keys);
+                   S_t = own block ∪ Top-(n-1)_j J[t,j], expanded to tokens; n·b = k
+  compressed keys  k̄_g = mean_{s ∈ group g} k_s;  Ī[t,g] = Σ_j w[t,j]·ReLU(q[t,j]·k̄_g) over complete
+                   groups g < (t+1)/c;  S_t = own partial group ∪ Top_g Ī[t,g], expanded; (k/c)·c = k
+  shared indices   layer l reuses S_t of layer src(l) ≤ l; src from a rule (every r-th layer computes,
+                   or the computing layers are chosen from the measured layer × layer overlap)
+Mechanisms as described in public sources, scaled to our host model, not reproductions of those
+models (docs/family.md lists and cites them): block top-n after MiniMax-M3's MSA (max-pooled block
+scores, local block forced; ggml-org/llama.cpp#24908), compressed keys after DeepSeek-V4's CSA and a
+Qwen QSA design (keys pooled 4×, only complete groups scored, the partial tail group forced;
+ggml-org/llama.cpp#24162, sgl-project/sglang-jax#1674), shared indices after GLM-5.2's IndexShare and
+IndexCache (THUDM/IndexCache, arXiv 2603.12201). Official reference for the token selector: topk.py.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from dsa_core.topk import select_topk, topk_mask
+
+
+def _positions(S, T, device):
+    """Positions of S queries that are the last S of T tokens: [S]."""
+    return torch.arange(T - S, T, device=device)
+
+
+def _empty_last(idx):
+    """Move -1 slots to the end of each row, keeping the order of the rest: [..., K] -> [..., K]."""
+    order = (idx < 0).to(torch.int8).sort(dim=-1, stable=True).indices  # valid first, in order
+    return idx.gather(-1, order)
+
+
+def expand_groups(group_idx, size, T):
+    """Chosen groups of `size` tokens -> their token positions, future ones dropped.
+
+    group_idx [B,S,n] (group g holds tokens g·size … g·size+size-1, -1 = none) -> int64 [B,S,n·size].
+    """
+    B, S, n = group_idx.shape
+    tokens = group_idx[..., None] * size + torch.arange(size, device=group_idx.device)  # [B,S,n,size]
+    query = _positions(S, T, group_idx.device)[None, :, None, None]  # [1,S,1,1]
+    tokens = tokens.masked_fill((group_idx[..., None] < 0) | (tokens > query), -1)  # [B,S,n,size]
+    return _empty_last(tokens.reshape(B, S, n * size))  # [B,S,n·size]
+
+
+def token_topk(scores, k):
+    """DeepSeek's selection (today's selector): the k best index scores per query. [B,S,T] -> [B,S,k]."""
+    return select_topk(scores, k)
+
+
+def pool_blocks(scores, b, how="max"):
+    """Index scores pooled over key blocks of b tokens: [B,S,T] -> [B,S,ceil(T/b)], -inf if none visible.
+
+    max keeps a block's single best key; mean averages its visible (finite) keys.
+    """
+    B, S, T = scores.shape
+    nb = -(-T // b)
+    padded = F.pad(scores, (0, nb * b - T), value=float("-inf")).view(B, S, nb, b)  # [B,S,nb,b]
+    if how == "max":
+        return padded.amax(-1)  # [B,S,nb]
+    if how != "mean":
+        raise ValueError(f"pool must be 'max' or 'mean', got {how!r}")
+    visible = torch.isfinite(padded)  # [B,S,nb,b]
+    total = torch.where(visible, padded, 0.0).sum(-1)  # [B,S,nb]
+    count = visible.sum(-1)  # [B,S,nb]
+    return torch.where(count > 0, total / count.clamp(min=1), float("-inf"))  # [B,S,nb]
+
+
+def block_topn(scores, b, n, how="max", local=True):
+    """Block top-n: the query's own block plus the n-1 best other blocks (or the n best, local=False),
+    expanded to tokens. scores [B,S,T] (-inf in the future) -> int64 [B,S,n·b]."""
+    if b < 1 or n < 1:
+        raise ValueError(f"block size b and block count n must be >= 1, got b={b}, n={n}")
+    B, S, T = scores.shape
+    J = pool_blocks(scores, b, how)  # [B,S,nb]
+    if not local:
+        return expand_groups(select_topk(J, n), b, T)  # [B,S,n·b]
+    own = (_positions(S, T, scores.device) // b).expand(B, S)[..., None]  # [B,S,1]
+    others = J.scatter(-1, own, float("-inf"))  # the own block competes no more [B,S,nb]
+    rest = select_topk(others, n - 1) if n > 1 else own[..., :0]  # [B,S,n-1]
+    return expand_groups(torch.cat([own, rest], -1), b, T)  # [B,S,n·b]
+
+
+def compress_keys(k, c):
+    """Indexer keys mean-pooled over complete groups of c tokens: [B,T,d] -> [B,T//c,d]."""
+    B, T, d = k.shape
+    G = T // c  # a last partial group has no pooled key yet: it is never scored
+    return k[:, : G * c].reshape(B, G, c, d).mean(2)  # [B,G,d]
+
+
+def compressed_scores(q, k_bar, w, c, T):
+    """Ī[t,g] = Σ_j w[t,j]·ReLU(q[t,j]·k̄_g), -inf unless group g is complete at t: [B,S,G] fp32.
+
+    q [B,S,h,d], k_bar [B,G,d], w [B,S,h]; T keys in all (queries are the last S). index_scores (Eq. 1)
+    with pooled keys and a group-level causal rule: a group is scored once all its c tokens are past.
+    """
+    B, S, h, _ = q.shape
+    q, k_bar, w = q.float(), k_bar.float(), w.float()
+    scores = torch.zeros(B, S, k_bar.shape[1], device=q.device)  # [B,S,G]
+    for j in range(h):  # Σ over the h indexer heads, in head order (as index_scores)
+        scores += w[:, :, j, None] * torch.einsum("bsd,bgd->bsg", q[:, :, j], k_bar).relu()  # [B,S,G]
+    complete = (_positions(S, T, q.device) + 1) // c  # groups 0 … complete-1 lie in the past [S]
+    future = torch.arange(k_bar.shape[1], device=q.device)[None, :] >= complete[:, None]  # [S,G]
+    return scores.masked_fill_(future, float("-inf"))
+
+
+def compressed_topk(q, k, w, c, k_tokens, chunk=1024):
+    """Compressed keys: score the k/c best complete groups (the own partial group is always kept) and
+    expand to tokens. q [B,S,h,d], k [B,T,d], w [B,S,h] -> int64 [B,S,(k/c)·c]. Score work ÷ c."""
+    if c < 1 or k_tokens < c:
+        raise ValueError(f"need 1 <= c <= k, got c={c}, k={k_tokens}")
+    n, T, S = k_tokens // c, k.shape[1], q.shape[1]
+    k_bar = compress_keys(k, c)  # [B,G,d]
+    out = []
+    for s0 in range(0, S, chunk):
+        s1 = min(s0 + chunk, S)
+        scores = compressed_scores(q[:, s0:s1], k_bar, w[:, s0:s1], c, T - S + s1)  # [B,s,G]
+        top = select_topk(scores, n) if scores.shape[-1] else torch.full((*scores.shape[:2], n), -1)
+        pos = _positions(s1 - s0, T - S + s1, q.device)  # [s]
+        own = (pos // c).expand(top.shape[0], -1)[..., None]  # [B,s,1]
+        partial = ((pos + 1) % c != 0)[None, :, None]  # the own group is still filling [1,s,1]
+        forced = torch.cat([own, top[..., : n - 1]], -1)  # [B,s,n]
+        out.append(expand_groups(torch.where(partial, forced, top.long()), c, T - S + s1))  # [B,s,n·c]
+    return torch.cat(out, 1)  # [B,S,n·c]
+
+
+def every_r(n_layers, r, offset=0):
+    """Computing layers under GLM-style sharing: layer l computes iff max(l - offset, 0) % r == 0."""
+    if r < 1:
+        raise ValueError(f"r must be >= 1, got {r}")
+    return [l for l in range(n_layers) if max(l - offset, 0) % r == 0]
+
+
+def share_sources(n_layers, computing):
+    """src[l] = the latest computing layer ≤ l (layer 0 always computes: nothing earlier to reuse)."""
+    computing = set(computing) | {0}
+    src, last = [], 0
+    for l in range(n_layers):
+        last = l if l in computing else last
+        src.append(last)
+    return src
+
+
+def shared_indices(indices_by_layer, src):
+    """Each layer's selection under sharing: layer l takes the selection of layer src[l]."""
+    return [indices_by_layer[s] for s in src]
+
+
+def coverage(overlap, computing):
+    """Mean over layers of overlap[l, src(l)]: how much of its own top-k each layer keeps when sharing."""
+    src = share_sources(len(overlap), computing)
+    return float(sum(overlap[l][s] for l, s in enumerate(src)) / len(src))
+
+
+def by_overlap(overlap, n_compute):
+    """Choose n_compute computing layers from a measured [L,L] overlap: greedily add the layer that
+    raises `coverage` most (IndexCache's observation that neighbours overlap, used as the criterion;
+    its own training-free search is greedy on LM loss instead, see docs/family.md)."""
+    L = len(overlap)
+    chosen = [0]
+    while len(chosen) < min(n_compute, L):
+        best = max((l for l in range(L) if l not in chosen), key=lambda l: coverage(overlap, chosen + [l]))
+        chosen.append(best)
+    return sorted(chosen)
+
+
+def jaccard_rows(a, b):
+    """|A ∩ B| / |A ∪ B| per query for two selections [S,K] (-1 ignored) -> [S]; empty rows give 1."""
+    T = int(max(a.max(), b.max())) + 1
+    in_a = topk_mask(a[None], T)[0]  # [S,T]
+    hits = in_a.gather(-1, b.clamp(min=0)) & (b >= 0)  # b's picks that a also holds [S,Kb]
+    both = hits.sum(-1).float()  # [S]
+    union = (a >= 0).sum(-1) + (b >= 0).sum(-1) - both  # [S]
+    return torch.where(union > 0, both / union.clamp(min=1), 1.0)  # [S]
+
+
+def layer_overlap(indices_by_layer, rows=None):
+    """Jaccard overlap of the top-k sets of every pair of layers, mean over queries: L × [S,K] -> [L,L].
+
+    rows: bool [S] queries to average (default: those that see more keys than K, where choice matters).
+    """
+    L = len(indices_by_layer)
+    S, K = indices_by_layer[0].shape
+    if rows is None:
+        rows = torch.arange(S) >= K if S > K else torch.ones(S, dtype=torch.bool)
+    out = torch.eye(L)  # [L,L]
+    for i in range(L):
+        for j in range(i + 1, L):
+            out[i, j] = out[j, i] = jaccard_rows(indices_by_layer[i], indices_by_layer[j])[rows].mean()
+    return out

@@ -1,0 +1,114 @@
+"""The DSA family in the host model: each member as a `select` for the model's plug-in point.
+
+A `Variant` names a member and its parameters at a token budget k; `variant_select(v, k)` returns the
+`select(attn, x, q, k)` that host/model.py calls in every layer, and `layer_picks` gives one layer's
+selection from its attention input x (for recall and the app). The math lives in dsa_core/family.py;
+here it only meets the layer's own lightning indexer. Long texts are scored one query block at a
+time, as dsa_select does, so no T × T matrix is built.
+"""
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from dsa_core import family
+from dsa_core.dsa import dsa_select
+from dsa_core.indexer import index_scores
+
+NAMES = ("token", "block", "compressed", "shared")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One member of the family. Parameters unused by a member are ignored."""
+
+    name: str = "token"  # token | block | compressed | shared
+    block: int = 0  # block top-n: b tokens per block (0: k // 16, i.e. 16 blocks as in MSA's 16 × 128)
+    pool: str = "max"  # block top-n: max or mean over a block's index scores
+    local: bool = True  # block top-n: the query's own block is always kept
+    compress: int = 4  # compressed keys: c tokens per pooled key
+    every: int = 4  # shared: every r-th layer computes (GLM-5.2 IndexShare uses 4)
+    computing: tuple = ()  # shared: explicit computing layers (e.g. chosen by overlap); overrides every
+
+    def block_size(self, k):
+        return self.block or max(1, k // 16)
+
+    def label(self, k):
+        if self.name == "block":
+            b = self.block_size(k)
+            return f"block top-{k // b} (b = {b}, {self.pool})"
+        if self.name == "compressed":
+            return f"compressed keys (c = {self.compress})"
+        if self.name == "shared":
+            rule = f"{len(self.computing)} chosen layers" if self.computing else f"every {self.every}th layer"
+            return f"shared indices ({rule} compute)"
+        return "token top-k"
+
+    def computing_layers(self, n_layers):
+        return sorted(set(self.computing) | {0}) if self.computing else family.every_r(n_layers, self.every)
+
+    def computes(self, layer):
+        return layer == 0 or (layer in self.computing if self.computing else layer % self.every == 0)
+
+
+def parse(name, **params):
+    """A Variant from its name (clear message for an unknown one) and optional parameters."""
+    if name not in NAMES:
+        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(NAMES)}")
+    return replace(Variant(name), **{k: v for k, v in params.items() if v is not None})
+
+
+def _rows(T, S, chunk):
+    for s0 in range(0, S, chunk):
+        yield s0, min(s0 + chunk, S), T - S + min(s0 + chunk, S)  # keys after `end` are all future
+
+
+def layer_picks(indexer, x, v, k, chunk=1024):
+    """One layer's selection by variant v at budget k: x [B,T,dim] -> int64 [B,T,K] (-1 = empty).
+
+    "shared" is not a per-layer rule (it needs another layer's picks): use shared_select or
+    family.shared_indices for it.
+    """
+    qi, ki, w = indexer.project(x)  # [B,T,h,d], [B,T,d], [B,T,h]
+    T = x.shape[1]
+    if v.name == "compressed":
+        return family.compressed_topk(qi, ki, w, v.compress, k, chunk)  # [B,T,K]
+    if v.name not in ("token", "block"):
+        raise ValueError(f"layer_picks handles token, block and compressed, not {v.name!r}")
+    out = []
+    for s0, s1, end in _rows(T, T, chunk):
+        scores = index_scores(qi[:, s0:s1], ki[:, :end], w[:, s0:s1])  # [B,s,end]
+        if v.name == "token":
+            out.append(family.token_topk(scores, min(k, T)))  # [B,s,K]
+        else:
+            b = v.block_size(k)
+            out.append(family.block_topn(scores, b, max(1, k // b), v.pool, v.local))  # [B,s,K]
+    return torch.cat(out, 1)  # [B,T,K]
+
+
+def shared_select(inner, computes):
+    """Sharing as a plug-in: layers where computes(layer) run `inner`, every other layer reuses the
+    selection of the latest computing layer before it (layers run in order, so it is already there)."""
+    held = {}
+
+    def select(attn, x, q, k):
+        if attn.layer_id == 0 or computes(attn.layer_id) or "picks" not in held:
+            held["picks"] = inner(attn, x, q, k)  # [B,T,K]
+        return held["picks"]
+
+    return select
+
+
+def variant_select(v, k):
+    """The model plug-in for variant v at budget k."""
+    if v.name == "token":
+        return dsa_select(k)
+    if v.name == "shared":
+        return shared_select(dsa_select(k), v.computes)
+
+    def select(attn, x, q, key):
+        if attn.indexer is None:
+            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
+        return layer_picks(attn.indexer, x, v, k)  # [B,T,K]
+
+    return select
