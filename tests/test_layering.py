@@ -58,3 +58,28 @@ def test_test_module_basenames_are_unique():
     names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
     dupes = sorted({n for n in names if names.count(n) > 1})
     assert not dupes, f"rename these test files so their names are unique: {dupes}"
+
+
+def test_figures_take_arrays_and_never_import_torch():
+    bad = [
+        p.name for p in (CORE / "viz").glob("*.py") if any(m.split(".")[0] == "torch" for m in _imports(p))
+    ]
+    assert not bad, f"dsa_core/viz draws from arrays only; these import torch: {bad}"
+
+
+def test_the_library_never_imports_the_course():
+    bad = [str(p) for p in CORE.rglob("*.py") if any(m.split(".")[0] == "course" for m in _imports(p))]
+    assert not bad, f"course/ (notebook checkers) sits beside dsa_core, which must not import it: {bad}"
+
+
+def test_the_reference_files_never_import_the_concern_folders():
+    # The ladder at the top of dsa_core/ reads on its own; only the CPU twins of fast/cpu.py are allowed.
+    folders = ("host", "train", "cost", "analysis", "viz")
+    bad = {
+        p.name: m
+        for p in CORE.glob("*.py")
+        if p.name not in ("__init__.py", "evaluate.py")
+        for m in _imports(p)
+        if m.split(".")[:2][-1] in folders or (m.startswith("dsa_core.fast") and m != "dsa_core.fast.cpu")
+    }
+    assert not bad, f"reference files import a concern folder: {bad}"
