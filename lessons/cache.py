@@ -1,15 +1,25 @@
 """Cached calls into dsa_core, keyed by text + settings, so moving the query, k or the head never re-runs
 the model. No algorithm lives here: each function routes its inputs to one dsa_core call.
 
-The caches' values are never modified after creation, so browser tabs can't interfere.
+Large results live in one byte-budgeted cache shared by all sessions (lessons/budget.py: 2 GB in all,
+1.2 GB made by one session, entries of closed tabs dropped). Per text and layer it holds the trace and
+the full rankings (any k is a slice of them); per k only [T]-sized numbers and pooled maps. Heavy work
+(a model run, a ranking) waits its turn in a fair queue and shows a progress bar; a changed setting, a
+page switch or a closed tab stops it at the next progress update. Cached values are never modified
+after creation, so browser tabs can't interfere.
 """
+
+import contextlib
+import threading
+import time
 
 import streamlit as st
 
 from dsa_core import viz
-from lessons import models
+from lessons import budget, models
 
 PER_HEAD_MAX = 2048  # above this, only the head-mean map is kept (H x T^2 floats is too much)
+_held = threading.local()  # this thread holds the heavy-work slot (nested heavy calls don't queue again)
 
 
 def load():
@@ -30,129 +40,225 @@ def model_info():
     }
 
 
-@models.per_model(max_entries=4)
+@st.cache_resource
+def shared():
+    """(Budget, Queue) of this server process, and the janitor thread that empties closed tabs' entries."""
+    cache, queue = budget.Budget(), budget.Queue()
+    budget.janitor(cache)
+    return cache, queue
+
+
+def _session():
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else "script"
+
+
+@contextlib.contextmanager
+def _turn(label):
+    """Wait for this session's turn at heavy work, saying how many others are ahead (a Streamlit call
+    every 0.5 s, so leaving the page or closing the tab ends the wait)."""
+    if getattr(_held, "on", False):
+        yield
+        return
+    queue = shared()[1]
+    ticket, note = queue.join(), None
+    try:
+        while (n := queue.ahead(ticket)) > 0:
+            note = note or st.empty()
+            note.info(f"Waiting for {n} other student{'s' if n > 1 else ''} before {label.lower()}…")
+            queue.wait(ticket, 0.5)
+        if note is not None:
+            note.empty()
+        _held.on = True
+        yield
+    finally:
+        _held.on = False
+        queue.leave(ticket)
+
+
+@contextlib.contextmanager
+def _progress(label):
+    """A progress bar; report(fraction, message) updates it at most 5 times a second (each update is
+    also where Streamlit stops abandoned work)."""
+    bar, last = st.progress(0.0, text=f"{label}…"), [0.0]
+
+    def report(fraction, message=""):
+        now = time.monotonic()
+        if now - last[0] >= 0.2 or fraction >= 1:
+            last[0] = now
+            bar.progress(
+                min(1.0, max(0.0, float(fraction))), text=f"{label}: {message}" if message else label
+            )
+
+    try:
+        yield report
+    finally:
+        with contextlib.suppress(Exception):
+            bar.empty()
+
+
+def _cached(name, args, compute, heavy=None, size=None):
+    """compute(report) once per (name, model, args) in the byte budget. heavy: a label; then the work
+    queues for its turn and shows progress (report is None for light work)."""
+    cache, key, sid = shared()[0], (name, models.model_source(), *args), _session()
+    hit = cache.get(key, sid)
+    if hit is not None:
+        return hit.value
+    if heavy is None:
+        value = compute(None)
+    else:
+        with _turn(heavy):
+            hit = cache.get(key, sid)  # another student may have made it while this one waited
+            if hit is not None:
+                return hit.value
+            with _progress(heavy) as report:
+                value = compute(report)
+    return cache.put(key, value, sid, None if size is None else size(value))
+
+
 def trace(text, layer, max_tokens):
     """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view."""
     from dsa_core.analysis.trace import trace_layers
 
-    loaded, _ = load()
-    prep, recs = trace_layers(
-        loaded, text, [layer], max_tokens=max_tokens, per_head=max_tokens <= PER_HEAD_MAX
-    )
-    return prep, recs[layer]
+    def compute(report):
+        prep, recs = trace_layers(
+            load()[0],
+            text,
+            [layer],
+            max_tokens=max_tokens,
+            per_head=max_tokens <= PER_HEAD_MAX,
+            reselect=False,
+            progress=report,
+        )
+        return prep, recs[layer]
+
+    return _cached("trace", (text, layer, max_tokens), compute, f"Analysing layer {layer} of the text")
 
 
-@models.per_model(max_entries=16)
-def ranked(text, layer, max_tokens, which, head, m):
-    """One selection ranked once ([T, m] picks, best first): every k <= m is a slice of it (no T x T pass).
-    head matters only for the ideal top-k."""
+def ranked(text, layer, max_tokens, which, head=None):
+    """One selection fully ranked ([T, T] positions, best first): every k is a slice of it.
+    which: "DSA indexer" or "ideal top-k" (head matters only for the latter)."""
     from dsa_core.analysis import ranked as rk
+    from dsa_core.analysis import views
 
-    return rk.rank(trace(text, layer, max_tokens)[1], which, m, head)
+    rec = trace(text, layer, max_tokens)[1]
+    head = None if which == "DSA indexer" or rec.dense_probs is None else head
+    if which == "DSA indexer":
+        compute = lambda report: rk.rank_scores(rec.index_scores, report)  # noqa: E731
+    else:
+        compute = lambda report: rk.rank_oracle(views.dense_of(rec, head), report)  # noqa: E731
+    return _cached("ranked", (text, layer, max_tokens, which, head), compute, f"Ranking the keys ({which})")
 
 
-@models.per_model(max_entries=4)
-def ranked_heads(text, layer, max_tokens, m):
-    """The ideal top-k of every head, ranked once per text ([H, T, m] or None): a head change is a slice."""
-    from dsa_core.analysis import ranked as rk
-
-    return rk.rank_heads(trace(text, layer, max_tokens)[1], m)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def ranked_random(T, m):
+def ranked_random(T):
     """The random baseline ranked once per length (it does not depend on the text)."""
     from dsa_core.analysis import ranked as rk
 
-    return rk.ranked_random(T, m)
+    return _cached("random", (T,), lambda report: rk.rank_random(T, 0, report), "Ranking the random baseline")
 
 
-def picks(text, layer, max_tokens, k, head=None):
-    """Every selection at budget k (indexer, ideal of this head, window, random) as slices: O(T·k)."""
-    from dsa_core.analysis import ranked as rk
-
+def ranks(text, layer, max_tokens, head=None):
+    """Every ranked selection a view needs (indexer, ideal top-k of this head, random)."""
     T = len(trace(text, layer, max_tokens)[1].tokens)
-    k = min(max(1, k), T)
-    m = rk.bucket(k, T)
-    heads = ranked_heads(text, layer, max_tokens, m)  # all heads now, with the new text
-    ideal = (
-        heads[head]
-        if head is not None and heads is not None
-        else ranked(text, layer, max_tokens, "ideal top-k", head, m)
-    )
-    ranks = {
-        "DSA indexer": ranked(text, layer, max_tokens, "DSA indexer", None, m),
-        "ideal top-k": ideal,
-        "random": ranked_random(T, m),
+    return {
+        "DSA indexer": ranked(text, layer, max_tokens, "DSA indexer"),
+        "ideal top-k": ranked(text, layer, max_tokens, "ideal top-k", head),
+        "random": ranked_random(T),
     }
-    return rk.picks_from(ranks, T, k)
 
 
-@models.per_model(max_entries=24)
+def _own(v):
+    """Bytes a LayerView owns: its per-query numbers (its maps and picks are views of other entries)."""
+    return budget.nbytes([v.recall, v.overlap, v.counts])
+
+
 def view(text, layer, max_tokens, k, head):
+    """LayerView at budget k: picks sliced from the rankings, recall, overlap, counts ([T] each)."""
     from dsa_core.analysis import views
 
-    return views.layer_view(
-        trace(text, layer, max_tokens)[1], k, head, picks=picks(text, layer, max_tokens, k, head)
+    rec = trace(text, layer, max_tokens)[1]
+    head = None if rec.dense_probs is None else head
+    r = ranks(text, layer, max_tokens, head)
+    return _cached(
+        "view",
+        (text, layer, max_tokens, k, head),
+        lambda _: views.layer_view(rec, k, head, ranks=r, sparse=False),
+        size=_own,
     )
 
 
-@models.per_model(max_entries=8)
 def base_maps(text, layer, max_tokens, head, how, zoom):
     """Index scores and dense attention, pooled (or zoomed) once per setting: they do not depend on k."""
-    from dsa_core.analysis import ranked as rk
+    from dsa_core.analysis import maps as mp
 
-    return rk.base_maps(trace(text, layer, max_tokens)[1], head, how, zoom, viz.GRID_SIDE)
-
-
-@models.per_model(max_entries=24)
-def maps(text, layer, max_tokens, k, head, how, zoom):
-    """The six maps; those that depend on k are pooled straight from the [T, k] picks (O(T·k))."""
-    from dsa_core.analysis import ranked as rk
-
-    return rk.pick_maps(
-        view(text, layer, max_tokens, k, head),
-        base_maps(text, layer, max_tokens, head, how, zoom),
-        how,
-        zoom,
-        viz.GRID_SIDE,
+    rec = trace(text, layer, max_tokens)[1]
+    return _cached(
+        "base_maps",
+        (text, layer, max_tokens, head, how, zoom),
+        lambda _: mp.base_maps(rec, head, how, zoom, viz.GRID_SIDE),
     )
 
 
-@models.per_model(max_entries=4)
+def maps(text, layer, max_tokens, k, head, how, zoom):
+    """The six maps; those that depend on k are pooled from the [T, k] picks, a block of rows at a time."""
+    from dsa_core.analysis import maps as mp
+
+    rec, v = trace(text, layer, max_tokens)[1], view(text, layer, max_tokens, k, head)
+    base = base_maps(text, layer, max_tokens, v.head, how, zoom)
+    return _cached(
+        "maps",
+        (text, layer, max_tokens, k, v.head, how, zoom),
+        lambda _: mp.pick_maps(rec, v, base, how, zoom, viz.GRID_SIDE),
+    )
+
+
 def layer_values(text, layer, max_tokens):
     """(value vectors [T,H_kv,D], dense output of the last 128 queries): k-independent, once per text."""
     from dsa_core.analysis import views
 
-    rec, model = trace(text, layer, max_tokens)[1], load()[0].model
-    v, T = views.layer_values(model, rec), len(rec.tokens)
-    return v, views.dense_output(model, rec, max(0, T - 128), T, v)
+    def compute(_):
+        rec, model = trace(text, layer, max_tokens)[1], load()[0].model
+        v, T = views.layer_values(model, rec), len(rec.tokens)
+        return v, views.dense_output(model, rec, max(0, T - 128), T, v)
+
+    return _cached("values", (text, layer, max_tokens), compute)
 
 
-@models.per_model(max_entries=64)
 def output_change(text, layer, max_tokens, k, query=None):
     """Output change of this layer at one query, or (query=None) its mean over the last 128 queries."""
     from dsa_core.analysis import ranked as rk
     from dsa_core.analysis import views
 
-    rec = trace(text, layer, max_tokens)[1]
-    T = len(rec.tokens)
-    s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
-    v, dense_tail = layer_values(text, layer, max_tokens)
-    idx = rk.take(ranked(text, layer, max_tokens, "DSA indexer", None, rk.bucket(k, T)), min(max(1, k), T))
-    out = views.output_change(load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None)
-    return float(out.mean())
+    def compute(_):
+        rec = trace(text, layer, max_tokens)[1]
+        T = len(rec.tokens)
+        s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
+        v, dense_tail = layer_values(text, layer, max_tokens)
+        idx = rk.picks(ranked(text, layer, max_tokens, "DSA indexer"), min(max(1, k), T))
+        out = views.output_change(load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None)
+        return float(out.mean())
+
+    return _cached("output_change", (text, layer, max_tokens, k, query), compute, size=lambda _: 64)
 
 
-@models.per_model(max_entries=8)
+def has_effect(text, max_tokens, k):
+    """Whether next_token_effect for these settings is cached (then it shows without a button press)."""
+    return shared()[0].get(("effect", models.model_source(), text, max_tokens, k), _session()) is not None
+
+
 def next_token_effect(text, max_tokens, k):
-    """DSA in every layer vs dense (two full model runs)."""
+    """DSA in every layer vs dense (two full model runs, with progress; stopped by a rerun or Cancel)."""
     from dsa_core.analysis import views
     from dsa_core.analysis.trace import encode
     from dsa_core.dsa import dsa_select
 
-    ids = encode(load()[0], text, max_tokens).ids
-    return views.next_token_effect(load()[0].model, ids, k, dsa_select(k))
+    def compute(report):
+        ids = encode(load()[0], text, max_tokens).ids
+        return views.next_token_effect(load()[0].model, ids, k, dsa_select(k), progress=report)
+
+    return _cached("effect", (text, max_tokens, k), compute, "Running the model twice")
 
 
 def indexer(layer):
@@ -216,6 +322,9 @@ def start_training(text, layer, max_tokens, k, steps, lr, n_queries, fresh=True)
 
 def view_with(text, layer, max_tokens, k, head, indexer_module):
     """LayerView of the trace scored by a session's own indexer (not cached: it changes while training)."""
+    from dsa_core.analysis import ranked as rk
     from dsa_core.analysis import views
 
-    return views.layer_view(views.with_indexer(trace(text, layer, max_tokens)[1], indexer_module), k, head)
+    rec = views.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
+    r = {**ranks(text, layer, max_tokens, head), "DSA indexer": rk.rank_scores(rec.index_scores)}
+    return views.layer_view(rec, k, head, ranks=r, sparse=False)

@@ -42,8 +42,9 @@ rq = {name: float(r[q]) for name, r in v.recall.items()}
 who = f"the mean of the {a['model']['n_heads']} heads" if v.head is None else f"head {v.head}"
 st.markdown(
     f"**Query {q} `{viz.display_token(tokens[q])}`** (layer {a['layer']}, {who}): it sees {visible} tokens; "
-    f"the indexer kept **{len(kept)}** of them. Those hold **{rq['DSA indexer']:.0%}** of the dense attention "
-    f"weight, so the sparse version **loses {1 - rq['DSA indexer']:.0%}**. The ideal {k} tokens would hold "
+    f"the indexer kept **{len(kept)}** of them. Those hold **{rq['DSA indexer']:.0%}** of the dense "
+    f"attention weight, so the sparse version **loses {1 - rq['DSA indexer']:.0%}**. "
+    f"The ideal {k} tokens would hold "
     f"{rq['ideal top-k']:.0%}; the indexer's picks overlap the ideal set by {v.overlap[q]:.0%}."
 )
 
@@ -140,15 +141,18 @@ show.show_figure(
 
 # 6. the whole model: DSA in every layer
 st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")
-key = (state.text_key(a["text"]), a["max_tokens"], k)
-done = st.session_state.setdefault("effects_done", [])
-if key in done or st.button(
-    f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"
-):
-    with st.spinner("Running the model with dense and with sparse attention…"):
-        e = cache.next_token_effect(a["text"], a["max_tokens"], k)
-    if key not in done:
-        done.append(key)
+if st.session_state.pop("effect_cancelled", False):
+    st.info("Cancelled: the two model runs were stopped. Press the button again to start them over.")
+e, have = None, cache.has_effect(a["text"], a["max_tokens"], k)
+if have or st.button(f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"):
+    stop = st.empty()
+    if not have:  # a new run: it can be stopped (a changed setting, another page or a closed tab stop it too)
+        stop.button(
+            "Cancel", key="cancel_effect", on_click=lambda: st.session_state.update(effect_cancelled=True)
+        )
+    e = cache.next_token_effect(a["text"], a["max_tokens"], k)
+    stop.empty()
+if e is not None:
     qe = min(q, len(e["kl"]) - 1)
     c = st.columns(4)
     c[0].metric("Next-token KL at this query", f"{e['kl'][qe]:.4f}", help="KL(dense ‖ DSA) in nats")
@@ -166,4 +170,4 @@ c1, c2 = st.columns(2)
 with c1:
     show.show_figure(viz.pick_distances(q, kept), f"distances-q{q}", key="dist")
 with c2:
-    show.show_figure(viz.key_popularity(views.key_counts(v.topk, T), tokens), "popular-keys", key="pop")
+    show.show_figure(viz.key_popularity(v.counts, tokens), "popular-keys", key="pop")

@@ -4,6 +4,7 @@ formula, a live figure, and the source of the dsa_core function that computed it
 import streamlit as st
 
 from dsa_core import dense, fp8, indexer, sparse, topk, viz
+from dsa_core.analysis import views
 from dsa_core.analysis import walkthrough as steps
 from dsa_core.cost import flops as cost
 from dsa_core.train import losses
@@ -109,7 +110,13 @@ elif step == 2:
         "learn-strip",
         key="l_strip",
     )
-    show.show_source(topk.select_topk)
+    show.show_source(
+        topk.select_topk,
+        ran="How the page ran it: `select_topk` over whole rows, once per text, one block of queries at a "
+        "time (`dsa_core.analysis.ranked.rank_scores`); the picks at any k are the first k of each row, "
+        "which equals `select_topk(scores, k)` (tests/app/test_ranked.py::"
+        "test_a_full_ranking_sliced_at_k_is_select_topk_at_k).",
+    )
 elif step == 3:
     st.markdown(
         "Attention now runs over the selected keys only: the softmax is renormalised over S_t, so "
@@ -123,6 +130,15 @@ elif step == 3:
         key="l_sparse",
     )
     show.show_source(sparse.sparse_attention)
+    show.show_source(
+        sparse.sparse_attention_probs,
+        "Source: the probabilities drawn in the sparse map",
+        ran=f"How the page ran it: one block of queries at a time; for k ≤ {views.GATHER_MAX_K} "
+        "`sparse_attention_probs` itself, above that its fast twin "
+        "`dsa_core.fast.rows.sparse_probs_via_dense` (the full causal softmax restricted to the picks and "
+        "renormalised: one dense pass instead of k gathered keys per query), equal to it by "
+        "tests/app/test_ranked.py::test_sparse_probs_via_dense_equals_sparse_attention_probs.",
+    )
 elif step == 4:
     st.markdown(
         "Many 'from scratch' versions compute the full T × T score matrix and then set the dropped "
@@ -264,7 +280,8 @@ else:
         "constant, so DSA wins beyond a crossover length, by a growing factor."
     )
     st.latex(
-        r"C_{\mathrm{dense}}(L)\approx\tfrac{L^2}{2}A,\qquad C_{\mathrm{DSA}}(L)\approx\tfrac{L^2}{2}I+L\,k\,A,"
+        r"C_{\mathrm{dense}}(L)\approx\tfrac{L^2}{2}A,\qquad "
+        r"C_{\mathrm{DSA}}(L)\approx\tfrac{L^2}{2}I+L\,k\,A,"
         r"\qquad A=2H(D+D_v),\ I=2H_Id_I"
     )
     Ls = [2**i for i in range(10, 18)]

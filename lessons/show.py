@@ -52,8 +52,12 @@ def query_from_click(key):
     return pick
 
 
-def show_source(fn, label=None):
-    """The real source of the dsa_core function that produced a figure (inspect.getsource, never pasted)."""
+def show_source(fn, label=None, ran=None):
+    """The real source of the dsa_core function that produced a figure (inspect.getsource, never pasted).
+    ran: how it ran when that was not one plain call (a fast twin, row blocks), naming the test that
+    proves the result equal."""
     name = f"{fn.__module__}.{fn.__qualname__}"
     with st.expander(label or f"Source: `{name}`"):
+        if ran:
+            st.caption(ran)
         st.code(inspect.getsource(fn), language="python")

@@ -1,8 +1,10 @@
 """From a model trace to the numpy arrays the figures draw: one layer at one budget k, one head or the
 head-mean; the baselines at the same budget; the output change of the layer; the next-token effect of
-DSA in every layer. Every number is computed by a `dsa_core` function (select, metrics, attention,
-model); this file only routes tensors between them and hands float32 numpy arrays to the figures.
-Used by the app (lessons/common.py caches each step) and by the notebooks.
+DSA in every layer. Every number comes from a `dsa_core` reference function (select_topk through the
+rankings of analysis/ranked.py, metrics.*, sparse.*) or from a fast twin in dsa_core/fast/ that a test
+proves equal; this file only routes tensors between them, one block of query rows at a time (so no
+T x T array is made per k), and hands float32 numpy arrays to the figures.
+Used by the app (lessons/cache.py caches each step) and by the notebooks.
 """
 
 from dataclasses import dataclass, replace
@@ -10,19 +12,23 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from dsa_core.analysis.ranked import overlap_rows
+from dsa_core.analysis import ranked as rk
 from dsa_core.dense import dense_attention
+from dsa_core.fast.rows import sparse_probs_via_dense, window_rows
 from dsa_core.indexer import index_scores
-from dsa_core.metrics import attention_recall, oracle_topk, random_topk, window_topk
-from dsa_core.sparse import sparse_attention
-from dsa_core.topk import select_topk
+from dsa_core.metrics import attention_recall, topk_overlap
+from dsa_core.sparse import sparse_attention, sparse_attention_probs
 
 N_SINKS = 4
+WINDOW = f"window + {N_SINKS} sinks"
+ORDER = ["DSA indexer", "ideal top-k", WINDOW, "random"]
+GATHER_MAX_K = 128  # above this budget the sparse map comes from the fast twin (one dense pass per block)
 
 
 @dataclass
 class LayerView:
-    """One layer at budget k, as numpy. Maps are [T,T]; selections [T,K] (-1 = empty slot)."""
+    """One layer at budget k, as numpy. Maps are [T,T] (shared with the trace, not copies); selections
+    [T,K] are views of the full rankings (-1 = empty slot); per-query numbers are [T]."""
 
     tokens: list
     k: int  # the budget used (clamped to [1, T])
@@ -31,70 +37,93 @@ class LayerView:
     dense: np.ndarray  # [T,T] dense attention of the head (or head-mean)
     topk: np.ndarray  # [T,K] the indexer's picks, best first
     oracle: np.ndarray  # [T,K] the ideal top-k of the shown dense attention
-    sparse: np.ndarray  # [T,K] sparse attention over the picks (the head, or head-mean)
     recall: dict  # method -> [T] attention mass kept (indexer, ideal, window, random)
     overlap: np.ndarray  # [T] |picks ∩ ideal| / k
+    counts: np.ndarray  # [T] how many queries keep each key
+    sparse: np.ndarray | None = None  # [T,K] sparse attention over the picks (only when asked for)
 
 
 def _np(x):
     return x.detach().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
 
 
-def picks_at(rec, k, seed=0):
-    """Every selection at budget k that does not depend on the head: the indexer's top-k and the
-    window and random baselines -> {name: int64 [T,K]}. Cache this; changing the head reuses it."""
-    T = len(rec.tokens)
-    k = int(min(max(1, k), T))
+def dense_of(rec, head=None):
+    """The dense attention a view compares with: one head's [T,T] map, or the head-mean."""
+    return rec.dense_mean if head is None or rec.dense_probs is None else rec.dense_probs[head]
+
+
+def rank_all(rec, head=None, seed=0):
+    """Every selection fully ranked ({name: compact [T,T]}, see analysis/ranked.py): any k is a slice."""
     return {
-        "DSA indexer": _topk(rec, k),
-        f"window + {N_SINKS} sinks": window_topk(T, k, N_SINKS),
-        "random": random_topk(T, k, seed),
+        "DSA indexer": rk.rank_scores(rec.index_scores),
+        "ideal top-k": rk.rank_oracle(dense_of(rec, head)),
+        "random": rk.rank_random(len(rec.tokens), seed),
     }
 
 
-def _topk(rec, k, chunk=1024):
-    """select_topk on the [T,T] index scores, in row blocks (same result, bounded memory): -> [T,K]."""
-    s = rec.index_scores
-    return torch.cat([select_topk(s[None, r : r + chunk], k)[0] for r in range(0, len(s), chunk)])
+def block_rows(T, k, budget=2**23):
+    """Query rows per block so a block's [rows, k] int64 picks stay near `budget` bytes / 8."""
+    return int(min(T, max(64, budget // max(1, k))))
 
 
-def _sparse_probs(rec, idx, head):
-    """Sparse attention over the picks, [T,K]. With per-head dense maps it is their restriction to the
-    picks, renormalised (softmax over a subset = the full softmax renormalised on it: exact, and no q·k
-    recomputed); otherwise sparse_attention_probs from q and k."""
-    if rec.dense_probs is None:
-        return rec.select(topk_indices=idx).sparse_probs.mean(0)  # [T,K]
-    P = rec.dense_probs if head is None else rec.dense_probs[head : head + 1]  # [h,T,T]
-    g = P.gather(-1, idx.clamp(min=0).expand(P.shape[0], -1, -1)).masked_fill_(idx < 0, 0.0)  # [h,T,K]
-    return g.div_(g.sum(-1, keepdim=True).clamp_(min=1e-30)).mean(0)  # in place: g is a fresh copy [T,K]
+def sparse_rows(rec, picks, s0, s1, head=None):
+    """Sparse attention over the picks of queries s0..s1-1 (the head, or the head-mean): -> [S,K].
+    sparse.sparse_attention_probs gathers K keys per query; above GATHER_MAX_K its fast twin
+    fast.rows.sparse_probs_via_dense (tests/app/test_ranked.py) gives the same numbers for less work."""
+    idx = rk.rows_long(picks, s0, s1)[None]  # [1,S,K]
+    fn = sparse_attention_probs if idx.shape[-1] <= GATHER_MAX_K else sparse_probs_via_dense
+    p = fn(rec.q[None, s0:s1], rec.k[None, :s1], idx)[0]  # [S,H,K]
+    return p.mean(1) if head is None else p[:, head]  # [S,K]
 
 
-def layer_view(rec, k, head=None, seed=0, picks=None):
+@torch.no_grad()
+def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True):
     """A LayerTrace (dsa_core.analysis.trace) re-selected at budget k -> LayerView. No model run.
-    picks: picks_at(rec, k) when cached by the caller (then a new head costs little), optionally with
-    "ideal top-k" (the ideal picks of this head) too."""
+    ranks: rank_all(rec, head) when cached by the caller (then any k is a slice). sparse: also compute
+    the [T,K] sparse attention (notebooks; the app pools it block by block instead, see pick_maps)."""
     T = len(rec.tokens)
     k = int(min(max(1, k), T))
-    picks = dict(picks or picks_at(rec, k, seed))
     head = None if rec.dense_probs is None else head
-    dense = rec.dense_mean if head is None else rec.dense_probs[head]  # [T,T]
-    idx = picks["DSA indexer"]
-    if "ideal top-k" not in picks:  # the caller may pass it (ranked.take of ranked_oracle)
-        picks["ideal top-k"] = oracle_topk(dense, k)  # [T,K]
-    order = ["DSA indexer", "ideal top-k", f"window + {N_SINKS} sinks", "random"]
-    recall = {name: _np(attention_recall(dense, picks[name])) for name in order}
+    dense = dense_of(rec, head)  # [T,T]
+    ranks = ranks or rank_all(rec, head, seed)
+    picks = {name: rk.picks(r, k) for name, r in ranks.items()}  # views [T,k]
+    recall = {name: np.zeros(T, np.float32) for name in ORDER}
+    overlap, counts = np.zeros(T, np.float32), np.zeros(T, np.int64)
+    rows = block_rows(T, k)
+    for s0 in range(0, T, rows):  # one block of queries at a time: transient memory O(rows * k)
+        s1 = min(s0 + rows, T)
+        blk = {name: rk.rows_long(p, s0, s1) for name, p in picks.items()}  # [S,k] each
+        blk[WINDOW] = window_rows(T, k, s0, s1, N_SINKS)  # = metrics.window_topk(T, k)[s0:s1]
+        for name in ORDER:
+            recall[name][s0:s1] = _np(attention_recall(dense[s0:s1], blk[name]))
+        overlap[s0:s1] = _np(topk_overlap(blk["DSA indexer"], blk["ideal top-k"]))
+        ind = blk["DSA indexer"].flatten()
+        counts += np.bincount(ind[ind >= 0].numpy(), minlength=T)
+    sp = None
+    if sparse:
+        sp = np.concatenate(
+            [
+                _np(sparse_rows(rec, picks["DSA indexer"], s0, min(s0 + rows, T), head))
+                for s0 in range(0, T, rows)
+            ]
+        )
     return LayerView(
         rec.tokens,
         k,
         head,
         _np(rec.index_scores),
         _np(dense),
-        idx.numpy(),
-        picks["ideal top-k"].numpy(),
-        _np(_sparse_probs(rec, idx, head)),
+        _as_np(picks["DSA indexer"]),
+        _as_np(picks["ideal top-k"]),
         recall,
-        overlap_rows(idx, picks["ideal top-k"]),
-    )  # = metrics.topk_overlap, O(T·K)
+        overlap,
+        counts.astype(np.float32),
+        sp,
+    )
+
+
+def _as_np(x):
+    return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def scatter_rows(values, idx, T):
@@ -108,7 +137,7 @@ def scatter_rows(values, idx, T):
 
 
 def view_maps(v):
-    """The six aligned maps of a LayerView as [T,T] arrays: dict for viz.aligned_maps / prepare_map."""
+    """The six aligned maps of a LayerView (made with sparse=True) as [T,T] arrays (notebooks)."""
     T = len(v.tokens)
     sparse = scatter_rows(v.sparse, v.topk, T)
     return {
@@ -150,7 +179,7 @@ def output_change(model, rec, topk_indices, s0, s1, v=None, dense_out=None):
     attn = model.layers[rec.layer].self_attn
     v = (layer_values(model, rec) if v is None else v)[None, :s1]  # [1,s1,H_kv,D]
     q, k = rec.q[None, s0:s1], rec.k[None, :s1]  # [1,S,H,D], [1,s1,H_kv,D]
-    idx = torch.as_tensor(np.asarray(topk_indices))[None, s0:s1]  # [1,S,K]
+    idx = rk.rows_long(topk_indices, s0, s1)[None]  # [1,S,K]
     d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0] if dense_out is None else dense_out  # [S,dim]
     s_ = attn.o_proj(sparse_attention(q, k, v, idx).flatten(2))[0]  # [S,dim]
     return _np((s_ - d).norm(dim=-1) / d.norm(dim=-1).clamp(min=1e-9))
@@ -170,24 +199,42 @@ def key_counts(topk, T):
 
 
 @torch.no_grad()
-def next_token_effect(model, ids, k, select_dsa):
+def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512):
     """DSA in every layer vs dense, per position: KL(dense ‖ DSA) of the next-token distribution,
-    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.host.model.dsa_select(k)."""
+    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.dsa.dsa_select(k).
+    The [T, V] log-probabilities are made `rows` positions at a time (at 8,192 tokens one full copy is
+    1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop)."""
+    from dsa_core.analysis.trace import layer_progress
+
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
-    out = {}
-    for name, select in (("dense", None), ("dsa", select_dsa)):
-        h, _ = model.hidden(ids, select=select)  # [1,T,dim]
-        out[name] = torch.log_softmax(model.lm_head(h[0]).float(), dim=-1)  # [T,V]
-    d, s = out["dense"], out["dsa"]
-    kl = (d.exp() * (d - s)).sum(-1)  # [T]
-    nxt = ids[0, 1:]
-    ppl = {n: float(torch.exp(-lp[:-1].gather(-1, nxt[:, None]).mean())) for n, lp in out.items()}
+    T, L = ids.shape[1], len(model.layers)
+    h = {}
+    for i, (name, select) in enumerate((("dense", None), ("dsa", select_dsa))):
+        report = (
+            (lambda l, i=i, name=name: progress((i * L + l + 1) / (2 * L), f"{name} run, layer {l}"))
+            if progress
+            else None
+        )
+        with layer_progress(model, report):
+            h[name] = model.hidden(ids, select=select)[0][0]  # [T,dim]
+    kl, top_d, top_s = np.zeros(T, np.float32), np.zeros(T, np.int64), np.zeros(T, np.int64)
+    nll = {"dense": 0.0, "dsa": 0.0}
+    for s0 in range(0, T, rows):
+        s1 = min(s0 + rows, T)
+        d = torch.log_softmax(model.lm_head(h["dense"][s0:s1]).float(), dim=-1)  # [S,V]
+        s = torch.log_softmax(model.lm_head(h["dsa"][s0:s1]).float(), dim=-1)  # [S,V]
+        kl[s0:s1] = _np((d.exp() * (d - s)).sum(-1))
+        top_d[s0:s1], top_s[s0:s1] = d.argmax(-1).numpy(), s.argmax(-1).numpy()
+        nxt = ids[0, s0 + 1 : s1 + 1]  # the actual next tokens of positions s0..s1-2 (or s1-1)
+        for name, lp in (("dense", d), ("dsa", s)):
+            nll[name] -= float(lp[: len(nxt)].gather(-1, nxt[:, None]).sum())
+    n = max(1, T - 1)
     return {
-        "kl": _np(kl),
-        "top1_dense": d.argmax(-1).numpy(),
-        "top1_dsa": s.argmax(-1).numpy(),
-        "top1_changed": (d.argmax(-1) != s.argmax(-1)).numpy(),
-        "perplexity": ppl,
+        "kl": kl,
+        "top1_dense": top_d,
+        "top1_dsa": top_s,
+        "top1_changed": top_d != top_s,
+        "perplexity": {name: float(np.exp(v / n)) for name, v in nll.items()},
         "k": int(k),
     }
 

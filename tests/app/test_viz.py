@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-import torch
 
 from dsa_core import viz
-from dsa_core.analysis import views
 from dsa_core.viz import pool
 
 
@@ -42,26 +40,6 @@ def test_export_round_trips_numbers():
 def test_token_html_escapes_and_labels():
     html = viz.token_html(["<b>", "x", "y"], 2, [0], np.array([1.0, 0, 0]), [1])
     assert "&lt;b&gt;" in html and "kept by the indexer" in html and "missed by the indexer" in html
-
-
-def test_sparse_probs_identity_matches_sparse_attention_probs():
-    """The view's sparse map (dense restricted to the picks, renormalised) equals the gathered kernel's."""
-    from dsa_core import attention_probs, select_topk, sparse_attention_probs
-
-    torch.manual_seed(0)
-    T, H, D, k = 12, 4, 8, 5
-    q, kk = torch.randn(1, T, H, D), torch.randn(1, T, 2, D)
-    P = attention_probs(q, kk)[0]  # [H,T,T]
-    idx = select_topk(torch.randn(1, T, T).masked_fill(~torch.ones(T, T).tril().bool(), float("-inf")), k)[0]
-
-    class Rec:
-        dense_probs = P
-
-    ref = sparse_attention_probs(q, kk, idx[None])[0]  # [T,H,K]
-    for head in (None, 2):
-        got = views._sparse_probs(Rec, idx, head)
-        want = ref.mean(1) if head is None else ref[:, head]
-        assert torch.allclose(got, want, atol=1e-5)
 
 
 def test_row_pickers_cover_every_row_and_stay_out_of_exports():

@@ -1,0 +1,190 @@
+"""One app server for a class: cached results budgeted in bytes, and heavy work queued fairly.
+
+`Budget` holds every large cached result of every session: at most SERVER_BYTES in all, and at most
+SESSION_BYTES created by one session (its own least recently used entries go first). A janitor thread
+drops what only closed browser tabs were using and gives the memory back to the system (gc, then
+glibc's malloc_trim), so the server returns to its baseline after a class leaves.
+
+`Queue` lets one heavy job (a model run, a full ranking) run at a time, first come first served; the
+others wait with a visible "waiting for N other students" note. Waiting and progress updates are
+Streamlit calls, so a changed setting, a page switch or a closed tab interrupts the job there.
+No tensor math here: sizes are read from .nbytes.
+"""
+
+import collections
+import ctypes
+import dataclasses
+import gc
+import logging
+import os
+import threading
+import time
+
+GB = 2**30
+SERVER_BYTES = int(float(os.environ.get("DSA_APP_CACHE_GB", "2.0")) * GB)  # all sessions together
+SESSION_BYTES = int(float(os.environ.get("DSA_APP_SESSION_GB", "1.2")) * GB)  # created by one session
+JANITOR_S = 5.0  # how often closed sessions' entries are dropped
+log = logging.getLogger("dsa_app")
+
+
+def nbytes(value, seen=None):
+    """Bytes held by a cached value: tensors and arrays inside dataclasses, dicts, lists and tuples.
+    A buffer reached twice counts once; arrays that view another buffer count at their own size."""
+    seen = set() if seen is None else seen
+    if hasattr(value, "untyped_storage"):  # torch.Tensor
+        ptr = value.untyped_storage().data_ptr()
+        if ptr in seen:
+            return 0
+        seen.add(ptr)
+        return value.untyped_storage().nbytes()
+    if hasattr(value, "__array_interface__") and hasattr(value, "nbytes"):  # numpy array
+        ptr = value.__array_interface__["data"][0]
+        if ptr in seen:
+            return 0
+        seen.add(ptr)
+        return int(value.nbytes)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v, seen) for v in value)
+    return 0
+
+
+@dataclasses.dataclass
+class _Entry:
+    value: object
+    size: int
+    creator: str
+    users: set
+
+
+class Budget:
+    """A least-recently-used cache bounded in bytes, server-wide and per creating session."""
+
+    def __init__(self, server_bytes=SERVER_BYTES, session_bytes=SESSION_BYTES):
+        self.server_bytes, self.session_bytes = server_bytes, session_bytes
+        self.lock = threading.Lock()
+        self.entries = collections.OrderedDict()  # key -> _Entry, least recently used first
+
+    def get(self, key, session):
+        with self.lock:
+            e = self.entries.get(key)
+            if e is None:
+                return None
+            self.entries.move_to_end(key)
+            e.users.add(session)
+            return e
+
+    def put(self, key, value, session, size=None):
+        size = nbytes(value) if size is None else int(size)
+        with self.lock:
+            self.entries[key] = _Entry(value, size, session, {session})
+            self.entries.move_to_end(key)
+            self._evict(key, session)
+        return value
+
+    def _evict(self, keep, session):
+        mine = sum(e.size for e in self.entries.values() if e.creator == session)
+        for key in list(self.entries):  # oldest first
+            if key == keep:
+                continue
+            e = self.entries[key]
+            if mine > self.session_bytes and e.creator == session:
+                del self.entries[key]
+                mine -= e.size
+            elif self.total() > self.server_bytes:
+                del self.entries[key]
+                mine -= e.size if e.creator == session else 0
+
+    def total(self):
+        return sum(e.size for e in self.entries.values())
+
+    def drop_sessions(self, active):
+        """Forget sessions that are gone; drop entries no active session uses. -> bytes dropped."""
+        dropped = 0
+        with self.lock:
+            for key in list(self.entries):
+                e = self.entries[key]
+                e.users &= active
+                if not e.users:
+                    dropped += e.size
+                    del self.entries[key]
+        return dropped
+
+    def clear(self):
+        with self.lock:
+            self.entries.clear()
+
+
+def give_back_memory():
+    """Return freed memory to the system: Python's cycles, then glibc's free lists (Linux only)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class Queue:
+    """First come, first served: one heavy job at a time across all sessions."""
+
+    def __init__(self, slots=1):
+        self.slots = slots
+        self.cond = threading.Condition()
+        self.waiting = []  # tickets in arrival order; the first `slots` run
+        self.owner = threading.local()
+        self.count = 0
+
+    def join(self):
+        with self.cond:
+            self.count += 1
+            ticket = self.count
+            self.waiting.append(ticket)
+            return ticket
+
+    def ahead(self, ticket):
+        """How many jobs run or wait before this ticket may start (0: its turn)."""
+        with self.cond:
+            return max(0, self.waiting.index(ticket) - self.slots + 1)
+
+    def wait(self, ticket, timeout):
+        with self.cond:
+            if self.waiting.index(ticket) >= self.slots:
+                self.cond.wait(timeout)
+
+    def leave(self, ticket):
+        with self.cond:
+            if ticket in self.waiting:
+                self.waiting.remove(ticket)
+            self.cond.notify_all()
+
+
+def active_sessions():
+    """Ids of the sessions with an open browser tab, or None outside a running server (AppTest)."""
+    try:
+        from streamlit import runtime
+
+        if not runtime.exists():
+            return None
+        mgr = runtime.get_instance()._session_mgr
+        return {info.session.id for info in mgr.list_active_sessions()}
+    except Exception:  # noqa: BLE001 - a private API: without it closed tabs are only dropped by LRU
+        log.debug("cannot list active sessions", exc_info=True)
+        return None
+
+
+def janitor(budget, period=JANITOR_S):
+    """Start a daemon thread that drops closed sessions' entries every `period` seconds."""
+
+    def loop():
+        while True:
+            time.sleep(period)
+            active = active_sessions()
+            if active is not None and budget.drop_sessions(active):
+                give_back_memory()
+
+    thread = threading.Thread(target=loop, name="dsa-budget-janitor", daemon=True)
+    thread.start()
+    return thread
