@@ -31,7 +31,7 @@ def nbytes(value, seen=None):
     """Bytes held by a cached value: tensors and arrays inside dataclasses, dicts, lists and tuples.
     A buffer reached twice counts once; arrays that view another buffer count at their own size."""
     seen = set() if seen is None else seen
-    if hasattr(value, "untyped_storage"):  # torch.Tensor
+    if hasattr(value, "untyped_storage"):  # a tensor: its storage, once
         ptr = value.untyped_storage().data_ptr()
         if ptr in seen:
             return 0
