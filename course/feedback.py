@@ -78,10 +78,14 @@ def same_tensor(a, b, atol=1e-4, rtol=1e-4):
 def run_guarded(fn, args, forbidden):
     """Call fn(*args) and report which forbidden function, if any, ran inside it.
 
-    `forbidden` maps a name to a Python function (its code object is watched) or a builtin (watched
-    through the profiler's c_call events). Returns (result, name_or_None)."""
+    `forbidden` maps a name to a Python function (its code object is watched), a builtin (watched
+    through the profiler's c_call events) or a string: any builtin or tensor method of that name
+    (e.g. "topk" catches both `torch.topk(x, k)` and `x.topk(k)`). Returns (result, name_or_None)."""
     codes = {f.__code__: n for n, f in forbidden.items() if hasattr(f, "__code__")}
-    builtins = {id(f): n for n, f in forbidden.items() if not hasattr(f, "__code__")}
+    builtins = {
+        id(f): n for n, f in forbidden.items() if not hasattr(f, "__code__") and not isinstance(f, str)
+    }
+    by_name = {f: n for n, f in forbidden.items() if isinstance(f, str)}  # any builtin of that name
     used = []
 
     def watch(frame, event, arg):
@@ -89,6 +93,8 @@ def run_guarded(fn, args, forbidden):
             used.append(codes[frame.f_code])
         elif event == "c_call" and id(arg) in builtins:
             used.append(builtins[id(arg)])
+        elif event == "c_call" and getattr(arg, "__name__", None) in by_name:
+            used.append(by_name[arg.__name__])
 
     old = sys.getprofile()
     sys.setprofile(watch)

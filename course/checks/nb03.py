@@ -2,9 +2,22 @@
 
 import torch
 
-from course.feedback import as_number, as_tensor, correct, not_answered, wrong
+from course.feedback import as_number, as_tensor, correct, not_answered, run_guarded, wrong
+from dsa_core.chunked import chunked_index_topk
 from dsa_core.dense import causal_mask
 from dsa_core.topk import select_topk
+
+# Exercise 1's score map, printed as a table in the notebook: row t holds I[t, 0 … t].
+EX_ROWS = [
+    [1.0],
+    [0.5, 2.0],
+    [3.0, 1.0, 3.0],
+    [0.0, 2.0, 2.0, 1.0],
+    [1.5, 0.0, 2.5, 2.5, 0.5],
+    [0.0, 4.0, 1.0, 1.0, 1.0, 3.0],
+    [2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5],
+    [1.0, 0.0, 0.0, 3.0, 3.0, 2.0, 1.0, 0.0],
+]
 
 
 def _row_problem(row, scores_row, t, k, T, label):
@@ -22,6 +35,12 @@ def _row_problem(row, scores_row, t, k, T, label):
     bad = [s for s in row if s < -1 or s >= T]
     if bad:
         return f"{label} holds {bad[0]}, which is not a position in 0 … {T - 1} (or -1 for an empty slot)."
+    zero_pad = [i for i, (a, r) in enumerate(zip(row, right)) if r == -1 and a == 0]
+    if zero_pad:
+        return (
+            f"{label} holds 0 in slot {zero_pad[0]}, which must be empty (-1): query {t} sees only "
+            f"{t + 1} keys. Padding with 0 (or clamping -1 to 0) makes attention read token 0 again."
+        )
     real = [s for s in row if s >= 0]
     if len(set(real)) != len(real):
         return f"{label} selects a position twice."
@@ -57,16 +76,18 @@ def _row_problem(row, scores_row, t, k, T, label):
     return f"{label} should be {right}."
 
 
-def check_select_row(answer, scores, t, k):
-    """Exercise 1: the selection of one row t, best first, -1 padded: scores [T] or [1,T,T] given."""
+def check_select_row(answer, t=6, k=8):
+    """Exercise 1: the selection of row t of EX_ROWS with budget k, best first, -1 padded."""
     name = "Exercise 1 (one row by hand)"
     if answer is None:
         return not_answered(name)
     x = as_tensor(answer, torch.int64)
     if x is None or x.dim() != 1:
         return wrong(name, f"expected a list of {k} positions, got {type(answer).__name__}.")
-    scores_row = scores.reshape(-1, scores.shape[-1])[t] if scores.dim() > 1 else scores
-    problem = _row_problem(x.tolist(), scores_row.float(), t, k, scores_row.numel(), f"row {t}")
+    T = len(EX_ROWS)
+    scores_row = torch.full((T,), float("-inf"))
+    scores_row[: t + 1] = torch.tensor(EX_ROWS[t])
+    problem = _row_problem(x.tolist(), scores_row, t, k, T, f"row {t}")
     if problem:
         return wrong(name, problem)
     return correct(
@@ -80,21 +101,29 @@ def _cases():
     """Score maps [1,T,T] (future = −inf) and budgets k that exercise every rule."""
     g = torch.Generator().manual_seed(3)
     cases = []
-    for T, k, kind in (
-        (8, 3, "random"),
-        (8, 8, "random"),
-        (6, 10, "random"),
-        (10, 4, "ties"),
-        (12, 5, "integers"),
+    for B, T, k, kind in (
+        (1, 8, 3, "random"),
+        (2, 8, 8, "random"),
+        (1, 6, 10, "random"),
+        (1, 10, 4, "ties"),
+        (1, 12, 5, "integers"),
+        (1, 1, 1, "random"),
     ):
         if kind == "random":
-            s = torch.randn(1, T, T, generator=g)
+            s = torch.randn(B, T, T, generator=g)
         elif kind == "ties":
-            s = torch.zeros(1, T, T)
+            s = torch.zeros(B, T, T)
         else:
-            s = torch.randint(0, 3, (1, T, T), generator=g).float()
+            s = torch.randint(0, 3, (B, T, T), generator=g).float()
         cases.append((s.masked_fill(~causal_mask(T, T), float("-inf")), k))
     return cases
+
+
+FORBIDDEN = {
+    "dsa.select_topk": select_topk,
+    "dsa.chunked_index_topk": chunked_index_topk,
+    "topk": "topk",  # torch.topk and Tensor.topk
+}
 
 
 def check_select_function(fn):
@@ -105,30 +134,35 @@ def check_select_function(fn):
     if not callable(fn):
         return wrong(name, f"expected a function my_select(scores, k), got {type(fn).__name__}.")
     for scores, k in _cases():
-        T = scores.shape[-1]
+        B, T = scores.shape[0], scores.shape[-1]
         try:
-            out = as_tensor(fn(scores.clone(), k), torch.int64)
+            out, used = run_guarded(fn, (scores.clone(), k), FORBIDDEN)
         except Exception as e:  # the student's code: report, never crash the notebook
             return wrong(name, f"your function raised {type(e).__name__}: {e} (T = {T}, k = {k}).")
-        if out is None or tuple(out.shape) != (1, T, k):
+        if used:
+            return wrong(
+                name,
+                f"your function calls `{used}`: this exercise asks you to write the selection "
+                "yourself (a loop and `sorted` are fine).",
+            )
+        out = as_tensor(out, torch.int64)
+        if out is None or tuple(out.shape) != (B, T, k):
             shape = None if out is None else tuple(out.shape)
             return wrong(
                 name,
-                f"for scores [1, {T}, {T}] and k = {k} it returned shape {shape}, expected (1, {T}, {k}).",
+                f"for scores [{B}, {T}, {T}] and k = {k} it returned shape {shape}, "
+                f"expected ({B}, {T}, {k}).",
             )
-        for t in range(T):
-            problem = _row_problem(
-                out[0, t].tolist(), scores[0, t], t, k, T, f"with T = {T}, k = {k}: row {t}"
-            )
-            if problem:
-                return wrong(name, problem)
-    return correct(name, "matches dsa.select_topk on random rows, all-tied rows, short rows and k > T.")
-
-
-def selected_pairs(T, k):
-    """Σ_t min(t + 1, k): (query, key) pairs a causal DSA prefill of T tokens attends to."""
-    short = min(T, k)
-    return short * (short + 1) // 2 + max(0, T - k) * k
+        for b in range(B):
+            for t in range(T):
+                problem = _row_problem(
+                    out[b, t].tolist(), scores[b, t], t, k, T, f"with B = {B}, T = {T}, k = {k}: row {t}"
+                )
+                if problem:
+                    return wrong(name, problem)
+    return correct(
+        name, "matches dsa.select_topk on random rows, batches, all-tied rows, short rows, T = 1 and k > T."
+    )
 
 
 def check_selected_pairs(answer, T=8192, k=2048):
@@ -139,7 +173,8 @@ def check_selected_pairs(answer, T=8192, k=2048):
     n = as_number(answer)
     if n is None:
         return wrong(name, f"expected one number, got {type(answer).__name__}.")
-    right = selected_pairs(T, k)
+    short = min(T, k)
+    right = short * (short + 1) // 2 + max(0, T - k) * k  # Σ_t min(t + 1, k)
     dense = T * (T + 1) // 2
     if n == right:
         return correct(
@@ -155,4 +190,8 @@ def check_selected_pairs(answer, T=8192, k=2048):
         )
     if n == dense:
         return wrong(name, f"{n:,.0f} is dense causal attention: T(T+1)/2. Each query keeps at most k.")
+    if n == sum(min(t, k) for t in range(T)):
+        return wrong(name, f"{n:,.0f} = Σ min(t, k) is off by one: query t sees t + 1 keys (itself too).")
+    if n == k * T / 2:
+        return wrong(name, f"{n:,.0f} = k·T/2 is not it: every query from t = k − 1 on keeps exactly k.")
     return wrong(name, f"{n:,.0f} is not it: add up min(t + 1, k) for t = 0 … T − 1.")

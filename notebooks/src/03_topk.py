@@ -7,8 +7,18 @@
 #
 # The indexer gave every (query, key) pair a score. Now each query keeps its **k best keys** and
 # drops the rest. It sounds like one call to `torch.topk`, and that is exactly where several public
-# re-implementations go wrong. In this notebook: selection by hand, the trap, ties, and why k ≥ T
-# gives back dense attention exactly.
+# re-implementations go wrong.
+#
+# **Objectives.** After this notebook you can
+#
+# 1. select a row's top-k by hand with the three rules: best first, ties to the lower position,
+#    `-1` for slots with no visible key (exercise 1);
+# 2. show how a plain `topk` over −∞ scores leaks future tokens, and write a selection that cannot
+#    (exercise 2, run on the checker's own score maps);
+# 3. count the (query, key) pairs sparse attention uses, Σ min(t + 1, k) (exercise 3), and explain
+#    why k ≥ T gives back dense attention exactly.
+#
+# *Time: about 30 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
 
 # %%
 import torch
@@ -93,9 +103,10 @@ print("selected per row:", mask.sum(-1)[0].tolist())
 # ## Ties
 #
 # `torch.topk` does not specify which of two equal scores comes first, and different devices or
-# ranks may disagree (the official demo broadcasts the indices from rank 0 for this reason). We
-# break ties by the **lower position**. The extreme case: an indexer whose scores are all equal keeps
-# the first *k* tokens of the text.
+# ranks may disagree. The official demo broadcasts rank 0's indices and then *asserts* that every
+# rank computed the same ones (`Indexer.forward`): that detects a disagreement, it does not resolve
+# it. We break ties by the **lower position**, so the result is defined. The extreme case: an
+# indexer whose scores are all equal keeps the first *k* tokens of the text.
 
 # %%
 flat = torch.zeros(1, T, T).masked_fill(~dsa.causal_mask(T, T), float("-inf"))
@@ -145,48 +156,44 @@ print("chunked selection == selection over the full score map")
 # %% [markdown]
 # ## Exercises
 #
-# The score map below is small enough to read. Future entries are −inf.
-
-# %%
-rows = [
-    [1.0],
-    [0.5, 2.0],
-    [3.0, 1.0, 3.0],
-    [0.0, 2.0, 2.0, 1.0],
-    [1.5, 0.0, 2.5, 2.5, 0.5],
-    [0.0, 4.0, 1.0, 1.0, 1.0, 3.0],
-    [2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5],
-    [1.0, 0.0, 0.0, 3.0, 3.0, 2.0, 1.0, 0.0],
-]
-scores_ex = torch.full((1, 8, 8), float("-inf"))
-for t, r in enumerate(rows):
-    scores_ex[0, t, : t + 1] = torch.tensor(r)
-scores_ex[0]
-
-# %% [markdown]
-# **Exercise 1.** With k = 6, write down (as a list of 6 ints) what `select_topk` keeps for
-# **row 3** of `scores_ex`: best first, ties to the lower position, -1 for empty slots.
+# **Exercise 1 (by hand).** A small score map; row *t* lists $I_{t,0}, \dots, I_{t,t}$ (the
+# future is −∞ and not shown):
+#
+# | t | scores |
+# |---|---|
+# | 0 | 1.0 |
+# | 1 | 0.5, 2.0 |
+# | 2 | 3.0, 1.0, 3.0 |
+# | 3 | 0.0, 2.0, 2.0, 1.0 |
+# | 4 | 1.5, 0.0, 2.5, 2.5, 0.5 |
+# | 5 | 0.0, 4.0, 1.0, 1.0, 1.0, 3.0 |
+# | 6 | 2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5 |
+# | 7 | 1.0, 0.0, 0.0, 3.0, 3.0, 2.0, 1.0, 0.0 |
+#
+# With **k = 8**, write down (a list of 8 ints) what `select_topk` keeps for **row 6**: best
+# first, ties to the lower position, -1 for empty slots.
 
 # %% [answer]
 answer_1 = None
 
 # %% [solution]
-answer_1 = [1, 2, 3, 0, -1, -1]  # scores 2, 2 (tie: 1 before 2), 1, 0; only 4 keys are visible
+answer_1 = [4, 0, 1, 2, 5, 6, 3, -1]  # 5; the tie at 2 (0, 1, 2 in order); 1; 0.5; 0; 7 keys only
 
 # %% [check]
-ex.check_select_row(answer_1, scores_ex, t=3, k=6)
+ex.check_select_row(answer_1)
 
 # %% [markdown]
 # **Exercise 2.** Write your own `my_select(scores, k)`: `scores [B, T, T]` with −inf in the future
-# → int64 `[B, T, k]`, following the same three rules. Do not call `dsa.select_topk` or `torch.topk`
-# (a loop and `sorted` are fine). The check runs it on random rows, tied rows, short rows and k > T.
+# → int64 `[B, T, k]`, following the same three rules. Do not call `dsa.select_topk` or any
+# `topk` (a loop and `sorted` are fine; the check notices). It runs your function on its own
+# score maps: random rows, a batch of two, all-tied rows, short rows, a single token and k > T.
 
 # %% [answer]
 my_select = None
 
 
 # %% [solution]
-def my_select(scores, k):
+def my_select(scores, k):  # noqa: F811 (the student copy holds None here)
     B, S, T = scores.shape
     out = torch.full((B, S, k), -1, dtype=torch.int64)
     for b in range(B):
@@ -215,4 +222,12 @@ answer_3 = sum(min(t + 1, 2048) for t in range(8192))
 ex.check_selected_pairs(answer_3)
 
 # %% [markdown]
+# ## Takeaways
+#
+# - $S_t$ holds the k best **visible** keys: a row that sees fewer than k keeps all of them and
+#   marks the rest `-1`. A plain `topk` over −∞ scores returns future positions instead.
+# - Ties need a rule (here: the lower position), or two devices may select differently.
+# - Sparse attention uses Σ min(t + 1, k) pairs: linear in T once T ≫ k, against T(T+1)/2 dense.
+# - k ≥ T is dense attention, exactly: the first test for any DSA implementation.
+#
 # **Next:** 04 · sparse attention: attending to the selected keys, and why "dense + mask" saves nothing.

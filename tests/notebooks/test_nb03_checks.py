@@ -1,59 +1,82 @@
-"""Notebook 03 checkers: the re-mask trap, tie order, padding and ordering each get a precise message."""
+"""Notebook 03 checkers: the stub, each named mistake, the shortcuts (all fail) and the solutions (pass)."""
 
 import torch
 
 import dsa_core as dsa
 from course.checks import nb03
 
-ROWS = [
-    [1.0],
-    [0.5, 2.0],
-    [3.0, 1.0, 3.0],
-    [0.0, 2.0, 2.0, 1.0],
-    [1.5, 0.0, 2.5, 2.5, 0.5],
-    [0.0, 4.0, 1.0, 1.0, 1.0, 3.0],
-    [2.0, 2.0, 2.0, 0.0, 5.0, 1.0, 0.5],
-    [1.0, 0.0, 0.0, 3.0, 3.0, 2.0, 1.0, 0.0],
-]
-
-
-def _scores():
-    s = torch.full((1, 8, 8), float("-inf"))
-    for t, r in enumerate(ROWS):
-        s[0, t, : t + 1] = torch.tensor(r)
-    return s
-
 
 def test_select_row():
-    s = _scores()
-    assert nb03.check_select_row([1, 2, 3, 0, -1, -1], s, t=3, k=6)
-    assert nb03.check_select_row(None, s, t=3, k=6).status == "unanswered"
-    fb = nb03.check_select_row([1, 2, 3, 0, 5, 4], s, t=3, k=6)
-    assert not fb and "row 3 selects position 5, which is in the future" in fb.message
-    assert "tie" in nb03.check_select_row([2, 1, 3, 0, -1, -1], s, t=3, k=6).message
-    assert "best-first" in nb03.check_select_row([3, 1, 2, 0, -1, -1], s, t=3, k=6).message
-    assert "exactly k = 6" in nb03.check_select_row([1, 2, 3, 0], s, t=3, k=6).message
-    assert "min(t + 1, k)" in nb03.check_select_row([1, 2, 3, -1, -1, -1], s, t=3, k=6).message
-    assert "drops" in nb03.check_select_row([1, 2, 0], s, t=3, k=3).message
+    right = [4, 0, 1, 2, 5, 6, 3, -1]  # row 6 of EX_ROWS, k = 8
+    assert nb03.check_select_row(right)
+    assert nb03.check_select_row(None).status == "unanswered"
+    named = {
+        "in the future": [4, 0, 1, 2, 5, 6, 3, 7],  # the re-mask trap: a plain topk over −inf
+        "lower position": [4, 1, 0, 2, 5, 6, 3, -1],  # ties broken the other way
+        "best-first": [0, 1, 2, 4, 5, 6, 3, -1],  # ascending instead of best first
+        "exactly k = 8": [4, 0, 1, 2, 5, 6, 3],  # no padding
+        "must be empty (-1)": [4, 0, 1, 2, 5, 6, 3, 0],  # -1 clamped / padded with 0
+        "after every real position": [-1, 4, 0, 1, 2, 5, 6, 3],  # -1 first
+    }
+    for words, answer in named.items():
+        fb = nb03.check_select_row(answer)
+        assert not fb and words in fb.message, (words, fb)
+    assert not nb03.check_select_row([1, 2, 3, 0, -1, -1])  # the old exercise's printed answer
+    assert not nb03.check_select_row("4, 0, 1, 2, 5, 6, 3, -1")
 
 
-def _naive(scores, k):
-    return scores.topk(min(k, scores.shape[-1]), dim=-1).indices
+def solution(scores, k):
+    B, S, T = scores.shape
+    out = torch.full((B, S, k), -1, dtype=torch.int64)
+    for b in range(B):
+        for t in range(S):
+            visible = [s for s in range(T) if scores[b, t, s] > float("-inf")]
+            best = sorted(visible, key=lambda s: (-float(scores[b, t, s]), s))[:k]
+            out[b, t, : len(best)] = torch.tensor(best, dtype=torch.int64)
+    return out
 
 
 def test_select_function():
-    assert nb03.check_select_function(lambda s, k: dsa.select_topk(s, k))
+    assert nb03.check_select_function(solution)
     assert nb03.check_select_function(None).status == "unanswered"
-    fb = nb03.check_select_function(_naive)
-    assert not fb and "in the future" in fb.message
-    fb = nb03.check_select_function(lambda s, k: 1 / 0)
-    assert "ZeroDivisionError" in fb.message
-    assert not nb03.check_select_function("not a function")
+
+    def naive(scores, k):  # a plain topk over the −inf scores: the re-mask trap
+        return scores.topk(min(k, scores.shape[-1]), dim=-1).indices
+
+    def higher_ties(scores, k):
+        B, S, T = scores.shape
+        res = torch.full((B, S, k), -1, dtype=torch.int64)
+        for b in range(B):
+            for t in range(S):
+                vis = [s for s in range(T) if scores[b, t, s] > float("-inf")]
+                best = sorted(vis, key=lambda s: (-float(scores[b, t, s]), -s))[:k]
+                res[b, t, : len(best)] = torch.tensor(best, dtype=torch.int64)
+        return res
+
+    def zero_pad(scores, k):
+        return solution(scores, k).clamp(min=0)
+
+    fb = nb03.check_select_function(naive)
+    assert not fb and "topk" in fb.message  # the library/builtin call is refused first
+    assert "lower position" in nb03.check_select_function(higher_ties).message
+    assert "must be empty (-1)" in nb03.check_select_function(zero_pad).message
+    library = nb03.check_select_function(dsa.select_topk)
+    assert not library and "dsa.select_topk" in library.message
+    wrapped = nb03.check_select_function(lambda s, k: dsa.select_topk(s, k))
+    assert not wrapped and "dsa.select_topk" in wrapped.message
+    assert "ZeroDivisionError" in nb03.check_select_function(lambda s, k: 1 / 0).message
+    printed = torch.tensor([[4, 0, 1, 2, 5, 6, 3, -1]])  # a copied answer is not a function
+    assert "expected a function" in nb03.check_select_function(printed).message
+    assert "shape" in nb03.check_select_function(lambda s, k: printed).message
 
 
 def test_selected_pairs():
     right = sum(min(t + 1, 2048) for t in range(8192))
-    assert nb03.selected_pairs(8192, 2048) == right
     assert nb03.check_selected_pairs(right)
+    assert nb03.check_selected_pairs(None).status == "unanswered"
     assert "T·k" in nb03.check_selected_pairs(8192 * 2048).message
     assert "dense" in nb03.check_selected_pairs(8192 * 8193 // 2).message
+    assert "off by one" in nb03.check_selected_pairs(sum(min(t, 2048) for t in range(8192))).message
+    assert "k·T/2" in nb03.check_selected_pairs(2048 * 8192 / 2).message
+    assert not nb03.check_selected_pairs(str(right))
+    assert not any(n == "selected_pairs" for n in dir(nb03))  # no public answer helper
