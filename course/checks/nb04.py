@@ -1,111 +1,190 @@
-"""Checkers for notebook 04, sparse attention (gather vs mask, the -1 slots, MQA sharing, memory)."""
+"""Checkers for notebook 04, sparse attention (gather, the -1 slot, one index set per token, memory)."""
+
+import math
 
 import torch
+import torch.nn.functional as F
 
-from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
-from dsa_core.config import V32_671B
-from dsa_core.dense import attention_probs
-from dsa_core.sparse import sparse_attention
+from course.feedback import as_number, check_function, close, correct, not_answered, wrong
+from dsa_core.config import SMOLLM2_HOST
+from dsa_core.dense import attention_probs, dense_attention
+from dsa_core.sparse import (
+    gather_selected,
+    masked_sparse_attention,
+    sparse_attention,
+    sparse_attention_probs,
+    sparse_mix_values,
+)
+from dsa_core.topk import select_topk
 
 
-def _output_problem(x, q, k, v, idx, t, head):
-    """Compare one head's output vector [Dv] with sparse_attention and name the usual mistakes."""
-    Dv, D = v.shape[-1], q.shape[-1]
-    right = sparse_attention(q, k, v, idx)[0, t, head]  # [Dv]
-    if x is None or x.dim() != 1 or x.numel() != Dv:
-        return (
-            f"expected a vector of Dv = {Dv} numbers (one head's output), got "
-            f"{None if x is None else tuple(x.shape)}."
+def _gathered(q, k, v, idx, scale=True, slot="skip", head="div", renorm=True):
+    """Sparse attention written out with knobs, to reproduce the common mistakes: -> [B, T, H, Dv].
+
+    slot: "skip" (right), "clamp" (-1 -> 0) or "wrap" (-1 -> T - 1, Python's negative index);
+    head: "div" (query head h reads kv head h // (H / H_kv), right) or "mod" (h % H_kv);
+    renorm=False: the dense probabilities restricted to S_t, not renormalised."""
+    B, T, H, D = q.shape
+    Hkv, K = k.shape[2], idx.shape[-1]
+    heads = torch.arange(H) // (H // Hkv) if head == "div" else torch.arange(H) % Hkv
+    kk, vv = k[:, :, heads].transpose(1, 2), v[:, :, heads].transpose(1, 2)  # [B, H, S, D]
+    logits = q.transpose(1, 2) @ kk.transpose(-1, -2) * (D**-0.5 if scale else 1.0)  # [B, H, T, S]
+    valid = (idx >= 0)[:, None]  # [B, 1, T, K]
+    pos = (idx.clamp(min=0) if slot != "wrap" else idx % T)[:, None].expand(B, H, T, K)
+    if renorm:
+        sel = logits.gather(-1, pos)
+        p = (sel.masked_fill(~valid, float("-inf")) if slot == "skip" else sel).softmax(-1)
+    else:
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        p = logits.masked_fill(future, float("-inf")).softmax(-1).gather(-1, pos).masked_fill(~valid, 0.0)
+    Dv = v.shape[-1]
+    vals = vv[:, :, None].expand(B, H, T, T, Dv).gather(3, pos[..., None].expand(B, H, T, K, Dv))
+    return (p[..., None] * vals).sum(3).transpose(1, 2)  # [B, T, H, Dv]
+
+
+def _sparse_cases():
+    g = torch.Generator().manual_seed(41)
+    cases = []
+    for B, T, H, Hkv, D, Dv, K, label in (
+        (1, 6, 2, 1, 4, 4, 3, "T = 6, 2 heads sharing 1 kv head (MQA), K = 3"),
+        (2, 7, 4, 2, 8, 6, 4, "B = 2, T = 7, 4 heads over 2 kv heads (GQA), Dv = 6, K = 4"),
+        (1, 1, 2, 2, 4, 4, 2, "T = 1: one real slot and one -1"),
+        (1, 4, 3, 3, 5, 5, 6, "K = 6 > T = 4: every row has -1 slots"),
+    ):
+        q = torch.randn(B, T, H, D, generator=g)
+        k = torch.randn(B, T, Hkv, D, generator=g)
+        v = torch.randn(B, T, Hkv, Dv, generator=g)
+        scores = torch.randn(B, T, T, generator=g).masked_fill(
+            torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")
         )
-    if torch.allclose(x, right, atol=1e-4):
-        return None
-    g = q.shape[2] // k.shape[2]
-    kv = head // g
-    slots = idx[0, t]  # [K]
-    qt = q[0, t, head].float()
-    naive = slots.clone()  # Python/torch read index -1 as the LAST row
-    p = (k[0, naive, kv].float() @ qt * D**-0.5).softmax(-1)
-    if (slots < 0).any() and torch.allclose(x, p @ v[0, naive, kv].float(), atol=1e-4):
-        T = k.shape[1]
-        return (
-            f"a -1 slot read position {T - 1} (indexing with -1 wraps to the last token), which is "
-            f"in the future of query {t}. Drop the -1 slots before the softmax."
-        )
-    dense = attention_probs(q, k)[0, head, t] @ v[0, :, kv].float()
-    if torch.allclose(x, dense, atol=1e-4):
-        return (
-            f"this is dense attention over all {t + 1} visible keys. Sparse attention takes the "
-            "softmax over the selected keys only."
-        )
-    sel = slots[slots >= 0]
-    unscaled = (k[0, sel, kv].float() @ qt).softmax(-1) @ v[0, sel, kv].float()
-    if torch.allclose(x, unscaled, atol=1e-4):
-        return f"the softmax is missing the scale: multiply q·k by D**-0.5 = {D**-0.5:.4f}."
-    mean_v = v[0, sel, kv].float().mean(0)
-    if torch.allclose(x, mean_v, atol=1e-4):
-        return "this is the plain mean of the selected values: weight them by the softmax of q·k."
-    return f"differs from dsa.sparse_attention by up to {float((x - right).abs().max()):.4f}."
+        cases.append((q, k, v, select_topk(scores, K), label))
+    return cases
 
 
-def check_sparse_output(answer, q, k, v, idx, t, head=0):
-    """Exercise 1: one head's sparse-attention output for query t, computed by gathering."""
-    name = "Exercise 1 (gather by hand)"
-    if answer is None:
-        return not_answered(name)
-    problem = _output_problem(as_tensor(answer), q, k, v, idx, t, head)
-    if problem:
-        return wrong(name, problem)
-    return correct(
-        name,
-        f"gathered {int((idx[0, t] >= 0).sum())} keys, softmax over them only: equal "
-        "to dsa.sparse_attention.",
+FORBIDDEN = {
+    "dsa.sparse_attention": sparse_attention,
+    "dsa.masked_sparse_attention": masked_sparse_attention,
+    "dsa.sparse_attention_probs": sparse_attention_probs,
+    "dsa.sparse.sparse_mix_values": sparse_mix_values,
+    "dsa.sparse.gather_selected": gather_selected,
+    "dsa.dense_attention": dense_attention,
+    "dsa.attention_probs": attention_probs,
+    "F.scaled_dot_product_attention": F.scaled_dot_product_attention,
+}
+
+
+def check_sparse_function(fn):
+    """Exercise 1: the student's gathered sparse attention, run on the checker's own inputs."""
+    cases = []
+    for q, k, v, idx, label in _sparse_cases():
+        mistakes = {
+            "the probabilities are the DENSE ones restricted to S_t: renormalise the softmax over the "
+            "selected keys only (they must sum to 1).": _gathered(q, k, v, idx, renorm=False),
+            "the -1 slots were clamped to 0, so token 0 is attended once more for every empty slot: "
+            "leave -1 slots out of the softmax.": _gathered(q, k, v, idx, slot="clamp"),
+            "a -1 slot reads k[-1], the LAST token (Python's negative index), which is in the future: "
+            "leave -1 slots out.": _gathered(q, k, v, idx, slot="wrap"),
+            "the scale is missing: multiply q·k by D**-0.5.": _gathered(q, k, v, idx, scale=False),
+            "query head h must read kv head h // (H / H_kv) (consecutive heads share a kv head), "
+            "not h % H_kv.": _gathered(q, k, v, idx, head="mod"),
+            "this is dense causal attention: it ignores the selected indices.": dense_attention(q, k, v),
+        }
+        cases.append(
+            {
+                "args": (q, k, v, idx),
+                "right": sparse_attention(q, k, v, idx),
+                "label": label,
+                "mistakes": mistakes,
+            }
+        )
+    return check_function(
+        "Exercise 1 (gathered sparse attention)",
+        fn,
+        cases,
+        FORBIDDEN,
+        signature="my_sparse_attention(q, k, v, idx)",
+        done="matches dsa.sparse_attention on the checker's inputs (MQA, GQA, a batch, T = 1, K > T): "
+        "gather the K selected keys, skip -1, softmax over S_t only.",
     )
 
 
-def check_empty_slot_output(answer, q, k, v, idx, t, head=0):
-    """Exercise 2: the same for a query whose selection has -1 (empty) slots."""
-    name = "Exercise 2 (the empty slots)"
+# Exercise 2's case, written out in the notebook: query t = 2 of one head.
+HAND_LOGITS = [1.0, 0.0, 2.0, 3.0]  # q_2·k_s/√D for keys s = 0, 1, 2, 3 (key 3 is the future)
+HAND_VALUES = [10.0, 20.0, 30.0, 40.0]  # v_s, one number per key
+HAND_IDX = [2, 0, -1, -1]  # the selected slots of row 2, K = 4
+
+
+def _hand_output(slots):
+    """Σ softmax(ℓ over the listed slots) · v, for the hand case."""
+    e = [math.exp(HAND_LOGITS[s]) for s in slots]
+    return sum(w * HAND_VALUES[s] for w, s in zip(e, slots)) / sum(e)
+
+
+def check_empty_slot(answer):
+    """Exercise 2: the output of the hand case (query 2, selected [2, 0, -1, -1]), one number."""
+    name = "Exercise 2 (the -1 slot, by hand)"
     if answer is None:
         return not_answered(name)
-    problem = _output_problem(as_tensor(answer), q, k, v, idx, t, head)
-    if problem:
-        return wrong(name, problem)
-    return correct(name, "the -1 slots are skipped (they carry no key), as FlashMLA's kernels do.")
+    x = as_number(answer)
+    if x is None:
+        return wrong(name, f"expected one number, got {type(answer).__name__}.")
+    right = _hand_output([2, 0])
+    if close(x, right, 1e-3):
+        return correct(
+            name,
+            f"o = {right:.3f}: only keys 2 and 0 take part, with weights renormalised over the two "
+            "(0.731 and 0.269); the -1 slots contribute nothing.",
+        )
+    e = [math.exp(v) for v in HAND_LOGITS]
+    mistakes = {
+        "the -1 slots read k[-1] and v[-1], the LAST token, which is in query 2's future.": _hand_output(
+            [2, 0, 3, 3]
+        ),
+        "the -1 slots were clamped to 0: token 0 then counts three times.": _hand_output([2, 0, 0, 0]),
+        "the -1 slots were scored 0 (weight e⁰ = 1) instead of −∞: an empty slot must get weight 0.": (
+            e[2] * 30 + e[0] * 10 + 2 * 40
+        )
+        / (e[2] + e[0] + 2),
+        "these are the dense weights (softmax over keys 0, 1, 2) kept on S_t without renormalising: "
+        "the sparse softmax runs over S_t only.": (e[0] * 10 + e[2] * 30) / (e[0] + e[1] + e[2]),
+        "that is dense causal attention over keys 0, 1, 2: key 1 is not selected.": _hand_output([0, 1, 2]),
+        "that attends to every key, the future key 3 included.": _hand_output([0, 1, 2, 3]),
+    }
+    for why, v in mistakes.items():
+        if close(x, v, 1e-3):
+            return wrong(name, f"{x:.3f}: {why}")
+    return wrong(name, f"{x:.3f} is not it: softmax of the logits over S_t = {{2, 0}}, times the values.")
 
 
-def check_index_sets(answer, cfg=V32_671B):
-    """Exercise 3: how many top-k sets DSA computes per token, per layer, in DeepSeek-V3.2."""
+def check_index_sets(answer, cfg=SMOLLM2_HOST):
+    """Exercise 3: top-k index sets per token for the whole SmolLM2 host with DSA in every layer."""
     name = "Exercise 3 (how many selections)"
     if answer is None:
         return not_answered(name)
     n = as_number(answer)
     if n is None:
         return wrong(name, f"expected one number, got {type(answer).__name__}.")
-    if n == 1:
+    L, H, Hkv = cfg.n_layers, cfg.n_heads, cfg.n_kv_heads
+    if n == L:
         return correct(
             name,
-            f"one set per query token per layer, shared by all {cfg.n_heads} attention "
-            "heads (the paper's MQA mode); the kernels gather each key once per token.",
+            f"{L}: one set per token and layer, shared by all {H} query heads and {Hkv} kv heads "
+            "(each layer has its own indexer, so the sets differ between layers).",
         )
-    if n == cfg.n_heads:
-        return wrong(
-            name,
-            f"{cfg.n_heads} would be one per attention head; DSA selects once per token and "
-            "broadcasts the same index mask to every head.",
-        )
-    if n == cfg.index_n_heads:
-        return wrong(
-            name,
-            f"{cfg.index_n_heads} is the number of indexer heads, but their votes are summed "
-            "into one score per key, and top-k runs once on that.",
-        )
-    if n == cfg.n_layers:
-        return wrong(name, "that is per token over the whole model; the question asks per layer.")
-    return wrong(name, f"{n:g} is not it. Look at the shape of topk_indices: [B, T, K].")
+    named = {
+        L * H: "one per query head; DSA selects once per token per layer and every head reads that set.",
+        L * Hkv: "one per kv head; the selection is shared by all heads, kv heads included.",
+        L * cfg.index_n_heads: "one per indexer head; the indexer heads' votes are summed into ONE score.",
+        1: "1 is per layer; each of the model's layers has its own indexer and its own selection.",
+        H: "one per query head, and only one layer.",
+    }
+    if n in named:
+        return wrong(name, f"{n:g}: {named[n]}")
+    return wrong(name, f"{n:g} is not it. Look at the shape of topk_indices, [B, T, K], and count layers.")
 
 
-def check_rung_memory(answer, T=32768, H=4, K=64):
-    """Exercise 4: MiB of the masked rung's [1,H,T,T] fp32 scores and of the gathered rung's [1,T,H,K] probs."""
+def check_rung_memory(answer, T=65536, H=16, K=256):
+    """Exercise 4: MiB of the masked rung's [1,H,T,T] fp32 scores and the gathered rung's [1,T,H,K] probs."""
     name = "Exercise 4 (memory of the two rungs)"
     if answer is None:
         return not_answered(name)

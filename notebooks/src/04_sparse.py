@@ -15,6 +15,18 @@
 #
 # Several public "DSA from scratch" versions stop at rung 1 and claim the saving. Here we build rung 2
 # by hand, check both rungs agree, and measure the difference.
+#
+# **Objectives.** After this notebook you can
+#
+# 1. write gathered sparse attention (rung 2) yourself: gather the K selected keys and values, skip
+#    the `-1` slots, renormalise the softmax over $S_t$, and map query heads to kv heads under GQA
+#    (exercise 1, run on the checker's inputs);
+# 2. compute a sparse output by hand and say what goes wrong when a `-1` slot is clamped, wrapped or
+#    scored 0 (exercise 2);
+# 3. explain why one index set per token and layer serves every head (exercise 3);
+# 4. compare the memory and time of the masked and gathered rungs, and say which one saves (exercise 4).
+#
+# *Time: about 35 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
 
 # %%
 import time
@@ -88,8 +100,9 @@ print("GQA: one index set, 4 query heads, 2 key/value heads: rungs agree")
 # %% [markdown]
 # ## Picture: what the sparse layer keeps of dense attention
 #
-# To draw sparse attention on the same T×T grid as dense attention, `views.scatter_rows` (in `dsa_core.viz`) puts its
-# `[T, K]` probabilities back at their key positions (a change of layout, not new math).
+# To draw sparse attention on the same T×T grid as dense attention, `views.scatter_rows` (in
+# `dsa_core.analysis.views`) puts its `[T, K]` probabilities back at their key positions (a change of
+# layout, not new math).
 
 # %%
 T48 = 48
@@ -173,63 +186,85 @@ viz.line_chart(
 #
 # ## Exercises
 #
-# **Exercise 1.** Using `q, k, v, idx` from the *Code* section, compute by gathering the output of
-# **query t = 7, head 1**: a vector of D numbers. Do not call `dsa.sparse_attention`.
+# **Exercise 1.** Write `my_sparse_attention(q, k, v, idx)`: `q [B, T, H, D]`, `k [B, T, H_kv, D]`,
+# `v [B, T, H_kv, Dv]`, `idx [B, T, K]` (`-1` = empty slot) → `[B, T, H, Dv]`, by gathering (loops
+# are fine). Query head *h* reads kv head `h // (H // H_kv)`. The check runs it on its own inputs (MQA,
+# GQA, a batch, a single token, K > T); do not call `dsa_core` or `F.scaled_dot_product_attention`.
 
 # %% [answer]
-answer_1 = None
+my_sparse_attention = None
+
 
 # %% [solution]
-sel7 = idx[0, 7]  # [K], no -1 in row 7
-kv1 = 1 // (H // H_kv)
-p7 = (k[0, sel7, kv1] @ q[0, 7, 1] * D**-0.5).softmax(-1)
-answer_1 = p7 @ v[0, sel7, kv1]
+def my_sparse_attention(q, k, v, idx):  # noqa: F811 (the student copy holds None here)
+    B, T, H, D = q.shape
+    g = H // k.shape[2]  # query heads per kv head
+    out = torch.zeros(B, T, H, v.shape[-1])
+    for b in range(B):
+        for t in range(T):
+            sel = idx[b, t][idx[b, t] >= 0]  # the real slots only: -1 would read the LAST token
+            for h in range(H):
+                p = (k[b, sel, h // g] @ q[b, t, h] * D**-0.5).softmax(-1)  # renormalised over S_t
+                out[b, t, h] = p @ v[b, sel, h // g]
+    return out
+
 
 # %% [check]
-ex.check_sparse_output(answer_1, q, k, v, idx, t=7, head=1)
+ex.check_sparse_function(my_sparse_attention)
 
 # %% [markdown]
-# **Exercise 2.** Query 2 sees only 3 keys, so its last slot is `-1`: `idx[0, 2]` is printed above.
-# Compute the output of **query 2, head 0** the same way. Careful: what does `k[0, -1]` read?
+# **Exercise 2 (by hand).** One head, query *t* = 2. Its scaled logits $q_2\cdot k_s/\sqrt{D}$ for
+# keys *s* = 0, 1, 2, 3 are (1, 0, 2, 3) (key 3 is in the future), the values are the numbers
+# $v_s$ = (10, 20, 30, 40), and the selection row is `[2, 0, -1, -1]`. What is the output $o_2$?
+# (One number.)
 
 # %% [answer]
 answer_2 = None
 
 # %% [solution]
-sel2 = idx[0, 2]
-sel2 = sel2[sel2 >= 0]  # drop the empty slots
-p2 = (k[0, sel2, 0] @ q[0, 2, 0] * D**-0.5).softmax(-1)
-answer_2 = p2 @ v[0, sel2, 0]
+import math
+
+w2, w0 = math.exp(2.0), math.exp(1.0)  # only the selected keys 2 and 0; -1 slots take no part
+answer_2 = (w2 * 30 + w0 * 10) / (w2 + w0)  # softmax renormalised over S_2 = {2, 0}
 
 # %% [check]
-ex.check_empty_slot_output(answer_2, q, k, v, idx, t=2, head=0)
+ex.check_empty_slot(answer_2)
 
 # %% [markdown]
-# **Exercise 3.** In DeepSeek-V3.2 (128 attention heads, 64 indexer heads, 61 layers), how many
-# top-k index sets does DSA compute **per token, per layer**?
+# **Exercise 3.** SmolLM2-135M (the model of notebook 05) has 30 layers, 9 query heads sharing 3
+# key/value heads, and we give each layer a 4-head indexer. With DSA in **every** layer, how many
+# top-k index sets does the model compute **per token**, in the whole model?
 
 # %% [answer]
 answer_3 = None
 
 # %% [solution]
-answer_3 = 1
+answer_3 = 30  # one set per token per layer, shared by every head of that layer
 
 # %% [check]
 ex.check_index_sets(answer_3)
 
 # %% [markdown]
-# **Exercise 4.** For the teaching config (H = 4) at T = 32768 and K = 64, give the pair
-# `(masked_mib, gathered_mib)`: the MiB of the masked rung's fp32 `[1, H, T, T]` scores and of the
+# **Exercise 4.** A model with **H = 16** heads, at **T = 65536** and **K = 256**: give the pair
+# `(masked_mib, gathered_mib)`, the MiB of the masked rung's fp32 `[1, H, T, T]` scores and of the
 # gathered rung's fp32 `[1, T, H, K]` probabilities.
 
 # %% [answer]
 answer_4 = None
 
 # %% [solution]
-answer_4 = (4 * H * 32768**2 / 2**20, 4 * 32768 * H * 64 / 2**20)
+answer_4 = (4 * 16 * 65536**2 / 2**20, 4 * 65536 * 16 * 256 / 2**20)
 
 # %% [check]
 ex.check_rung_memory(answer_4)
 
 # %% [markdown]
+# ## Takeaways
+#
+# - Sparse attention is ordinary attention over $S_t$: gather K keys and values, softmax over those
+#   K only (renormalised), weighted sum. Empty `-1` slots take no part.
+# - One index set per token and layer, shared by every head: the indices are `[B, T, K]`.
+# - "Dense + mask" (rung 1) gives the same numbers and saves nothing; only gathering (rung 2) turns
+#   T² into T·K, in memory and in time.
+#
 # **Next:** 05 · DSA on a real model and real text: how much attention does a trained indexer keep?

@@ -1,52 +1,90 @@
-"""Notebook 04 checkers: the -1 wrap-around, dense-instead-of-sparse, missing scale, memory mix-ups."""
+"""Notebook 04 checkers: the stub, each named mistake, the shortcuts (all fail) and the solutions (pass)."""
+
+import math
+
+import torch
 
 import dsa_core as dsa
 from course.checks import nb04
 
 
-def _setup():
-    q, k, v = dsa.toy_qkv(1, 12, 4, 64, H_kv=1, seed=1)
-    iq, ik, iw = dsa.toy_indexer_inputs(1, 12, 4, 32, seed=0)
-    return q, k, v, dsa.select_topk(dsa.index_scores(iq, ik, iw), 4)
+def solution(q, k, v, idx):
+    B, T, H, D = q.shape
+    g = H // k.shape[2]
+    out = torch.zeros(B, T, H, v.shape[-1])
+    for b in range(B):
+        for t in range(T):
+            sel = idx[b, t][idx[b, t] >= 0]  # drop the empty slots
+            for h in range(H):
+                p = (k[b, sel, h // g] @ q[b, t, h] * D**-0.5).softmax(-1)
+                out[b, t, h] = p @ v[b, sel, h // g]
+    return out
 
 
-def test_sparse_output():
-    q, k, v, idx = _setup()
-    right = dsa.sparse_attention(q, k, v, idx)[0, 7, 1]
-    assert nb04.check_sparse_output(right, q, k, v, idx, t=7, head=1)
-    assert nb04.check_sparse_output(None, q, k, v, idx, t=7, head=1).status == "unanswered"
-    dense = dsa.dense_attention(q, k, v)[0, 7, 1]
-    assert "dense attention" in nb04.check_sparse_output(dense, q, k, v, idx, t=7, head=1).message
-    sel = idx[0, 7]
-    unscaled = (k[0, sel, 0] @ q[0, 7, 1]).softmax(-1) @ v[0, sel, 0]
-    assert "scale" in nb04.check_sparse_output(unscaled, q, k, v, idx, t=7, head=1).message
-    assert "Dv = 64" in nb04.check_sparse_output(right[:10], q, k, v, idx, t=7, head=1).message
+def test_sparse_function():
+    assert nb04.check_sparse_function(solution)
+    assert nb04.check_sparse_function(None).status == "unanswered"
+    named = {
+        "renormalise": lambda q, k, v, i: nb04._gathered(q, k, v, i, renorm=False),
+        "clamped to 0": lambda q, k, v, i: nb04._gathered(q, k, v, i, slot="clamp"),
+        "LAST token": lambda q, k, v, i: nb04._gathered(q, k, v, i, slot="wrap"),
+        "scale is missing": lambda q, k, v, i: nb04._gathered(q, k, v, i, scale=False),
+        "h // (H / H_kv)": lambda q, k, v, i: nb04._gathered(q, k, v, i, head="mod"),
+    }
+    for words, fn in named.items():
+        fb = nb04.check_sparse_function(fn)
+        assert not fb and words in fb.message, (words, fb)
+    for shortcut, words in (
+        (dsa.sparse_attention, "dsa.sparse_attention"),
+        (lambda q, k, v, i: dsa.masked_sparse_attention(q, k, v, i), "dsa.masked_sparse_attention"),
+        (lambda q, k, v, i: dsa.dense_attention(q, k, v), "dsa.dense_attention"),
+    ):
+        fb = nb04.check_sparse_function(shortcut)
+        assert not fb and words in fb.message, (words, fb)
+    copied = torch.zeros(1, 12, 4, 64)  # the notebook's `out`, copied instead of a function
+    assert "expected a function" in nb04.check_sparse_function(copied).message
+    assert "shape" in nb04.check_sparse_function(lambda q, k, v, i: copied).message
 
 
-def test_empty_slot_output():
-    q, k, v, idx = _setup()
-    assert int(idx[0, 2, -1]) == -1
-    right = dsa.sparse_attention(q, k, v, idx)[0, 2, 0]
-    assert nb04.check_empty_slot_output(right, q, k, v, idx, t=2)
-    sel = idx[0, 2]  # includes -1: reads the last token
-    wrapped = (k[0, sel, 0] @ q[0, 2, 0] * 0.125).softmax(-1) @ v[0, sel, 0]
-    fb = nb04.check_empty_slot_output(wrapped, q, k, v, idx, t=2)
-    assert not fb and "read position 11" in fb.message and "future" in fb.message
+def test_empty_slot_by_hand():
+    e = [math.exp(x) for x in nb04.HAND_LOGITS]
+    right = (e[2] * 30 + e[0] * 10) / (e[2] + e[0])
+    assert nb04.check_empty_slot(right)
+    assert nb04.check_empty_slot(round(right, 2))
+    assert nb04.check_empty_slot(None).status == "unanswered"
+    named = {
+        "LAST token": (e[2] * 30 + e[0] * 10 + 2 * e[3] * 40) / (e[2] + e[0] + 2 * e[3]),
+        "clamped to 0": (e[2] * 30 + 3 * e[0] * 10) / (e[2] + 3 * e[0]),
+        "scored 0": (e[2] * 30 + e[0] * 10 + 2 * 40) / (e[2] + e[0] + 2),
+        "without renormalising": (e[0] * 10 + e[2] * 30) / (e[0] + e[1] + e[2]),
+        "key 1 is not selected": (e[0] * 10 + e[1] * 20 + e[2] * 30) / (e[0] + e[1] + e[2]),
+        "future key 3": sum(w * x for w, x in zip(e, nb04.HAND_VALUES)) / sum(e),
+    }
+    for words, value in named.items():
+        fb = nb04.check_empty_slot(value)
+        assert not fb and words in fb.message, (words, fb)
+    assert not nb04.check_empty_slot("24.62")
 
 
 def test_index_sets():
-    assert nb04.check_index_sets(1)
-    assert "every head" in nb04.check_index_sets(128).message
-    assert "indexer heads" in nb04.check_index_sets(64).message
+    assert nb04.check_index_sets(30)
+    assert nb04.check_index_sets(None).status == "unanswered"
+    assert "query head" in nb04.check_index_sets(270).message
+    assert "kv head" in nb04.check_index_sets(90).message
+    assert "indexer head" in nb04.check_index_sets(120).message
+    assert "own indexer" in nb04.check_index_sets(1).message  # the 671B per-layer answer stated in the prose
+    assert not nb04.check_index_sets(61)
+    assert not nb04.check_index_sets(True)
 
 
 def test_rung_memory():
-    m, g = 4 * 4 * 32768**2 / 2**20, 4 * 32768 * 4 * 64 / 2**20
-    assert nb04.check_rung_memory((m, g))
-    assert "swapped" in nb04.check_rung_memory((g, m)).message
-    fb = nb04.check_rung_memory((m / 4, g))  # H = 4: heads and bytes are both a factor 4 here
-    assert not fb and "H = 4 heads or the 4 bytes" in fb.message
-    assert "gathered number is 4× too small" in nb04.check_rung_memory((m, g / 4)).message
-    assert "off" in nb04.check_rung_memory((m, g * 3)).message
-    assert "MB" in nb04.check_rung_memory((m * 2**20 / 1e6, g)).message
+    T, H, K = 65536, 16, 256
+    right = (4 * H * T * T / 2**20, 4 * T * H * K / 2**20)
+    assert nb04.check_rung_memory(right)
+    assert nb04.check_rung_memory(None).status == "unanswered"
+    assert "swapped" in nb04.check_rung_memory(right[::-1]).message
+    assert "MB" in nb04.check_rung_memory((right[0] * 2**20 / 1e6, right[1])).message
+    assert "heads" in nb04.check_rung_memory((right[0] / H, right[1])).message
+    assert not nb04.check_rung_memory((16384, 32))  # the T = 32768, H = 4 numbers printed in the notebook
+    assert not nb04.check_rung_memory((right[0] / 2, right[1]))  # the causal half
     assert "pair" in nb04.check_rung_memory(5).message
