@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from lessons import state
+from lessons import state, wire
+
+wire.install()  # a lone surrogate typed in a text box must not freeze the page (lessons/wire.py)
 
 # No page_icon and no st.Page icons: Streamlit fetches material-icon favicons from fonts.gstatic.com,
 # and the app must work offline (tests/e2e checks that no request leaves the machine).

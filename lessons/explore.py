@@ -41,10 +41,10 @@ visible = q + 1
 rq = {name: float(r[q]) for name, r in v.recall.items()}
 who = f"the mean of the {a['model']['n_heads']} heads" if v.head is None else f"head {v.head}"
 st.markdown(
-    f"**Query {q} `{viz.display_token(tokens[q])}`** (layer {a['layer']}, {who}): it sees {visible} tokens; "
-    f"the indexer kept **{len(kept)}** of them. Those hold **{rq['DSA indexer']:.0%}** of the dense "
-    f"attention weight, so the sparse version **loses {1 - rq['DSA indexer']:.0%}**. "
-    f"The ideal {k} tokens would hold "
+    f"**Query {q} `{viz.display_token(tokens[q])}`** (layer {a['layer']}, {who}): it sees "
+    f"{state.count(visible, 'token')}; the indexer kept **{len(kept)}** of them. Those hold "
+    f"**{rq['DSA indexer']:.0%}** of the dense attention weight, so the sparse version **loses "
+    f"{max(0.0, 1 - rq['DSA indexer']):.0%}**. The ideal {state.count(min(k, visible), 'token')} would hold "
     f"{rq['ideal top-k']:.0%}; the indexer's picks overlap the ideal set by {v.overlap[q]:.0%}."
 )
 

@@ -95,9 +95,13 @@ elif step == 2:
     t0 = min(max(0, k // 2), T - 1)
     row = v.topk[t0]
     st.markdown(
-        f"Query {t0} sees {t0 + 1} tokens, fewer than k = {k}: its selection has "
+        f"Query {t0} sees {state.count(t0 + 1, 'token')}, fewer than k = {k}: its selection has "
         f"**{int((row >= 0).sum())} real positions and {int((row < 0).sum())} empty slots (−1)**, "
         f"not {k} positions."
+        if t0 + 1 < k
+        else f"Query {t0} sees {state.count(t0 + 1, 'token')}, at least k = {k}, so its selection has no "
+        f"empty slot. The trap needs a query that sees fewer tokens than k: raise k above {t0 + 1} "
+        "(sidebar) to see it."
     )
     real, empty = row[row >= 0].tolist(), int((row < 0).sum())
     shown = real[:10] + (["…"] if len(real) > 10 else []) + ([-1, "…", -1] if empty > 2 else [-1] * empty)

@@ -1,14 +1,24 @@
-"""Which model the app runs on: the embedded SmolLM2-135M, or a local Hugging Face folder typed in the
-sidebar. Loading shows a real progress bar (the first start converts the embedded model once, ~10 s);
-a folder that cannot be loaded gives a clear message with the fix, and the app carries on with the
-embedded model. `per_model` caches a dsa_core call by the session's model as well as its arguments.
+"""Which model the app runs on: the embedded SmolLM2-135M, or a local model typed in the sidebar.
+Loading shows a real progress bar (the first start converts the embedded model once, ~10 s); a model
+that cannot be loaded gives a clear message with the fix, and the app carries on with the embedded one.
+`per_model` caches a dsa_core call by the session's model as well as its arguments.
 
-Shared state: one process-wide registry of loaded models (st.cache_resource holds it, a lock guards
-it). It is filled once per model and never modified afterwards except to drop an older folder model,
-so browser tabs can't interfere; which model a tab uses lives in its own st.session_state.
+Who may load what (docs/class_mode.md), set by the environment variable DSA_MODEL_FOLDERS:
+- unset or "any": any local path (one user on their own machine; the server listens on localhost only);
+- "off": no model box at all, only the embedded model (class mode's default);
+- a folder: only models inside that folder, typed by their name in it (class mode with --models DIR).
+Messages never show a server path the user did not type: the home folder reads "~", and in a named
+folder paths are relative to it.
+
+Shared state: one process-wide registry of loaded models (st.cache_resource holds it). A short lock
+guards the registry; each model has its own load lock, so loading a folder model never stalls the tabs
+that use the embedded one. Which model a tab uses lives in its own st.session_state.
 """
 
 import functools
+import logging
+import os
+import pathlib
 import threading
 
 import streamlit as st
@@ -17,72 +27,133 @@ from dsa_core.host.text import DSAUserError
 
 EMBEDDED = "the embedded SmolLM2-135M"
 KEEP_FOLDER_MODELS = 1  # folder models kept in memory next to the embedded one
+POLICY_ENV = "DSA_MODEL_FOLDERS"
+
+
+def policy():
+    """('any', None), ('off', None) or ('folder', resolved Path) from DSA_MODEL_FOLDERS."""
+    raw = os.environ.get(POLICY_ENV, "").strip()
+    if raw.lower() in ("", "any"):
+        return "any", None
+    if raw.lower() == "off":
+        return "off", None
+    return "folder", pathlib.Path(raw).expanduser().resolve()
+
+
+def _md(s):
+    """Plain text inside Markdown: '*', '_', '`' and the like are shown, not interpreted."""
+    return "".join("\\" + c if c in "\\`*_{}[]<>#|~$" else c for c in str(s))
+
+
+def resolve(typed):
+    """The path to load for what the user typed, under the policy; DSAUserError when not allowed."""
+    mode, root = policy()
+    if mode == "off":
+        raise DSAUserError(
+            "Loading other models is switched off on this server.",
+            "Use the embedded model, or ask your teacher (docs/class_mode.md).",
+        )
+    if mode == "any":
+        return pathlib.Path(typed).expanduser()
+    path = (root / typed).resolve()  # an absolute `typed` replaces root: checked just below
+    if not path.is_relative_to(root) or path == root or not path.exists():
+        raise DSAUserError(
+            f"'{typed}' is not a model in this server's model folder.",
+            "Type the name of one of the models your teacher put there, e.g. `my-llama`.",
+        )
+    if not (path.is_dir() or (path.is_file() and path.suffix == ".gguf")):
+        raise DSAUserError(f"'{typed}' is neither a model folder nor a .gguf file.", "Type a model's name.")
+    return path
+
+
+def hide_paths(message, typed, path):
+    """message with the resolved path spelt as the user typed it, and the home folder as '~'."""
+    _, root = policy()
+    for long, short in ((path and str(path), typed), (root and str(root), "<model folder>")):
+        if long:
+            message = message.replace(long, short)
+    return message.replace(str(pathlib.Path.home()), "~")
 
 
 @st.cache_resource
 def _registry():
-    """{"models": {source: (LoadedModel, note)}, "errors": {source: DSAUserError}, "lock"}, one per process.
-    (Not a cached loader: st.cache_resource would replay the progress bar on every rerun.)"""
-    return {"models": {}, "errors": {}, "lock": threading.Lock()}
+    """{"models": {source: (LoadedModel, note)}, "errors": {source: DSAUserError}, "locks": {source: Lock},
+    "lock"}, one per process. (Not a cached loader: st.cache_resource would replay the progress bar.)"""
+    return {"models": {}, "errors": {}, "locks": {}, "lock": threading.Lock()}
 
 
 def _load(source):
-    """(LoadedModel with an indexer per layer, note) for source (None = embedded), loaded once per process
-    with a progress bar. Raises DSAUserError (remembered, so a bad folder is not re-read every rerun)."""
+    """(LoadedModel with an indexer per layer, note) for source (None = embedded, else a path allowed by
+    the policy), loaded once per process with a progress bar. Raises DSAUserError (remembered, so a bad
+    folder is not re-read every rerun). Only tabs waiting for the same source wait for its load."""
     reg = _registry()
     with reg["lock"]:
-        if source in reg["errors"]:
-            raise reg["errors"][source]
-        if source not in reg["models"]:
-            from dsa_core.host.indexers import load_with_indexers
+        if source in reg["models"]:
+            return reg["models"][source]
+        own = reg["locks"].setdefault(source, threading.Lock())
+    with own:
+        with reg["lock"]:
+            if source in reg["errors"]:
+                raise reg["errors"][source]
+            if source in reg["models"]:
+                return reg["models"][source]
+        from dsa_core.host.indexers import load_with_indexers
 
-            what = EMBEDDED if source is None else f"the model in {source}"
-            bar = st.progress(
-                0.0,
-                text=f"Loading {what} (the first start on a machine converts the "
-                "embedded model once, about 10 s)…",
+        what = EMBEDDED if source is None else "the model you named"
+        bar = st.progress(
+            0.0,
+            text=f"Loading {what} (the first start on a machine converts the embedded model once, ~10 s)…",
+        )
+        try:
+            loaded = load_with_indexers(
+                source,
+                progress=lambda f, msg: bar.progress(min(1.0, max(0.0, f)), text=f"Loading {what}: {msg}"),
             )
-            try:
-                reg["models"][source] = load_with_indexers(
-                    source,
-                    progress=lambda f, msg: bar.progress(
-                        min(1.0, max(0.0, f)), text=f"Loading {what}: {msg}"
-                    ),
-                )
-            except DSAUserError as e:
+        except DSAUserError as e:
+            with reg["lock"]:
                 reg["errors"][source] = e
-                raise
-            finally:
-                bar.empty()
+                if len(reg["errors"]) > 64:  # a class typing many bad paths: keep the newest
+                    reg["errors"].pop(next(iter(reg["errors"])))
+            raise
+        finally:
+            bar.empty()
+        with reg["lock"]:
+            reg["models"][source] = loaded
             folders = [s for s in reg["models"] if s is not None and s != source]
             for old in folders[: max(0, len(folders) - KEEP_FOLDER_MODELS + 1)]:
                 del reg["models"][old]  # tabs still using it load it again (cached values stay valid)
-        return reg["models"][source]
+        return loaded
 
 
 def _forget_error():
-    path = (st.session_state.get("model_path") or "").strip()
+    typed = (st.session_state.get("model_path") or "").strip()
+    try:
+        source = str(resolve(typed)) if typed else None
+    except DSAUserError:
+        return
     with _registry()["lock"]:
-        _registry()["errors"].pop(path or None, None)
+        _registry()["errors"].pop(source, None)
 
 
 def choose():
     """Load the model named in the sidebar (or the embedded one); remember which in session_state.
     Returns (LoadedModel, note, error message or None)."""
-    path = (st.session_state.get("model_path") or "").strip() or None
-    error = None
-    if path is not None:
+    typed = (st.session_state.get("model_path") or "").strip()
+    source, error = None, None
+    if typed:
         try:
-            loaded, note = _load(path)
+            source = str(resolve(typed))
+            loaded, note = _load(source)
         except DSAUserError as e:
-            error = f"**{e.problem}** {e.fix} Carrying on with {EMBEDDED}."
-            path = None
+            problem, fix = (_md(hide_paths(x, typed, source)) for x in (e.problem, e.fix))
+            error, source = f"**{problem}** {fix} Carrying on with {EMBEDDED}.", None
         except Exception as e:  # noqa: BLE001 - e.g. out of memory: a message, never a traceback
-            error = f"**Could not load {path}** ({type(e).__name__}: {e}). Carrying on with {EMBEDDED}."
-            path = None
-    if path is None:
+            logging.getLogger("dsa_app").exception("loading a model failed")
+            error = f"**Could not load '{_md(typed)}'** ({type(e).__name__}). Carrying on with {EMBEDDED}."
+            source = None
+    if source is None:
         loaded, note = _load(None)
-    st.session_state["model_source"] = path
+    st.session_state["model_source"] = source
     return loaded, note, error
 
 
@@ -97,16 +168,24 @@ def load():
 
 
 def sidebar_input(container, error):
-    """The sidebar's model chooser: a folder path, and the loading error if any."""
+    """The sidebar's model chooser (a path, or a name in the teacher's folder), and the loading error."""
+    mode, _ = policy()
+    if mode == "off":
+        return
     with container.expander("Model", expanded=error is not None):
+        label, hint = (
+            ("Local model folder or .gguf file (empty: the embedded SmolLM2-135M)", "/path/to/a/model")
+            if mode == "any"
+            else ("A model from this server's model folder (empty: the embedded SmolLM2-135M)", "my-llama")
+        )
         st.text_input(
-            "Local Hugging Face folder (empty: the embedded SmolLM2-135M)",
+            label,
             key="model_path",
             on_change=_forget_error,
-            placeholder="/path/to/a/llama-family/model",
+            placeholder=hint,
             help="A folder with config.json, *.safetensors and tokenizer.json (as `hf download` "
-            "leaves it): Llama, SmolLM, Mistral or Qwen2. Press Enter to load it. Trained "
-            "indexers exist only for SmolLM2-135M; other models get untrained ones.",
+            "leaves it), or a .gguf file: Llama, SmolLM, Mistral or Qwen2. Press Enter to load it. "
+            "Trained indexers exist only for SmolLM2-135M; other models get untrained ones.",
         )
         if error:
             st.error(error)

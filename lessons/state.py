@@ -6,13 +6,14 @@ Per-user state lives in st.session_state, so browser tabs can't interfere.
 
 import hashlib
 import logging
+import math
 import pathlib
 from contextlib import nullcontext
 
 import streamlit as st
 
 from dsa_core.host.text import DSAUserError
-from lessons import cache, models
+from lessons import cache, links, models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "assets" / "texts"
@@ -22,7 +23,7 @@ SAMPLES = {
     "Article": "article.txt",
     "Source code": "source_code.txt",
 }
-OWN = "Your own text"
+OWN = "Your text"  # the user's own text: kept when a sample is picked, back when this is picked again
 TOKEN_LIMITS = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
 CHARS_PER_TOKEN_MAX = 16  # pasted text is cut to limit x 16 characters before tokenising (1 MB pastes)
 log = logging.getLogger("dsa_app")
@@ -43,15 +44,31 @@ def sample_text(name):
 
 
 def _on_sample():
-    if st.session_state.sample != OWN:
-        st.session_state.text = sample_text(st.session_state.sample)
+    """Picking a sample never loses the user's text: it stays in own_text, and "Your text" brings it back."""
+    s = st.session_state
+    s.text = s.get("own_text", "") if s.sample == OWN else sample_text(s.sample)
+
+
+def _on_text():
+    """An edited text is the user's own: the selector says "Your text" and keeps it."""
+    s = st.session_state
+    if s.sample == OWN or s.text != sample_text(s.sample):
+        s.sample, s.own_text = OWN, s.text
 
 
 def init_state():
-    """Fill session_state with defaults once per browser session (each tab has its own)."""
+    """Fill session_state with defaults once per browser session (each tab has its own); the first run
+    of a session restores the view in the link it was opened with (lessons/links.py)."""
+    s = st.session_state
+    if s.get("sample") == "Your own text":  # the selector's old name (kept for scripts that set it)
+        s.sample = OWN
     for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
-    st.session_state.setdefault("text", sample_text(DEFAULTS["sample"]))
+        s.setdefault(key, value)
+    s.setdefault("text", sample_text(DEFAULTS["sample"]))
+    if s.sample == OWN:
+        s.setdefault("own_text", s.text)
+    if "link_notes" not in s:
+        s.link_notes = links.read(SAMPLES, TOKEN_LIMITS, sample_text)
 
 
 def sidebar():
@@ -71,12 +88,14 @@ def sidebar():
         list(SAMPLES) + [OWN],
         key="sample",
         on_change=_on_sample,
-        help="Bundled samples written for this project, or paste your own below.",
+        help="Bundled samples written for this project, or your own text (pasted below; it is kept "
+        "when you look at a sample, and comes back when you pick “Your text”).",
     )
     sb.text_area(
         "Text to analyse",
         key="text",
         height=140,
+        on_change=_on_text,
         help="Paste any text. Press Ctrl+Enter (or click outside) to analyse it.",
     )
     sb.select_slider(
@@ -88,11 +107,11 @@ def sidebar():
     sb.slider(
         "Layer", 0, cfg.n_layers - 1, key="layer", help=f"Which of {name}'s {cfg.n_layers} layers to look at."
     )
-    sb.number_input(
+    sb.number_input(  # a float box, so "1e9" or "2.5" reach us as typed and get a message (current())
         "k: tokens kept per query (top-k selection)",
-        min_value=0,
-        max_value=max(TOKEN_LIMITS),
-        step=16,
+        min_value=0.0,
+        step=16.0,
+        format="%g",
         key="k",
         help="DSA's budget: each query attends only to the k keys its indexer scores highest. "
         "This is top-k *selection* of keys, not top-k *sampling* of output words.",
@@ -101,7 +120,8 @@ def sidebar():
         "Attention head",
         heads,
         key="head",
-        help=f"Dense attention of one head, or the mean of the {cfg.n_heads} heads (what the indexer learns).",
+        help=f"Dense attention of one head, or the mean of the {cfg.n_heads} heads "
+        "(what the indexer learns).",
     )
     with sb.expander("Display"):
         st.radio(
@@ -114,7 +134,34 @@ def sidebar():
         )
         st.radio("Figure download format (camera button)", ["png", "svg"], key="fig_fmt", horizontal=True)
     models.sidebar_input(sb, error)
-    return current()
+    settings = current()
+    with sb.expander("Link to this view"):
+        st.code(links.sync(SAMPLES, sample_text), language=None, wrap_lines=True)
+        st.caption(
+            "Copy it with the button at its right (the address bar holds the same link). It opens this "
+            "page with this text, token limit, layer, k, head and query. A pasted text travels as a "
+            "short hash: the link works on this server until it restarts."
+        )
+    return settings
+
+
+def checked_k():
+    """(k, note): the k box's value if it is a whole number from 0 to the largest token limit; otherwise
+    the last valid k and a note naming the problem (never a silent coercion)."""
+    s = st.session_state
+    raw, last = s.k, s.get("k_valid", DEFAULTS["k"])
+    if raw is None:
+        return (
+            last,
+            f"The k box is empty: type a whole number from 1 to {max(TOKEN_LIMITS):,}; k stays {last}.",
+        )
+    if not math.isfinite(raw) or raw != int(raw) or not 0 <= raw <= max(TOKEN_LIMITS):
+        return last, (
+            f"k = {raw:g} is not a whole number from 1 to {max(TOKEN_LIMITS):,} (the longest token limit): "
+            f"k stays {last}. Type a whole number of tokens."
+        )
+    s.k_valid = int(raw)
+    return int(raw), None
 
 
 def current():
@@ -122,13 +169,20 @@ def current():
     init_state()
     s = st.session_state
     head = None if s.head == "mean of heads" else int(s.head.split()[-1])
+    k, k_note = checked_k()
     return {
         "text": s.text,
         "max_tokens": int(s.max_tokens),
         "layer": int(s.layer),
-        "k": int(s.k or 0),
+        "k": k,
+        "k_note": k_note,
         "head": head,
     }
+
+
+def count(n, word):
+    """'1 token', '2 tokens': a number with its noun in the right number."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def text_key(text):
@@ -172,21 +226,34 @@ def analyse(settings, spinner=True):
         st.stop()
     T = len(prep.ids)
     notes = [n for n in prep.notes if not n.startswith("cut ")]
+    notes += [f"The link could not restore everything: {n}." for n in st.session_state.get("link_notes", [])]
+    if "\ufffd" in text:
+        notes.append(
+            f"The text holds {count(text.count(chr(0xFFFD)), 'replacement character')} (�): invalid "
+            "Unicode (e.g. half of an emoji, from a broken copy) was repaired. Re-copy the text if "
+            "something is missing."
+        )
     if prep.n_cut or len(text) < len(full):
+        more = (
+            f" Raise the token limit in the sidebar to see more (up to {max(TOKEN_LIMITS):,})."
+            if settings["max_tokens"] < max(TOKEN_LIMITS)
+            else f" {max(TOKEN_LIMITS):,} tokens is the app's longest limit."
+        )
         notes.insert(
             0,
-            f"The text is longer than the token limit: only its first {T:,} tokens are analysed "
-            f"({len(prep.text):,} of {len(full):,} characters, {len(prep.text) / len(full):.0%}). "
-            f"Raise the token limit in the sidebar to see more (up to {max(TOKEN_LIMITS):,}).",
+            f"The text is longer than the token limit: only its first {count(T, 'token')} are analysed "
+            f"({len(prep.text):,} of {len(full):,} characters, {len(prep.text) / len(full):.0%}).{more}",
         )
+    if settings.get("k_note"):
+        notes.append(settings["k_note"])
     k_asked = settings["k"]
     k = min(max(1, k_asked), T)
     if k_asked <= 0:
         notes.append("k = 0 would keep no token at all (attention over nothing is undefined): using k = 1.")
     elif k_asked >= T:
         notes.append(
-            f"k = {k_asked} is at least the text length ({T} tokens): every query keeps all its "
-            f"visible tokens, so DSA equals dense attention here. Lower k to see a difference."
+            f"k = {k_asked} is at least the text length ({count(T, 'token')}): every query keeps all "
+            f"its visible tokens, so DSA equals dense attention here. Lower k to see a difference."
         )
     head = settings["head"] if rec.dense_probs is not None else None
     if settings["head"] is not None and head is None:

@@ -21,7 +21,7 @@ SHORT = (
 
 def make_app(text=SHORT, max_tokens=128, k=16, page=None, **state):
     at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["sample"] = "Your own text"
+    at.session_state["sample"] = "Your text"
     at.session_state["text"] = text
     at.session_state["max_tokens"] = max_tokens
     at.session_state["k"] = k

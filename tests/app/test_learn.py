@@ -14,7 +14,7 @@ def at():
 def test_every_step_renders_with_formula_figure_and_source(at):
     steps = at.selectbox(key="learn_step").options
     assert len(steps) == 8
-    for i, name in enumerate(steps):
+    for name in steps:
         at.selectbox(key="learn_step").set_value(name).run()
         no_errors(at)
         assert at.latex, name  # the formula

@@ -44,7 +44,7 @@ def test_a_bad_folder_gives_the_problem_and_the_fix_and_the_app_keeps_working(tm
 
 
 def test_first_load_reports_progress_to_the_end(tmp_path, monkeypatch):
-    """A first GGUF conversion calls progress with rising fractions up to 1.0 (the app draws them as a bar)."""
+    """A first GGUF conversion calls progress with rising fractions up to 1.0 (the app draws a bar)."""
     import sys
 
     from apphelp import ROOT
