@@ -12,6 +12,7 @@ st.set_page_config(page_title="DeepSeek Sparse Attention, explained", layout="wi
 pages = [
     st.Page("lessons/explore.py", title="Explore", default=True),
     st.Page("lessons/learn.py", title="Learn"),
+    st.Page("lessons/family.py", title="Family"),
     st.Page("lessons/train.py", title="Train"),
     st.Page("lessons/cost.py", title="Cost"),
 ]

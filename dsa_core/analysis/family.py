@@ -1,0 +1,155 @@
+"""The DSA family on one text, for the app's Family page and notebook 08.
+
+Every layer's token top-k from one dense run (ranked, so any k ≤ m is a slice), each member's picks at
+one layer, recall against the ideal and against each other, perplexity with a member in every layer,
+and what each member saves from the one cost model (cost/flops.py `variant_cost`). The selectors are
+dsa_core/family.py's; host/variants.py puts them in the model.
+"""
+
+from dataclasses import replace
+
+import torch
+
+from dsa_core import family
+from dsa_core.analysis.trace import next_token_logprobs
+from dsa_core.cost import flops
+from dsa_core.host.variants import Variant, layer_picks, variant_select
+from dsa_core.metrics import attention_recall
+from dsa_core.rope import rope_cos_sin
+
+
+def _layer_inputs(model, ids):
+    """Each layer's attention input x of a dense run, one layer at a time (Transformer.hidden's loop,
+    keeping nothing): ids [1,T] -> yields (layer, x [1,T,dim])."""
+    cfg = model.cfg
+    cos, sin = rope_cos_sin(torch.arange(ids.shape[1]), cfg.head_dim, cfg.rope_theta)  # [T,D]
+    h = model.embed_tokens(ids)  # [1,T,dim]
+    for layer, block in enumerate(model.layers):
+        h, acts = block(h, cos, sin, None)
+        yield layer, acts[0]
+
+
+@torch.no_grad()
+def ranked_all_layers(model, ids, m, progress=None):
+    """Token top-m of every layer's own indexer, one dense run: ids [T] -> [L,T,m] best first (int16 below
+    32,768 tokens). progress(fraction, message) is called after each layer."""
+    ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
+    L, T, out = len(model.layers), ids.shape[1], []
+    for layer, x in _layer_inputs(model, ids):
+        picks = layer_picks(model.layers[layer].self_attn.indexer, x, Variant("token"), min(m, T))[0]  # [T,m]
+        out.append(picks.to(torch.int16 if T < 2**15 else torch.int32))
+        if progress:
+            progress((layer + 1) / L, f"layer {layer + 1} of {L}")
+    return torch.stack(out)  # [L,T,m]
+
+
+def take(ranked, k):
+    """The top-k of every layer from the ranked top-m: [L,T,m] -> L × int64 [T,k]."""
+    return [r[:, :k].long() for r in ranked]
+
+
+def members(k, block=0, pool="max", compress=4, every=4, computing=()):
+    """The four members at budget k, as Variants (the page's and notebook's defaults)."""
+    return {
+        "token top-k": Variant("token"),
+        "block top-n": Variant("block", block=block, pool=pool),
+        "compressed keys": Variant("compressed", compress=compress),
+        "shared indices": Variant("shared", every=every, computing=tuple(computing)),
+    }
+
+
+@torch.no_grad()
+def member_picks(indexer, x, variants, k, token_by_layer, layer):
+    """Each member's selection at one layer: x [T,dim] -> {name: int64 [T,K]}. A shared member takes the
+    token top-k of the latest computing layer (token_by_layer: L × [T,K])."""
+    out = {}
+    for name, v in variants.items():
+        if v.name == "shared":
+            src = family.share_sources(len(token_by_layer), v.computing_layers(len(token_by_layer)))
+            out[name] = token_by_layer[src[layer]]
+        elif v.name == "token":
+            out[name] = token_by_layer[layer]
+        else:
+            out[name] = layer_picks(indexer, x[None], v, k)[0]  # [T,K]
+    return out
+
+
+def recall_table(dense_mean, picks, k):
+    """Mean recall of each selection over the queries that see more than k keys: {name: float}."""
+    T = dense_mean.shape[0]
+    rows = torch.arange(T) + 1 > k
+    if not rows.any():
+        rows = torch.ones(T, dtype=torch.bool)
+    return {name: float(attention_recall(dense_mean, idx)[rows].mean()) for name, idx in picks.items()}
+
+
+def agreement(picks):
+    """Jaccard overlap between every pair of selections at one layer: {name: [T,K]} -> [n,n]
+    (widths may differ: narrower ones are padded with -1)."""
+    K = max(p.shape[1] for p in picks.values())
+    padded = [torch.cat([p, p.new_full((p.shape[0], K - p.shape[1]), -1)], 1) for p in picks.values()]
+    return family.layer_overlap(padded)  # [n,n]
+
+
+@torch.no_grad()
+def perplexities(model, ids, k, variants, progress=None):
+    """Perplexity of the text with dense attention and with each member in every layer: {name: float}."""
+    ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
+    runs = {"dense": None, **{name: variant_select(v, k) for name, v in variants.items()}}
+    out = {}
+    for i, (name, select) in enumerate(runs.items()):
+        if progress:
+            progress(i / len(runs), f"{name} in every layer ({i + 1} of {len(runs)})")
+        out[name] = float(torch.exp(-next_token_logprobs(model, ids, select)[0].mean()))
+    if progress:
+        progress(1.0, "done")
+    return out
+
+
+def host_shape(model, k):
+    """The cost model's AttnShape for the host model and its indexers at budget k."""
+    cfg, ind = model.cfg, model.layers[0].self_attn.indexer
+    return replace(
+        flops.SMOLLM2,
+        n_heads=cfg.n_heads,
+        qk_head_dim=cfg.head_dim,
+        v_head_dim=cfg.head_dim,
+        index_n_heads=ind.n_heads,
+        index_head_dim=ind.head_dim,
+        index_topk=k,
+        n_layers=len(model.layers),
+        kv_fp8_dims=2 * cfg.n_kv_heads * cfg.head_dim,
+    )
+
+
+def cost_kwargs(v, k, n_layers):
+    """variant_cost's keyword arguments for a Variant."""
+    if v.name == "block":
+        return {"b": v.block_size(k)}
+    if v.name == "compressed":
+        return {"c": v.compress}
+    if v.name == "shared":
+        return {"share": len(v.computing_layers(n_layers)) / n_layers}
+    return {}
+
+
+def savings(shape, L, variants):
+    """What each member costs for a prefill of L tokens, whole model, from the one cost model:
+    rows of {member, indexer GFLOPs, vs token top-k, attention GFLOPs, index cache MB, KV cache MB}."""
+    base = flops.variant_cost(shape, L, "token")
+    kv = flops.cache_bytes(shape, L)["kv_cache/bytes"] / 1e6
+    rows = []
+    for name, v in variants.items():
+        c = flops.variant_cost(shape, L, v.name, **cost_kwargs(v, shape.index_topk, shape.n_layers))
+        rows.append(
+            {
+                "member": name,
+                "indexer score GFLOP": 2 * c["indexer/qk_macs"] * shape.n_layers / 1e9,
+                "indexer vs token top-k": c["indexer/qk_macs"] / base["indexer/qk_macs"],
+                "top-k inputs (M scores)": c["selection/compares"] * shape.n_layers / 1e6,
+                "attention GFLOP": 2 * c["attention/core_macs"] * shape.n_layers / 1e9,
+                "index cache MB": c["index_cache/bytes_per_token"] * L * shape.n_layers / 1e6,
+                "KV cache MB": kv,
+            }
+        )
+    return rows

@@ -1,0 +1,136 @@
+"""Figures of the DSA family: each member's picks for one query, the layer × layer overlap heatmap,
+and an overlap matrix between members. Arrays in, go.Figure out; the numbers come from dsa_core."""
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dsa_core.viz import style
+
+MAX_COLUMNS = 512  # wider pick rows are pooled into blocks (share of the block kept)
+KEPT_SCALE = [[0.0, "#dfe7ef"], [1.0, style.BLUE]]
+
+
+def pick_rows(picks, query, tokens=None, max_columns=MAX_COLUMNS):
+    """One row per selection ({name: [K] positions of this query, -1 = empty}), one column per visible key
+    0 … query: 1 where kept. Above max_columns keys, columns are blocks and show the share kept."""
+    n_keys = query + 1
+    names = list(picks)
+    z = np.zeros((len(names), n_keys), dtype=np.float32)
+    for r, name in enumerate(names):
+        idx = np.asarray(picks[name]).reshape(-1)
+        idx = idx[(idx >= 0) & (idx <= query)]
+        z[r, idx] = 1.0
+    width, note = 1, "1 = kept, 0 = visible but not kept"
+    if n_keys > max_columns:
+        width = -(-n_keys // max_columns)
+        pad = np.zeros((len(names), width * max_columns - n_keys), dtype=np.float32)
+        z = np.concatenate([z, pad], 1).reshape(len(names), max_columns, width).sum(-1)
+        counts = np.minimum(width, n_keys - np.arange(max_columns) * width).clip(min=1)
+        z = z / counts
+        note = f"share of each block of {width} keys kept"
+    x = np.arange(z.shape[1], dtype=np.float32) * width
+    hover = "%{y}<br>key %{x}: %{z:.2f}<extra></extra>"
+    if tokens is not None and width == 1:
+        text = [[style.display_token(tokens[int(p)]) for p in range(n_keys)] for _ in names]
+        trace = go.Heatmap(
+            z=z,
+            x=x,
+            y=names,
+            text=text,
+            colorscale=KEPT_SCALE,
+            zmin=0,
+            zmax=1,
+            hovertemplate="%{y}<br>key %{x} %{text}: %{z:.0f}<extra></extra>",
+            colorbar={"title": {"text": "kept"}, "tickvals": [0, 1]},
+        )
+    else:
+        trace = go.Heatmap(
+            z=z,
+            x=x,
+            y=names,
+            colorscale=KEPT_SCALE,
+            zmin=0,
+            zmax=1,
+            hovertemplate=hover,
+            colorbar={"title": {"text": "kept"}},
+        )
+    fig = style.figure(
+        [trace],
+        f"Which keys each member keeps for query {query} ({note})",
+        height=120 + 48 * len(names),
+        xaxis={"title": {"text": "key position"}},
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
+
+
+def overlap_heatmap(overlap, computing=None, title=None, labels=None):
+    """Layer × layer Jaccard overlap of top-k sets (fixed scale 0 to 1); computing layers marked."""
+    z = np.asarray(overlap, dtype=np.float32)
+    L = z.shape[0]
+    axis = list(labels) if labels is not None else np.arange(L, dtype=np.float32)
+    lay = {
+        "xaxis": {"title": {"text": "layer" if labels is None else ""}, "constrain": "domain"},
+        "yaxis": {
+            "title": {"text": "layer" if labels is None else ""},
+            "autorange": "reversed",
+            "scaleanchor": "x",
+        },
+    }
+    data = [
+        go.Heatmap(
+            z=z,
+            x=axis,
+            y=axis,
+            zmin=0,
+            zmax=1,
+            colorscale=style.ATTENTION_SCALE,
+            colorbar={"title": {"text": "Jaccard overlap"}},
+            hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>",
+            text=np.round(z, 2) if L <= 8 else None,
+            texttemplate="%{text}" if L <= 8 else None,
+        )
+    ]
+    if computing:
+        c = np.asarray(sorted(computing), dtype=np.float32)
+        data.append(
+            go.Scatter(
+                x=c,
+                y=c,
+                mode="markers",
+                name="computes its own top-k",
+                marker={"symbol": "square-open", "size": 12, "color": style.VERMILLION, "line": {"width": 3}},
+            )
+        )
+    return style.figure(data, title or "Top-k overlap between layers (|A ∩ B| / |A ∪ B|)", height=560, **lay)
+
+
+def member_bars(values, ideal=None, title="Recall: share of dense attention inside each member's picks"):
+    """One horizontal bar per member (0 to 1), the ideal top-k as a dotted line."""
+    names = list(values)
+    v = np.asarray([values[n] for n in names], dtype=np.float32)
+    fig = style.figure(
+        [
+            go.Bar(
+                x=v,
+                y=names,
+                orientation="h",
+                text=[f"{x:.3f}" for x in v],
+                textposition="auto",
+                marker={"color": [style.PALETTE[i % 8] for i in range(len(names))]},
+                hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+            )
+        ],
+        title,
+        height=120 + 50 * len(names),
+        xaxis={"range": [0, 1.02], "title": {"text": "attention mass kept (0 to 1)"}},
+        yaxis={"autorange": "reversed"},
+    )
+    if ideal is not None:
+        fig.add_vline(
+            x=float(ideal),
+            line={"dash": "dot", "color": style.GREEN},
+            annotation_text=f"ideal top-k {ideal:.3f}",
+            annotation_position="top",
+        )
+    return fig

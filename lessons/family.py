@@ -1,0 +1,142 @@
+"""Family: DSA's relatives on the same text, k and layer as Explore. Token top-k, block top-n, compressed
+keys and shared indices: which keys each keeps, how much attention that holds, how alike the layers'
+choices are, what the whole model loses, and what each saves (dsa_core.family, cost model)."""
+
+import streamlit as st
+
+from dsa_core import family
+from dsa_core.viz import family as vf
+from lessons import family_cache as fc
+from lessons import show, state
+
+st.title("Family: four ways to choose the k keys")
+st.caption(
+    "Since DeepSeek-V3.2-Exp, several models choose their keys differently: by **blocks** (after "
+    "MiniMax-M3's MSA), against **compressed keys** (after DeepSeek-V4's CSA and a Qwen QSA design), or "
+    "**sharing** one layer's choice with the next layers (after GLM-5.2's IndexShare and IndexCache). "
+    "Here each is the mechanism scaled to this model and budget, not a copy of those models: the same "
+    "text, the same k, the same trained indexers. Sources: docs/family.md."
+)
+
+a = state.analyse(state.current())
+state.show_notes(a)
+T, k, layer, text, mt, tokens = a["T"], a["k"], a["layer"], a["text"], a["max_tokens"], a["rec"].tokens
+n_layers = a["model"]["n_layers"]
+
+# 1. each member's parameters (budget k is the sidebar's; n·b = k and (k/c)·c = k)
+c = st.columns(4)
+blocks = [b for b in (1, 2, 4, 8, 16, 32, 64) if b <= k] or [1]
+st.session_state.setdefault("fam_block", max(b for b in blocks if b <= max(1, k // 16)))
+st.session_state.fam_block = min(st.session_state.fam_block, blocks[-1])
+block = c[0].select_slider(
+    "Block top-n: tokens per block b",
+    blocks,
+    key="fam_block",
+    help=f"The index scores are pooled over blocks of b keys; the best k/b blocks are kept ({k} tokens).",
+)
+pool = c[0].radio("Block score", ["max", "mean"], horizontal=True, key="fam_pool")
+comps = [x for x in (1, 2, 4, 8, 16) if x <= k] or [1]
+st.session_state.setdefault("fam_c", 4 if 4 in comps else comps[-1])
+st.session_state.fam_c = min(st.session_state.fam_c, comps[-1])
+compress = c[1].select_slider(
+    "Compressed keys: tokens per pooled key c",
+    comps,
+    key="fam_c",
+    help="The indexer scores mean-pooled keys of c tokens: c times less score work. "
+    "The shipped indexers were trained on single tokens, not on pooled keys.",
+)
+every = c[2].select_slider(
+    "Shared indices: one computing layer per r",
+    [1, 2, 3, 4, 5, 6],
+    value=4,
+    key="fam_every",
+    help=f"{n_layers} layers; layer 0 always computes.",
+)
+rule = c[3].radio(
+    "Which layers compute",
+    ["every", "overlap"],
+    format_func={"every": "every r-th layer", "overlap": "chosen by measured overlap"}.get,
+    key="fam_rule",
+    help="Overlap: as many computing layers, chosen greedily so that each layer's reused set overlaps "
+    "its own top-k most (measured on this text).",
+)
+params = (block, pool, compress, rule, every)
+
+# 2. the picks of one query
+st.session_state.setdefault("query", T - 1)
+st.session_state.query = min(max(0, int(st.session_state.query)), T - 1)
+if T > 1:
+    st.slider("Query token", 0, T - 1, key="query")
+q = st.session_state.query
+picks = fc.picks(text, layer, mt, k, params)
+st.subheader(f"What each member keeps for query {q} (layer {layer}, k = {k})")
+show.show_figure(
+    vf.pick_rows({n: p[q] for n, p in picks.items()}, q, tokens), f"family-picks-q{q}", key="picks"
+)
+
+# 3. recall against the ideal and against each other
+recall, agree = fc.recall(text, layer, mt, k, params)
+c1, c2 = st.columns(2)
+with c1:
+    members = {n: r for n, r in recall.items() if n != "ideal top-k"}
+    show.show_figure(vf.member_bars(members, ideal=recall["ideal top-k"]), "family-recall", key="recall")
+    st.caption(f"Mean over the queries of layer {layer} that see more than k = {k} keys.")
+with c2:
+    show.show_figure(
+        vf.overlap_heatmap(agree, labels=list(picks), title="How alike the members' picks are (Jaccard)"),
+        "family-agreement",
+        key="agree",
+    )
+
+# 4. the layer x layer overlap: why sharing works
+st.subheader("Why sharing works: the layers' top-k sets overlap")
+overlap = fc.overlap(text, mt, k)
+computing = fc.computing(text, mt, k, rule, every)
+show.show_figure(vf.overlap_heatmap(overlap, computing=computing), "family-layer-overlap", key="overlap")
+adjacent = [float(overlap[i, i + 1]) for i in range(n_layers - 1)]
+st.caption(
+    f"Neighbouring layers share {min(adjacent):.0%}–{max(adjacent):.0%} of their picks (mean "
+    f"{sum(adjacent) / len(adjacent):.0%}) on this text at k = {k}. Squares: the {len(computing)} layers "
+    f"that compute their own top-k under '{rule}'; every other layer reuses the one above it. Each layer "
+    f"then keeps on average {family.coverage(overlap.tolist(), computing):.0%} of its own top-k."
+)
+
+# 5. the whole model with each member in every layer
+st.subheader(f"The whole model with each member in all {n_layers} layers")
+if fc.has_perplexities(text, mt, k, params) or st.button(
+    f"Run the model {len(picks)} times on {T:,} tokens (dense, then each member)", key="fam_ppl_go"
+):
+    ppl = fc.perplexities(text, mt, k, params)
+    st.dataframe(
+        [{"run": n, "perplexity": p, "vs dense": p / ppl["dense"] - 1} for n, p in ppl.items()],
+        column_config={
+            "perplexity": st.column_config.NumberColumn(format="%.3f"),
+            "vs dense": st.column_config.NumberColumn(format="percent"),
+        },
+        hide_index=True,
+    )
+
+# 6. what each member saves, from the one cost model
+st.subheader(f"What each member saves: a prefill of {T:,} tokens, whole model")
+st.dataframe(
+    fc.savings(text, mt, k, T, params),
+    column_config={
+        n: st.column_config.NumberColumn(format="%.3f")
+        for n in ("indexer score GFLOP", "indexer vs token top-k", "top-k inputs (M scores)")
+    }
+    | {
+        n: st.column_config.NumberColumn(format="%.2f")
+        for n in ("attention GFLOP", "index cache MB", "KV cache MB")
+    },
+    hide_index=True,
+)
+st.caption(
+    "Arithmetic, not timings (dsa_core.cost.flops.variant_cost): the same k keys reach attention in every "
+    "member, so attention work and the KV cache do not change; the indexer's score work and its key cache "
+    "shrink with compression (÷ c) and sharing (× computing share); blocks cut the top-k input (÷ b) and "
+    "give a kernel contiguous keys to read, which this count does not show."
+)
+
+# 7. the code that ran
+for fn in (family.block_topn, family.compressed_topk, family.share_sources, family.layer_overlap):
+    show.show_source(fn)

@@ -1,0 +1,126 @@
+"""Cached dsa_core calls of the Family page, in lessons/cache.py's byte budget and work queue, keyed by
+text + settings (and the session's model), so moving the query or a member's parameter never re-runs
+the model. No algorithm lives here: each function routes its inputs to dsa_core.analysis.family or
+dsa_core.family.
+
+The expensive step, once per text: one dense run of every layer, each layer's indexer ranked to a prefix
+of m picks (m = a power of two ≥ k, at least 128), so every k ≤ m is a slice.
+"""
+
+from lessons import cache, models
+
+FLOOR = 128  # the shortest ranked prefix: L x T x 128 int16 is 16 MB at 2,048 tokens
+
+
+def ids(text, max_tokens):
+    from dsa_core.analysis.trace import encode
+
+    return encode(cache.load()[0], text, max_tokens).ids
+
+
+def prefix(k, T):
+    """Ranked prefix length for budget k: a power of two ≥ k, at least FLOOR, at most T."""
+    return int(min(T, max(FLOOR, 1 << max(0, int(k) - 1).bit_length())))
+
+
+def ranked_layers(text, max_tokens, m):
+    """Token top-m of every layer's indexer: int16/32 [L, T, m] (one dense run of the model)."""
+    from dsa_core.analysis import family as fa
+
+    def compute(report):
+        return fa.ranked_all_layers(cache.load()[0].model, ids(text, max_tokens), m, report)
+
+    return cache._cached("family_ranked", (text, max_tokens, m), compute, "Running every layer's indexer")
+
+
+def token_by_layer(text, max_tokens, k):
+    from dsa_core.analysis import family as fa
+
+    T = len(ids(text, max_tokens))
+    return fa.take(ranked_layers(text, max_tokens, prefix(k, T)), min(k, T))
+
+
+def overlap(text, max_tokens, k):
+    """Layer x layer Jaccard overlap of the token top-k: [L, L]."""
+    from dsa_core import family
+
+    def compute(report):
+        return family.layer_overlap(token_by_layer(text, max_tokens, k))
+
+    return cache._cached("family_overlap", (text, max_tokens, k), compute, "Measuring the layer overlap")
+
+
+def computing(text, max_tokens, k, rule, every):
+    """The shared member's computing layers: every r-th layer, or as many chosen from this text's overlap."""
+    from dsa_core import family
+
+    L = cache.model_info()["n_layers"]
+    if rule == "every":
+        return family.every_r(L, every)
+    return family.by_overlap(overlap(text, max_tokens, k).tolist(), len(family.every_r(L, every)))
+
+
+def variants(text, max_tokens, k, params):
+    """The four members (Variants) for the page's parameters (block, pool, compress, rule, every)."""
+    from dsa_core.analysis import family as fa
+
+    block, pool, compress, rule, every = params
+    comp = computing(text, max_tokens, k, rule, every)
+    return fa.members(k, block=block, pool=pool, compress=compress, every=every, computing=comp)
+
+
+def picks(text, layer, max_tokens, k, params):
+    """Each member's picks at this layer, after the ideal top-k: {name: [T, K]}."""
+    from dsa_core.analysis import family as fa
+    from dsa_core.analysis import ranked as rk
+
+    def compute(_):
+        rec = cache.trace(text, layer, max_tokens)[1]
+        ideal = rk.picks(cache.ranked(text, layer, max_tokens, "ideal top-k"), k).long()
+        indexer = cache.load()[0].model.layers[layer].self_attn.indexer
+        members = variants(text, max_tokens, k, params)
+        out = fa.member_picks(indexer, rec.x, members, k, token_by_layer(text, max_tokens, k), layer)
+        return {"ideal top-k": ideal, **out}
+
+    return cache._cached("family_picks", (text, layer, max_tokens, k, params), compute)
+
+
+def recall(text, layer, max_tokens, k, params):
+    """(recall of each selection {name: float}, Jaccard overlap between the selections [n, n])."""
+    from dsa_core.analysis import family as fa
+
+    def compute(_):
+        p = picks(text, layer, max_tokens, k, params)
+        return fa.recall_table(cache.trace(text, layer, max_tokens)[1].dense_mean, p, k), fa.agreement(p)
+
+    return cache._cached("family_recall", (text, layer, max_tokens, k, params), compute, size=lambda _: 4096)
+
+
+def savings(text, max_tokens, k, T, params):
+    """What each member costs for a prefill of T tokens (the cost model): rows of numbers."""
+    from dsa_core.analysis import family as fa
+
+    shape = fa.host_shape(cache.load()[0].model, k)
+    return fa.savings(shape, T, variants(text, max_tokens, k, params))
+
+
+def has_perplexities(text, max_tokens, k, params):
+    key = ("family_ppl", models.model_source(), text, max_tokens, k, params)
+    return cache.shared()[0].get(key, cache._session()) is not None
+
+
+def perplexities(text, max_tokens, k, params):
+    """Dense and each member in every layer, {name: perplexity}: five model runs, with progress."""
+    from dsa_core.analysis import family as fa
+
+    def compute(report):
+        members = variants(text, max_tokens, k, params)
+        return fa.perplexities(cache.load()[0].model, ids(text, max_tokens), k, members, report)
+
+    return cache._cached(
+        "family_ppl",
+        (text, max_tokens, k, params),
+        compute,
+        "Running the model with each member",
+        lambda _: 512,
+    )

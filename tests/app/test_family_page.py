@@ -1,0 +1,49 @@
+"""The Family page: each member's picks for the query, recall against the ideal, the layer overlap with
+the computing layers marked, perplexities behind one button, and the savings table from the cost model."""
+
+import numpy as np
+from apphelp import decode, figure_with, make_app, no_errors
+
+PAGE = "lessons/family.py"
+
+
+def test_page_shows_every_member_and_the_layer_overlap():
+    at = make_app(page=PAGE, k=16)
+    no_errors(at)
+    picks = figure_with(at, title_part="Which keys each member keeps")
+    names = list(picks["data"][0]["y"])
+    assert names == ["ideal top-k", "token top-k", "block top-n", "compressed keys", "shared indices"]
+    z = decode(picks["data"][0]["z"])
+    assert z.shape[0] == 5 and (z.sum(1) <= 16 + 1e-6).all()  # every member within the budget k = 16
+    overlap = figure_with(at, title_part="Top-k overlap between layers")
+    ov = decode(overlap["data"][0]["z"])
+    assert ov.shape == (30, 30) and np.allclose(np.diag(ov), 1) and np.allclose(ov, ov.T)
+    computing = decode(overlap["data"][1]["x"])
+    assert list(computing) == [0, 4, 8, 12, 16, 20, 24, 28]  # every 4th layer by default
+    rows = at.dataframe[0].value  # the savings table
+    assert list(rows["member"]) == ["token top-k", "block top-n", "compressed keys", "shared indices"]
+    ratio = dict(zip(rows["member"], rows["indexer vs token top-k"]))
+    assert abs(ratio["compressed keys"] - 0.25) < 1e-9 and abs(ratio["shared indices"] - 8 / 30) < 1e-9
+
+
+def test_member_parameters_and_rule_change_the_picks():
+    at = make_app(page=PAGE, k=16)
+    before = decode(figure_with(at, title_part="Which keys each member keeps")["data"][0]["z"])
+    at.radio(key="fam_rule").set_value("overlap").run()
+    no_errors(at)
+    at.select_slider(key="fam_c").set_value(2).run()
+    no_errors(at)
+    after = decode(figure_with(at, title_part="Which keys each member keeps")["data"][0]["z"])
+    assert np.array_equal(before[:3], after[:3])  # ideal, token, block unchanged
+    assert not np.array_equal(before[3], after[3]) or not np.array_equal(before[4], after[4])
+    overlap = figure_with(at, title_part="Top-k overlap between layers")
+    assert len(decode(overlap["data"][1]["x"])) == 8  # as many computing layers, chosen by overlap
+
+
+def test_perplexity_button_runs_every_member():
+    at = make_app(page=PAGE, k=16)
+    at.button(key="fam_ppl_go").click().run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["dense", "token top-k", "block top-n", "compressed keys", "shared indices"]
+    assert (table["perplexity"] > 1).all()
