@@ -183,13 +183,21 @@ def layer_overlap(indices_by_layer, rows=None):
     """Jaccard overlap of the top-k sets of every pair of layers, mean over queries: L × [S,K] -> [L,L].
 
     rows: bool [S] queries to average (default: those that see more keys than K, where choice matters).
+    Same numbers as jaccard_rows pair by pair; each layer's set is built once and read by all later layers.
     """
     L = len(indices_by_layer)
     S, K = indices_by_layer[0].shape
     if rows is None:
         rows = torch.arange(S) >= K if S > K else torch.ones(S, dtype=torch.bool)
+    idx = torch.stack(indices_by_layer)[:, rows]  # [L,S',K]
+    size = (idx >= 0).sum(-1)  # [L,S']
+    T = int(idx.max()) + 1
     out = torch.eye(L)  # [L,L]
-    for i in range(L):
-        for j in range(i + 1, L):
-            out[i, j] = out[j, i] = jaccard_rows(indices_by_layer[i], indices_by_layer[j])[rows].mean()
+    for i in range(L - 1):
+        in_i = topk_mask(idx[i][None], T)[0]  # layer i's set as a mask [S',T]
+        later = idx[i + 1 :]  # [n,S',K]
+        both = (in_i[None].expand(len(later), -1, -1).gather(-1, later.clamp(min=0)) & (later >= 0)).sum(-1)
+        union = size[i][None] + size[i + 1 :] - both  # [n,S']
+        jac = torch.where(union > 0, both / union.clamp(min=1), 1.0).mean(-1)  # [n]
+        out[i, i + 1 :] = out[i + 1 :, i] = jac
     return out
