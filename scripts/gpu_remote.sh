@@ -3,7 +3,8 @@
 #   bash scripts/gpu_remote.sh part0        # call 1 (carry .gpu/part0 .gpu/tokens.npz .gpu/site): keep part0, smoke test
 #                                           #   (or carry .gpu/part0 .gpu/stage1: keep both, --stage1-from /tmp/dsa/stage1/FILE later)
 #   bash scripts/gpu_remote.sh start ARGS   # call 2 (carry .gpu/part1 .gpu/tokens.npz .gpu/site): join, run in background
-#   bash scripts/gpu_remote.sh wait         # call 3, 4, ...: wait for the run, copy what it wrote to $OUT
+#   bash scripts/gpu_remote.sh wait         # call 3, 4, ...: wait for the run, copy what it wrote to $OUT;
+#                                           #   once it is over, time the evaluate CLI with --device cuda
 # The run itself is scripts/gpu_train.py; it outlives a call (setsid) so stage 1 + stage 2 may take
 # longer than one call's 10 minutes while the machine stays held by the next call.
 set -u
@@ -11,10 +12,19 @@ W=/tmp/dsa
 export PYTHONPATH="$PWD/.gpu/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$W"
 
-collect() {   # copy results (at most 8 files come back) and the log tail
-  cp "$W"/out/*.json "$W"/out/*.safetensors "$OUT"/ 2>/dev/null
+collect() {   # copy results (at most 8 files come back: the JSONs, the log, the stage-1 files) and the log tail
+  cp "$W"/out/*.json "$W"/out/stage1_*.safetensors "$OUT"/ 2>/dev/null
   cp "$W"/log "$OUT"/gpu_train.log 2>/dev/null
-  tail -n 40 "$W"/log
+  tail -n 30 "$W"/log
+}
+
+cli_eval() {  # once the run is over: time `python -m dsa_core.train.evaluate --device cuda` itself
+  local best
+  best=$(python3 -c "import json; print(json.load(open('$W/out/gpu_train.json'))['stage2_from'])") || return
+  (cd "$W"/repo && DSA_CACHE_DIR="$W"/cache python3 -m dsa_core.train.evaluate assets/texts/eval/long_*.txt \
+     --k 128 --tokens 8192 --device cuda --model "$W"/model.gguf --indexers "$W/out/stage1_$best.safetensors" \
+     --json > "$OUT"/eval_cli_cuda.json) && python3 -c "import json; d=json.load(open('$OUT/eval_cli_cuda.json')); \
+     print('CLI evaluate --device cuda:', d['device'], d['seconds'], 's', d['mean']['indexer_over_oracle'])"
 }
 
 wait_run() {  # until the run ends or $1 seconds pass
@@ -31,7 +41,8 @@ case "$1" in
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
     python3 -c "import torch, numpy, tokenizers, safetensors, yaml, gguf; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
     python3 scripts/gpu_train.py --smoke --out "$OUT"/smoke --steps 3 --probe-steps 2 --stage2-steps 2 \
-      --ks 64,256 --val-windows 1 --batch 2 --stage2-batch 4 2>&1 | tail -n 25
+      --configs 4x64r32,4x64r64,4x64r32w --ks 128 --val-windows 1 --batch 2 --stage2-batch 2 \
+      --eval-ks 128 --short-ks 128 2>&1 | tail -n 25; rm -f "$OUT"/smoke/*.safetensors
     ;;
   start)
     shift
@@ -48,5 +59,6 @@ case "$1" in
   wait)
     [ -f "$W"/pid ] || { echo "no run on this machine (fresh machine?)"; exit 3; }
     wait_run 570
+    kill -0 "$(cat $W/pid)" 2>/dev/null || [ "$SECONDS" -gt 540 ] || cli_eval
     ;;
 esac

@@ -3,15 +3,20 @@
     python scripts/gpu_pack.py                      # here: split the GGUF, tokenise the corpus -> .gpu/
     python scripts/gpu_train.py --gguf /tmp/dsa/model.gguf --data .gpu/tokens.npz --out OUT
 
-Stage 1 (dense warm-up) trains one indexer per layer for each --configs size (heads x dim) from the
-frozen model's own attention (dsa_core.train.stage1.train_indexers), on the attention inputs of
---stage1-windows windows kept on the GPU; each size gets --stage1-minutes (steps = budget / the time
-of a probe). The size with the best held-out recall/oracle ratio goes on to stage 2 (sparse training,
-dsa_core.train.stage2): for each k in --ks a fresh copy of the model and those indexers trains for
---stage2-steps with DSA in every layer; a dense control run trains the same way with dense attention.
+Stage 1 (dense warm-up) trains one indexer per layer for each --configs spec from the frozen model's
+own attention (dsa_core.train.stage1.train_indexers), on the attention inputs of --stage1-windows
+windows kept on the GPU; each spec gets --stage1-minutes (steps = budget / the time of a probe).
+A spec is HxD (heads x dim), then optionally rR (RoPE on the first R dims; default: the config's
+rule) and w (warm start: continue from the --init file instead of fresh weights, --warm-minutes).
+The spec with the best held-out recall/oracle ratio is evaluated on the held-out texts (evaluate.py's
+report, with recall by position: gpu_eval.json), next to the --init file, and goes on to stage 2
+(sparse training, dsa_core.train.stage2): for each k in --ks a fresh copy of the model and those
+indexers trains for --stage2-steps (or until --stage2-minutes) with DSA in every layer; a dense
+control run trains the same way with dense attention.
 Perplexity on the held-out texts (the ids in the --data file, tokenised by gpu_pack.py exactly as
 `python -m dsa_core.train.evaluate` does) is measured before and after.
-Writes OUT/stage1_<h>x<d>.safetensors, OUT/stage2_k<k>_indexers.safetensors and OUT/gpu_train.json.
+Writes OUT/stage1_<spec>.safetensors, OUT/stage2_k<k>_indexers.safetensors, OUT/gpu_eval.json and
+OUT/gpu_train.json.
 --smoke runs every step on a random 2-layer model for a few steps (checks the code on the device).
 """
 
@@ -32,15 +37,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from train_store import val_metrics  # noqa: E402
 
-from dsa_core import indexer as indexer_mod
-from dsa_core import sparse as sparse_mod
 from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.config import SMOLLM2_HOST
 from dsa_core.dsa import dsa_select
-from dsa_core.host.indexers import save_indexers
+from dsa_core.host.indexers import load_indexers, save_indexers
 from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
 from dsa_core.host.selects import window_select
-from dsa_core.train.evaluate import layer_means, oracle_select
+from dsa_core.train.device import on_device
+from dsa_core.train.evaluate import evaluate_texts, layer_means, oracle_select
 from dsa_core.train.stage1 import layer_inputs, make_indexers, train_indexers
 from dsa_core.train.stage2 import train_sparse
 
@@ -79,7 +83,7 @@ def inputs_on_device(model, windows, chunk=8):
 
 
 def held_out_recall(model, indexers, windows, k=128):
-    """Per layer, mean over windows: the five evaluate.py numbers (train_store.val_metrics); plus their means."""
+    """Per layer, mean over windows: evaluate.py's numbers (train_store.val_metrics); plus their means."""
     per = val_metrics(model, indexers, inputs_on_device(model, windows), k)
     return {"layers": per, "mean": layer_means(list(per.values()))}
 
@@ -100,6 +104,15 @@ def perplexities(model, texts, k):
     }
 
 
+def parse_spec(spec, dim):
+    """ "4x64r32w" -> (DSAConfig with 4 heads x 64 dims, RoPE on 32, k = 128; True = warm start)."""
+    warm = spec.endswith("w")
+    shape, _, rope = spec.rstrip("w").partition("r")
+    h, d = (int(v) for v in shape.split("x"))
+    cfg = replace(SMOLLM2_HOST, dim=dim, index_n_heads=h, index_head_dim=d, index_topk=128)
+    return (replace(cfg, index_rope_head_dim=int(rope)) if rope else cfg), warm
+
+
 def stage1(args, model, train, val, device):
     x = inputs_on_device(model, train[: args.stage1_windows])
     say(
@@ -108,8 +121,7 @@ def stage1(args, model, train, val, device):
     )
     results = {}
     for spec in args.configs.split(","):
-        h, d = (int(v) for v in spec.split("x"))
-        cfg = replace(SMOLLM2_HOST, dim=model.cfg.dim, index_n_heads=h, index_head_dim=d, index_topk=128)
+        cfg, warm = parse_spec(spec, model.cfg.dim)
         layers = list(range(len(model.layers)))
         probe = {l: ix.to(device) for l, ix in make_indexers(cfg, layers, seed=1).items()}  # time a few steps
         t0 = time.time()
@@ -125,9 +137,20 @@ def stage1(args, model, train, val, device):
         ):
             pass
         per_step = (time.time() - t0) / args.probe_steps
-        steps = args.steps or max(20, int(args.stage1_minutes * 60 / per_step))
+        minutes = args.warm_minutes if warm else args.stage1_minutes
+        steps = args.steps or max(20, int(minutes * 60 / per_step))
         say(f"stage 1 {spec}: {per_step:.3f} s/step -> {steps} steps")
-        indexers = {l: ix.to(device) for l, ix in make_indexers(cfg, layers, seed=0).items()}
+        if warm:  # continue from the --init file (trained on shorter windows)
+            ixs, init_cfg, _ = load_indexers(args.init)
+            if (init_cfg.index_n_heads, init_cfg.index_head_dim, init_cfg.index_rope_dim) != (
+                cfg.index_n_heads,
+                cfg.index_head_dim,
+                cfg.index_rope_dim,
+            ):
+                raise ValueError(f"{spec}: --init has another indexer shape")
+            indexers = {l: ixs[l].to(device).train() for l in layers}
+        else:
+            indexers = {l: ix.to(device) for l, ix in make_indexers(cfg, layers, seed=0).items()}
         history = []
         for log in train_indexers(
             model,
@@ -147,13 +170,22 @@ def stage1(args, model, train, val, device):
             )
         recipe = (
             f"stage 1 (dense warm-up) on one H200: {steps} steps x {args.batch} windows x {args.queries} "
-            f"queries, AdamW lr {args.lr} cosine, {args.stage1_windows} windows of 2048 tokens"
+            f"queries, AdamW lr {args.lr} cosine, {len(next(iter(x.values())))} windows of "
+            f"{train.shape[1]} tokens" + (f", continued from {pathlib.Path(args.init).name}" if warm else "")
         )
         path = pathlib.Path(args.out) / f"stage1_{spec}.safetensors"
         save_indexers(path, indexers, cfg, HOST, recipe=recipe)
         val_m = held_out_recall(model, indexers, val)
-        say(f"stage 1 {spec} held-out: " + json.dumps({k: round(v, 4) for k, v in val_m["mean"].items()}))
+        m = val_m["mean"]
+        say(
+            f"stage 1 {spec} held-out: "
+            + json.dumps({k: round(v, 4) for k, v in m.items() if k != "by_position"})
+            + " by position "
+            + json.dumps({b: round(v["indexer_over_oracle"], 4) for b, v in m["by_position"].items()})
+        )
         results[spec] = {
+            "rope_dims": cfg.index_rope_dim,
+            "warm_start": warm,
             "steps": steps,
             "seconds_per_step": per_step,
             "history": history,
@@ -179,7 +211,7 @@ def stage2(args, base, indexers_path, train, texts):
             "k": k,
             "before": perplexities(model, texts, k),
         }
-        micro = max(1, min(args.stage2_batch, 512 // k))  # B·K = 512 keeps autograd's gathers under ~70 GB
+        micro = max(1, min(args.stage2_batch, 2**20 // (k * train.shape[1])))  # B·T·K = 2^20: under ~70 GB
         t0, history = time.time(), []
         for log in train_sparse(
             model,
@@ -195,6 +227,9 @@ def stage2(args, base, indexers_path, train, texts):
         ):
             history.append(log)
             say(f"  {row['run']} step {log['step']} lm {log['lm_loss']:.4f} indexer {log['indexer_loss']}")
+            if args.stage2_minutes and time.time() - t0 > 60 * args.stage2_minutes:
+                say(f"  {row['run']}: --stage2-minutes reached, stopping at step {log['step']}")
+                break
         row.update(
             seconds=time.time() - t0, history=history, micro_batch=micro, after=perplexities(model, texts, k)
         )
@@ -204,12 +239,39 @@ def stage2(args, base, indexers_path, train, texts):
                 [b.self_attn.indexer for b in model.layers],
                 cfg,
                 HOST,
-                recipe=f"stage 2 (sparse training) k={k}, {args.stage2_steps} steps",
+                recipe=f"stage 2 k={k}: {history[-1]['step']} steps x {train.shape[1]} tokens",
             )
         say(f"{row['run']}: before {json.dumps(row['before'])} after {json.dumps(row['after'])}")
         rows.append(row)
         del model
     return rows
+
+
+def evaluate_phase(args, model, texts, short, best_file, report_path):
+    """evaluate.py's report (recall by position included) on the held-out texts: the best stage-1 file
+    at every --eval-ks (long texts) and --short-ks (2,048 tokens), the --init file at k = 128 on both."""
+    runs = [(best_file, texts, int(k)) for k in args.eval_ks.split(",")]
+    runs += [(best_file, short, int(k)) for k in args.short_ks.split(",")]
+    runs += [(pathlib.Path(args.init), texts, 128), (pathlib.Path(args.init), short, 128)]
+    out = {}
+    for path, named, k in runs:
+        ixs, _, meta = load_indexers(path)
+        attach_indexers(model, [ix.to(next(model.parameters()).device) for ix in ixs])
+        T = len(next(iter(named.values())))
+        t0 = time.time()
+        rep = evaluate_texts(model, named, k, T)
+        rep.update(indexers=path.name, recipe=meta.get("recipe", ""), seconds=round(time.time() - t0, 1))
+        out[f"{path.name} k={k} T={T}"] = rep
+        m, p = rep["mean"], rep["perplexity"]
+        say(
+            f"eval {path.name} k={k} T={T}: ratio {m['indexer_over_oracle']:.4f}, above window "
+            f"{m['layers_indexer_above_window']}/{len(rep['layers'])}, ppl dense {p['dense']:.3f} "
+            f"dsa {p['dsa']:.3f} "
+            f"oracle {p['oracle']:.3f} window {p['window']:.3f} ({rep['seconds']} s) by position "
+            + json.dumps({b: round(v["indexer_over_oracle"], 3) for b, v in m["by_position"].items()})
+        )
+        report_path.write_text(json.dumps(out, indent=1))
+    return out
 
 
 def main():
@@ -232,14 +294,20 @@ def main():
     ap.add_argument("--stage2-batch", type=int, default=8)
     ap.add_argument("--stage2-lr", type=float, default=2e-5)
     ap.add_argument("--stage2-indexer-lr", type=float, default=1e-4)
+    ap.add_argument(
+        "--stage2-minutes", type=float, default=0, help="stop a stage-2 run after this (0: never)"
+    )
+    ap.add_argument("--warm-minutes", type=float, default=1.5, help="stage-1 budget of a warm-start spec")
+    ap.add_argument("--init", default=str(ROOT / "assets" / "indexers" / "smollm2_stage1.safetensors"))
+    ap.add_argument("--eval-ks", default="64,128,256,512", help="k for the held-out evaluation (long)")
+    ap.add_argument("--short-ks", default="64,128,256", help="k for the held-out evaluation at 2,048")
+    ap.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation phase")
     ap.add_argument("--stage1-from", help="skip stage 1: start stage 2 from this indexer file")
     ap.add_argument("--no-control", action="store_true", help="skip the dense control run of stage 2")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    if device.type == "cuda":  # the CPU-cache-sized blocks of these modules are far too small for a GPU;
-        sparse_mod.CHUNK_ELEMENTS = indexer_mod.BLOCK_ELEMENTS = 2**26  # results do not depend on them
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     data = np.load(args.data)
     train = torch.from_numpy(data["train"].astype(np.int64)).to(device)  # [N, T]
@@ -249,11 +317,18 @@ def main():
     ]
     if args.smoke:
         train, val, texts = train[:16, :512], val[:1, :512], [t[:512] for t in texts]
+    long = [t for t in texts if len(t) > 2048] or texts  # held-out texts at the training length
+    short = {f"eval_{i}": t for i, t in enumerate(texts) if len(t) <= 2048}
     t0 = time.time()
-    model = load(args, device)
+    model = on_device(load(args, device), device)
     say(
-        f"model on {device} in {time.time() - t0:.1f} s; {len(train)} train windows, torch {torch.__version__}"
+        f"model on {device} in {time.time() - t0:.1f} s; {len(train)} train windows of {train.shape[1]}, "
+        f"torch {torch.__version__}"
     )
+    if args.smoke:  # a random model: the --init file is a seeded one of the first spec's shape
+        args.init = str(pathlib.Path(args.out) / "smoke_init.safetensors")
+        cfg = parse_spec(args.configs.split(",")[0], model.cfg.dim)[0]
+        save_indexers(args.init, make_indexers(cfg, range(len(model.layers)), seed=2), cfg, "smoke")
     report = {
         "args": vars(args),
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
@@ -270,7 +345,10 @@ def main():
         json.dumps(report, indent=1, default=str)
     )
     write()
-    report["stage2"] = stage2(args, model, start, train, texts)
+    if not args.no_eval:
+        named = {f"long_{i}": t for i, t in enumerate(long)}
+        evaluate_phase(args, model, named, short or named, start, pathlib.Path(args.out) / "gpu_eval.json")
+    report["stage2"] = stage2(args, model, start, train, long)
     report["seconds"] = time.time() - t0
     write()
     say(f"done in {report['seconds']:.0f} s")

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import torch
 
-from dsa_core.train.evaluate import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics
+from dsa_core.train.evaluate import average, dense_mean, indexer_topk, layer_metrics
 from dsa_core.train.stage1 import main_qk
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -41,15 +41,14 @@ def load_store(split, layers, n=None, extra=()):
 
 @torch.no_grad()
 def val_metrics(model, indexers, store, k=128):
-    """Mean over the stored windows of recall_indexer/oracle/window/random and overlap, per layer."""
+    """Mean over the stored windows of recall_indexer/oracle/window/random and overlap (and the
+    by-position recalls), per layer, on the device the store and model live on."""
     out = {}
     for layer, indexer in indexers.items():
         rows = []
         for x in store[layer]:
             x = x[None].float()  # [1, T, dim]
             q, key = main_qk(model, layer, x)
-            rows.append(
-                layer_metrics(dense_mean(q, key).cpu(), indexer_topk(indexer, x, k).cpu(), k, seed=layer)
-            )
-        out[layer] = {name: sum(r[name] for r in rows) / len(rows) for name in LAYER_KEYS}
+            rows.append(layer_metrics(dense_mean(q, key), indexer_topk(indexer, x, k), k))
+        out[layer] = average(rows)
     return out

@@ -123,14 +123,19 @@ def perplexities(nlls, k):
 
 def evaluate_files(loaded, paths, k, tokens=2048):
     """The full report (the --json schema): {"k", "tokens", "files", "layers", "mean", "perplexity"};
-    "layers" and "mean" carry "by_position" ({bucket: recalls}, see layer_metrics)."""
+    "layers" and "mean" carry "by_position" ({bucket: recalls}, see positions.py)."""
     from dsa_core.analysis.trace import encode
 
+    texts = {str(p): encode(loaded, open(p, encoding="utf-8").read(), tokens).ids for p in paths}
+    return evaluate_texts(loaded.model, texts, k, tokens)
+
+
+def evaluate_texts(model, texts, k, tokens):
+    """The same report from token ids already cut to `tokens`: {name: ids [T]} -> report."""
     per_file, nlls = [], []
-    for path in paths:
-        ids = encode(loaded, open(path, encoding="utf-8").read(), tokens).ids
-        res = evaluate_ids(loaded.model, ids, k)
-        per_file.append({"file": str(path), "tokens": len(ids), "layers": res["layers"]})
+    for name, ids in texts.items():
+        res = evaluate_ids(model, ids, k)
+        per_file.append({"file": name, "tokens": len(ids), "layers": res["layers"]})
         nlls.append(res["nll"])
     layers = [
         {"layer": i, **average([f["layers"][i] for f in per_file])} for i in range(len(per_file[0]["layers"]))
@@ -192,26 +197,6 @@ def table(report):
     return "\n".join([head, *rows])
 
 
-def on_device(model, device):
-    """Move the model (indexers attached) to device; on a GPU, larger blocks in the chunked helpers
-    (their CPU-cache-sized defaults are far too small there; results do not depend on them)."""
-    model.to(device)
-    if torch.device(device).type == "cuda":
-        from dsa_core import indexer, sparse
-
-        for module, name in ((sparse, "CHUNK_ELEMENTS"), (indexer, "BLOCK_ELEMENTS")):
-            if hasattr(module, name):
-                setattr(module, name, 2**26)
-    return model
-
-
-def device_name(device):
-    """ "cpu (N threads)" or the GPU's name, for the report."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="python -m dsa_core.train.evaluate", description=__doc__.splitlines()[0]
@@ -228,6 +213,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     from dsa_core.host.load import load_model
+    from dsa_core.train.device import device_name, on_device
 
     t0 = time.time()
     loaded = load_model(args.model)

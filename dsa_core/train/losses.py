@@ -39,7 +39,7 @@ def dense_warmup_loss(index_score, probs):
 
 
 def selected_scores(index_score, topk_indices):
-    """Index scores on the selected slots: [B,S,T], idx [B,S,K] (-1 = empty) -> [B,S,K], -inf on empty slots."""
+    """Index scores on the selected slots: [B,S,T], idx [B,S,K] (-1 = empty) -> [B,S,K], -inf if empty."""
     picked = index_score.gather(-1, topk_indices.clamp(min=0))  # [B, S, K]
     return picked.masked_fill(topk_indices < 0, float("-inf"))
 

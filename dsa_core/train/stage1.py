@@ -31,7 +31,7 @@ def make_indexers(cfg, layers, seed=0):
 
 
 def fresh_copy(indexer, seed=0):
-    """A re-initialised copy of a LightningIndexer (same sizes, seeded random weights): training from scratch."""
+    """A re-initialised copy of a LightningIndexer (same sizes, seeded random weights): from scratch."""
     import copy
 
     torch.manual_seed(seed)
@@ -51,7 +51,8 @@ def layer_inputs(model, ids, layers):
 
 @torch.no_grad()
 def main_qk(model, layer, x):
-    """The frozen layer's own RoPE'd queries and keys (as Attention.forward): x [B,T,dim] -> q [B,T,H,D], k [B,T,H_kv,D]."""
+    """The frozen layer's own RoPE'd queries and keys (as Attention.forward):
+    x [B,T,dim] -> q [B,T,H,D], k [B,T,H_kv,D]."""
     attn = model.layers[layer].self_attn
     B, T, _ = x.shape
     cos, sin = rope_cos_sin(torch.arange(T, device=x.device), attn.D, model.cfg.rope_theta)  # [T, D]
@@ -61,7 +62,8 @@ def main_qk(model, layer, x):
 
 
 def indexer_step(model, layer, indexer, x, n_queries):
-    """Stage-1 loss of one layer on the last n_queries queries: x [B,T,dim] -> (loss, index_score [B,S,T], p [B,S,T])."""
+    """Stage-1 loss of one layer on the last n_queries queries:
+    x [B,T,dim] -> (loss, index_score [B,S,T], p [B,S,T])."""
     x = x.detach().float()  # the indexer's input is detached: L_I trains the indexer only
     T = x.shape[1]
     S = min(n_queries, T)
