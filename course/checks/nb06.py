@@ -1,135 +1,163 @@
-"""Checkers for notebook 06, training the indexer (the stage-1 target, the KL loss, its gradient)."""
+"""Checkers for notebook 06, training the indexer (the stage-1 target, the KL loss, its gradient, and
+which parameters each stage-2 loss reaches). Exercises 1-3 run the student's function on inputs of
+the checker's own; exercise 4 is checked by autograd on a tiny model."""
 
 import torch
+import torch.nn.functional as F
 
-from course.feedback import as_number, as_tensor, close, correct, not_answered, wrong
-from dsa_core.train.losses import attention_target, kl_to_scores
+from course.feedback import check_function, correct, not_answered, wrong
+from dsa_core.dense import attention_probs
+from dsa_core.train.losses import attention_target, dense_warmup_loss, kl_to_scores, sparse_indexer_loss
+
+LOSSES = {
+    "losses.attention_target": attention_target,
+    "losses.kl_to_scores": kl_to_scores,
+    "losses.dense_warmup_loss": dense_warmup_loss,
+    "losses.sparse_indexer_loss": sparse_indexer_loss,
+    "F.kl_div": F.kl_div,
+}
 
 
-def check_target(answer, probs):
-    """Exercise 1: the stage-1 target p [S,T] (or [1,S,T]) from per-head attention probs [1,H,S,T]."""
-    name = "Exercise 1 (the teacher distribution)"
-    if answer is None:
-        return not_answered(name)
-    x = as_tensor(answer)
-    right = attention_target(probs)[0]  # [S, T]
-    if x is not None and x.dim() == 3 and x.shape[0] == 1:
-        x = x[0]
-    if x is None or x.shape != right.shape:
-        return wrong(
-            name,
-            f"expected shape {tuple(right.shape)} (queries × keys), got "
-            f"{None if x is None else tuple(x.shape)}.",
-        )
-    if torch.allclose(x, right, atol=1e-5):
-        return correct(
-            name,
-            "head-summed and L1-normalised: each row is a distribution over the "
-            "visible keys (here equal to the head mean, since every head's row sums to 1).",
-        )
-    H = probs.shape[1]
-    summed = probs[0].sum(0)
-    if torch.allclose(x, summed, atol=1e-4):
-        return wrong(name, f"the rows sum to {H} (one per head): L1-normalise each row so it sums to 1.")
-    maxed = probs[0].max(0).values
-    if torch.allclose(x, maxed / maxed.sum(-1, keepdim=True), atol=1e-5) or torch.allclose(
-        x, maxed, atol=1e-5
+def _probs_cases():
+    """Per-head causal attention probabilities [B, H, S, T] and index scores [B, S, T] (−inf future)."""
+    g = torch.Generator().manual_seed(61)
+    cases = []
+    for B, H, T, label in (
+        (1, 3, 6, "B = 1, H = 3 heads, T = 6"),
+        (2, 4, 9, "B = 2, H = 4, T = 9"),
+        (1, 1, 5, "H = 1 (one head)"),
+        (1, 2, 1, "T = 1 (a single token)"),
     ):
-        return wrong(name, "this takes the max over heads; DeepSeek sums the heads' probabilities.")
-    for h in range(H):
-        if torch.allclose(x, probs[0, h], atol=1e-5):
-            return wrong(name, f"this is head {h} alone; the target combines all {H} heads.")
-    if torch.isnan(x).any():
-        return wrong(name, "the answer has NaN: the future entries are 0, not -inf or NaN.")
-    if (x < -1e-6).any():
-        return wrong(name, "the answer has negative entries; probabilities summed over heads are ≥ 0.")
-    return wrong(name, f"rows sum to {x.sum(-1)[:3].tolist()}…; expected Σ_h P_h[t, :] / ‖Σ_h P_h[t, :]‖₁.")
+        q, k = torch.randn(B, T, H, 8, generator=g), torch.randn(B, T, H, 8, generator=g)
+        probs = attention_probs(q, k)  # [B, H, T, T], zeros in the future
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        scores = (2 * torch.randn(B, T, T, generator=g)).masked_fill(future, float("-inf"))
+        cases.append((probs, scores, label))
+    return cases
 
 
-def check_kl(answer, index_score, p):
-    """Exercise 2: mean over queries of KL(p ‖ softmax(I)); index_score [1,S,T] (-inf future), p [1,S,T]."""
-    name = "Exercise 2 (the KL loss)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number (a 0-d tensor or a float), got {type(answer).__name__}.")
-    right = float(kl_to_scores(p, index_score))
-    if close(x, right, 1e-4):
-        return correct(
-            name, f"KL = {right:.4f} nats per query, equal to dsa_core.train.losses.dense_warmup_loss."
+def check_target_function(fn):
+    """Exercise 1: the student's my_target(probs [B,H,S,T]) -> the stage-1 teacher p [B,S,T]."""
+    cases = []
+    for probs, _, label in _probs_cases():
+        summed = probs.sum(1)
+        maxed = probs.max(1).values
+        mistakes = {
+            "the rows sum to H (one per head): L1-normalise each row so it sums to 1.": summed,
+            "this takes the max over heads; DeepSeek SUMS the heads' probabilities, then normalises.": (
+                maxed / maxed.sum(-1, keepdim=True)
+            ),
+            "this is head 0 alone; the target combines all heads.": probs[:, 0],
+            "this normalises over the queries (dim -2); each query's row must sum to 1 (dim -1).": (
+                summed / summed.sum(-2, keepdim=True)
+            ),
+            "this is a softmax of the summed probabilities; L1-normalise instead (divide by the row sum).": (
+                summed.masked_fill(summed == 0, float("-inf")).softmax(-1)
+            ),
+        }
+        cases.append(
+            {"args": (probs,), "right": attention_target(probs), "label": label, "mistakes": mistakes}
         )
-    S = p.shape[1]
-    if close(x, right * S, 1e-4):
-        return wrong(
-            name,
-            f"that is the sum over the {S} queries; we take the mean (the paper's Σ_t is a "
-            "constant factor, and a mean keeps the learning rate independent of length).",
-        )
-    log_q = index_score.float().log_softmax(-1)
-    q = log_q.exp()
-    visible = torch.isfinite(index_score)
-    log_p = p.clamp_min(1e-30).log()
-    reverse = (q * (log_q - log_p)).masked_fill(~visible, 0).sum(-1).mean()
-    if close(x, float(reverse), 1e-3):
-        return wrong(
-            name,
-            "this is KL(softmax(I) ‖ p), the reverse direction. KL is not symmetric: the "
-            "teacher p comes first, KL(p ‖ softmax(I)).",
-        )
-    cross = -(p * log_q.masked_fill(p == 0, 0)).sum(-1).mean()
-    if close(x, float(cross), 1e-4):
-        return wrong(
-            name,
-            "this is the cross-entropy; subtract the entropy of p (or use Σ p·(log p − log q)). "
-            "Same gradient, but not the KL value.",
-        )
-    raw = -(p * index_score.masked_fill(~visible, 0)).sum(-1).mean()
-    if close(x, float(raw), 1e-4):
-        return wrong(name, "the index scores go through a log-softmax first: q = softmax(I[t, :]).")
-    return wrong(name, f"{x:.4f} is not it: mean over t of Σ_s p[t,s]·(log p[t,s] − log softmax(I[t,:])[s]).")
-
-
-def check_gradient(answer, index_row, p_row):
-    """Exercise 3: the gradient of KL(p ‖ softmax(I)) for ONE query row with respect to its scores I."""
-    name = "Exercise 3 (the gradient)"
-    if answer is None:
-        return not_answered(name)
-    x = as_tensor(answer)
-    scores = index_row.detach().float().reshape(1, 1, -1).clone().requires_grad_(True)  # [1,1,T]
-    kl_to_scores(p_row.reshape(1, 1, -1).float(), scores).backward()
-    right = scores.grad.reshape(-1)  # [T]
-    if x is None or x.numel() != right.numel():
-        return wrong(
-            name,
-            f"expected {right.numel()} numbers (one per key), got {None if x is None else tuple(x.shape)}.",
-        )
-    x = x.reshape(-1)
-    if torch.isnan(x).any():
-        return wrong(
-            name, "NaN in the answer: masked (future) keys have softmax 0 and p 0, so their gradient is 0."
-        )
-    if torch.allclose(x, right, atol=1e-5):
-        return correct(
-            name,
-            "softmax(I) − p: scores of keys the teacher likes more than the indexer "
-            "does go up, the others down; they sum to zero.",
-        )
-    if torch.allclose(x, -right, atol=1e-5):
-        return wrong(
-            name,
-            "the sign is flipped: the gradient is softmax(I) − p (gradient DEscent then moves I towards p).",
-        )
-    if torch.allclose(x, p_row.reshape(-1).float(), atol=1e-5):
-        return wrong(name, "that is p itself; the gradient is softmax(I) − p.")
-    return wrong(
-        name,
-        f"differs from autograd by up to {float((x - right).abs().max()):.4f}; "
-        "for KL(p ‖ softmax(I)) with Σp = 1 the gradient is softmax(I) − p.",
+    return check_function(
+        "Exercise 1 (the teacher distribution)",
+        fn,
+        cases,
+        LOSSES,
+        signature="my_target(probs)",
+        done="head-summed and L1-normalised on the checker's own attention (batches, one head, one "
+        "token); equal to the head mean here, because every head's row already sums to 1.",
     )
 
 
-def stage2_gradient_reach(seed=0):
+def _kl_mistakes(p, scores):
+    log_q = scores.log_softmax(-1)
+    q = log_q.exp()
+    visible = torch.isfinite(scores)
+    log_p = p.clamp_min(1e-30).log()
+    terms = (p * (log_p - log_q)).masked_fill(p == 0, 0.0).sum(-1)  # [B, S]
+    return {
+        "that is the SUM over queries; take the mean over every query row (B·S of them).": terms.sum(),
+        "this is KL(softmax(I) ‖ p), the reverse direction. The teacher p comes first.": (
+            (q * (log_q - log_p)).masked_fill(~visible, 0.0).sum(-1).mean()
+        ),
+        "this is the cross-entropy −Σ p·log q; the KL subtracts p's entropy (Σ p·log p).": (
+            -(p * log_q.masked_fill(p == 0, 0.0)).sum(-1).mean()
+        ),
+        "this uses log base 2; the loss is in nats (natural log).": terms.mean()
+        / torch.log(torch.tensor(2.0)),
+        "the index scores go through a log-softmax first: q = softmax(I[t, :]).": (
+            (p * (log_p - scores.masked_fill(~visible, 0.0))).masked_fill(p == 0, 0.0).sum(-1).mean()
+        ),
+    }
+
+
+def check_kl_function(fn):
+    """Exercise 2: the student's my_kl(scores [B,S,T], p [B,S,T]) -> mean over rows of KL(p ‖ softmax)."""
+    cases = []
+    for probs, scores, label in _probs_cases():
+        p = attention_target(probs)
+        cases.append(
+            {
+                "args": (scores, p),
+                "right": kl_to_scores(p, scores),
+                "label": label,
+                "mistakes": _kl_mistakes(p, scores),
+                "nan": "p is 0 on the future keys and log softmax(I) is −∞ there: 0·(−∞) and 0·log 0 are "
+                "NaN in floating point. Those terms are 0 by definition: mask them (where p == 0).",
+            }
+        )
+    return check_function(
+        "Exercise 2 (the KL loss)",
+        fn,
+        cases,
+        LOSSES,
+        signature="my_kl(scores, p)",
+        done="equal to dsa_core.train.losses.kl_to_scores on the checker's own rows (batches, one "
+        "token), zero terms masked, in nats, mean over rows.",
+    )
+
+
+def check_gradient_function(fn):
+    """Exercise 3: the student's my_grad(scores_row [T] with −inf, p_row [T]) -> d KL / d scores [T]."""
+    cases = []
+    for probs, scores, label in _probs_cases():
+        p = attention_target(probs)
+        for b, t in ((0, scores.shape[1] - 1), (0, scores.shape[1] // 2)):
+            row, p_row = scores[b, t], p[b, t]
+            leaf = row.clone().requires_grad_(True)
+            kl_to_scores(p_row[None, None], leaf[None, None]).backward()
+            soft = row.softmax(-1)
+            mistakes = {
+                "the sign is flipped: the gradient is softmax(I) − p (descent then moves I towards p).": p_row
+                - soft,
+                "that is p itself; the gradient is softmax(I) − p.": p_row,
+                "that is softmax(I) alone; subtract the teacher p.": soft,
+            }
+            cases.append(
+                {
+                    "args": (row, p_row),
+                    "right": leaf.grad,
+                    "label": f"{label}, query {t}",
+                    "mistakes": mistakes,
+                    "nan": "masked (future) keys have softmax 0 and p 0, so their gradient is 0.",
+                }
+            )
+    forbidden = LOSSES | {
+        "torch.autograd.grad": torch.autograd.grad,
+        "Tensor.backward": torch.Tensor.backward,
+    }
+    return check_function(
+        "Exercise 3 (the gradient)",
+        fn,
+        cases,
+        forbidden,
+        signature="my_grad(scores_row, p_row)",
+        done="softmax(I) − p, equal to autograd on the checker's rows: keys the teacher likes more "
+        "than the indexer does go up, the others down; the entries sum to zero.",
+    )
+
+
+def _stage2_gradient_reach(seed=0):
     """Which parameters each stage-2 loss reaches, found by autograd on a tiny random model with one
     indexer per layer: {"lm_loss": {"model" and/or "indexer"}, "indexer_loss": {...}}."""
     from dataclasses import replace
@@ -170,7 +198,7 @@ def check_stage2_gradients(answer):
     given = {k: {str(x).strip().lower() for x in v} for k, v in answer.items()}
     if any(not g <= {"model", "indexer"} for g in given.values()):
         return wrong(name, 'name the parts as "model" or "indexer".')
-    truth = stage2_gradient_reach()  # measured by autograd, not typed in
+    truth = _stage2_gradient_reach()  # measured by autograd, not typed in
     if given == truth:
         return correct(
             name,

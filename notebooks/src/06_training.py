@@ -9,6 +9,18 @@
 # trains the indexer to **imitate the model's own attention**, in two stages. Here you derive the
 # loss by hand, check it against `dsa_core.train.losses`, then run stage 1 live on a real model on this CPU
 # and measure how much attention the trained indexer keeps on a text it never saw.
+#
+# **Objectives.** After this notebook you can
+#
+# 1. build the stage-1 teacher, the head-summed and L1-normalised attention (exercise 1), the KL loss
+#    without NaN (exercise 2) and its gradient softmax(I) − p (exercise 3), each as a function the
+#    checker runs on its own inputs;
+# 2. run stage 1 on a real model and judge it on a held-out text against the ideal top-k;
+# 3. state the two readings of the stage-2 target on the selected set;
+# 4. say which parameters each stage-2 loss reaches, and for which of two reasons (exercise 4).
+#
+# *Time: about 40 min (stage 1 trains live for about half a minute). Teacher's guide:
+# [docs/teaching.md](../docs/teaching.md).*
 
 # %%
 import inspect
@@ -42,8 +54,10 @@ print(losses.__doc__)
 # | tokens | 16 × 128K per step, 2.1 B | 480 × 128K per step, 943.7 B |
 #
 # The teacher $p_{t,:}$: take the main attention probabilities of query *t*, **sum over heads**, and
-# **L1-normalise** over the keys. The indexer's input is detached, so the language-model loss never
-# reaches it; it learns only to imitate.
+# **L1-normalise** over the keys. In stage 1 the model is frozen and attention is dense, so only the
+# indexer learns. In stage 2 two separations keep the two losses apart: top-k is a discrete choice,
+# so the language-model loss cannot reach the index scores; and the indexer reads `x.detach()`, so
+# its KL loss cannot reach the model (exercise 4 checks both with autograd).
 #
 # ## Math and code: the loss by hand, on toy tensors
 
@@ -199,50 +213,61 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** From the toy `probs` (`[1, H, T, T]`, defined in the *Math and code* section),
-# build the stage-1 target `p` (`[T, T]`) **without** `losses.attention_target`.
+# Exercises 1–3 ask for functions; each check runs yours on attention and scores of its own
+# (batches, one head, a single token), so copying a tensor from above will not do. Do not call
+# `dsa_core.train.losses`, `F.kl_div` or autograd.
+#
+# **Exercise 1.** Write `my_target(probs)`: per-head attention probabilities `[B, H, S, T]` → the
+# stage-1 teacher `p [B, S, T]`.
 
 # %% [answer]
-answer_1 = None
+my_target = None
+
 
 # %% [solution]
-summed_heads = probs[0].sum(0)  # [T, T]
-answer_1 = summed_heads / summed_heads.sum(-1, keepdim=True)
+def my_target(probs):  # noqa: F811 (the student copy holds None here)
+    summed = probs.sum(1)  # [B, S, T]: sum over heads
+    return summed / summed.sum(-1, keepdim=True)  # L1-normalise each query's row
+
 
 # %% [check]
-ex.check_target(answer_1, probs)
+ex.check_target_function(my_target)
 
 # %% [markdown]
-# **Exercise 2.** For the toy index scores `I` and your target, compute the stage-1 loss: the mean
-# over queries of $\mathrm{KL}(p_{t,:} \,\|\, \mathrm{softmax}(I_{t,:}))$ (one number), without
-# `dsa_core.train.losses`.
+# **Exercise 2.** Write `my_kl(scores, p)`: index scores `[B, S, T]` (−inf in the future) and the
+# teacher `p [B, S, T]` → the stage-1 loss, the mean over all B·S query rows of
+# $\mathrm{KL}(p_{t,:} \,\|\, \mathrm{softmax}(I_{t,:}))$, in nats (a 0-d tensor).
 
 # %% [answer]
-answer_2 = None
+my_kl = None
+
 
 # %% [solution]
-p_ex = probs[0].sum(0) / probs[0].sum(0).sum(-1, keepdim=True)  # [T, T]
-log_soft = I[0].log_softmax(-1)  # [T, T]
-terms = p_ex * (p_ex.clamp_min(1e-30).log() - log_soft)
-answer_2 = terms.masked_fill(p_ex == 0, 0).sum(-1).mean()
+def my_kl(scores, p):  # noqa: F811
+    log_q = scores.log_softmax(-1)  # -inf in the future
+    terms = p * (p.clamp_min(1e-30).log() - log_q)  # NaN where p = 0 and log_q = -inf ...
+    return terms.masked_fill(p == 0, 0.0).sum(-1).mean()  # ... but 0·log 0 = 0 by definition
+
 
 # %% [check]
-ex.check_kl(answer_2, I, losses.attention_target(probs))
+ex.check_kl_function(my_kl)
 
 # %% [markdown]
-# **Exercise 3.** For the **last** query row of `I` (`I[0, -1]`, length T) and its target row,
-# give the gradient of that row's KL with respect to its scores, as a tensor of length T. (No
-# autograd: use the formula.)
+# **Exercise 3.** Write `my_grad(scores_row, p_row)`: for ONE query row (length T, −inf in the
+# future) and its teacher row, the gradient of that row's KL with respect to its scores (length T).
+# Use the formula, not autograd.
 
 # %% [answer]
-answer_3 = None
+my_grad = None
+
 
 # %% [solution]
-p_last = losses.attention_target(probs)[0, -1]  # [T]
-answer_3 = I[0, -1].softmax(-1) - p_last
+def my_grad(scores_row, p_row):  # noqa: F811
+    return scores_row.softmax(-1) - p_row  # 0 on the future: softmax 0, p 0
+
 
 # %% [check]
-ex.check_gradient(answer_3, I[0, -1], losses.attention_target(probs)[0, -1])
+ex.check_gradient_function(my_grad)
 
 # %% [markdown]
 # **Exercise 4.** In stage 2 two losses are summed and one backward pass runs
@@ -262,5 +287,14 @@ answer_4 = {"lm_loss": ["model"], "indexer_loss": ["indexer"]}
 ex.check_stage2_gradients(answer_4)
 
 # %% [markdown]
+# ## Takeaways
+#
+# - Stage 1 (dense warm-up): the model is frozen; the indexer learns by KL to the head-summed,
+#   L1-normalised attention. The gradient per row is softmax(I) − p.
+# - Zero-probability keys contribute 0 to the KL: mask them, or 0·log 0 turns the loss into NaN.
+# - The trained indexer is judged on a held-out text by recall against the ideal top-k.
+# - Stage 2 (sparse): two losses, one backward pass; the LM loss trains the model (top-k blocks it
+#   from the indexer) and the KL on $S_t$ trains the indexer (`x.detach()` blocks it from the model).
+#
 # **Next:** 07 · compute and cost. (Or back to 05 to see trained indexers for all 30 layers on your
 # own text.)

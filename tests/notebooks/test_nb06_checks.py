@@ -1,4 +1,6 @@
-"""Notebook 06 checkers: target normalisation, KL direction and reduction, gradient sign."""
+"""Notebook 06 checkers: the stub, each named mistake, the shortcuts (all fail) and the solutions (pass)."""
+
+import math
 
 import torch
 
@@ -7,56 +9,114 @@ from course.checks import nb06
 from dsa_core.train import losses
 
 
-def _toy(T=10):
-    q, k, _ = dsa.toy_qkv(1, T, 4, 64, H_kv=1, seed=0)
-    iq, ik, iw = dsa.toy_indexer_inputs(1, T, 4, 32, seed=0)
-    return dsa.attention_probs(q, k), dsa.index_scores(iq, ik, iw)
+def solution_target(probs):
+    summed = probs.sum(1)  # [B, S, T]: sum over heads
+    return summed / summed.sum(-1, keepdim=True)
 
 
-def test_target():
-    probs, _ = _toy()
-    right = losses.attention_target(probs)
-    assert nb06.check_target(right, probs) and nb06.check_target(right[0], probs)
-    assert nb06.check_target(None, probs).status == "unanswered"
-    assert "L1-normalise" in nb06.check_target(probs[0].sum(0), probs).message
-    assert "max over heads" in nb06.check_target(probs[0].max(0).values, probs).message
-    assert "head 2 alone" in nb06.check_target(probs[0, 2], probs).message
-    assert "shape" in nb06.check_target(right[0, :3], probs).message
+def test_target_function():
+    assert nb06.check_target_function(solution_target)
+    assert nb06.check_target_function(lambda probs: probs.mean(1))  # equal: every head's row sums to 1
+    assert nb06.check_target_function(None).status == "unanswered"
+    named = {
+        "rows sum to H": lambda probs: probs.sum(1),
+        "max over heads": lambda probs: solution_target(probs.max(1, keepdim=True).values),
+        "head 0 alone": lambda probs: probs[:, 0],
+        "over the queries": lambda probs: probs.sum(1) / probs.sum(1).sum(-2, keepdim=True),
+        "softmax of the summed": lambda probs: probs.sum(1)
+        .masked_fill(probs.sum(1) == 0, float("-inf"))
+        .softmax(-1),
+    }
+    for words, fn in named.items():
+        fb = nb06.check_target_function(fn)
+        assert not fb and words in fb.message, (words, fb)
+    library = nb06.check_target_function(losses.attention_target)
+    assert not library and "attention_target" in library.message
+    q, k, _ = dsa.toy_qkv(1, 10, 4, 64, H_kv=1, seed=0)
+    copied = losses.attention_target(dsa.attention_probs(q, k))  # the notebook's own p, copied
+    assert "expected a function" in nb06.check_target_function(copied).message
+    assert "shape" in nb06.check_target_function(lambda probs: copied).message
 
 
-def test_kl():
-    probs, I = _toy()
-    p = losses.attention_target(probs)
-    right = losses.dense_warmup_loss(I, probs)
-    assert nb06.check_kl(right, I, p) and nb06.check_kl(float(right), I, p)
-    assert "sum over the 10 queries" in nb06.check_kl(right * 10, I, p).message
-    log_q = I.log_softmax(-1)
-    reverse = (
-        (log_q.exp() * (log_q - p.clamp_min(1e-30).log())).masked_fill(~torch.isfinite(I), 0).sum(-1).mean()
-    )
-    assert "reverse direction" in nb06.check_kl(reverse, I, p).message
-    cross = -(p * log_q.masked_fill(p == 0, 0)).sum(-1).mean()
-    assert "cross-entropy" in nb06.check_kl(cross, I, p).message
-    assert not nb06.check_kl("0.3", I, p).ok
+def solution_kl(scores, p):
+    log_q = scores.log_softmax(-1)
+    terms = p * (p.clamp_min(1e-30).log() - log_q)
+    return terms.masked_fill(p == 0, 0.0).sum(-1).mean()  # 0·log 0 = 0 by definition
 
 
-def test_gradient():
-    probs, I = _toy()
-    p_row = losses.attention_target(probs)[0, -1]
-    right = I[0, -1].softmax(-1) - p_row
-    assert nb06.check_gradient(right, I[0, -1], p_row)
-    assert "sign is flipped" in nb06.check_gradient(-right, I[0, -1], p_row).message
-    assert "one per key" in nb06.check_gradient(right[:3], I[0, -1], p_row).message
-    row3 = losses.attention_target(probs)[0, 3]  # a short row: future keys must be 0
-    right3 = torch.nan_to_num(I[0, 3].softmax(-1)) - row3
-    assert nb06.check_gradient(right3, I[0, 3], row3)
-    bad = right3.clone()
-    bad[5] = float("nan")
-    assert "NaN" in nb06.check_gradient(bad, I[0, 3], row3).message
+def test_kl_function():
+    assert nb06.check_kl_function(solution_kl)
+    assert nb06.check_kl_function(None).status == "unanswered"
+
+    def unmasked(scores, p):  # NaN from 0·log 0 and 0·(−∞)
+        return (p * (p.log() - scores.log_softmax(-1))).sum(-1).mean()
+
+    def reverse(scores, p):
+        log_q = scores.log_softmax(-1)
+        return (
+            (log_q.exp() * (log_q - p.clamp_min(1e-30).log()))
+            .masked_fill(~torch.isfinite(scores), 0)
+            .sum(-1)
+            .mean()
+        )
+
+    named = {
+        "NaN": unmasked,
+        "reverse direction": reverse,
+        "SUM over queries": lambda s, p: solution_kl(s, p) * s.shape[0] * s.shape[1],
+        "cross-entropy": lambda s, p: -(p * s.log_softmax(-1).masked_fill(p == 0, 0)).sum(-1).mean(),
+        "log base 2": lambda s, p: solution_kl(s, p) / math.log(2),
+    }
+    for words, fn in named.items():
+        fb = nb06.check_kl_function(fn)
+        assert not fb and words in fb.message, (words, fb)
+    for shortcut, words in (
+        (lambda s, p: losses.kl_to_scores(p, s), "kl_to_scores"),
+        (
+            lambda s, p: torch.nn.functional.kl_div(s.log_softmax(-1), p, reduction="sum")
+            / (s.shape[0] * s.shape[1]),
+            "kl_div",
+        ),
+    ):
+        fb = nb06.check_kl_function(shortcut)
+        assert not fb and words in fb.message, (words, fb)
+    assert "expected a function" in nb06.check_kl_function(0.2693).message  # the printed value
+
+
+def solution_grad(scores_row, p_row):
+    return scores_row.softmax(-1) - p_row
+
+
+def test_gradient_function():
+    assert nb06.check_gradient_function(solution_grad)
+    assert nb06.check_gradient_function(None).status == "unanswered"
+    named = {
+        "sign is flipped": lambda s, p: p - s.softmax(-1),
+        "p itself": lambda s, p: p,
+        "softmax(I) alone": lambda s, p: s.softmax(-1),
+    }
+    for words, fn in named.items():
+        fb = nb06.check_gradient_function(fn)
+        assert not fb and words in fb.message, (words, fb)
+
+    def by_autograd(s, p):
+        leaf = s.clone().requires_grad_(True)
+        losses.kl_to_scores(p[None, None], leaf[None, None]).backward()
+        return leaf.grad
+
+    def by_backward(s, p):
+        leaf = s.clone().requires_grad_(True)
+        log_q = leaf.log_softmax(-1)
+        (-(p * log_q.masked_fill(p == 0, 0)).sum()).backward()
+        return leaf.grad
+
+    assert "kl_to_scores" in nb06.check_gradient_function(by_autograd).message
+    assert "backward" in nb06.check_gradient_function(by_backward).message
+    assert "expected a function" in nb06.check_gradient_function(torch.zeros(10)).message
 
 
 def test_stage2_gradient_exercise_is_checked_by_autograd():
-    assert nb06.stage2_gradient_reach() == {"lm_loss": {"model"}, "indexer_loss": {"indexer"}}
+    assert nb06._stage2_gradient_reach() == {"lm_loss": {"model"}, "indexer_loss": {"indexer"}}
     assert nb06.check_stage2_gradients({"lm_loss": ["model"], "indexer_loss": ["indexer"]})
     assert nb06.check_stage2_gradients(None).status == "unanswered"
     both = nb06.check_stage2_gradients({"lm_loss": ["model", "indexer"], "indexer_loss": ["indexer"]})
@@ -64,3 +124,13 @@ def test_stage2_gradient_exercise_is_checked_by_autograd():
     leak = nb06.check_stage2_gradients({"lm_loss": ["model"], "indexer_loss": ["indexer", "model"]})
     assert not leak and "detach" in leak.message
     assert "keys" in nb06.check_stage2_gradients({"lm": ["model"]}).message
+
+
+def test_no_public_answer_helpers():
+    """Only the check_* functions are public in every checker module."""
+    from course.checks import nb01, nb02, nb03, nb04, nb05, nb07
+
+    for module in (nb01, nb02, nb03, nb04, nb05, nb06, nb07):
+        public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        own = [n for n in public if getattr(getattr(module, n), "__module__", "") == module.__name__]
+        assert all(n.startswith("check_") for n in own), (module.__name__, own)
