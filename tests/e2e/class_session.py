@@ -1,0 +1,221 @@
+"""A scripted class session against a real app server: three browser contexts (three students) at once
+paste their own texts, drag k across six values, switch layers, run the whole-model comparison and
+close their tabs, while the server's resident memory is sampled every 0.2 s.
+
+Used by tests/e2e/test_class_load.py (short, at the length CI can afford) and by
+`python benchmarks/app_bench.py --class-session 8192` (the same script at 8,192 tokens).
+Debian's chromium only (never a downloaded browser).
+"""
+
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+]
+GB = 2**30
+CEILING = 4 * GB  # the server-wide resident memory ceiling (docs/app.md)
+TOKEN_LIMITS = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
+TEXT = (ROOT / "assets" / "texts" / "contract.txt").read_text()
+
+
+def rss(pid):
+    """Resident bytes of a process now (0 once it is gone)."""
+    try:
+        return int(open(f"/proc/{pid}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+class Sampler:
+    """Samples a process's resident size in a thread: .peak since start or the last reset()."""
+
+    def __init__(self, pid, period=0.2):
+        self.pid, self.period, self.peak, self.stop = pid, period, 0, threading.Event()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop.wait(self.period):
+            self.peak = max(self.peak, rss(self.pid))
+
+    def reset(self):
+        self.peak = rss(self.pid)
+
+
+def start_server(log_path, env=None):
+    """`streamlit run app.py` on a free local port -> (Popen, url). Stop it with stop_server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+    ]
+    cmd += ["--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false"]
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError(f"streamlit did not start; see {log_path}")
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_idle(page, timeout_s):
+    """Until the script run is over (Streamlit's status widget gone); raises on a freeze or an error."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_s * 1000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def _all(pages, action, timeout_s, log, name):
+    """Do action(page) in every tab (the server works on them at once), then wait for every tab."""
+    t = time.perf_counter()
+    for p in pages:
+        action(p)
+    saw_queue = False
+    for p in pages:
+        saw_queue |= p.get_by_text(re.compile("Waiting for \\d+ other student")).count() > 0
+        wait_idle(p, timeout_s)
+    log.append({"step": name, "seconds": round(time.perf_counter() - t, 2), "saw_queue_note": saw_queue})
+
+
+def _set_k(value):
+    def act(page):
+        box = page.get_by_role("spinbutton", name=re.compile("tokens kept per query"))
+        box.fill(str(value))
+        box.press("Enter")
+
+    return act
+
+
+def _paste(text):
+    def act(page):
+        box = page.get_by_role("textbox", name="Text to analyse")
+        box.fill(text)
+        box.press("Control+Enter")
+
+    return act
+
+
+def _token_limit(n):
+    def act(page):
+        slider = page.get_by_role("slider", name=re.compile("Token limit"))
+        slider.focus()
+        slider.press("Home")
+        for _ in range(TOKEN_LIMITS.index(n)):
+            slider.press("ArrowRight")
+
+    return act
+
+
+def _layer(key):
+    def act(page):
+        slider = page.get_by_role("slider", name=re.compile("^Layer"))
+        slider.focus()
+        slider.press(key)
+
+    return act
+
+
+def _run_twice(page):
+    page.get_by_role("button", name=re.compile("Run the model twice")).click()
+
+
+def class_session(url, pid, browser, tokens=512, ks=None, timeout_s=600, settle_s=30):
+    """Run the class session in `browser` (a Playwright Browser); -> report dict (per-step seconds,
+    peak and final resident bytes of the server process `pid`)."""
+    from playwright.sync_api import expect
+
+    ks = ks or [8, 32, 128, max(1, tokens // 4), max(1, tokens // 2), tokens]
+    sampler, log = Sampler(pid), []
+    report = {"tokens": tokens, "ks": ks, "ceiling_bytes": CEILING, "steps": log}
+    warm = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = warm.new_page()
+    page.goto(url)
+    expect(page.get_by_text(re.compile(r"^Query \d+ "))).to_be_visible(timeout=timeout_s * 1000)
+    warm.close()
+    report["rss_after_first_page"] = rss(pid)
+    sampler.reset()
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(3)]
+    pages = [c.new_page() for c in contexts]
+    _all(pages, lambda p: p.goto(url), timeout_s, log, "open the page")
+    texts = iter(f"Student {name}: " + TEXT * (1 + tokens // 2000) for name in "ABC")
+    _all(pages, lambda p: _paste(next(texts))(p), timeout_s, log, "paste a text")
+    if tokens != 512:
+        _all(pages, _token_limit(tokens), timeout_s, log, f"token limit {tokens}")
+    for k in ks:
+        _all(pages, _set_k(k), timeout_s, log, f"k = {k}")
+    _all(pages, _layer("ArrowRight"), timeout_s, log, "layer 11")
+    _all(pages, _layer("Home"), timeout_s, log, "layer 0")
+    _all(pages, _set_k(64), timeout_s, log, "k = 64")
+    _all(pages, _run_twice, timeout_s, log, "run the model twice")
+    for p in pages:
+        expect(p.get_by_text("Mean KL over the text")).to_be_visible(timeout=timeout_s * 1000)
+    report["peak_rss_bytes"] = sampler.peak
+    report["rss_before_close"] = rss(pid)
+    for c in contexts:
+        c.close()
+    deadline = time.time() + settle_s
+    while time.time() < deadline and rss(pid) > report["rss_after_first_page"] + 0.25 * GB:
+        time.sleep(1)
+    report["rss_after_close"] = rss(pid)
+    report["seconds_to_settle"] = round(settle_s - max(0.0, deadline - time.time()), 1)
+    sampler.stop.set()
+    return report
+
+
+def run_with_server(tokens, browser=None, log_path=None):
+    """Start a server, run the class session at `tokens` (in `browser`, or a chromium launched here),
+    stop the server; -> report."""
+    log_path = log_path or ROOT / "test-results" / f"class-session-{tokens}.log"
+    pathlib.Path(log_path).parent.mkdir(exist_ok=True)
+    proc, url = start_server(log_path)
+    timeout_s = 900 if tokens > 2048 else 300
+    try:
+        if browser is not None:
+            return class_session(url, proc.pid, browser, tokens, timeout_s=timeout_s)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            own = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                return class_session(url, proc.pid, own, tokens, timeout_s=timeout_s)
+            finally:
+                own.close()
+    finally:
+        stop_server(proc)
