@@ -1,13 +1,17 @@
 """Checkers for notebook 07, compute and cost."""
 
+from dataclasses import replace
+
 from course.feedback import as_number, close, correct, not_answered, wrong
 from dsa_core.cost import flops as cost
 from dsa_core.cost import prices as cost_api
 
 
-def check_decode_ratio(answer, L=131072, shape=cost.V32_MQA):
-    """Exercise 1: dense ÷ DSA FLOPs of one decode step at context L, one layer, MLA in MQA mode."""
-    name = "Exercise 1 (decode at 128K)"
+def check_decode_ratio(answer, L=65536, k=512):
+    """Exercise 1: dense ÷ DSA FLOPs of one decode step at context L with budget k, one layer, MLA in
+    MQA mode (a case the notebook does not print: it prints k = 2048 at 1K, 2K, 8K and 128K)."""
+    name = "Exercise 1 (decode at 64K, k = 512)"
+    shape = replace(cost.V32_MQA, index_topk=k)
     if answer is None:
         return not_answered(name)
     x = as_number(answer)
@@ -31,6 +35,23 @@ def check_decode_ratio(answer, L=131072, shape=cost.V32_MQA):
         )
     if close(x, cost.asymptotic_ratio(shape, shape), 2e-3):
         return wrong(name, f"{x:.1f} = A / I is the limit for L → ∞; at L = {L:,} the A·k term still counts.")
+    k0 = replace(shape, index_topk=2048)
+    if close(
+        x,
+        cost.dense_cost(k0, L, "decode")["total_flops"] / cost.dsa_cost(k0, L, "decode")["total_flops"],
+        2e-3,
+    ):
+        return wrong(name, f"{x:.2f} uses k = 2048; the question sets k = {k}.")
+    A, I = (
+        2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim),
+        2 * shape.index_n_heads * shape.index_head_dim,
+    )
+    if close(x, A * L / (I / 2 * L + A * k), 2e-3):
+        return wrong(
+            name,
+            f"{x:.2f} counts the indexer's multiply-adds but the attention's FLOPs: "
+            "use 2 FLOPs per multiply-add for both.",
+        )
     return wrong(
         name,
         f"{x:.2f} is not it: dense = A·L, DSA = I·L + A·k, with A = 2·128·(576+512) and "
@@ -38,9 +59,11 @@ def check_decode_ratio(answer, L=131072, shape=cost.V32_MQA):
     )
 
 
-def check_crossover(answer, shape=cost.V32_MQA):
-    """Exercise 2: the context length beyond which one decode step costs fewer FLOPs with DSA."""
-    name = "Exercise 2 (crossover)"
+def check_crossover(answer, k=512):
+    """Exercise 2: the context length beyond which one decode step costs fewer FLOPs with DSA, for a
+    budget k the notebook does not compute (it prints the crossover for k = 2048)."""
+    name = "Exercise 2 (crossover at k = 512)"
+    shape = replace(cost.V32_MQA, index_topk=k)
     if answer is None:
         return not_answered(name)
     x = as_number(answer)
@@ -57,6 +80,16 @@ def check_crossover(answer, shape=cost.V32_MQA):
         return wrong(
             name, f"{x:.0f} = k ignores the indexer: below t* DSA pays I·t on top of full attention."
         )
+    if abs(x - cost.crossover_token(cost.V32_MQA, cost.V32_MQA)) <= 1:
+        return wrong(
+            name, f"{x:,.0f} is the crossover for k = 2048 printed above; the question sets k = {k}."
+        )
+    A, I = (
+        2 * shape.n_heads * (shape.qk_head_dim + shape.v_head_dim),
+        2 * shape.index_n_heads * shape.index_head_dim,
+    )
+    if abs(x - A * k / I) <= 1:
+        return wrong(name, f"{x:,.0f} = A·k / I: solve A·t = I·t + A·k, which gives t = A·k / (A − I).")
     return wrong(name, f"{x:,.0f} is not it: solve A·t = I·t + A·k for t.")
 
 
