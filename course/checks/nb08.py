@@ -1,0 +1,166 @@
+"""Checkers for notebook 08, the DSA family: block top-n by hand, pooled keys, the saving of compressed
+keys, and choosing the computing layers from the overlap heatmap."""
+
+import torch
+
+from course.feedback import as_number, as_tensor, check_function, correct, not_answered, wrong
+from dsa_core import family
+from dsa_core.cost import flops
+from dsa_core.topk import select_topk
+
+
+def _positions(idx):
+    return sorted(int(i) for i in torch.as_tensor(idx).reshape(-1) if int(i) >= 0)
+
+
+def check_block_row(answer, scores_row, t, b, n):
+    """Exercise 1: the token positions block top-n keeps for query t (max pooling, own block kept)."""
+    name = "Exercise 1 (block top-n by hand)"
+    if answer is None:
+        return not_answered(name)
+    x = as_tensor(answer, torch.int64)
+    if x is None or x.dim() != 1:
+        return wrong(name, "expected a list of token positions, e.g. [0, 1, 2, 3].")
+    got = sorted(int(i) for i in x if int(i) >= 0)
+    row = scores_row.reshape(-1)[: t + 1].reshape(1, 1, -1).float()  # one query at position t: keys 0 … t
+    right = _positions(family.block_topn(row, b, n)[0, 0])
+    if got == right:
+        return correct(
+            name,
+            f"{right}: the own block {t // b} (only its positions ≤ {t}), then the best other "
+            f"block by its maximum score. {len(right)} positions, budget n·b = {n * b}.",
+        )
+    if any(p > t for p in got):
+        return wrong(name, f"position {max(got)} is after the query ({t}): the own block keeps only 0 … {t}.")
+    tokens = _positions(select_topk(row, n * b)[0, 0])
+    mistakes = {
+        "these are the best single tokens (token top-k), not whole blocks: pool each block first.": tokens,
+        "this ranks blocks by their mean score; block top-n here pools with the maximum.": _positions(
+            family.block_topn(row, b, n, "mean")[0, 0]
+        ),
+        f"the query's own block ({t // b}) must always be kept, plus the n − 1 best others.": _positions(
+            family.block_topn(row, b, n, local=False)[0, 0]
+        ),
+    }
+    for message, positions in mistakes.items():
+        if got == positions and positions != right:
+            return wrong(name, message)
+    return wrong(name, f"pool each block of {b} scores with max, keep block {t // b} and the best other.")
+
+
+def _key_cases():
+    g = torch.Generator().manual_seed(8)
+    cases = []
+    for B, T, d, c in ((1, 8, 4, 4), (2, 10, 3, 4), (1, 9, 5, 2), (1, 5, 2, 1)):
+        k = torch.randn(B, T, d, generator=g)
+        G = T // c
+        mistakes = {
+            "sum, not mean: a pooled key is the average of its c keys.": k[:, : G * c]
+            .reshape(B, G, c, d)
+            .sum(2),
+            "groups are c consecutive tokens (reshape T into [T // c, c]), not every c-th token.": (
+                k[:, : G * c].reshape(B, c, G, d).mean(1)
+            ),
+        }
+        cases.append(
+            {
+                "args": (k, c),
+                "right": family.compress_keys(k, c),
+                "label": f"k of shape {tuple(k.shape)}, c = {c}",
+                "mistakes": mistakes,
+            }
+        )
+    return cases
+
+
+def check_compress_keys(fn):
+    """Exercise 2: my_compress_keys(k [B,T,d], c) -> [B, T // c, d], run on the checker's own inputs."""
+    name = "Exercise 2 (pooled keys)"
+    if callable(fn):  # the commonest mistake changes the shape, so it is named before the value check
+        k = torch.randn(1, 10, 3, generator=torch.Generator().manual_seed(0))
+        try:
+            out = as_tensor(fn(k, 4))
+        except Exception:  # reported by check_function below
+            out = None
+        if out is not None and tuple(out.shape) == (1, 3, 3):
+            return wrong(
+                name,
+                "10 tokens, c = 4 gives 2 pooled keys, not 3: the partial last group has no pooled key "
+                "yet (it would mix in tokens that come later). Keep T // c groups.",
+            )
+    return check_function(
+        name,
+        fn,
+        _key_cases(),
+        forbidden={"family.compress_keys": family.compress_keys},
+        signature="my_compress_keys(k, c)",
+        done="matches family.compress_keys on four shapes, including a partial last group and c = 1.",
+    )
+
+
+def indexer_prefill_flops(shape, L, c):
+    """Indexer score FLOPs of a whole L-token prefill, one layer, with keys pooled by c (cost model)."""
+    return 2 * flops.variant_cost(shape, L, "compressed", c=c)["indexer/qk_macs"]
+
+
+def check_compressed_saving(answer, shape, L=8192, c=4):
+    """Exercise 3: the indexer's score FLOPs of an L-token prefill, one layer, with compressed keys."""
+    name = "Exercise 3 (what c = 4 saves)"
+    if answer is None:
+        return not_answered(name)
+    x = as_number(answer)
+    if x is None:
+        return wrong(name, f"expected one number, got {type(answer).__name__}.")
+    I = 2 * shape.index_n_heads * shape.index_head_dim
+    pairs = L * (L + 1) // 2
+    right = indexer_prefill_flops(shape, L, c)
+    if abs(x - right) <= 1e-6 * right:
+        return correct(
+            name, f"{right:,.0f} FLOPs = I · L(L+1)/2 / c with I = {I}: {c}× less than token top-k."
+        )
+    mistakes = {
+        "that is token top-k's count: each query scores only (t+1)/c pooled keys.": I * pairs,
+        "a causal prefill scores L(L+1)/2 pairs, not L².": I * L * L / c,
+        "only the keys are pooled, not the queries: divide by c once.": I * pairs / c**2,
+        "count 2 FLOPs per multiply-add: I = 2·H·d.": I / 2 * pairs / c,
+    }
+    for message, value in mistakes.items():
+        if abs(x - value) <= 1e-3 * value:
+            return wrong(name, message)
+    return wrong(name, f"{x:,.0f} is not it: I = 2·H·d per (query, pooled key) pair, L(L+1)/2 pairs, ÷ c.")
+
+
+def check_computing_layers(answer, overlap, n):
+    """Exercise 4: n computing layers chosen from a measured [L, L] overlap; judged by coverage."""
+    name = "Exercise 4 (which layers compute)"
+    if answer is None:
+        return not_answered(name)
+    x = as_tensor(answer, torch.int64)
+    L = len(overlap)
+    if x is None or x.dim() != 1:
+        return wrong(name, "expected a list of layer numbers, e.g. [0, 5, 11, 20].")
+    chosen = [int(i) for i in x]
+    if len(set(chosen)) != len(chosen):
+        return wrong(name, "a layer is listed twice.")
+    if any(i < 0 or i >= L for i in chosen):
+        return wrong(name, f"layers are numbered 0 … {L - 1}.")
+    if 0 not in chosen:
+        return wrong(name, "layer 0 must compute: no earlier layer has a top-k to lend it.")
+    if len(chosen) != n:
+        return wrong(name, f"choose exactly {n} computing layers (you chose {len(chosen)}).")
+    ov = [[float(v) for v in row] for row in overlap]
+    mine = family.coverage(ov, chosen)
+    uniform = family.coverage(ov, family.every_r(L, -(-L // n))[:n])
+    best = family.coverage(ov, family.by_overlap(ov, n))
+    if mine + 1e-9 >= uniform:
+        return correct(
+            name,
+            f"{sorted(chosen)} keeps {mine:.1%} of each layer's own top-k on average (every {-(-L // n)}th "
+            f"layer: {uniform:.1%}; the greedy choice {best:.1%}). A new computing layer pays off where "
+            "the heatmap's blocks along the diagonal break.",
+        )
+    return wrong(
+        name,
+        f"{sorted(chosen)} keeps {mine:.1%} on average, less than simply every {-(-L // n)}th layer "
+        f"({uniform:.1%}). Put computing layers where a layer overlaps little with the ones above it.",
+    )

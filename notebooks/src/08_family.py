@@ -1,0 +1,260 @@
+# Source of notebooks/08_family.ipynb; edit here, then run: python scripts/make_notebooks.py
+# %% [markdown]
+# # 08 · The DSA family: blocks, compressed keys, shared indices
+#
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
+# model → 06 training the indexer → 07 compute and cost → **08 the DSA family**.*
+#
+# DeepSeek-V3.2-Exp's recipe, *a small indexer scores every earlier token, top-k keeps the best k*,
+# has relatives. Public sources describe three changes to it:
+#
+# - **Block top-n** (as described for MiniMax-M3's MSA in ggml-org/llama.cpp#24908): the index
+#   scores are max-pooled over blocks of keys, whole blocks are kept, and the query's own block is
+#   always among them.
+# - **Compressed keys** (DeepSeek-V4's CSA, ggml-org/llama.cpp#24162; a Qwen QSA design,
+#   sgl-project/sglang-jax#1674): the indexer scores keys pooled over groups of c tokens, so it does
+#   c times less work; only complete groups are scored, the query's own partial group is kept.
+# - **Shared indices** (GLM-5.2's IndexShare, ikawrakow/ik_llama.cpp#2063; IndexCache, THUDM/IndexCache,
+#   arXiv 2603.12201): only some layers compute a top-k, the next layers reuse it.
+#
+# Here each is **the mechanism scaled to our host** (SmolLM2-135M, 30 layers, the shipped trained
+# indexers, budget k tokens), not a reproduction of those models: their budgets, head counts,
+# kernels and training differ. Every member returns token positions `[B, S, K]` with −1 for empty
+# slots, so `sparse_attention`, the recall metric and the model's plug-in point run unchanged.
+#
+# **Objectives.** After this notebook you can
+#
+# 1. run block top-n by hand and say how it differs from token top-k (exercise 1);
+# 2. pool keys for the compressed indexer without looking into the future (exercise 2) and predict
+#    what it saves (exercise 3);
+# 3. read a layer × layer overlap heatmap and choose which layers should compute (exercise 4);
+# 4. compare the members on one text: recall, perplexity, and the cost model's savings.
+#
+# *Time: about 30 min. Sources and the measured table: [docs/family.md](../docs/family.md).*
+
+# %%
+import pathlib
+
+import torch
+
+import dsa_core as dsa
+from course import setup_notebook
+from course.checks import nb08 as ex
+from dsa_core import family, viz
+from dsa_core.analysis import family as fa
+from dsa_core.analysis.trace import encode, trace_layers
+from dsa_core.cost import flops
+from dsa_core.host.indexers import load_with_indexers
+from dsa_core.indexer import index_scores
+from dsa_core.metrics import oracle_topk
+from dsa_core.toy import toy_indexer_inputs
+from dsa_core.viz import family as vf
+
+setup_notebook(seed=0)
+
+# %% [markdown]
+# ## 1. Block top-n
+#
+# With index scores $I_{t,s}$ and blocks of $b$ keys, each block gets one score and whole blocks
+# are kept:
+#
+# $$J_{t,j} = \max_{s \in \text{block } j} I_{t,s}, \qquad
+#   S_t = \text{own block} \;\cup\; \text{Top-}(n-1)_j\, J_{t,j}, \qquad n \cdot b = k.$$
+#
+# `max` keeps a block whose single best key is strong; `mean` would average it away. A kernel
+# then reads contiguous keys. With $b = 1$ (and no forced own block) it *is* token top-k:
+
+# %%
+q, k, w = toy_indexer_inputs()
+scores = index_scores(q, k, w)  # [B, T, T]
+print("scores", tuple(scores.shape))
+assert torch.equal(family.block_topn(scores, 1, 8, local=False), family.token_topk(scores, 8))
+picks = {
+    "token top-8": family.token_topk(scores, 8)[0, -1],
+    "block top-2 (b = 4)": family.block_topn(scores, 4, 2)[0, -1],
+    "block top-4 (b = 2)": family.block_topn(scores, 2, 4)[0, -1],
+}
+vf.pick_rows(picks, scores.shape[1] - 1)
+
+# %% [markdown]
+# **Exercise 1.** One query at position t = 9 sees keys 0 … 9 with the index scores below
+# (keys 10 and 11 are in its future). Blocks of b = 4 keys, n = 2 blocks (k = 8), max pooling, the
+# own block always kept. Which token positions does it keep? A list, in any order.
+
+# %%
+row = torch.tensor([0.5, 3.0, 0.1, 0.2, 1.0, 1.1, 1.2, 1.3, 0.3, 0.0, float("-inf"), float("-inf")])
+row
+
+# %% [answer]
+answer_1 = None
+
+# %% [solution]
+answer_1 = [8, 9, 0, 1, 2, 3]  # own block 2 (8, 9; 10 and 11 are future) + block 0 (its max 3.0 wins)
+
+# %% [check]
+ex.check_block_row(answer_1, row, t=9, b=4, n=2)
+
+# %% [markdown]
+# ## 2. Compressed keys
+#
+# The indexer scores pooled keys $\bar k_g = \frac1c \sum_{s \in g} k_s$ instead of every key:
+#
+# $$\bar I_{t,g} = \sum_j w_{t,j}\,\mathrm{ReLU}(q_{t,j} \cdot \bar k_g)
+#   \quad\text{for complete groups } g < \lfloor (t+1)/c \rfloor .$$
+#
+# A group is scored once all its c tokens are in the past (a pooled key that mixed in a later
+# token would leak the future). The query's own, still-filling group is always kept, then the best
+# k/c complete groups, expanded back to tokens.
+#
+# **Exercise 2.** Write `my_compress_keys(k, c)`: `k [B, T, d]` → `[B, T // c, d]`, the mean of each
+# complete group of c consecutive keys. The check runs it on its own inputs (and notices a call to
+# `family.compress_keys`).
+
+# %% [answer]
+my_compress_keys = None
+
+
+# %% [solution]
+def my_compress_keys(k, c):  # noqa: F811 (the student copy holds None here)
+    B, T, d = k.shape
+    G = T // c  # complete groups only
+    return k[:, : G * c].reshape(B, G, c, d).mean(2)
+
+
+# %% [check]
+ex.check_compress_keys(my_compress_keys)
+
+# %% [markdown]
+# With c = 1 the pooled keys are the keys, and compressed selection is token top-k again:
+
+# %%
+assert torch.equal(family.compressed_topk(q, k, w, 1, 8), family.token_topk(scores, 8))
+family.compressed_topk(q, k, w, 4, 8)[0, -1]
+
+# %% [markdown]
+# **Exercise 3.** The host's indexer has H = 4 heads of d = 64, so one (query, key) score costs
+# I = 2·H·d FLOPs (notebook 07). How many indexer score FLOPs does a causal prefill of L = 8,192
+# tokens cost in one layer with compressed keys, c = 4? One number.
+
+# %%
+shape = flops.SMOLLM2  # the host model with its indexer shape
+print(shape)
+
+# %% [answer]
+answer_3 = None
+
+# %% [solution]
+I, L = 2 * 4 * 64, 8192
+answer_3 = I * L * (L + 1) / 2 / 4
+
+# %% [check]
+ex.check_compressed_saving(answer_3, shape)
+
+# %% [markdown]
+# ## 3. Shared indices, and why they work
+#
+# Now the real model. One dense run gives every layer's attention input, each layer's trained
+# indexer ranks its keys, and we measure how alike two layers' top-k sets are (Jaccard overlap
+# $|A \cap B| / |A \cup B|$, averaged over the queries that see more than k keys).
+
+# %%
+loaded, note = load_with_indexers()
+model, n_layers = loaded.model, len(loaded.model.layers)
+print(loaded.name, "·", note)
+texts = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
+text = (texts / "contract.txt").read_text(encoding="utf-8")
+ids = encode(loaded, text, 512).ids
+K = 32
+ranked = fa.ranked_all_layers(model, ids, K)  # [L, T, K]
+token_by_layer = fa.take(ranked, K)
+overlap = family.layer_overlap(token_by_layer)
+vf.overlap_heatmap(overlap, computing=family.every_r(n_layers, 4))
+
+# %% [markdown]
+# Bright squares along the diagonal are runs of layers that pick nearly the same keys: one top-k
+# could serve the whole run. Where the pattern breaks, a layer should compute its own. GLM-5.2 uses
+# a fixed rule (every 4th layer, ikawrakow/ik_llama.cpp#2063); IndexCache reports that adjacent
+# layers share 70–100 % of their picks and keeps 1/4 of the indexers, choosing them by a greedy
+# search on LM loss (THUDM/IndexCache README). Here we score a choice by **coverage**: the mean, over
+# layers, of the overlap between a layer's own top-k and the one it reuses.
+#
+# **Exercise 4.** Read the heatmap and choose 8 computing layers (layer 0 must be one: nothing
+# before it has a top-k to lend). The check accepts any choice at least as good as "every 4th
+# layer" and prints how it compares with a greedy search.
+
+# %% [answer]
+answer_4 = None
+
+# %% [solution]
+answer_4 = family.by_overlap(overlap.tolist(), 8)  # greedy; reading the heatmap by eye also works
+
+# %% [check]
+ex.check_computing_layers(answer_4, overlap, 8)
+
+# %% [markdown]
+# ## 4. The members side by side on one layer
+#
+# Recall is the share of the layer's dense attention (mean of heads) inside each selection, over the
+# queries that see more than k keys; the ideal top-k is the ceiling for k keys. The compressed member
+# runs with **today's indexer weights, trained on single tokens, not on pooled keys**: its loss here
+# is partly a training gap (docs/family.md shows a stage-1 run for pooled keys).
+
+# %%
+layer = 10
+rec = trace_layers(loaded, ids, [layer])[1][layer]
+members = fa.members(K, block=K // 16 or 1, compress=4, every=4)
+picks = fa.member_picks(model.layers[layer].self_attn.indexer, rec.x, members, K, token_by_layer, layer)
+picks = {"ideal top-k": oracle_topk(rec.dense_mean, K), **picks}
+recall = fa.recall_table(rec.dense_mean, picks, K)
+vf.member_bars({n: r for n, r in recall.items() if n != "ideal top-k"}, ideal=recall["ideal top-k"])
+
+# %%
+ppl = fa.perplexities(model, ids, K, members)
+for name, p in ppl.items():
+    print(f"{name:>16}: perplexity {p:7.3f}  ({100 * (p / ppl['dense'] - 1):+.2f} % vs dense)")
+
+# %% [markdown]
+# ## 5. The cost lab: what each member saves as the context grows
+#
+# The same cost model as notebook 07 (`dsa_core.cost.flops.variant_cost`), whole prefill, one layer
+# on average. Attention work is the same for every member (each attends to k tokens); the indexer's
+# O(L²) part is what changes.
+
+# %%
+host = fa.host_shape(model, 2048)
+lengths = [2**p for p in range(11, 19)]  # 2K … 256K
+kw = {"token top-k": {}, "compressed keys": {"c": 4}, "shared indices": {"share": 8 / 30}}
+series = {
+    name: [2 * flops.variant_cost(host, L, name.split()[0], **a)["indexer/qk_macs"] / L for L in lengths]
+    for name, a in kw.items()
+}
+series["attention (every member)"] = [
+    2 * flops.variant_cost(host, L)["attention/core_macs"] / L for L in lengths
+]
+viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="indexer vs attention, k = 2048")
+
+# %% [markdown]
+# At long context the indexer dominates. IndexCache measured the indexer at **81 % of prefill
+# time at 200K tokens** on its 30B DSA model (THUDM/IndexCache README, H100); that is a timing of
+# the whole prefill. The cost model below gives the indexer's share of the attention FLOPs only
+# (indexer + core attention, projections and MLPs left out), for our host shape and for
+# DeepSeek-V3.2 671B, so read it as the same trend, not the same number.
+
+# %%
+for label, s in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mode)", flops.V32_MHA)):
+    for L in (8192, 65536, 200_000):
+        shares = {n: flops.indexer_share(s, L, n.split()[0], **a) for n, a in kw.items()}
+        print(f"{label:>26}, L = {L:>7,}: " + ", ".join(f"{n} {v:.0%}" for n, v in shares.items()))
+
+# %% [markdown]
+# ## Takeaways
+#
+# - Every member keeps **k token positions** per query; they differ in how those are found.
+# - **Blocks** rank by a pooled score (max keeps a single strong key visible) and hand the kernel
+#   contiguous keys; the indexer still scores every key.
+# - **Compressed keys** cut the indexer's work and its key cache by c; they need an indexer trained
+#   for pooled keys, and causality is kept by scoring complete groups only.
+# - **Shared indices** cut the indexer's work by the share of layers that compute; the overlap
+#   heatmap shows where that is cheap in recall, and choosing by measured overlap beats a fixed
+#   stride when the layers' patterns are uneven.
+# - The app's **Family** page runs all of this on your own text.

@@ -1,0 +1,78 @@
+"""Notebook 08 checkers: the solution passes, the stub is unanswered, and each named mistake gets its
+own message (block top-n by hand, pooled keys, the saving of c = 4, choosing the computing layers)."""
+
+import torch
+
+from course.checks import nb08
+from dsa_core import family
+from dsa_core.cost import flops
+
+ROW = torch.tensor([0.5, 3.0, 0.1, 0.2, 1.0, 1.1, 1.2, 1.3, 0.3, 0.0, 0.0, 0.0])  # 12 keys, query t = 9
+
+
+def _row():
+    s = ROW.clone()
+    s[10:] = float("-inf")  # keys after the query
+    return s
+
+
+def test_block_row():
+    s = _row()
+    right = [8, 9, 0, 1, 2, 3]  # own block 2 (only 8, 9 visible) + block 0 (max 3.0)
+    assert nb08.check_block_row(sorted(right), s, t=9, b=4, n=2)
+    assert nb08.check_block_row(None, s, 9, 4, 2).status == "unanswered"
+    assert "mean" in nb08.check_block_row([8, 9, 4, 5, 6, 7], s, 9, 4, 2).message
+    assert "after the query" in nb08.check_block_row([8, 9, 10, 11, 0, 1], s, 9, 4, 2).message
+    local = nb08.check_block_row([0, 1, 2, 3, 4, 5, 6, 7], s, 9, 4, 2)
+    assert not local and "own block" in local.message
+
+
+def test_block_row_token_topk_mistake_is_named():
+    s = _row()
+    tokens = sorted(int(i) for i in family.token_topk(s.reshape(1, 1, -1), 8)[0, 0] if i >= 0)
+    assert "token top-k" in nb08.check_block_row(tokens, s, 9, 4, 2).message
+
+
+def _solution(k, c):
+    B, T, d = k.shape
+    G = T // c
+    return k[:, : G * c].reshape(B, G, c, d).mean(2)
+
+
+def test_compress_keys():
+    assert nb08.check_compress_keys(_solution)
+    assert nb08.check_compress_keys(None).status == "unanswered"
+    assert (
+        "partial"
+        in nb08.check_compress_keys(
+            lambda k, c: torch.nn.functional.pad(k, (0, 0, 0, -(-k.shape[1] // c) * c - k.shape[1]))
+            .reshape(k.shape[0], -1, c, k.shape[2])
+            .mean(2)
+        ).message
+    )
+    assert "sum, not mean" in nb08.check_compress_keys(lambda k, c: _solution(k, c) * c).message
+    assert "calls" in nb08.check_compress_keys(family.compress_keys).message
+    assert "ZeroDivisionError" in nb08.check_compress_keys(lambda k, c: 1 / 0).message
+
+
+def test_compressed_saving():
+    shape = flops.SMOLLM2
+    L, I = 8192, 2 * shape.index_n_heads * shape.index_head_dim
+    right = I * L * (L + 1) / 2 / 4
+    assert nb08.check_compressed_saving(right, shape)
+    assert nb08.check_compressed_saving(None, shape).status == "unanswered"
+    assert "token top-k" in nb08.check_compressed_saving(I * L * (L + 1) / 2, shape).message
+    assert "L²" in nb08.check_compressed_saving(I * L * L / 4, shape).message
+    assert "divide by c once" in nb08.check_compressed_saving(I * L * (L + 1) / 2 / 16, shape).message
+    assert not nb08.check_compressed_saving("a lot", shape)
+
+
+def test_computing_layers():
+    # layers 0-3 agree, 4-7 agree: a second computing layer at 4 keeps everything
+    ov = [[1.0 if (i < 4) == (j < 4) else 0.2 for j in range(8)] for i in range(8)]
+    assert nb08.check_computing_layers([0, 4], ov, 2)
+    assert nb08.check_computing_layers(None, ov, 2).status == "unanswered"
+    assert "layer 0" in nb08.check_computing_layers([1, 4], ov, 2).message
+    assert "exactly 2" in nb08.check_computing_layers([0, 3, 4], ov, 2).message
+    assert "twice" in nb08.check_computing_layers([0, 0], ov, 2).message
+    assert "less than simply" in nb08.check_computing_layers([0, 1], ov, 2).message
