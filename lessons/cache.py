@@ -169,24 +169,18 @@ def ranks(text, layer, max_tokens, head=None):
     }
 
 
-def _own(v):
-    """Bytes a LayerView owns: its per-query numbers (its maps and picks are views of other entries)."""
-    return budget.nbytes([v.recall, v.overlap, v.counts])
-
-
 def view(text, layer, max_tokens, k, head):
-    """LayerView at budget k: picks sliced from the rankings, recall, overlap, counts ([T] each)."""
+    """LayerView at budget k: picks sliced from the rankings; recall, overlap and counts ([T] each) are
+    cached, the view itself is assembled on every call (so no cache entry keeps an old trace alive)."""
     from dsa_core.analysis import views
 
     rec = trace(text, layer, max_tokens)[1]
     head = None if rec.dense_probs is None else head
     r = ranks(text, layer, max_tokens, head)
-    return _cached(
-        "view",
-        (text, layer, max_tokens, k, head),
-        lambda _: views.layer_view(rec, k, head, ranks=r, sparse=False),
-        size=_own,
+    numbers = _cached(
+        "view", (text, layer, max_tokens, k, head), lambda _: views.layer_numbers(rec, k, head, r)
     )
+    return views.layer_view(rec, k, head, ranks=r, sparse=False, numbers=numbers)
 
 
 def base_maps(text, layer, max_tokens, head, how, zoom):

@@ -77,13 +77,11 @@ def sparse_rows(rec, picks, s0, s1, head=None):
 
 
 @torch.no_grad()
-def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True):
-    """A LayerTrace (dsa_core.analysis.trace) re-selected at budget k -> LayerView. No model run.
-    ranks: rank_all(rec, head) when cached by the caller (then any k is a slice). sparse: also compute
-    the [T,K] sparse attention (notebooks; the app pools it block by block instead, see pick_maps)."""
+def layer_numbers(rec, k, head=None, ranks=None, seed=0):
+    """The per-query numbers of a view at budget k: {"recall": {method: [T]}, "overlap": [T], "counts": [T]}.
+    Fresh arrays of size T only (a cache may keep them without keeping the trace alive)."""
     T = len(rec.tokens)
     k = int(min(max(1, k), T))
-    head = None if rec.dense_probs is None else head
     dense = dense_of(rec, head)  # [T,T]
     ranks = ranks or rank_all(rec, head, seed)
     picks = {name: rk.picks(r, k) for name, r in ranks.items()}  # views [T,k]
@@ -99,31 +97,39 @@ def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True):
         overlap[s0:s1] = _np(topk_overlap(blk["DSA indexer"], blk["ideal top-k"]))
         ind = blk["DSA indexer"].flatten()
         counts += np.bincount(ind[ind >= 0].numpy(), minlength=T)
+    return {"recall": recall, "overlap": overlap, "counts": counts.astype(np.float32)}
+
+
+def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True, numbers=None):
+    """A LayerTrace (dsa_core.analysis.trace) re-selected at budget k -> LayerView. No model run.
+    ranks: rank_all(rec, head) when cached by the caller (then any k is a slice); numbers:
+    layer_numbers(...) when cached. sparse: also compute the [T,K] sparse attention (notebooks; the app
+    pools it block by block instead, see analysis/maps.py)."""
+    T = len(rec.tokens)
+    k = int(min(max(1, k), T))
+    head = None if rec.dense_probs is None else head
+    ranks = ranks or rank_all(rec, head, seed)
+    n = numbers or layer_numbers(rec, k, head, ranks)
+    topk, ideal = rk.picks(ranks["DSA indexer"], k), rk.picks(ranks["ideal top-k"], k)  # views [T,k]
     sp = None
     if sparse:
+        rows = block_rows(T, k)
         sp = np.concatenate(
-            [
-                _np(sparse_rows(rec, picks["DSA indexer"], s0, min(s0 + rows, T), head))
-                for s0 in range(0, T, rows)
-            ]
+            [_np(sparse_rows(rec, topk, s0, min(s0 + rows, T), head)) for s0 in range(0, T, rows)]
         )
     return LayerView(
         rec.tokens,
         k,
         head,
         _np(rec.index_scores),
-        _np(dense),
-        _as_np(picks["DSA indexer"]),
-        _as_np(picks["ideal top-k"]),
-        recall,
-        overlap,
-        counts.astype(np.float32),
+        _np(dense_of(rec, head)),
+        topk.numpy(),
+        ideal.numpy(),
+        n["recall"],
+        n["overlap"],
+        n["counts"],
         sp,
     )
-
-
-def _as_np(x):
-    return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def scatter_rows(values, idx, T):
@@ -190,12 +196,6 @@ def dense_output(model, rec, s0, s1, v):
     """Dense attention output of this layer (after o_proj) for queries s0..s1-1: [S,dim]."""
     attn = model.layers[rec.layer].self_attn
     return attn.o_proj(dense_attention(rec.q[None, s0:s1], rec.k[None, :s1], v[None, :s1]).flatten(2))[0]
-
-
-def key_counts(topk, T):
-    """How many queries keep each key: [T,K] picks -> [T] counts (attention sinks stand out)."""
-    idx = np.asarray(topk).ravel()
-    return np.bincount(idx[idx >= 0], minlength=T).astype(np.float32)
 
 
 @torch.no_grad()
