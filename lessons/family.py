@@ -45,10 +45,10 @@ compress = c[1].select_slider(
     help="The indexer scores mean-pooled keys of c tokens: c times less score work. "
     "The shipped indexers were trained on single tokens, not on pooled keys.",
 )
+st.session_state.setdefault("fam_every", 4)  # (not value=: a link may set it, lessons/links.py)
 every = c[2].select_slider(
     "Shared indices: one computing layer per r",
     [1, 2, 3, 4, 5, 6],
-    value=4,
     key="fam_every",
     help=f"{n_layers} layers; layer 0 always computes.",
 )

@@ -3,7 +3,7 @@ send "layer 12, k = 64, query 311 of the contract" as a link, and opening it res
 
 The page is the URL's path (/, /learn, /train, /cost, set by st.navigation). The parameters:
 sample (a bundled sample's short name) or text (a short hash of pasted text), tokens, layer, k, head
-(`mean` or a number), q (the query), variant (the Family page's variant, when that page sets one).
+(`mean` or a number), q (the query), and the Family page's variant: block, pool, c, every, rule.
 A pasted text is not in the link, only its hash: this server keeps the texts its users pasted (in
 memory, bounded), so the link works on this server until it restarts; elsewhere the page says so.
 Every value read from a link is validated: a bad one is ignored with a note, never a traceback.
@@ -16,6 +16,13 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 SHORT = {"contract": 0, "chat": 1, "article": 2, "code": 3}  # sample short name -> index in SAMPLES
+FAMILY = {  # the Family page's variant settings: link parameter -> (session key, allowed values)
+    "block": ("fam_block", (1, 2, 4, 8, 16, 32, 64)),
+    "pool": ("fam_pool", ("max", "mean")),
+    "c": ("fam_c", (1, 2, 4, 8, 16)),
+    "every": ("fam_every", (1, 2, 3, 4, 5, 6)),
+    "rule": ("fam_rule", ("every", "overlap")),
+}
 KEEP_CHARS = 32_000_000  # pasted texts this server remembers for links, in characters (~130 MB worst)
 
 
@@ -106,8 +113,14 @@ def read(samples, token_limits, sample_text):
             notes.append(bad)
         else:
             s.query = value
-    if "variant" in params:
-        s.variant = params["variant"][:60]
+    for name, (key, allowed) in FAMILY.items():
+        if name in params:
+            raw = params[name]
+            value = int(raw) if raw.isdigit() and isinstance(allowed[0], int) else raw
+            if value in allowed:
+                s[key] = value
+            else:
+                notes.append(f"`{name}={raw[:20]}` is not one of {', '.join(map(str, allowed))}")
     return notes
 
 
@@ -127,8 +140,7 @@ def params(samples, sample_text):
     p["head"] = "mean" if s.head == "mean of heads" else s.head.split()[-1]
     if "query" in s:
         p["q"] = int(s.query)
-    if s.get("variant"):
-        p["variant"] = str(s.variant)
+    p.update({name: s[key] for name, (key, _) in FAMILY.items() if key in s})
     return {key: str(v) for key, v in p.items()}
 
 

@@ -139,8 +139,8 @@ def sidebar():
         st.code(links.sync(SAMPLES, sample_text), language=None, wrap_lines=True)
         st.caption(
             "Copy it with the button at its right (the address bar holds the same link). It opens this "
-            "page with this text, token limit, layer, k, head and query. A pasted text travels as a "
-            "short hash: the link works on this server until it restarts."
+            "page with this text, token limit, layer, k, head, query (and the Family page's variant). "
+            "A pasted text travels as a short hash: the link works on this server until it restarts."
         )
     return settings
 

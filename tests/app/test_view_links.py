@@ -67,3 +67,34 @@ def test_bad_values_in_a_link_are_named_and_ignored():
         assert bad in warnings, (bad, warnings)
     s = at.session_state
     assert s["k"] == 64 and s["layer"] == 10 and s["head"] == "mean of heads"  # the defaults
+
+
+def test_a_link_restores_the_family_pages_variant():
+    at = AppTest.from_file(APP, default_timeout=240)
+    for key, value in dict(
+        sample="chat", tokens="64", k="16", block="4", pool="mean", c="2", every="3"
+    ).items():
+        at.query_params[key] = value
+    at.query_params["rule"] = "overlap"
+    at.switch_page("lessons/family.py")
+    at = at.run()
+    no_errors(at)
+    s = at.session_state
+    assert (s["fam_block"], s["fam_pool"], s["fam_c"], s["fam_every"], s["fam_rule"]) == (
+        4,
+        "mean",
+        2,
+        3,
+        "overlap",
+    )
+    params = dict(at.query_params)
+    assert {k: params[k] for k in ("block", "pool", "c", "every", "rule")} == {
+        "block": "4",
+        "pool": "mean",
+        "c": "2",
+        "every": "3",
+        "rule": "overlap",
+    }
+    bad = _open(tokens="64", block="5", rule="random")
+    warnings = " ".join(w.value for w in bad.warning)
+    assert "`block=5` is not one of" in warnings and "`rule=random` is not one of" in warnings
