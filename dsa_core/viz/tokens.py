@@ -26,10 +26,11 @@ _CSS = (
 
 LEGEND = (
     "**Legend:** <span style='outline:3px solid {q}'>query</span> · "
-    "<span style='background:{b};color:#fff'>kept by the indexer ▲</span> (deeper blue = higher index score) · "
+    "<span style='background:{b};color:#fff'>kept by the indexer ▲</span> "
+    "(deeper blue = higher index score) · "
     "<span style='box-shadow:inset 0 -3px 0 {g}'>in dense attention's top-k ◆</span> · "
     "<span style='outline:2px dashed {r}'>dense top-k but dropped ✖</span> · faded = after the query "
-    "(causal future)"
+    "(causal future) · ◌ = the rest of a character begun in the token before (emoji, Chinese…)"
 ).format(q=style.ROLE["query"], b=style.BLUE, g=style.ROLE["oracle"], r=style.ROLE["missed"])
 
 
@@ -83,6 +84,8 @@ def token_html(tokens, query, selected=(), scores_row=None, dense_top=(), contex
             hidden = 0
         shown = html.escape(style.display_token(tok).replace("·", " ").replace("↵", "↵\n"))
         cls, marks, desc, css = ["t"], "", [f"token {i}"], ""
+        if str(tok).startswith("◌"):
+            desc.append("continues the character begun in the token before")
         if i == query:
             cls.append("q")
             desc.append("the query")
