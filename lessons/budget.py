@@ -118,13 +118,28 @@ class Budget:
             self.entries.clear()
 
 
+def _libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, Windows): the allocator's defaults stay
+        return None
+
+
+def fix_mmap_threshold(size=1 << 20):
+    """Serve every allocation above `size` from its own mmap, returned to the system when freed. glibc
+    otherwise raises this threshold after the first large free (up to 32 MB), and the medium blocks
+    of later runs (one layer's activations, a block of rows) stay in its heaps after use."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-3, int(size))  # M_MMAP_THRESHOLD
+
+
 def give_back_memory():
     """Return freed memory to the system: Python's cycles, then glibc's free lists (Linux only)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 class Queue:
@@ -182,8 +197,10 @@ def janitor(budget, period=JANITOR_S):
         while True:
             time.sleep(period)
             active = active_sessions()
-            if active is not None and budget.drop_sessions(active):
+            dropped = budget.drop_sessions(active) if active is not None else 0
+            if dropped:
                 give_back_memory()
+                log.warning("closed tabs: dropped %.0f MB of cached results", dropped / 2**20)
 
     thread = threading.Thread(target=loop, name="dsa-budget-janitor", daemon=True)
     thread.start()

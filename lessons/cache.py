@@ -44,6 +44,7 @@ def model_info():
 def shared():
     """(Budget, Queue) of this server process, and the janitor thread that empties closed tabs' entries."""
     cache, queue = budget.Budget(), budget.Queue()
+    budget.fix_mmap_threshold()
     budget.janitor(cache)
     return cache, queue
 

@@ -1,0 +1,81 @@
+"""lessons/budget.py: the byte budget holds under any sequence of puts, closed sessions' entries go,
+and heavy work runs one job at a time in arrival order."""
+
+import threading
+import time
+
+import numpy as np
+import torch
+
+from lessons import budget
+
+MB = 2**20
+
+
+def test_nbytes_counts_tensors_and_arrays_inside_containers_once():
+    t = torch.zeros(1000, dtype=torch.float32)
+    a = np.zeros(250, np.float64)
+    assert budget.nbytes({"x": t, "y": [a, (t, 3)], "z": "text"}) == 4000 + 2000
+    assert budget.nbytes(t[:10]) == 4000  # a view keeps its whole storage alive
+
+
+def test_the_server_and_session_budgets_hold_under_any_sequence_of_puts():
+    b = budget.Budget(server_bytes=10 * MB, session_bytes=6 * MB)
+    rng = np.random.default_rng(0)
+    for i in range(200):
+        session = f"s{rng.integers(3)}"
+        b.put(("k", i), None, session, size=int(rng.integers(1, 4)) * MB)
+        assert b.total() <= 10 * MB
+        mine = sum(e.size for e in b.entries.values() if e.creator == session)
+        assert mine <= 6 * MB
+    last = ("k", 199)
+    assert b.get(last, "s0") is not None  # the newest entry is always kept
+
+
+def test_entries_of_closed_sessions_are_dropped_unless_an_open_one_uses_them():
+    b = budget.Budget()
+    b.put("a", 1, "closed", size=MB)
+    b.put("b", 2, "closed", size=MB)
+    b.get("b", "open")  # another tab uses the same result
+    b.put("c", 3, "open", size=MB)
+    assert b.drop_sessions({"open"}) == MB
+    assert set(b.entries) == {"b", "c"}
+    assert b.drop_sessions(set()) == 2 * MB and not b.entries
+
+
+def test_a_result_that_is_too_big_for_the_budget_alone_is_still_returned():
+    b = budget.Budget(server_bytes=MB, session_bytes=MB)
+    assert b.put("big", "value", "s", size=5 * MB) == "value"
+
+
+def test_heavy_work_runs_one_at_a_time_in_arrival_order():
+    q = budget.Queue()
+    order, running, overlap = [], [0], []
+
+    def job(name, ticket):
+        while q.ahead(ticket) > 0:
+            q.wait(ticket, 0.05)
+        running[0] += 1
+        overlap.append(running[0])
+        order.append(name)
+        time.sleep(0.05)
+        running[0] -= 1
+        q.leave(ticket)
+
+    tickets = [q.join() for _ in range(4)]
+    assert [q.ahead(t) for t in tickets] == [0, 1, 2, 3]  # "waiting for N other students"
+    threads = [threading.Thread(target=job, args=(i, t)) for i, t in reversed(list(enumerate(tickets)))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(5)
+    assert order == [0, 1, 2, 3] and max(overlap) == 1
+
+
+def test_a_ticket_that_leaves_while_waiting_lets_the_others_move_up():
+    q = budget.Queue()
+    first, second, third = q.join(), q.join(), q.join()
+    q.leave(second)  # a student closed the tab while waiting
+    assert q.ahead(third) == 1
+    q.leave(first)
+    assert q.ahead(third) == 0
