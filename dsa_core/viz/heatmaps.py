@@ -1,9 +1,12 @@
 """Attention-style maps (query rows x key columns), alone or aligned side by side with linked zoom.
 
-Conventions shared by every map: probabilities on the fixed scale [0, 1] with a labelled colour bar;
+Conventions shared by every map: probabilities on the fixed range [0, 1] with a labelled colour bar;
 index scores labelled as unnormalised; the causal future (key after query) drawn in grey and named in
 the caption; numeric axes (positions), with 'index:token' tick labels only when they are few enough to
 read. Maps larger than the budget are block-pooled first (see pool.py), and the caption says so.
+
+The attention and difference maps use the colour scales of scales.py (power, log-like): the
+caption names them; data and hover values stay true.
 """
 
 import numpy as np
@@ -11,16 +14,16 @@ import plotly.graph_objects as go
 
 from dsa_core.viz import style
 from dsa_core.viz.pool import cell_of, future_to_nan, pool_matrix, span, window
+from dsa_core.viz.scales import ATTENTION_NOTE, ATTENTION_POWER_SCALE, DIFF_LOG_SCALE, DIFF_NOTE
 
 GRID_SIDE = 192  # per panel in the 6-panel grid: 6 x 192^2 cells stay below one 512 x 512 map
-
 _KIND = {  # colour scale, fixed range, short panel title
     "scores": (style.SCORE_SCALE, None, "index scores (unnormalised)"),
     "mask": (style.MASK_SCALE, (0, 1), "kept by the indexer's top-k"),
     "oracle": (style.MASK_SCALE, (0, 1), "ideal top-k (from dense attention)"),
-    "dense": (style.ATTENTION_SCALE, (0, 1), "dense attention [0, 1]"),
-    "sparse": (style.ATTENTION_SCALE, (0, 1), "sparse (DSA) attention [0, 1]"),
-    "diff": (style.DIFF_SCALE, (-1, 1), "sparse − dense [−1, 1]"),
+    "dense": (ATTENTION_POWER_SCALE, (0, 1), "dense attention [0, 1]"),
+    "sparse": (ATTENTION_POWER_SCALE, (0, 1), "sparse (DSA) attention [0, 1]"),
+    "diff": (DIFF_LOG_SCALE, (-1, 1), "sparse − dense (red: mass lost)"),
 }
 
 
@@ -213,6 +216,9 @@ def aligned_maps(
             lay[f"yaxis{n}"].update(ticks, showticklabels=first_col)
     note = "; ".join(n for n in sorted(notes) if n)
     caption = "grey = causal future (key after query, never attended)" + (f"; {note}" if note else "")
+    scales = [ATTENTION_NOTE] * bool({"dense", "sparse"} & set(kinds)) + [DIFF_NOTE] * ("diff" in kinds)
+    if scales:
+        caption += "<br>" + "; ".join(scales)
     lay["annotations"].append(
         {
             "text": caption,
@@ -223,10 +229,11 @@ def aligned_maps(
             "showarrow": False,
             "xanchor": "left",
             "yanchor": "bottom",
+            "align": "left",
             "font": {"size": 13},
         }
     )
-    lay["margin"] = {"l": 60, "r": 40, "t": 110 if title else 70, "b": 50}
+    lay["margin"] = {"l": 60, "r": 40, "t": (110 if title else 70) + 18 * bool(scales), "b": 50}
     meta = {"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}
     fig = style.figure(
         data + pickers,

@@ -105,7 +105,16 @@ def layout(title=None, height=420, **extra):
         "margin": {"l": 60, "r": 30, "t": 70 if title else 30, "b": 60},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "hoverlabel": {"font": {"size": FONT}},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        # below the plot, at the bottom of the figure (Plotly grows the bottom margin to fit it): a
+        # legend above the plot collides with the title or subplot titles once it wraps
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yanchor": "bottom",
+            "yref": "container",
+        },
     }
     base.update(extra)
     return base

@@ -1,0 +1,202 @@
+"""Projector checks in a real browser: the Explore page's six maps are not near-uniform (light and dark
+themes, 1280x720 and 1920x1080), and the line charts' legends overlap neither their titles nor their
+subplot titles. Screenshots of every case are kept under test-results/e2e/."""
+
+import pathlib
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+WAIT = 120_000
+SHOTS = pathlib.Path(__file__).resolve().parents[2] / "test-results" / "e2e"
+SIZES = [(1280, 720), (1920, 1080)]
+
+# For each heatmap <image> of a plot (Plotly draws a heatmap as a PNG data URL): read its pixels on a
+# canvas, skip transparent ones (the causal future, drawn as the grey background), and report the
+# spread of luminance: its standard deviation and the share of pixels near the median.
+PIXEL_STATS = """async (plot) => {
+  const out = [];
+  for (const img of plot.querySelectorAll('.heatmaplayer image')) {
+    const el = new Image();
+    el.src = img.getAttribute('href') || img.getAttributeNS('http://www.w3.org/1999/xlink', 'href');
+    await el.decode();
+    const c = document.createElement('canvas');
+    c.width = el.naturalWidth; c.height = el.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(el, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const lum = [];
+    for (let i = 0; i < d.length; i += 4)
+      if (d[i + 3] > 0) lum.push(0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]);
+    lum.sort((a, b) => a - b);
+    const mean = lum.reduce((a, b) => a + b, 0) / lum.length;
+    const std = Math.sqrt(lum.reduce((a, b) => a + (b - mean) ** 2, 0) / lum.length);
+    const med = lum[Math.floor(lum.length / 2)];
+    const near = lum.filter(v => Math.abs(v - med) <= 6).length / lum.length;
+    out.push({n: lum.length, std: std, near_median: near});
+  }
+  return out;
+}"""
+
+
+def _wait_idle(page):
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_explore_maps_show_structure(browser, app_url, scheme, size):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, color_scheme=scheme)
+    page = ctx.new_page()
+    try:
+        page.goto(app_url)
+        maps = page.locator(".js-plotly-plot").filter(has_text="index scores (unnormalised)")
+        expect(maps.locator(".heatmaplayer image").first).to_be_attached(timeout=WAIT)
+        _wait_idle(page)
+        maps.scroll_into_view_if_needed()
+        maps.screenshot(path=str(SHOTS / f"maps-{scheme}-{size[0]}x{size[1]}.png"))
+        titles = maps.evaluate("p => [...p.querySelectorAll('.annotation')].map(e => e.textContent)")
+        stats = dict(zip(_panel_kinds(titles), maps.evaluate(PIXEL_STATS)))
+        for kind in ("dense", "sparse", "diff"):
+            s = stats[kind]
+            assert s["n"] > 1000, (kind, s)
+            assert s["std"] > 15 and s["near_median"] < 0.6, f"{kind} map is near-uniform: {s}"
+        caption = " ".join(titles)
+        assert "power scale" in caption and "|Δp|" in caption  # the scales are named
+        _assert_no_overlap(maps)
+    finally:
+        ctx.close()
+
+
+def _panel_kinds(titles):
+    """Panel titles in drawing order -> map kinds (the six-map grid's titles, see viz/heatmaps.py)."""
+    names = {
+        "index scores": "scores",
+        "kept by": "mask",
+        "ideal top-k": "oracle",
+        "dense attention": "dense",
+        "sparse (DSA)": "sparse",
+        "sparse − dense": "diff",
+    }
+    return [
+        next(k for n, k in names.items() if t.startswith(n))
+        for t in titles
+        if any(t.startswith(n) for n in names)
+    ]
+
+
+# bounding boxes of a plot's title, legend, subplot titles and axis titles, for an overlap check
+BOXES = """(plot) => {
+  const boxes = [];
+  const add = (sel, kind) => plot.querySelectorAll(sel).forEach(e => {
+    const b = e.getBoundingClientRect();
+    if (b.width > 0 && b.height > 0)
+      boxes.push({kind, text: (e.textContent || '').slice(0, 40),
+                  l: b.left, t: b.top, r: b.right, b: b.bottom});
+  });
+  add('.gtitle', 'title'); add('.legend .bg', 'legend'); add('.annotation', 'annotation');
+  add('.xtitle', 'axis title'); add('.ytitle', 'axis title');
+  return boxes;
+}"""
+
+
+def _assert_no_overlap(plot):
+    boxes = plot.evaluate(BOXES)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if a["kind"] == b["kind"] == "annotation":
+                continue  # the grid's own caption and titles are laid out by heatmaps.py
+            hit = a["l"] < b["r"] - 1 and b["l"] < a["r"] - 1 and a["t"] < b["b"] - 1 and b["t"] < a["b"] - 1
+            assert not hit, f"{a['kind']} {a['text']!r} overlaps {b['kind']} {b['text']!r}"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_line_chart_legends_overlap_no_title(browser, tmp_path, scheme, size):
+    """07's Figure-3 fit and measured timings and 06's training curves (the figures that overlapped),
+    drawn offline by the bundled plotly.js at projector sizes."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    import plotly.io as pio
+
+    figures = _figures(template="plotly_dark" if scheme == "dark" else "plotly")
+    body = "".join(
+        f"<div class='fig' id='{name}'>"
+        + pio.to_html(fig, include_plotlyjs=(i == 0), full_html=False, default_width="100%")
+        + "</div>"
+        for i, (name, fig) in enumerate(figures.items())
+    )
+    page_bg = "#0e1117" if scheme == "dark" else "#ffffff"
+    html = tmp_path / "figures.html"
+    html.write_text(
+        f"<html><head><meta charset='utf-8'></head><body style='background:{page_bg}'>{body}</body></html>"
+    )
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, color_scheme=scheme)
+    page = ctx.new_page()
+    try:
+        page.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort()
+        )
+        page.goto(html.as_uri())
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_attached(timeout=WAIT)
+        page.wait_for_timeout(500)
+        for name in figures:
+            plot = page.locator(f"#{name} .js-plotly-plot")
+            plot.screenshot(path=str(SHOTS / f"legend-{name}-{scheme}-{size[0]}x{size[1]}.png"))
+            _assert_no_overlap(plot)
+    finally:
+        ctx.close()
+
+
+def _figures(template):
+    import numpy as np
+
+    from course import timing
+    from dsa_core import viz
+    from dsa_core.cost import paper, report
+
+    fits = paper.fit_all()["main"]
+    series = {f"{c} (fit, R² {f['r2']:.3f})": f["grid"]["cost"] for c, f in fits.items()}
+    marks = {
+        f"{c} (read off the plot)": (f["points"]["position"], f["points"]["cost"]) for c, f in fits.items()
+    }
+    grid = fits["prefill/dense"]["grid"]["position"]
+    fig3 = viz.line_chart(
+        grid,
+        series,
+        "token position",
+        "USD per million tokens",
+        markers=marks,
+        height=520,
+        title="Figure 3 of the V3.2-Exp report: read-offs and the arithmetic fit",
+    )
+    result = timing.recorded()
+    pred, meas = {}, {}
+    for v in ("dense/sdpa_causal", "dense/dense_attention", "dsa/total"):
+        s = report.series(result, v)
+        pred[f"{v} (predicted)"], meas[f"{v} (measured)"] = s["predicted_ms"], (s["T"], s["ms"])
+    timing_fig = viz.line_chart(
+        result["lengths"],
+        pred,
+        "tokens T",
+        "milliseconds",
+        log_x=True,
+        log_y=True,
+        markers=meas,
+        title=f"measured on {result['device_name']} ({result['threads']} threads)",
+    )
+    steps = np.arange(0, 100, 10)
+    curves = viz.training_curves(
+        steps,
+        np.linspace(1, 0.1, 10),
+        {
+            "recall (held-out)": np.linspace(0.2, 0.9, 10),
+            "overlap with ideal top-k": np.linspace(0.1, 0.8, 10),
+        },
+    )
+    figures = {"fig3": fig3, "timing": timing_fig, "training": curves}
+    for fig in figures.values():
+        fig.update_layout(template=template)
+    return figures
