@@ -153,3 +153,33 @@ def savings(shape, L, variants):
             }
         )
     return rows
+
+
+GROWTH = {  # the cost lab's members at the same budget (share 8/30: every 4th of the host's 30 layers)
+    "token top-k": ("token", {}),
+    "block top-n (b = 128)": ("block", {"b": 128}),
+    "compressed keys (c = 4)": ("compressed", {"c": 4}),
+    "shared indices (1 in 4 layers)": ("shared", {"share": 8 / 30}),
+}
+
+
+def growth(shape, lengths, members=GROWTH):
+    """Indexer FLOPs per token of an L-token prefill, one layer, per member, plus the attention all
+    members share: {series name: [per length]} for viz.cost_curves."""
+    out = {
+        name: [2 * flops.variant_cost(shape, L, v, **kw)["indexer/qk_macs"] / L for L in lengths]
+        for name, (v, kw) in members.items()
+    }
+    out["attention (every member)"] = [
+        2 * flops.variant_cost(shape, L)["attention/core_macs"] / L for L in lengths
+    ]
+    return out
+
+
+def indexer_shares(shape, lengths, members=GROWTH):
+    """The indexer's share of a prefill's attention FLOPs (indexer + core attention) per member and length:
+    rows of {member, "L = ...": share}."""
+    return [
+        {"member": name, **{f"L = {L:,}": flops.indexer_share(shape, L, v, **kw) for L in lengths}}
+        for name, (v, kw) in members.items()
+    ]

@@ -2,7 +2,7 @@
 the computing layers marked, perplexities behind one button, and the savings table from the cost model."""
 
 import numpy as np
-from apphelp import decode, figure_with, make_app, no_errors
+from apphelp import decode, figure_with, figures, make_app, no_errors
 
 PAGE = "lessons/family.py"
 
@@ -47,3 +47,14 @@ def test_perplexity_button_runs_every_member():
     table = at.dataframe[0].value
     assert list(table["run"]) == ["dense", "token top-k", "block top-n", "compressed keys", "shared indices"]
     assert (table["perplexity"] > 1).all()
+
+
+def test_cost_page_family_section_follows_k():
+    at = make_app(page="lessons/cost.py")
+    no_errors(at)
+    curves = next(f for f in figures(at) if any(t["name"] == "compressed keys (c = 4)" for t in f["data"]))
+    y = {t["name"]: decode(t["y"]) for t in curves["data"]}
+    assert np.allclose(y["compressed keys (c = 4)"], y["token top-k"] / 4)
+    assert np.allclose(y["block top-n (b = 128)"], y["token top-k"])  # blocks score every key
+    shares = at.dataframe[0].value
+    assert (shares["L = 200,000"] > shares["L = 8,192"]).all()  # the indexer's share grows with L
