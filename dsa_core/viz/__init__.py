@@ -19,6 +19,7 @@ from dsa_core.viz.curves import (
 )
 from dsa_core.viz.export import figure_csv, figure_data, figure_json
 from dsa_core.viz.heatmaps import GRID_SIDE, aligned_maps, heatmap, prepare_map
+from dsa_core.viz.pipeline import pipeline_diagram
 from dsa_core.viz.pool import MAX_SIDE, block_edges, future_to_nan, pool_matrix, window
 from dsa_core.viz.strips import (
     baseline_bars,
@@ -43,6 +44,7 @@ from dsa_core.viz.tokens import LEGEND, token_html
 __all__ = [
     "aligned_maps",
     "heatmap",
+    "pipeline_diagram",
     "prepare_map",
     "query_strip",
     "token_grid",

@@ -27,6 +27,9 @@
 # 4. compare the memory and time of the masked and gathered rungs, and say which one saves (exercise 4).
 #
 # *Time: about 35 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
+#
+# The whole layer for one query, before any code (the first box is notebook 02, the second 03; this
+# notebook builds the last two):
 
 # %%
 import time
@@ -41,6 +44,9 @@ from dsa_core.analysis import views
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING
+viz.pipeline_diagram(k=cfg.index_topk)
+
+# %%
 print(dsa.sparse.__doc__)
 
 # %% [markdown]

@@ -117,7 +117,7 @@ def _assert_no_overlap(plot):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_line_chart_legends_overlap_no_title(browser, tmp_path, scheme, size):
     """07's Figure-3 fit and measured timings and 06's training curves (the figures that overlapped),
-    drawn offline by the bundled plotly.js at projector sizes."""
+    and the pipeline diagram, drawn offline by the bundled plotly.js at projector sizes."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     import plotly.io as pio
 
@@ -196,7 +196,7 @@ def _figures(template):
             "overlap with ideal top-k": np.linspace(0.1, 0.8, 10),
         },
     )
-    figures = {"fig3": fig3, "timing": timing_fig, "training": curves}
+    figures = {"fig3": fig3, "timing": timing_fig, "training": curves, "pipeline": viz.pipeline_diagram(k=64)}
     for fig in figures.values():
         fig.update_layout(template=template)
     return figures
