@@ -104,7 +104,8 @@ st.caption(
 # 5. the whole model with each member in every layer
 st.subheader(f"The whole model with each member in all {n_layers} layers")
 if fc.has_perplexities(text, mt, k, params) or st.button(
-    f"Run the model {len(picks)} times on {T:,} tokens (dense, then each member)", key="fam_ppl_go"
+    f"Run the model {len(picks)} times on {state.count(T, 'token')} (dense, then each member)",
+    key="fam_ppl_go",
 ):
     ppl = fc.perplexities(text, mt, k, params)
     st.dataframe(
@@ -117,7 +118,7 @@ if fc.has_perplexities(text, mt, k, params) or st.button(
     )
 
 # 6. what each member saves, from the one cost model
-st.subheader(f"What each member saves: a prefill of {T:,} tokens, whole model")
+st.subheader(f"What each member saves: a prefill of {state.count(T, 'token')}, whole model")
 st.dataframe(
     fc.savings(text, mt, k, T, params),
     column_config={

@@ -36,7 +36,8 @@ T, k, tokens, layer = a["T"], a["k"], a["rec"].tokens, a["layer"]
 q = min(int(st.session_state.get("query", T - 1)), T - 1)
 v = cache.view(a["text"], layer, a["max_tokens"], k, a["head"])
 st.caption(
-    f"On your text: {T} tokens, layer {layer}, k = {k}, query {q} `{viz.display_token(tokens[q])}` "
+    f"On your text: {state.count(T, 'token')}, layer {layer}, k = {k}, "
+    f"query {q} `{viz.display_token(tokens[q])}` "
     "(change them in the sidebar or on the Explore page)."
 )
 step = STEPS.index(st.session_state.learn_step)

@@ -7,6 +7,7 @@ Per-user state lives in st.session_state, so browser tabs can't interfere.
 import hashlib
 import logging
 import math
+import os
 import pathlib
 from contextlib import nullcontext
 
@@ -222,7 +223,8 @@ def analyse(settings, spinner=True):
         st.stop()
     except Exception as e:  # noqa: BLE001 - shown as a message; the traceback goes to the server log
         log.exception("analysis failed")
-        st.error(f"The analysis failed: {type(e).__name__}: {e}. Try a shorter or different text.")
+        detail = type(e).__name__ if os.environ.get("DSA_CLASS_MODE") else f"{type(e).__name__}: {e}"
+        st.error(f"The analysis failed ({detail}). Try a shorter or different text.")
         st.stop()
     T = len(prep.ids)
     notes = [n for n in prep.notes if not n.startswith("cut ")]

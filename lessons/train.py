@@ -46,12 +46,12 @@ state.show_notes(a)
 T, k, layer, q = a["T"], a["k"], a["layer"], a["T"] - 1
 if T <= k:
     st.warning(
-        f"The text has {T} tokens and k = {k}: every query already keeps everything, so there is nothing "
-        "to learn. Lower k or use a longer text."
+        f"The text has {state.count(T, 'token')} and k = {k}: every query already keeps everything, so "
+        "there is nothing to learn. Lower k or use a longer text."
     )
     st.stop()
 st.caption(
-    f"Layer {layer}, k = {k}, {T} tokens. Starting point: "
+    f"Layer {layer}, k = {k}, {state.count(T, 'token')}. Starting point: "
     + ("random weights of the same size as the shipped indexer" if fresh else a["indexer"])
 )
 

@@ -49,6 +49,11 @@ def test_one_token_reads_1_token():
     assert not at.exception
     text = _warnings(at) + " ".join(m.value for m in at.markdown)
     assert "(1 token)" in text and "1 tokens" not in text
+    for page in ("lessons/learn.py", "lessons/train.py"):
+        at = make_app(text="Hello", k=64, page=page)
+        assert not at.exception
+        shown = " ".join(e.value for e in [*at.warning, *at.markdown, *at.caption, *at.info])
+        assert "1 token" in shown and "1 tokens" not in shown, page
 
 
 def test_no_raise_the_limit_advice_at_the_longest_limit(monkeypatch):
