@@ -13,11 +13,14 @@ representations:
   figure; the renderer below drops it (our figures use no LaTeX).
 
 `export_html` writes an executed notebook as one self-contained HTML file with no http(s) scripts
-(nbconvert's template otherwise loads require.js, MathJax and mermaid from cdnjs/jsdelivr; offline,
-markdown math then shows as TeX source, which is the price of a file that opens anywhere).
+(nbconvert's template otherwise loads require.js, MathJax and mermaid from cdnjs/jsdelivr). Instead of
+MathJax, the markdown math ($...$ and $$...$$) is converted to MathML in Python (latex2mathml, pinned),
+which browsers draw natively, offline (Chromium since version 109, Firefox, Safari).
 """
 
+import copy
 import random
+import re
 
 import torch
 
@@ -69,10 +72,40 @@ _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 """
 
 
+_DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE = re.compile(r"(?<![\\$\w])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])")
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
+def math_to_mathml(markdown):
+    """Markdown text with $$display$$ and $inline$ TeX -> the same text with MathML in their place.
+
+    Code spans and fenced code are left alone; a formula latex2mathml cannot read stays as TeX."""
+    from latex2mathml.converter import convert
+
+    def display(m):
+        try:
+            return "\n\n" + convert(m.group(1).strip(), display="block") + "\n\n"
+        except Exception:  # noqa: BLE001 (an unreadable formula stays as its TeX source)
+            return m.group(0)
+
+    def inline(m):
+        try:
+            return convert(m.group(1))
+        except Exception:  # noqa: BLE001
+            return m.group(0)
+
+    parts = _CODE.split(markdown)
+    for i in range(0, len(parts), 2):  # even parts: outside code
+        parts[i] = _INLINE.sub(inline, _DISPLAY.sub(display, parts[i]))
+    return "".join(parts)
+
+
 def export_html(notebook, html_path):
     """Write an (executed) notebook, a path or a NotebookNode, to one offline HTML file.
 
-    Uses nbconvert's JupyterLab template without its CDN scripts (require.js, MathJax, mermaid)."""
+    Uses nbconvert's JupyterLab template without its CDN scripts (require.js, MathJax, mermaid);
+    markdown math is converted to MathML first (math_to_mathml)."""
     import pathlib
 
     import jinja2
@@ -81,6 +114,10 @@ def export_html(notebook, html_path):
 
     if not isinstance(notebook, nbformat.NotebookNode):
         notebook = nbformat.read(str(notebook), as_version=4)
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = math_to_mathml(cell.source)
     exporter = HTMLExporter(
         template_name="lab",
         template_file="dsa_offline.html.j2",

@@ -1,8 +1,9 @@
 """A notebook exported to HTML draws its Plotly figures in a browser with no network at all.
 
 Executes notebooks/01_attention.ipynb, exports it with course.export_html, checks that the
-file loads no http(s) script, then opens it in Debian's headless Chromium (Playwright) with every
-non-file request blocked and recorded, and asserts that a Plotly heatmap was drawn.
+file loads no http(s) script and carries its markdown math as MathML (no MathJax from a CDN), then
+opens it in Debian's headless Chromium (Playwright) with every non-file request blocked and recorded,
+and asserts that a Plotly heatmap and the math were drawn.
 """
 
 import pathlib
@@ -13,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course.notebook import export_html
+from course.notebook import export_html, math_to_mathml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_attention.ipynb"
@@ -63,6 +64,18 @@ def test_exported_html_has_no_network_scripts(exported):
     assert not links, f"stylesheets loaded from the network: {links[:3]}"
 
 
+def test_markdown_math_becomes_mathml(exported):
+    nb, html = exported
+    text = html.read_text(encoding="utf-8")
+    tex = sum(c.source.count("$") for c in nb.cells if c.cell_type == "markdown")
+    assert tex, "notebook 01 has no markdown math to convert"
+    assert text.count("<math") >= 5, "the markdown math was not converted to MathML"
+    assert "$$" not in text.split("<script")[0]  # no display TeX left in the page body
+    # code spans and prices stay as they are; a formula becomes one <math> element
+    out = math_to_mathml("costs $0.56 and `a$b` but $T(T+1)/2$ scores")
+    assert "costs $0.56 and `a$b` but <math" in out and out.count("<math") == 1
+
+
 @pytest.mark.e2e
 def test_exported_html_draws_plotly_offline_in_chromium(exported):
     assert pathlib.Path(CHROMIUM).exists(), "Debian chromium missing: apt-get install -y chromium"
@@ -100,6 +113,11 @@ def _open_in_chromium(html):
             # a heatmap is drawn as an <image> inside the plot's SVG; the colour bar is drawn too
             assert page.locator(".js-plotly-plot .heatmaplayer image").count() >= 1
             assert page.locator(".js-plotly-plot .colorbar").count() >= 1
+            # the MathML is laid out by the browser itself (no script): it takes up room on the page
+            sizes = page.evaluate(
+                "[...document.querySelectorAll('math')].map(m => m.getBoundingClientRect().width)"
+            )
+            assert len(sizes) >= 5 and min(sizes) > 0, sizes
         finally:
             browser.close()
     return blocked, errors
