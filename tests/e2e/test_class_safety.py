@@ -89,25 +89,39 @@ def _listening(proc):
     return {c.laddr.ip for c in psutil.Process(proc.pid).net_connections("tcp") if c.status == "LISTEN"}
 
 
-@pytest.mark.parametrize("mode", ["single user", "class"])
+@pytest.mark.parametrize("mode", ["single user", "class", "class with a model folder"])
 def test_the_server_listens_where_asked_and_calls_nothing_outside(page: Page, tmp_path, shot, mode):
-    args = ["--class", "--bind", "127.0.0.1"] if mode == "class" else []
+    args = ["--class", "--bind", "127.0.0.1"] if mode.startswith("class") else []
+    if mode == "class with a model folder":
+        (tmp_path / "models").mkdir()
+        args += ["--models", str(tmp_path / "models")]
     proc, url, log, spy_log = _serve(tmp_path, args)
     try:
         page.goto(url)
         expect(page.get_by_text(re.compile(r"^Query \d+ "))).to_be_visible(timeout=WAIT)
-        model_box = page.get_by_text("Local model folder or .gguf file")
+        sidebar = page.get_by_test_id("stSidebar")
         if mode == "class":
-            expect(page.get_by_test_id("stSidebar").get_by_text("Model", exact=True)).to_have_count(0)
+            expect(sidebar.get_by_text("Model", exact=True)).to_have_count(0)
             shot(page, "class-mode")
         else:
-            page.get_by_test_id("stSidebar").get_by_text("Model", exact=True).click()
-            expect(model_box).to_be_visible()
+            sidebar.get_by_text("Model", exact=True).click()
+            label = (
+                "Local model folder" if mode == "single user" else "A model from this server's model folder"
+            )
+            box = sidebar.get_by_role("textbox", name=re.compile(label))
+            expect(box).to_be_visible()
+            if mode != "single user":  # a path outside the teacher's folder is refused, naming no path
+                box.fill("../../etc")
+                box.press("Enter")
+                expect(sidebar.get_by_text("is not a model in this server's model folder")).to_be_visible(
+                    timeout=WAIT
+                )
+                assert str(tmp_path) not in sidebar.inner_text()
         listening = _listening(proc)
         assert listening and listening <= {"127.0.0.1", "::1"}, listening  # never 0.0.0.0 / ::
         text = log.read_text()
         assert "External URL" not in text and "Network URL" not in text, text
-        if mode == "class":
+        if mode.startswith("class"):
             assert "Class mode: listening on 127.0.0.1" in text
     finally:
         _stop(proc)
