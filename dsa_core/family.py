@@ -146,11 +146,6 @@ def share_sources(n_layers, computing):
     return src
 
 
-def shared_indices(indices_by_layer, src):
-    """Each layer's selection under sharing: layer l takes the selection of layer src[l]."""
-    return [indices_by_layer[s] for s in src]
-
-
 def coverage(overlap, computing):
     """Mean over layers of overlap[l, src(l)]: how much of its own top-k each layer keeps when sharing."""
     src = share_sources(len(overlap), computing)

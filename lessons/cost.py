@@ -87,7 +87,9 @@ with tab_pred:
         "prefill time at 200K tokens on its 30B DSA model (THUDM/IndexCache, arXiv 2603.12201), and "
         "kept 1 indexer in 4 for a 1.82× faster prefill. Same trend, different quantity."
     )
-    show.show_source(cost.variant_cost)
+    from dsa_core.cost import family as cost_family
+
+    show.show_source(cost_family.variant_cost)
 
 # 2. the paper's Figure 3 points over the fitted model
 with tab_paper:

@@ -132,7 +132,7 @@ st.dataframe(
     hide_index=True,
 )
 st.caption(
-    "Arithmetic, not timings (dsa_core.cost.flops.variant_cost): the same k keys reach attention in every "
+    "Arithmetic, not timings (dsa_core.cost.family.variant_cost): the same k keys reach attention in every "
     "member, so attention work and the KV cache do not change; the indexer's score work and its key cache "
     "shrink with compression (÷ c) and sharing (× computing share); blocks cut the top-k input (÷ b) and "
     "give a kernel contiguous keys to read, which this count does not show."

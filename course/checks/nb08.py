@@ -5,7 +5,7 @@ import torch
 
 from course.feedback import as_number, as_tensor, check_function, correct, not_answered, wrong
 from dsa_core import family
-from dsa_core.cost import flops
+from dsa_core.cost.family import variant_cost
 from dsa_core.topk import select_topk
 
 
@@ -100,7 +100,7 @@ def check_compress_keys(fn):
 
 def indexer_prefill_flops(shape, L, c):
     """Indexer score FLOPs of a whole L-token prefill, one layer, with keys pooled by c (cost model)."""
-    return 2 * flops.variant_cost(shape, L, "compressed", c=c)["indexer/qk_macs"]
+    return 2 * variant_cost(shape, L, "compressed", c=c)["indexer/qk_macs"]
 
 
 def check_compressed_saving(answer, shape, L=8192, c=4):

@@ -2,7 +2,7 @@
 
 Every layer's token top-k from one dense run (ranked, so any k ≤ m is a slice), each member's picks at
 one layer, recall against the ideal and against each other, perplexity with a member in every layer,
-and what each member saves from the one cost model (cost/flops.py `variant_cost`). The selectors are
+and what each member saves from the one cost model (cost/family.py `variant_cost`). The selectors are
 dsa_core/family.py's; host/variants.py puts them in the model.
 """
 
@@ -13,6 +13,7 @@ import torch
 from dsa_core import family
 from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.cost import flops
+from dsa_core.cost.family import indexer_share, variant_cost
 from dsa_core.host.variants import Variant, layer_picks, variant_select
 from dsa_core.metrics import attention_recall
 from dsa_core.rope import rope_cos_sin
@@ -136,11 +137,11 @@ def cost_kwargs(v, k, n_layers):
 def savings(shape, L, variants):
     """What each member costs for a prefill of L tokens, whole model, from the one cost model:
     rows of {member, indexer GFLOPs, vs token top-k, attention GFLOPs, index cache MB, KV cache MB}."""
-    base = flops.variant_cost(shape, L, "token")
+    base = variant_cost(shape, L, "token")
     kv = flops.cache_bytes(shape, L)["kv_cache/bytes"] / 1e6
     rows = []
     for name, v in variants.items():
-        c = flops.variant_cost(shape, L, v.name, **cost_kwargs(v, shape.index_topk, shape.n_layers))
+        c = variant_cost(shape, L, v.name, **cost_kwargs(v, shape.index_topk, shape.n_layers))
         rows.append(
             {
                 "member": name,
@@ -167,12 +168,10 @@ def growth(shape, lengths, members=GROWTH):
     """Indexer FLOPs per token of an L-token prefill, one layer, per member, plus the attention all
     members share: {series name: [per length]} for viz.cost_curves."""
     out = {
-        name: [2 * flops.variant_cost(shape, L, v, **kw)["indexer/qk_macs"] / L for L in lengths]
+        name: [2 * variant_cost(shape, L, v, **kw)["indexer/qk_macs"] / L for L in lengths]
         for name, (v, kw) in members.items()
     }
-    out["attention (every member)"] = [
-        2 * flops.variant_cost(shape, L)["attention/core_macs"] / L for L in lengths
-    ]
+    out["attention (every member)"] = [2 * variant_cost(shape, L)["attention/core_macs"] / L for L in lengths]
     return out
 
 
@@ -180,6 +179,6 @@ def indexer_shares(shape, lengths, members=GROWTH):
     """The indexer's share of a prefill's attention FLOPs (indexer + core attention) per member and length:
     rows of {member, "L = ...": share}."""
     return [
-        {"member": name, **{f"L = {L:,}": flops.indexer_share(shape, L, v, **kw) for L in lengths}}
+        {"member": name, **{f"L = {L:,}": indexer_share(shape, L, v, **kw) for L in lengths}}
         for name, (v, kw) in members.items()
     ]

@@ -67,7 +67,7 @@ def layer_picks(indexer, x, v, k, chunk=1024):
     """One layer's selection by variant v at budget k: x [B,T,dim] -> int64 [B,T,K] (-1 = empty).
 
     "shared" is not a per-layer rule (it needs another layer's picks): use shared_select or
-    family.shared_indices for it.
+    family.share_sources for it.
     """
     qi, ki, w = indexer.project(x)  # [B,T,h,d], [B,T,d], [B,T,h]
     T = x.shape[1]

@@ -8,7 +8,7 @@ For each variant (dsa_core/family.py, in the host through dsa_core/host/variants
   than k keys), next to the ideal top-k (the k largest p: the ceiling) and today's token top-k;
 - whole-model perplexity with the variant in all 30 layers, against dense;
 - indexer FLOPs per token of a prefill of this length, whole model, from the cost model
-  (cost/flops.py `variant_cost`: arithmetic, not a timing).
+  (cost/family.py `variant_cost`: arithmetic, not a timing).
 "shared-overlap" chooses its computing layers (as many as "shared" has) from the layer × layer overlap
 of the token top-k measured on a calibration text, never on the evaluated texts.
 """
@@ -26,6 +26,7 @@ import torch
 from dsa_core import family
 from dsa_core.analysis.trace import encode, next_token_logprobs
 from dsa_core.cost import flops
+from dsa_core.cost.family import variant_cost
 from dsa_core.host.variants import Variant, layer_picks, parse, variant_select
 from dsa_core.metrics import attention_recall, oracle_topk
 from dsa_core.train.evaluate import dense_mean
@@ -94,7 +95,7 @@ def indexer_flops_per_token(model, k, T, v):
     kw = {"block": {"b": v.block_size(k)}, "compressed": {"c": v.compress}, "shared": {}}.get(v.name, {})
     if v.name == "shared":
         kw = {"share": len(v.computing_layers(L)) / L}
-    return 2 * flops.variant_cost(shape, T, v.name, **kw)["indexer/qk_macs"] * L / T
+    return 2 * variant_cost(shape, T, v.name, **kw)["indexer/qk_macs"] * L / T
 
 
 def build_variants(loaded, names, args):

@@ -44,6 +44,7 @@ from dsa_core import family, viz
 from dsa_core.analysis import family as fa
 from dsa_core.analysis.trace import encode, trace_layers
 from dsa_core.cost import flops
+from dsa_core.cost.family import indexer_share, variant_cost
 from dsa_core.host.indexers import load_with_indexers
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import oracle_topk
@@ -216,7 +217,7 @@ for name, p in ppl.items():
 # %% [markdown]
 # ## 5. The cost lab: what each member saves as the context grows
 #
-# The same cost model as notebook 07 (`dsa_core.cost.flops.variant_cost`), whole prefill, one layer
+# The same cost model as notebook 07 (`dsa_core.cost.family.variant_cost`), whole prefill, one layer
 # on average. Attention work is the same for every member (each attends to k tokens); the indexer's
 # O(L²) part is what changes.
 
@@ -225,12 +226,10 @@ host = fa.host_shape(model, 2048)
 lengths = [2**p for p in range(11, 19)]  # 2K … 256K
 kw = {"token top-k": {}, "compressed keys": {"c": 4}, "shared indices": {"share": 8 / 30}}
 series = {
-    name: [2 * flops.variant_cost(host, L, name.split()[0], **a)["indexer/qk_macs"] / L for L in lengths]
+    name: [2 * variant_cost(host, L, name.split()[0], **a)["indexer/qk_macs"] / L for L in lengths]
     for name, a in kw.items()
 }
-series["attention (every member)"] = [
-    2 * flops.variant_cost(host, L)["attention/core_macs"] / L for L in lengths
-]
+series["attention (every member)"] = [2 * variant_cost(host, L)["attention/core_macs"] / L for L in lengths]
 viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="indexer vs attention, k = 2048")
 
 # %% [markdown]
@@ -243,7 +242,7 @@ viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="in
 # %%
 for label, s in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mode)", flops.V32_MHA)):
     for L in (8192, 65536, 200_000):
-        shares = {n: flops.indexer_share(s, L, n.split()[0], **a) for n, a in kw.items()}
+        shares = {n: indexer_share(s, L, n.split()[0], **a) for n, a in kw.items()}
         print(f"{label:>26}, L = {L:>7,}: " + ", ".join(f"{n} {v:.0%}" for n, v in shares.items()))
 
 # %% [markdown]
