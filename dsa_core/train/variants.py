@@ -204,6 +204,12 @@ def main(argv=None):
     loaded = load_model(None)
     load_default_indexers(loaded.model, args.indexers)
     rep = report(loaded, args.files, args.k, args.tokens, build_variants(loaded, names, args))
+    import hashlib
+
+    from dsa_core.host.indexers import DEFAULT_PATH
+
+    path = Path(args.indexers or DEFAULT_PATH)
+    rep["indexers"] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16]}
     rep["seconds"] = round(time.time() - t0, 1)
     sys.stdout.write(json.dumps(rep, indent=1) + "\n" if args.json else table(rep) + "\n")
 
