@@ -22,7 +22,7 @@ from dsa_core.sparse import sparse_attention, sparse_attention_probs
 N_SINKS = 4
 WINDOW = f"window + {N_SINKS} sinks"
 ORDER = ["DSA indexer", "ideal top-k", WINDOW, "random"]
-GATHER_MAX_K = 128  # above this budget the sparse map comes from the fast twin (one dense pass per block)
+GATHER_PER_TOKEN = 48  # the reference gathers when K <= T / 48; above, the fast twin (measured crossover)
 
 
 @dataclass
@@ -68,12 +68,17 @@ def block_rows(T, k, budget=2**23):
 
 def sparse_rows(rec, picks, s0, s1, head=None):
     """Sparse attention over the picks of queries s0..s1-1 (the head, or the head-mean): -> [S,K].
-    sparse.sparse_attention_probs gathers K keys per query; above GATHER_MAX_K its fast twin
+    sparse.sparse_attention_probs gathers K keys per query; for K > T / 48 its fast twin
     fast.rows.sparse_probs_via_dense (tests/app/test_ranked.py) gives the same numbers for less work."""
-    idx = rk.rows_long(picks, s0, s1)[None]  # [1,S,K]
-    fn = sparse_attention_probs if idx.shape[-1] <= GATHER_MAX_K else sparse_probs_via_dense
-    p = fn(rec.q[None, s0:s1], rec.k[None, :s1], idx)[0]  # [S,H,K]
-    return p.mean(1) if head is None else p[:, head]  # [S,K]
+    gather = picks.shape[1] * GATHER_PER_TOKEN <= len(rec.tokens)
+    fn = sparse_attention_probs if gather else sparse_probs_via_dense
+    step = s1 - s0 if gather else 256  # the twin's logits: [H, 256, s1] floats per step (75 MB at 8,192)
+    out = []
+    for a in range(s0, s1, step):
+        b = min(a + step, s1)
+        p = fn(rec.q[None, a:b], rec.k[None, :b], rk.rows_long(picks, a, b)[None])[0]  # [S,H,K]
+        out.append(p.mean(1) if head is None else p[:, head])  # [S,K]
+    return torch.cat(out)
 
 
 @torch.no_grad()
@@ -111,12 +116,7 @@ def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True, numbers=None)
     ranks = ranks or rank_all(rec, head, seed)
     n = numbers or layer_numbers(rec, k, head, ranks)
     topk, ideal = rk.picks(ranks["DSA indexer"], k), rk.picks(ranks["ideal top-k"], k)  # views [T,k]
-    sp = None
-    if sparse:
-        rows = block_rows(T, k)
-        sp = np.concatenate(
-            [_np(sparse_rows(rec, topk, s0, min(s0 + rows, T), head)) for s0 in range(0, T, rows)]
-        )
+    sp = _np(sparse_rows(rec, topk, 0, T, head)) if sparse else None  # [T,K] (it steps through rows)
     return LayerView(
         rec.tokens,
         k,

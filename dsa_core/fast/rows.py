@@ -13,7 +13,7 @@ Proved equal to the reference by tests/app/test_ranked.py (every row, several T,
 
 import torch
 
-from dsa_core.dense import attention_probs, causal_mask
+from dsa_core.dense import attention_logits, causal_mask
 from dsa_core.topk import select_topk
 
 
@@ -45,19 +45,20 @@ def random_ranked_rows(T, seed=0, rows=1024):
 
 
 def sparse_probs_via_dense(q, k, topk_indices):
-    """== sparse.sparse_attention_probs(q, k, topk_indices) (to float rounding): the softmax over the
-    selected slots is the full causal softmax restricted to them and renormalised. One dense pass
-    (matrix products) instead of gathering K keys per query: cheaper once K is in the hundreds.
+    """== sparse.sparse_attention_probs(q, k, topk_indices) (to float rounding): the same softmax over
+    the selected slots, but the logits come from one dense matrix product (dense.attention_logits)
+    and are then picked, instead of gathering K keys per query. Cheaper once K is more than about
+    T / 48 (BLAS beats the gather).
 
     q [B,S,H,D] (queries aligned to the end of the keys), k [B,T,H_kv,D], topk_indices [B,S,K]
     -> fp32 [B,S,H,K], 0 at empty (-1) or future slots.
     """
     B, S, H, _ = q.shape
     T = k.shape[1]
-    p = attention_probs(q, k)  # [B,H,S,T]
-    g = p.gather(-1, topk_indices.clamp(min=0)[:, None].expand(B, H, S, -1))  # [B,H,S,K]
+    logits = attention_logits(q, k)  # [B,H,S,T]
+    picked = logits.gather(-1, topk_indices.clamp(min=0)[:, None].expand(B, H, S, -1))  # [B,H,S,K]
     query_pos = torch.arange(T - S, T)[:, None]  # [S,1]
     valid = (topk_indices >= 0) & (topk_indices <= query_pos)  # [B,S,K]
-    g = g.masked_fill_(~valid[:, None], 0.0)
-    g = g.div_(g.sum(-1, keepdim=True).clamp_(min=1e-30))  # a row with nothing selected stays 0
-    return g.permute(0, 2, 1, 3)  # [B,S,H,K]
+    picked = picked.masked_fill_(~valid[:, None], float("-inf"))
+    p = picked.softmax(dim=-1).nan_to_num_(0.0)  # a row with nothing selected gives 0, not NaN
+    return p.permute(0, 2, 1, 3)  # [B,S,H,K]

@@ -54,6 +54,7 @@ def test_sparse_probs_via_dense_equals_sparse_attention_probs():
     q, k = torch.randn(1, T, H, D) * 3, torch.randn(1, T, 2, D)
     idx = select_topk(_scores(T, 2)[None], 9)
     idx[0, 20, 3] = -1  # an empty slot among real ones
+    idx[0, 30, :] = -1  # a query with nothing selected
     for s0, s1 in ((0, T), (25, 31)):  # a block of queries aligned to the end of keys 0..s1-1
         args = (q[:, s0:s1], k[:, :s1], idx[:, s0:s1])
         assert torch.allclose(rows.sparse_probs_via_dense(*args), sparse_attention_probs(*args), atol=1e-6)
@@ -125,7 +126,7 @@ def test_pool_picks_in_row_blocks_equals_prepare_map_of_the_scattered_map(T, sid
             assert np.array_equal(got["cols"], want["cols"])
 
 
-@pytest.mark.parametrize("k", [24, 200])  # the gathered reference, then its fast twin
+@pytest.mark.parametrize("k", [8, 200])  # the gathered reference (k <= T / 48), then its fast twin
 def test_pick_maps_equal_the_pooled_full_maps(k):
     """The app's maps (k-dependent ones pooled block by block from the picks) match pooling
     view_maps' [T,T] arrays."""
