@@ -109,7 +109,8 @@ def _all(pages, action, timeout_s, log, name):
         action(p)
     saw_queue = False
     for p in pages:
-        saw_queue |= p.get_by_text(re.compile("Waiting for \\d+ other student")).count() > 0
+        note = p.get_by_text(re.compile("Waiting for \\d+ other student")).filter(visible=True)
+        saw_queue |= note.count() > 0
         wait_idle(p, timeout_s)
     log.append({"step": name, "seconds": round(time.perf_counter() - t, 2), "saw_queue_note": saw_queue})
 
@@ -192,7 +193,7 @@ def class_session(url, pid, browser, tokens=512, ks=None, timeout_s=600, settle_
         c.close()
     deadline = time.time() + settle_s
     while time.time() < deadline and rss(pid) > report["rss_after_first_page"] + 0.25 * GB:
-        time.sleep(1)
+        time.sleep(1)  # the janitor runs every 5 s
     report["rss_after_close"] = rss(pid)
     report["seconds_to_settle"] = round(settle_s - max(0.0, deadline - time.time()), 1)
     sampler.stop.set()
