@@ -41,7 +41,7 @@ class DSAConfig:
     index_n_heads: int = 64  # H_I, indexer heads (h inside indexer.py)
     index_head_dim: int = 128  # d_I, indexer head dim (d inside indexer.py)
     index_topk: int = 2048  # k, tokens each query attends to
-    index_rope_head_dim: int = 0  # RoPE'd leading dims of each index head; 0 = index_head_dim // 2
+    index_rope_head_dim: int = 0  # RoPE'd leading dims of each index head; 0 = qk_rope_head_dim (official)
     scale_fmt: str = "ue8m0"  # FP8 scales rounded up to powers of two (fp8.py only)
 
     def __post_init__(self):
@@ -58,8 +58,10 @@ class DSAConfig:
 
     @property
     def index_rope_dim(self) -> int:
-        """Leading dims of each indexer head that get RoPE (671B: 64 of 128, = qk_rope_head_dim)."""
-        return self.index_rope_head_dim or self.index_head_dim // 2
+        """Leading dims of each indexer head that get RoPE. Official rule (DeepSeek-V3.2-Exp
+        inference/model.py, class Indexer: rope_head_dim = args.qk_rope_head_dim; 671B: 64 of 128);
+        capped at the indexer head; a preset may set index_rope_head_dim to choose otherwise."""
+        return self.index_rope_head_dim or min(self.qk_rope_head_dim, self.index_head_dim)
 
     @property
     def uses_query_latent(self) -> bool:
@@ -69,8 +71,8 @@ class DSAConfig:
 
 V32_671B = DSAConfig()
 
-# Tiny sizes for the app, the notebooks and the tests (perf_anchors.md section 6.2: MQA, d = 64,
-# indexer 4 heads x 32). Everything runs on a laptop CPU in milliseconds.
+# Tiny sizes for the app, the notebooks and the tests (MQA, d = 64, indexer 4 heads x 32;
+# their cost in docs/cost.md). Everything runs on a laptop CPU in milliseconds.
 TEACHING = replace(
     V32_671B,
     vocab_size=256,
@@ -88,6 +90,7 @@ TEACHING = replace(
     index_n_heads=4,
     index_head_dim=32,
     index_topk=64,
+    index_rope_head_dim=16,  # half the indexer head, the 671B proportion (64 of 128)
 )
 
 # The real host model of this project: SmolLM2-135M (Llama architecture, GQA 9 query / 3 KV heads,

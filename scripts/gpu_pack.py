@@ -4,7 +4,8 @@
     python scripts/gpu_pack.py --tokens 8192 --train 192 --val 4   # long windows (data_long.py)
 
 The GPU machine has no network and takes at most 64 MiB of files per call, and the embedded GGUF is
-98 MB, so the file is split in two (.gpu/part0, .gpu/part1, sent in two calls and joined there;
+98 MB, so the file is split in --parts pieces (.gpu/part0, part1, ..., sent in as many calls and joined
+there; three once the working tree holds two indexer files;
 .gpu/gguf.sha256 checks the join). Token windows are cut here with the tokenizer and recipe of
 scripts/data_teacher.py (uint16, 4 MB per 1,000 windows), or, with --tokens above 2,048, cut from long
 documents by scripts/data_long.py, leaving out any document that shares text with an evaluation file
@@ -40,7 +41,7 @@ def main():
     ap.add_argument("--train", type=int, default=1024)
     ap.add_argument("--val", type=int, default=8)
     ap.add_argument("--tokens", type=int, default=2048)
-    ap.add_argument("--part0-mb", type=float, help="size of the first part (default: half)")
+    ap.add_argument("--parts", type=int, default=2, help="pieces of the GGUF, one per call")
     args = ap.parse_args()
     out = ROOT / ".gpu"
     out.mkdir(exist_ok=True)
@@ -70,9 +71,11 @@ def main():
     np.savez(out / "tokens.npz", **arrays)
 
     blob = bundled_gguf_path().read_bytes()
-    half = int(args.part0_mb * 2**20) if args.part0_mb else len(blob) // 2  # balance the two calls
-    (out / "part0").write_bytes(blob[:half])
-    (out / "part1").write_bytes(blob[half:])
+    for old in out.glob("part[0-9]"):
+        old.unlink()
+    size = -(-len(blob) // args.parts)  # equal pieces, the last one shorter
+    for i in range(args.parts):
+        (out / f"part{i}").write_bytes(blob[i * size : (i + 1) * size])
     (out / "gguf.sha256").write_text(hashlib.sha256(blob).hexdigest() + "  model.gguf\n")
     import gguf
 

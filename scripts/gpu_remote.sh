@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Steps run on the GPU machine (no network, 64 MiB per call, 10 min per call, warm 30 s between calls):
 #   bash scripts/gpu_remote.sh part0        # call 1 (carry .gpu/part0 .gpu/tokens.npz .gpu/site): keep part0, smoke test
+#                                           #   (with gpu_pack.py --parts 3: carry part0, then part1 alone, same step)
 #                                           #   (or carry .gpu/part0 .gpu/stage1: keep both, --stage1-from /tmp/dsa/stage1/FILE later)
 #   bash scripts/gpu_remote.sh start ARGS   # call 2 (carry .gpu/part1 .gpu/tokens.npz .gpu/site): join, run in background
 #   bash scripts/gpu_remote.sh wait         # call 3, 4, ...: wait for the run, copy what it wrote to $OUT;
@@ -36,7 +37,7 @@ wait_run() {  # until the run ends or $1 seconds pass
 
 case "$1" in
   part0)
-    cp .gpu/part0 "$W"/part0 && mkdir -p "$W"/stage1 && cp .gpu/stage1/* "$W"/stage1/ 2>/dev/null; ls -la "$W" "$W"/stage1
+    for p in .gpu/part[0-9]; do [ -f "$p" ] && cp "$p" "$W"/; done; mkdir -p "$W"/stage1 && cp .gpu/stage1/* "$W"/stage1/ 2>/dev/null; ls -la "$W" "$W"/stage1
     [ -f .gpu/tokens.npz ] || exit 0       # a call that carries part0 and a stage-1 file has no room for the tokens
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
     python3 -c "import torch, numpy, tokenizers, safetensors, yaml, gguf; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
@@ -47,7 +48,8 @@ case "$1" in
   start)
     shift
     [ -f "$W"/part0 ] || { echo "part0 missing: this is a fresh machine, run 'part0' first"; exit 3; }
-    cat "$W"/part0 .gpu/part1 > "$W"/model.gguf
+    for p in .gpu/part[0-9]; do [ -f "$p" ] && cp "$p" "$W"/; done
+    cat "$W"/part[0-9] > "$W"/model.gguf
     (cd "$W" && sha256sum -c "$OLDPWD"/.gpu/gguf.sha256) || exit 4
     mkdir -p "$W"/out
     cp -r . "$W"/repo 2>/dev/null   # the run reads code from a copy that the next call's sync cannot touch

@@ -105,12 +105,19 @@ def perplexities(model, texts, k):
 
 
 def parse_spec(spec, dim):
-    """ "4x64r32w" -> (DSAConfig with 4 heads x 64 dims, RoPE on 32, k = 128; True = warm start)."""
+    """ "4x64r32w" -> (DSAConfig with 4 heads x 64 dims, RoPE on 32, k = 128; True = warm start).
+    Length suffixes, read by length_mix: s = prefixes of 2,048 tokens at most, m = half the steps so."""
     warm = spec.endswith("w")
-    shape, _, rope = spec.rstrip("w").partition("r")
+    shape, _, rope = spec.rstrip("wsm").partition("r")
     h, d = (int(v) for v in shape.split("x"))
     cfg = replace(SMOLLM2_HOST, dim=dim, index_n_heads=h, index_head_dim=d, index_topk=128)
     return (replace(cfg, index_rope_head_dim=int(rope)) if rope else cfg), warm
+
+
+def length_mix(spec):
+    """Spec suffix -> train_indexers' (short_len, short_share): s = short only, m = a mix."""
+    tail = spec.rstrip("w")
+    return {"s": (2048, 1.0), "m": (2048, 0.5)}.get(tail[-1], (None, 0.0))
 
 
 def stage1(args, model, train, val, device):
@@ -138,7 +145,9 @@ def stage1(args, model, train, val, device):
             pass
         per_step = (time.time() - t0) / args.probe_steps
         minutes = args.warm_minutes if warm else args.stage1_minutes
-        steps = args.steps or max(20, int(minutes * 60 / per_step))
+        fixed = args.warm_steps if warm and args.warm_steps else args.steps
+        steps = fixed or max(20, int(minutes * 60 / per_step))
+        short_len, short_share = length_mix(spec)
         say(f"stage 1 {spec}: {per_step:.3f} s/step -> {steps} steps")
         if warm:  # continue from the --init file (trained on shorter windows)
             ixs, init_cfg, _ = load_indexers(args.init)
@@ -162,6 +171,8 @@ def stage1(args, model, train, val, device):
             n_queries=args.queries,
             topk=128,
             log_every=max(1, steps // 20),
+            short_len=short_len,
+            short_share=short_share,
         ):
             history.append({k: v for k, v in log.items() if k != "layers"})
             say(
@@ -171,7 +182,9 @@ def stage1(args, model, train, val, device):
         recipe = (
             f"stage 1 (dense warm-up) on one H200: {steps} steps x {args.batch} windows x {args.queries} "
             f"queries, AdamW lr {args.lr} cosine, {len(next(iter(x.values())))} windows of "
-            f"{train.shape[1]} tokens" + (f", continued from {pathlib.Path(args.init).name}" if warm else "")
+            f"{train.shape[1]} tokens"
+            + (f", continued from {pathlib.Path(args.init).name}" if warm else "")
+            + (f", {short_share:.0%} of the steps on prefixes <= {short_len}" if short_len else "")
         )
         path = pathlib.Path(args.out) / f"stage1_{spec}.safetensors"
         save_indexers(path, indexers, cfg, HOST, recipe=recipe)
@@ -184,6 +197,8 @@ def stage1(args, model, train, val, device):
             + json.dumps({b: round(v["indexer_over_oracle"], 4) for b, v in m["by_position"].items()})
         )
         results[spec] = {
+            "short_len": short_len,
+            "short_share": short_share,
             "rope_dims": cfg.index_rope_dim,
             "warm_start": warm,
             "steps": steps,
@@ -302,6 +317,8 @@ def main():
     ap.add_argument("--eval-ks", default="64,128,256,512", help="k for the held-out evaluation (long)")
     ap.add_argument("--short-ks", default="64,128,256", help="k for the held-out evaluation at 2,048")
     ap.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation phase")
+    ap.add_argument("--no-stage2", action="store_true", help="stop after stage 1 (a study run)")
+    ap.add_argument("--warm-steps", type=int, default=0, help="fixed steps of a warm-start spec")
     ap.add_argument("--stage1-from", help="skip stage 1: start stage 2 from this indexer file")
     ap.add_argument("--no-control", action="store_true", help="skip the dense control run of stage 2")
     ap.add_argument("--smoke", action="store_true")
@@ -348,7 +365,8 @@ def main():
     if not args.no_eval:
         named = {f"long_{i}": t for i, t in enumerate(long)}
         evaluate_phase(args, model, named, short or named, start, pathlib.Path(args.out) / "gpu_eval.json")
-    report["stage2"] = stage2(args, model, start, train, long)
+    if not args.no_stage2:
+        report["stage2"] = stage2(args, model, start, train, long)
     report["seconds"] = time.time() - t0
     write()
     say(f"done in {report['seconds']:.0f} s")

@@ -38,8 +38,10 @@ def save_indexers(path, indexers, cfg, host, recipe=""):
         for i, ix in items
         for name, p in ix.state_dict().items()
     }
+    shape = {f: asdict(cfg)[f] for f in SHAPE_FIELDS}
+    shape["index_rope_head_dim"] = cfg.index_rope_dim  # the resolved width, never the 0 default
     meta = {
-        "config": json.dumps({f: asdict(cfg)[f] for f in SHAPE_FIELDS}),
+        "config": json.dumps(shape),
         "host": host,
         "recipe": recipe,
         "n_layers": str(1 + max(int(k.split(".")[1]) for k in tensors)),
@@ -49,13 +51,16 @@ def save_indexers(path, indexers, cfg, host, recipe=""):
 
 
 def load_indexers(path, base=SMOLLM2_HOST):
-    """Read a file written by save_indexers -> (list of LightningIndexer (None for absent layers), DSAConfig, metadata)."""
+    """Read a file written by save_indexers -> ([LightningIndexer or None per layer], DSAConfig, metadata)."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k).float() for k in f.keys()}
-    cfg: DSAConfig = replace(base, **json.loads(meta["config"]))
+    shape = json.loads(meta["config"])
+    if not shape.get("index_rope_head_dim"):  # files written while 0 meant index_head_dim // 2
+        shape["index_rope_head_dim"] = shape["index_head_dim"] // 2
+    cfg: DSAConfig = replace(base, **shape)
     indexers = [None] * int(meta["n_layers"])
     for i in range(len(indexers)):
         prefix = f"layers.{i}.self_attn.indexer."
@@ -67,11 +72,14 @@ def load_indexers(path, base=SMOLLM2_HOST):
     return indexers, cfg, meta
 
 
-def recorded_evaluation():
-    """What the shipped indexers measured, as recorded beside them: ({k: evaluate.py --json report},
-    {run name: {"before", "after"} held-out perplexities of stage 2}); ({}, {}) when the files are absent."""
+def recorded_evaluation(tokens=8192):
+    """What the shipped indexers measured, as recorded beside them, at `tokens` (8192 or 2048):
+    ({k: evaluate.py --json report}, {run name: {"before", "after"} held-out perplexities of stage 2,
+    run at 8,192 tokens}); ({}, {}) when the files are absent."""
     here = DEFAULT_PATH.parent
-    evals = {int(p.stem.split("_k")[1]): json.loads(p.read_text()) for p in sorted(here.glob("eval_k*.json"))}
+    pattern = "eval_k*.json" if tokens == 2048 else f"eval_{tokens}_k*.json"
+    paths = [p for p in here.glob(pattern) if p.stem.split("_k")[1].isdigit()]  # not the comparison file
+    evals = {int(p.stem.split("_k")[1]): json.loads(p.read_text()) for p in paths}
     stage2 = json.loads((here / "stage2.json").read_text()) if (here / "stage2.json").exists() else {}
     return dict(sorted(evals.items())), stage2
 
@@ -120,10 +128,19 @@ def load_with_indexers(source=None, progress=None):
             raise ValueError(
                 f"the shipped indexers are for {meta.get('host', 'SmolLM2-135M')}, not this model"
             )
-        note = (
-            f"trained lightning indexers ({icfg.index_n_heads} heads × {icfg.index_head_dim} dims, "
-            "stage-1 dense warm-up, assets/indexers/)"
+        note = f"trained lightning indexers ({icfg.index_n_heads} heads × {icfg.index_head_dim} dims, " + (
+            "stage-1 dense warm-up at the model's full 8,192-token context, assets/indexers/"
         )
+        held = recorded_evaluation(8192)[0].get(128)
+        if held:  # measured, never typed: assets/indexers/eval_8192_k128.json
+            m, p = held["mean"], held["perplexity"]
+            note += (
+                f"; on held-out text at {held['tokens']:,} tokens their top-128 keeps "
+                f"{m['indexer_over_oracle']:.1%} of the ideal top-128's attention mass, they beat the "
+                f"window in {m['layers_indexer_above_window']}/{len(held['layers'])} layers, and DSA in "
+                f"every layer costs {100 * p['dsa_vs_dense']:+.1f} % perplexity"
+            )
+        note += ")"
     except Exception as e:  # noqa: BLE001 - not shipped, or for another model: fall back, and say so
         torch.manual_seed(0)
         base = replace(SMOLLM2_HOST, dim=cfg.dim, n_layers=n, rope_theta=cfg.rope_theta)

@@ -126,14 +126,14 @@ def evaluate_files(loaded, paths, k, tokens=2048):
     "layers" and "mean" carry "by_position" ({bucket: recalls}, see positions.py)."""
     from dsa_core.analysis.trace import encode
 
-    texts = {str(p): encode(loaded, open(p, encoding="utf-8").read(), tokens).ids for p in paths}
+    texts = [(str(p), encode(loaded, open(p, encoding="utf-8").read(), tokens).ids) for p in paths]
     return evaluate_texts(loaded.model, texts, k, tokens)
 
 
 def evaluate_texts(model, texts, k, tokens):
-    """The same report from token ids already cut to `tokens`: {name: ids [T]} -> report."""
+    """The same report from token ids already cut to `tokens`: {name: ids [T]} or [(name, ids)] -> report."""
     per_file, nlls = [], []
-    for name, ids in texts.items():
+    for name, ids in texts.items() if isinstance(texts, dict) else texts:
         res = evaluate_ids(model, ids, k)
         per_file.append({"file": name, "tokens": len(ids), "layers": res["layers"]})
         nlls.append(res["nll"])

@@ -50,3 +50,37 @@ def bucket_summary(layers):
         rec["indexer_over_oracle"] = rec["recall_indexer"] / rec["recall_oracle"]
         rec["layers_indexer_above_window"] = sum(h["recall_indexer"] > h["recall_window"] for h in have)
     return out
+
+
+def position_series(reports):
+    """{name: evaluate.py report} -> (bucket labels, {name: [indexer/ideal per bucket]},
+    {name: [layers above the window per bucket]}), over the buckets every report holds."""
+    common = [
+        b
+        for b in next(iter(reports.values()))["mean"]["by_position"]
+        if all(b in r["mean"]["by_position"] for r in reports.values())
+    ]
+    ratio = {
+        n: [r["mean"]["by_position"][b]["indexer_over_oracle"] for b in common] for n, r in reports.items()
+    }
+    above = {
+        n: [r["mean"]["by_position"][b]["layers_indexer_above_window"] for b in common]
+        for n, r in reports.items()
+    }
+    return common, ratio, above
+
+
+def recorded_by_position(k=128):
+    """The shipped comparison at 8,192 tokens, from assets/indexers: {"trained on 2,048-token windows":
+    report, "trained at 8,192 tokens (shipped)": report}; {} when the files are absent."""
+    import json
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[2] / "assets" / "indexers"
+    files = {
+        "trained on 2,048-token windows": here / f"eval_8192_k{k}_trained_2048.json",
+        "trained at 8,192 tokens (shipped)": here / f"eval_8192_k{k}.json",
+    }
+    if not all(p.exists() for p in files.values()):
+        return {}
+    return {name: json.loads(p.read_text()) for name, p in files.items()}

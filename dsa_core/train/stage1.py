@@ -99,13 +99,26 @@ def lr_factor(step, steps, warmup=0.05, floor=0.1):
 
 
 def train_indexers(
-    model, indexers, inputs, steps=200, lr=1e-3, batch_size=4, n_queries=256, topk=128, log_every=10, seed=0
+    model,
+    indexers,
+    inputs,
+    steps=200,
+    lr=1e-3,
+    batch_size=4,
+    n_queries=256,
+    topk=128,
+    log_every=10,
+    seed=0,
+    short_len=None,
+    short_share=0.0,
 ):
     """Stage 1 for {layer: LightningIndexer} on a frozen model; a generator of progress dicts.
 
     inputs: {layer: x [N,T,dim]} (layer_inputs, or a float16 store). Each step draws batch_size of
     the N windows and one prefix length L in [min(T, topk + n_queries), T]; the loss covers the last
-    n_queries queries of the prefix. Yields every log_every steps and at the last one:
+    n_queries queries of the prefix. With short_len, a share short_share of the steps draws L up to
+    short_len only (1.0: short windows only, 0.5: a mix of lengths). Yields every log_every steps
+    and at the last one:
     {"step", "steps", "loss", "recall", "recall_oracle", "overlap", "lr", "seconds",
      "layers": {layer: {"loss", "recall", "recall_oracle", "overlap"}}} (means over layers at top level).
     """
@@ -123,7 +136,9 @@ def train_indexers(
         for group in opt.param_groups:
             group["lr"] = lr * lr_factor(step - 1, steps)
         rows = torch.randint(N, (min(batch_size, N),), generator=g)  # [B]
-        L = int(torch.randint(lo, T + 1, (1,), generator=g))
+        short = short_len and float(torch.rand(1, generator=g)) < short_share
+        hi = min(T, short_len) if short else T
+        L = int(torch.randint(min(lo, hi), hi + 1, (1,), generator=g))
         log = step % log_every == 0 or step == steps
         stats = {}
         for layer in layers:  # layers are independent: backward one at a time saves memory

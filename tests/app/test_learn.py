@@ -44,13 +44,17 @@ def test_training_step_shows_the_recorded_evaluation_of_the_shipped_indexers(at)
     at.selectbox(key="learn_step").set_value("7. Training the indexer").run()
     no_errors(at)
     recorded = json.loads(
-        (pathlib.Path(__file__).resolve().parents[2] / "assets" / "indexers" / "eval_k128.json").read_text()
+        (
+            pathlib.Path(__file__).resolve().parents[2] / "assets" / "indexers" / "eval_8192_k128.json"
+        ).read_text()
     )
     ratio = [m.value for m in at.metric if "ideal top-128" in m.label]
     assert ratio == [f"{recorded['mean']['indexer_over_oracle']:.3f}"]
     recall = [f for f in figures(at) if "Recall per layer" in str(f["layout"].get("title"))]
     assert recall and len(recall[0]["data"]) == 4  # indexer, ideal, window, random
     assert len(at.dataframe) >= 2  # every k, and stage 2
+    by_position = [f for f in figures(at) if "by query position" in str(f["layout"].get("title"))]
+    assert by_position and len(by_position[0]["data"]) == 4  # two indexers x (ratio line, layer bars)
 
 
 def test_indexer_step_states_the_loaded_indexer_size(at):

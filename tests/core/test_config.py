@@ -42,7 +42,8 @@ def test_smollm2_host_describes_the_real_model():
     c = SMOLLM2_HOST
     assert (c.dim, c.n_heads, c.n_kv_heads, c.head_dim, c.n_layers) == (576, 9, 3, 64, 30)
     assert c.rope_theta == 100000.0 and c.q_lora_rank == 0 and not c.uses_query_latent
-    assert (c.index_n_heads, c.index_head_dim, c.index_topk, c.index_rope_dim) == (4, 64, 128, 32)
+    assert (c.index_n_heads, c.index_head_dim, c.index_topk) == (4, 64, 128)
+    assert c.index_rope_dim == c.qk_rope_head_dim == 64  # the official rule; files record their own
 
 
 def test_presets_are_frozen_and_listed():
