@@ -44,7 +44,6 @@ from dsa_core import family, viz
 from dsa_core.analysis import family as fa
 from dsa_core.analysis.trace import encode, trace_layers
 from dsa_core.cost import flops
-from dsa_core.cost.family import indexer_share, variant_cost
 from dsa_core.host.indexers import load_with_indexers
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import oracle_topk
@@ -217,19 +216,15 @@ for name, p in ppl.items():
 # %% [markdown]
 # ## 5. The cost lab: what each member saves as the context grows
 #
-# The same cost model as notebook 07 (`dsa_core.cost.family.variant_cost`), whole prefill, one layer
+# The same cost model as notebook 07 (`dsa_core.cost.family.variant_cost`, called by
+# `analysis.family.growth`), whole prefill, one layer
 # on average. Attention work is the same for every member (each attends to k tokens); the indexer's
 # O(L²) part is what changes.
 
 # %%
 host = fa.host_shape(model, 2048)
 lengths = [2**p for p in range(11, 19)]  # 2K … 256K
-kw = {"token top-k": {}, "compressed keys": {"c": 4}, "shared indices": {"share": 8 / 30}}
-series = {
-    name: [2 * variant_cost(host, L, name.split()[0], **a)["indexer/qk_macs"] / L for L in lengths]
-    for name, a in kw.items()
-}
-series["attention (every member)"] = [2 * variant_cost(host, L)["attention/core_macs"] / L for L in lengths]
+series = fa.growth(host, lengths)  # indexer FLOPs per token per member, and the attention they share
 viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="indexer vs attention, k = 2048")
 
 # %% [markdown]
@@ -240,10 +235,10 @@ viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="in
 # DeepSeek-V3.2 671B, so read it as the same trend, not the same number.
 
 # %%
-for label, s in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mode)", flops.V32_MHA)):
-    for L in (8192, 65536, 200_000):
-        shares = {n: indexer_share(s, L, n.split()[0], **a) for n, a in kw.items()}
-        print(f"{label:>26}, L = {L:>7,}: " + ", ".join(f"{n} {v:.0%}" for n, v in shares.items()))
+for label, shape_ in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mode)", flops.V32_MHA)):
+    print(label)
+    for row in fa.indexer_shares(shape_, [8192, 65536, 200_000]):
+        print(f"  {row.pop('member'):<32}", ", ".join(f"{L}: {v:.0%}" for L, v in row.items()))
 
 # %% [markdown]
 # ## Takeaways
@@ -254,6 +249,6 @@ for label, s in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mode)", 
 # - **Compressed keys** cut the indexer's work and its key cache by c; they need an indexer trained
 #   for pooled keys, and causality is kept by scoring complete groups only.
 # - **Shared indices** cut the indexer's work by the share of layers that compute; the overlap
-#   heatmap shows where that is cheap in recall, and choosing by measured overlap beats a fixed
-#   stride when the layers' patterns are uneven.
+#   heatmap shows where that is cheap in recall; choosing the computing layers by measured
+#   overlap can beat a fixed stride when the layers' patterns are uneven (docs/family.md measures it).
 # - The app's **Family** page runs all of this on your own text.
