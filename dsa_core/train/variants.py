@@ -52,10 +52,11 @@ def overlap_rule(model, ids, k, n_compute):
 
 
 @torch.no_grad()
-def evaluate_text(model, ids, k, variants, progress=None):
+def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
     """One text: {"recall": {name: [L floats]}, "nll": {name: [T-1]}} for "ideal", "token" and each variant.
 
     Shared variants reuse the token top-k of an earlier layer; layers run in order, so it is known.
+    recall_layers: measure recall in these layers only (None elsewhere; the dense maps are the slow part).
     """
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
     L, T = len(model.layers), ids.shape[1]
@@ -67,9 +68,13 @@ def evaluate_text(model, ids, k, variants, progress=None):
     recall, tokens = {name: [] for name in ["ideal", "token", *variants]}, []
     for l in range(L):
         x, q, key = acts.pop(l)[:3]
-        p = dense_mean(q, key)  # [T,T]
         indexer = model.layers[l].self_attn.indexer
         tokens.append(layer_picks(indexer, x, Variant("token"), k)[0])  # [T,K]
+        if recall_layers is not None and l not in recall_layers:
+            for name in recall:
+                recall[name].append(None)
+            continue
+        p = dense_mean(q, key)  # [T,T]
         picks = {"ideal": oracle_topk(p, k), "token": tokens[l]}
         for name, v in variants.items():
             picks[name] = tokens[sources[name][l]] if name in sources else picks.get(name)
@@ -114,17 +119,18 @@ def build_variants(loaded, names, args):
     return out
 
 
-def report(loaded, paths, k, tokens, variants, progress=None):
+def report(loaded, paths, k, tokens, variants, progress=None, recall_layers=None):
     """The --json schema: {"k", "tokens", "files", "variants": {name: {...}}, "ideal", "token", "dense"}."""
     L = len(loaded.model.layers)
     results, files = [], []
     for path in paths:
         ids = encode(loaded, Path(path).read_text(encoding="utf-8"), tokens).ids
         files.append({"file": str(path), "tokens": len(ids)})
-        results.append(evaluate_text(loaded.model, ids, k, variants, progress))
+        results.append(evaluate_text(loaded.model, ids, k, variants, progress, recall_layers))
 
     def layers(name):
-        return [sum(r["recall"][name][l] for r in results) / len(results) for l in range(L)]
+        per = [[r["recall"][name][l] for r in results] for l in range(L)]
+        return [None if None in x else sum(x) / len(x) for x in per]
 
     def ppl(name):
         return math.exp(torch.cat([r["nll"][name] for r in results]).mean().item())
@@ -139,7 +145,7 @@ def report(loaded, paths, k, tokens, variants, progress=None):
             "label": v.label(k),
             "computing_layers": v.computing_layers(L) if v.name == "shared" else list(range(L)),
             "recall": per_layer,
-            "mean_recall": sum(per_layer) / L,
+            "mean_recall": _mean(per_layer),
             "perplexity": ppl(name),
             "vs_dense": ppl(name) / ppl("dense") - 1,
             "indexer_flops_per_token": indexer_flops_per_token(
@@ -149,10 +155,16 @@ def report(loaded, paths, k, tokens, variants, progress=None):
     return out
 
 
+def _mean(values):
+    """Mean over the layers where recall was measured."""
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values)
+
+
 def table(rep):
     """The report as plain text: one row per variant, then the per-layer recall."""
     L = len(rep["ideal_recall"])
-    ideal, token = sum(rep["ideal_recall"]) / L, sum(rep["token_recall"]) / L
+    ideal, token = _mean(rep["ideal_recall"]), _mean(rep["token_recall"])
     lines = [
         f"k = {rep['k']}; " + ", ".join(f"{f['file']} ({f['tokens']} tokens)" for f in rep["files"]),
         f"ideal top-k recall {ideal:.3f}, token top-k recall {token:.3f}; dense perplexity "
@@ -169,7 +181,8 @@ def table(rep):
     lines.append("per-layer recall: " + "layer " + " ".join(f"{l:>5}" for l in range(L)))
     for name, v in [("ideal", {"recall": rep["ideal_recall"]}), *rep["variants"].items()]:
         lines.append(
-            f"{name:>16}       " + " ".join(f"{x:5.3f}"[1:] if x < 1 else "1.000" for x in v["recall"])
+            f"{name:>16}       "
+            + " ".join("    -" if x is None else f"{x:5.3f}"[1:] if x < 1 else "1.000" for x in v["recall"])
         )
     return "\n".join(lines)
 
@@ -189,6 +202,7 @@ def main(argv=None):
     ap.add_argument("--calibration", default=str(CALIBRATION), help="text for shared-overlap's rule")
     ap.add_argument("--indexers", default=None, help="safetensors file (default: shipped)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--recall-layers", default=None, help="e.g. 0,10,20,29: recall in these layers only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.variant.split(",") if n.strip()]
@@ -203,7 +217,10 @@ def main(argv=None):
     t0 = time.time()
     loaded = load_model(None)
     load_default_indexers(loaded.model, args.indexers)
-    rep = report(loaded, args.files, args.k, args.tokens, build_variants(loaded, names, args))
+    some = args.recall_layers and {int(x) for x in args.recall_layers.split(",")}
+    rep = report(
+        loaded, args.files, args.k, args.tokens, build_variants(loaded, names, args), None, some or None
+    )
     import hashlib
 
     from dsa_core.host.indexers import DEFAULT_PATH

@@ -85,3 +85,16 @@ def test_report_has_sane_numbers(model, tmp_path):
     assert f["block"] == f["token"] and abs(f["compressed"] - f["token"] / 4) < 1e-6 * f["token"]
     assert abs(f["shared"] - f["token"] / 2) < 1e-6 * f["token"]  # 1 of 2 layers computes
     assert "compressed keys (c = 4)" in tv.table(rep)
+
+
+def test_recall_in_some_layers_only(model, tmp_path):
+    text = tmp_path / "a.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog " * 2)
+    loaded = SimpleNamespace(model=model, tokenizer=CharTokenizer(), name="tiny")
+    vs = {"token": Variant("token"), "shared": Variant("shared", every=2)}
+    full = tv.report(loaded, [text], 8, 64, vs)
+    some = tv.report(loaded, [text], 8, 64, vs, recall_layers={1})
+    assert some["ideal_recall"][0] is None and some["ideal_recall"][1] == full["ideal_recall"][1]
+    assert some["variants"]["shared"]["mean_recall"] == full["variants"]["shared"]["recall"][1]
+    assert some["variants"]["shared"]["perplexity"] == full["variants"]["shared"]["perplexity"]
+    assert "    -" in tv.table(some)
