@@ -30,7 +30,7 @@ def base_maps(rec, head=None, how="max", zoom=None, max_side=192):
     return out
 
 
-def _row_blocks(T, K, max_side, budget=2**22):
+def _row_blocks(T, K, max_side, budget=2**21):
     """Query blocks that cover whole pooling blocks, each about `budget` sparse values or fewer."""
     edges = block_edges(T, max_side)
     b = int(edges[1]) if len(edges) > 1 else T

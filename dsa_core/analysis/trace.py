@@ -25,7 +25,7 @@ from dsa_core.metrics import attention_recall
 from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
 
-CHUNK = 512  # query rows per block when building [T, T] maps: peak memory stays O(chunk·T) beyond the maps
+CHUNK = 256  # query rows per block when building [T, T] maps: peak memory stays O(chunk·T) beyond the maps
 
 
 @dataclass

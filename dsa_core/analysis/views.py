@@ -61,8 +61,9 @@ def rank_all(rec, head=None, seed=0):
     }
 
 
-def block_rows(T, k, budget=2**23):
-    """Query rows per block so a block's [rows, k] int64 picks stay near `budget` bytes / 8."""
+def block_rows(T, k, budget=2**21):
+    """Query rows per block so that a block holds about `budget` picks (16 MB as int64): transient memory
+    of a new k stays O(budget), whatever T and k."""
     return int(min(T, max(64, budget // max(1, k))))
 
 
