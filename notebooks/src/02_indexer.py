@@ -204,6 +204,25 @@ overlap_nr = dsa.topk_overlap(
 print(f"the same without the Hadamard rotation:            {float(overlap_nr.mean()):.3f}")
 
 # %% [markdown]
+# ## Explore on the real model
+#
+# The first panel is this notebook's score map, now from a trained indexer on real text: look for the
+# columns (keys every query likes) and the diagonal band (recent tokens). With sliders for k, query,
+# layer and head over SmolLM2 and a real text (`course.explorer`, ipywidgets drawn by JupyterLab
+# itself, offline; a static view at the starting settings comes first, for exported HTML). Loading the
+# model and tracing one layer takes a few seconds.
+
+# %%
+import pathlib
+
+from course.explorer import explorer
+from dsa_core.host.indexers import load_with_indexers
+
+loaded, _ = load_with_indexers()  # the shipped trained indexers
+texts = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
+controls = explorer(loaded, (texts / "contract.txt").read_text(), max_tokens=256, layer=6, k=32)
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1 (by hand).** One query *t* of an indexer with 3 heads of 3 dims, and one key *s*:

@@ -154,6 +154,25 @@ assert torch.equal(
 print("chunked selection == selection over the full score map")
 
 # %% [markdown]
+# ## Explore on the real model
+#
+# The second panel is what top-k keeps; move the query to an early token to see a row with fewer than
+# k visible keys, and change k. With sliders for k, query, layer and head over SmolLM2 and a real text
+# (`course.explorer`, ipywidgets drawn by JupyterLab itself, offline; a static view at the starting
+# settings comes first, for exported HTML). Loading the model and tracing one layer takes a few
+# seconds.
+
+# %%
+import pathlib
+
+from course.explorer import explorer
+from dsa_core.host.indexers import load_with_indexers
+
+loaded, _ = load_with_indexers()  # the shipped trained indexers
+texts = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
+controls = explorer(loaded, (texts / "contract.txt").read_text(), max_tokens=256, layer=6, k=32)
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1 (by hand).** A small score map; row *t* lists $I_{t,0}, \dots, I_{t,t}$ (the

@@ -189,7 +189,27 @@ viz.line_chart(
 # The masked rung costs what dense costs (it *is* dense plus a mask); the gathered rung grows
 # linearly with T. Not shown here: the indexer, which still scores all pairs, but with fewer, smaller
 # heads (notebook 07 puts all of it together).
+
+# %% [markdown]
+# ## Explore on the real model
 #
+# The bottom row is this notebook's picture on real text: dense, sparse, and where the sparse layer
+# lost attention mass (orange). With sliders for k, query, layer and head over SmolLM2 and a real text
+# (`course.explorer`, ipywidgets drawn by JupyterLab itself, offline; a static view at the starting
+# settings comes first, for exported HTML). Loading the model and tracing one layer takes a few
+# seconds.
+
+# %%
+import pathlib
+
+from course.explorer import explorer
+from dsa_core.host.indexers import load_with_indexers
+
+loaded, _ = load_with_indexers()  # the shipped trained indexers
+texts = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
+controls = explorer(loaded, (texts / "contract.txt").read_text(), max_tokens=256, layer=6, k=32)
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** Write `my_sparse_attention(q, k, v, idx)`: `q [B, T, H, D]`, `k [B, T, H_kv, D]`,

@@ -152,6 +152,20 @@ HTML(
 )
 
 # %% [markdown]
+# ## Explore: k, query, layer and head
+#
+# The same views with sliders (`course.explorer`, ipywidgets drawn by JupyterLab itself, offline).
+# A static view at the starting settings comes first: an exported HTML file keeps it, since sliders
+# need a running kernel. A new layer runs the model once (a few seconds); k, query and head are
+# instant. Try: k from 16 to 256 (where does the indexer's recall approach the ideal?), an early
+# query (fewer than k visible keys), layer 0 against layer 20, and single heads against their mean.
+
+# %%
+from course.explorer import explorer
+
+controls = explorer(loaded, raw, max_tokens=384, layer=12, k=K, recs=recs)
+
+# %% [markdown]
 # ## Recall against the budget
 
 # %%
