@@ -135,10 +135,11 @@ def load_with_indexers(source=None, progress=None):
         if held:  # measured, never typed: assets/indexers/eval_8192_k128.json
             m, p = held["mean"], held["perplexity"]
             note += (
-                f"; on held-out text at {held['tokens']:,} tokens their top-128 keeps "
-                f"{m['indexer_over_oracle']:.1%} of the ideal top-128's attention mass, they beat the "
-                f"window in {m['layers_indexer_above_window']}/{len(held['layers'])} layers, and DSA in "
-                f"every layer costs {100 * p['dsa_vs_dense']:+.1f} % perplexity"
+                f"; on held-out text at {held['tokens']:,} tokens their top-128 holds "
+                f"{m['indexer_over_oracle']:.1%} of the attention mass the ideal top-128 holds, they beat "
+                f"the window in {m['layers_indexer_above_window']}/{len(held['layers'])} layers, and DSA in "
+                f"every layer costs {100 * p['dsa_vs_dense']:+.1f} % perplexity (the ideal top-128: "
+                f"{100 * (p['oracle'] / p['dense'] - 1):+.1f} %)"
             )
         note += ")"
     except Exception as e:  # noqa: BLE001 - not shipped, or for another model: fall back, and say so
