@@ -63,7 +63,9 @@ def test_explore_maps_show_structure(browser, app_url, scheme, size):
         for kind in ("dense", "sparse", "diff"):
             s = stats[kind]
             assert s["n"] > 1000, (kind, s)
-            assert s["std"] > 15 and s["near_median"] < 0.6, f"{kind} map is near-uniform: {s}"
+            # the former linear-ish scales gave, on this page's maps (layer 10, k = 64): share of pixels near
+            # the median 0.82 (dense), 0.79 (sparse), 1.0 (difference, std 0.4); the new ones 0.49, 0.56, 0.19
+            assert s["std"] > 15 and s["near_median"] < 0.7, f"{kind} map is near-uniform: {s}"
         caption = " ".join(titles)
         assert "power scale" in caption and "|Δp|" in caption  # the scales are named
         _assert_no_overlap(maps)
