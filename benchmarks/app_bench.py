@@ -75,7 +75,6 @@ def interactions(at, n, rows):
         timed(lambda: check(at.number_input(key="k").set_value(next(big)).run()), 3),
         1.0,
     )
-    at.number_input(key="k").set_value(n).run()
     row(
         "  k = the whole length, first time",
         timed(lambda: check(at.number_input(key="k").set_value(n).run())),
