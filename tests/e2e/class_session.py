@@ -97,8 +97,12 @@ def wait_idle(page, timeout_s):
     """Until the script run is over (Streamlit's status widget gone); raises on a freeze or an error."""
     from playwright.sync_api import expect
 
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_s * 1000)
+    status = page.get_by_test_id("stStatusWidget")
+    try:  # a loaded server may start the run late: see it start (or give up after 3 s: a quick run)
+        status.wait_for(state="attached", timeout=3000)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: the run was over before we looked
+        pass
+    expect(status).to_have_count(0, timeout=timeout_s * 1000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
@@ -154,7 +158,7 @@ def _layer(key):
 
 
 def _run_twice(page):
-    page.get_by_role("button", name=re.compile("Run the model twice")).click()
+    page.get_by_role("button", name=re.compile("Run the model twice")).click(timeout=120_000)
 
 
 def class_session(url, pid, browser, tokens=512, ks=None, timeout_s=600, settle_s=30):

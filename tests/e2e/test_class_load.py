@@ -28,3 +28,21 @@ def test_three_students_stay_under_the_memory_ceiling_and_never_freeze(browser, 
     # at 512 tokens: 0.3-0.4 GB above the one-page baseline stays, allocator and Streamlit state)
     assert "closed tabs: dropped" in (tmp_path / "server.log").read_text()
     assert report["rss_after_close"] <= report["rss_after_first_page"] + 0.6 * GB, report
+
+
+def test_cancel_stops_the_model_comparison(page, app_url):
+    """Run the model twice on 2,048 tokens, press Cancel: the run stops (the page is idle again long
+    before the comparison could finish) and says it was cancelled; nothing was computed."""
+    page.goto(app_url)
+    cs.wait_idle(page, 300)
+    cs._paste(cs.TEXT * 2)(page)
+    cs.wait_idle(page, 300)
+    cs._token_limit(2048)(page)
+    cs.wait_idle(page, 600)
+    cs._run_twice(page)
+    cancel = page.get_by_role("button", name="Cancel")
+    cancel.wait_for(timeout=60_000)
+    cancel.click()
+    cs.wait_idle(page, 60)
+    assert page.get_by_text("Cancelled: the two model runs were stopped").count() == 1
+    assert page.get_by_text("Mean KL over the text").count() == 0
