@@ -69,20 +69,27 @@ def variants(text, max_tokens, k, params):
     return fa.members(k, block=block, pool=pool, compress=compress, every=every, computing=comp)
 
 
-def picks(text, layer, max_tokens, k, params):
-    """Each member's picks at this layer, after the ideal top-k: {name: [T, K]}."""
+def member(text, layer, max_tokens, k, name, v):
+    """One member's picks at this layer ([T, K]), cached by its own parameters only: changing the block
+    size never recomputes the compressed member, and a new r costs no indexer work at all."""
     from dsa_core.analysis import family as fa
-    from dsa_core.analysis import ranked as rk
 
     def compute(_):
         rec = cache.trace(text, layer, max_tokens)[1]
-        ideal = rk.picks(cache.ranked(text, layer, max_tokens, "ideal top-k"), k).long()
         indexer = cache.load()[0].model.layers[layer].self_attn.indexer
-        members = variants(text, max_tokens, k, params)
-        out = fa.member_picks(indexer, rec.x, members, k, token_by_layer(text, max_tokens, k), layer)
-        return {"ideal top-k": ideal, **out}
+        tokens = token_by_layer(text, max_tokens, k)
+        return fa.member_picks(indexer, rec.x, {name: v}, k, tokens, layer, scores=rec.index_scores)[name]
 
-    return cache._cached("family_picks", (text, layer, max_tokens, k, params), compute)
+    return cache._cached("family_member", (text, layer, max_tokens, k, name, v), compute)
+
+
+def picks(text, layer, max_tokens, k, params):
+    """Each member's picks at this layer, after the ideal top-k: {name: [T, K]}."""
+    from dsa_core.analysis import ranked as rk
+
+    ideal = rk.picks(cache.ranked(text, layer, max_tokens, "ideal top-k"), k).long()
+    members = variants(text, max_tokens, k, params)
+    return {"ideal top-k": ideal, **{n: member(text, layer, max_tokens, k, n, v) for n, v in members.items()}}
 
 
 def recall(text, layer, max_tokens, k, params):

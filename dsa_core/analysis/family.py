@@ -60,9 +60,11 @@ def members(k, block=0, pool="max", compress=4, every=4, computing=()):
 
 
 @torch.no_grad()
-def member_picks(indexer, x, variants, k, token_by_layer, layer):
+def member_picks(indexer, x, variants, k, token_by_layer, layer, scores=None, rows=1024):
     """Each member's selection at one layer: x [T,dim] -> {name: int64 [T,K]}. A shared member takes the
-    token top-k of the latest computing layer (token_by_layer: L × [T,K])."""
+    token top-k of the latest computing layer (token_by_layer: L × [T,K]). scores: the layer's [T,T]
+    index scores when already computed (a trace keeps them): block top-n then pools them, row block by
+    row block, instead of scoring the keys again."""
     out = {}
     for name, v in variants.items():
         if v.name == "shared":
@@ -70,6 +72,16 @@ def member_picks(indexer, x, variants, k, token_by_layer, layer):
             out[name] = token_by_layer[src[layer]]
         elif v.name == "token":
             out[name] = token_by_layer[layer]
+        elif v.name == "block" and scores is not None:
+            b, T = v.block_size(k), scores.shape[0]
+            out[name] = torch.cat(
+                [
+                    family.block_topn(
+                        scores[None, r : r + rows, : min(T, r + rows)], b, max(1, k // b), v.pool, v.local
+                    )[0]
+                    for r in range(0, T, rows)
+                ]
+            )  # [T,K]: a row block ending at r + rows sees keys 0 … r + rows - 1 only
         else:
             out[name] = layer_picks(indexer, x[None], v, k)[0]  # [T,K]
     return out
