@@ -1,6 +1,6 @@
 """scripts/gpu_train.py (the recipe behind the shipped indexers and the stage-2 table) still runs: its
---smoke mode takes every step, stage 1 for two sizes and stage 2 with the dense control, on a random
-2-layer model on this CPU, from a token file shaped like gpu_pack.py's."""
+--smoke mode takes every step, stage 1 for two sizes, the held-out evaluation and stage 2 with the dense
+control, on a random 2-layer model on this CPU, from a token file shaped like gpu_pack.py's."""
 
 import json
 import pathlib
@@ -47,6 +47,10 @@ def test_gpu_train_smoke_runs_every_step_and_writes_its_report(tmp_path):
             "2",
             "--stage2-batch",
             "2",
+            "--eval-ks",
+            "32",
+            "--short-ks",
+            "32",
         ],
         capture_output=True,
         text=True,
@@ -58,6 +62,13 @@ def test_gpu_train_smoke_runs_every_step_and_writes_its_report(tmp_path):
     assert [r["run"] for r in report["stage2"]] == ["dense control", "DSA k=32"]
     for r in report["stage2"]:
         assert set(r["before"]) == set(r["after"]) == {"dense", "dsa", "window", "oracle"}
+    evals = json.loads((out / "gpu_eval.json").read_text())  # the best file and the --init one, by position
+    # (one 300-token text serves as long and short text here, so each file's two runs share a key)
+    assert {key.split()[0] for key in evals} == {
+        f"stage1_{report['stage2_from']}.safetensors",
+        "smoke_init.safetensors",
+    }
+    assert all("0-1K" in r["mean"]["by_position"] for r in evals.values())
     assert {p.name for p in out.iterdir()} >= {
         "stage1_2x16.safetensors",
         "stage1_1x16.safetensors",
