@@ -47,7 +47,7 @@ def setup(layer):
 
 
 def time_trace(lm, layer, T, repeats):
-    """(min wall s, median wall s, min CPU s) of trace_layers on T tokens; CPU = user + sys of this process."""
+    """(min wall s, median wall s, min CPU s) of trace_layers on T tokens; CPU = user + sys of this run."""
     from dsa_core.analysis.trace import trace_layers
 
     ids = sample_ids(lm.tokenizer, T)

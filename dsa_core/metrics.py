@@ -40,7 +40,10 @@ def topk_overlap(a_idx, b_idx):
 
 
 def oracle_topk(probs_mean, k):
-    """The ideal selection, the k largest true attention weights per query: [B,S,T] or [S,T] -> [B,S,k] or [S,k]."""
+    """The ideal selection, the k largest true attention weights per query.
+
+    probs_mean [B,S,T] or [S,T] -> [B,S,k] or [S,k].
+    """
     p = probs_mean.float()
     squeeze = p.dim() == 2
     p = p[None] if squeeze else p  # [B, S, T]

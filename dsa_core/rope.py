@@ -1,7 +1,8 @@
 """Rotary position embedding (RoPE), rotate-half layout, applied to the leading dims of a vector.
 
 Formula (NeoX / "rotate-half", non-interleaved): with r rotated dims and i < r/2, dim i pairs with
-dim i + r/2:   y[i] = x[i] cos(p θ_i) - x[i+r/2] sin(p θ_i),  y[i+r/2] = x[i] sin(p θ_i) + x[i+r/2] cos(p θ_i),
+dim i + r/2:   y[i] = x[i] cos(p θ_i) - x[i+r/2] sin(p θ_i),
+               y[i+r/2] = x[i] sin(p θ_i) + x[i+r/2] cos(p θ_i),
 θ_i = theta^(-2i/r). The indexer rotates the FIRST r dims of each head (671B: 64 of 128) and leaves the
 rest untouched; a Llama attention head passes r = D and rotates everything.
 Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `apply_rotary_emb` called from

@@ -119,7 +119,7 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="fail if a notebook is out of date")
     args = parser.parse_args(argv)
     stale = []
-    for src, dest, nb in targets():
+    for _src, dest, nb in targets():
         text = render(nb)
         if args.check:
             if not dest.exists() or dest.read_text(encoding="utf-8") != text:

@@ -1,4 +1,4 @@
-"""Rotate-half RoPE: the formula of the official `apply_rotary_emb` (docs/equations.md), partial application, relative-position property."""
+"""Rotate-half RoPE: the official `apply_rotary_emb` formula (docs/equations.md), partial, relative."""
 
 import torch
 
