@@ -163,7 +163,7 @@ model, n_layers = loaded.model, len(loaded.model.layers)
 print(loaded.name, "·", note)
 texts = pathlib.Path(dsa.__file__).resolve().parents[1] / "assets" / "texts"
 text = (texts / "contract.txt").read_text(encoding="utf-8")
-ids = encode(loaded, text, 512).ids
+ids = encode(loaded, text, 384).ids
 K = 32
 ranked = fa.ranked_all_layers(model, ids, K)  # [L, T, K]
 token_by_layer = fa.take(ranked, K)
