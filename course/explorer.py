@@ -84,9 +84,11 @@ def explorer(loaded, text, max_tokens=384, layer=12, k=64, query=None, head="mea
         c.observe(redraw, names="value")
     display(
         Markdown(
-            "**Interactive view** (needs a running kernel): move a slider; a new layer runs the model once."
+            "**Interactive view** (needs a running kernel): move a slider to draw it here; a new layer "
+            "runs the model once."
         )
     )
     display(w.VBox([w.HBox(list(controls.values())), out]))
-    redraw()
+    # The live view draws on the first slider move, not now: a figure captured into an Output widget
+    # while the cell runs makes a headless run (nbclient, nbmake, CI) wait until its timeout.
     return controls
