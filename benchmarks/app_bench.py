@@ -5,8 +5,8 @@ class session of tests/e2e/class_session.py (3 browsers at once) against a real 
     python benchmarks/app_bench.py [--lengths 512,2048,8192] [--threads N] [--json out.json]
     python benchmarks/app_bench.py --class-session 8192        # 3 Playwright contexts, real server
 
-Budgets (issue 16, 2-core CPU, after the first model load): any control (query, k, head, zoom, page)
-<= 1 s; a new text or layer <= 15 s at 8,192 tokens (issue 5: 2 s at 512, 8 s at 2,048 tokens); the
+Budgets (docs/app.md, 2-core CPU, after the first model load): any control (query, k, head, zoom, page)
+<= 1 s; a new text or layer <= 15 s at 8,192 tokens (2 s at 512, 8 s at 2,048 tokens); the
 whole-model comparison <= 60 s. Memory: the resident size of this process (it is the server) after
 each step and its peak; the server-wide ceiling is 4 GB. The load average is printed with the
 results: other work on the machine inflates every number.
