@@ -120,7 +120,10 @@ def compressed_topk(q, k, w, c, k_tokens, chunk=1024):
     for s0 in range(0, S, chunk):
         s1 = min(s0 + chunk, S)
         scores = compressed_scores(q[:, s0:s1], k_bar, w[:, s0:s1], c, T - S + s1)  # [B,s,G]
-        top = select_topk(scores, n) if scores.shape[-1] else torch.full((*scores.shape[:2], n), -1)
+        if scores.shape[-1]:
+            top = select_topk(scores, n)  # [B,s,n]
+        else:  # no complete group yet
+            top = torch.full((*scores.shape[:2], n), -1, device=scores.device)
         pos = _positions(s1 - s0, T - S + s1, q.device)  # [s]
         own = (pos // c).expand(top.shape[0], -1)[..., None]  # [B,s,1]
         partial = ((pos + 1) % c != 0)[None, :, None]  # the own group is still filling [1,s,1]
@@ -183,11 +186,12 @@ def layer_overlap(indices_by_layer, rows=None):
     L = len(indices_by_layer)
     S, K = indices_by_layer[0].shape
     if rows is None:
-        rows = torch.arange(S) >= K if S > K else torch.ones(S, dtype=torch.bool)
+        rows = torch.arange(S, device=indices_by_layer[0].device) >= K  # [S] (all False when S <= K)
+        rows = rows if S > K else torch.ones_like(rows)
     idx = torch.stack(indices_by_layer)[:, rows]  # [L,S',K]
     size = (idx >= 0).sum(-1)  # [L,S']
     T = int(idx.max()) + 1
-    out = torch.eye(L)  # [L,L]
+    out = torch.eye(L, device=idx.device)  # [L,L]
     for i in range(L - 1):
         in_i = topk_mask(idx[i][None], T)[0]  # layer i's set as a mask [S',T]
         later = idx[i + 1 :]  # [n,S',K]

@@ -37,7 +37,7 @@ CALIBRATION = Path(__file__).resolve().parents[2] / "assets" / "texts" / "contra
 @torch.no_grad()
 def token_picks_all(model, ids, k):
     """Token top-k of every layer's indexer on one text (one dense pass): ids [T] -> L × [T,K]."""
-    ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
+    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1,T]
     _, acts = model.hidden(ids, keep=set(range(len(model.layers))))
     return [
         layer_picks(model.layers[l].self_attn.indexer, acts.pop(l)[0], Variant("token"), k)[0]
@@ -58,9 +58,9 @@ def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
     Shared variants reuse the token top-k of an earlier layer; layers run in order, so it is known.
     recall_layers: measure recall in these layers only (None elsewhere; the dense maps are the slow part).
     """
-    ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
+    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1,T]
     L, T = len(model.layers), ids.shape[1]
-    rows = torch.arange(T) + 1 > k  # queries whose top-k drops something
+    rows = torch.arange(T, device=ids.device) + 1 > k  # queries whose top-k drops something [T]
     sources = {
         n: family.share_sources(L, v.computing_layers(L)) for n, v in variants.items() if v.name == "shared"
     }
@@ -85,11 +85,11 @@ def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
         if progress:
             progress(0.5 * (l + 1) / L, f"recall in layer {l}")
     logits = model.lm_head(h[0, :-1]).float()  # [T-1,V]
-    nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]}  # [T-1]
+    nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0].cpu()}  # [T-1]
     for i, (name, v) in enumerate(variants.items()):
         if progress:
             progress(0.5 + 0.5 * i / len(variants), f"perplexity with {name} in every layer")
-        nll[name] = -next_token_logprobs(model, ids, variant_select(v, k))[0]  # [T-1]
+        nll[name] = -next_token_logprobs(model, ids, variant_select(v, k))[0].cpu()  # [T-1]
     return {"recall": recall, "nll": nll}
 
 
@@ -201,7 +201,9 @@ def main(argv=None):
     ap.add_argument("--every", type=int, default=4, help="shared: every r-th layer computes (4)")
     ap.add_argument("--calibration", default=str(CALIBRATION), help="text for shared-overlap's rule")
     ap.add_argument("--indexers", default=None, help="safetensors file (default: shipped)")
+    ap.add_argument("--model", default=None, help="GGUF file or HF folder (default: embedded SmolLM2)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--recall-layers", default=None, help="e.g. 0,10,20,29: recall in these layers only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -215,8 +217,11 @@ def main(argv=None):
     from dsa_core.host.load import load_model
 
     t0 = time.time()
-    loaded = load_model(None)
+    loaded = load_model(args.model)
     load_default_indexers(loaded.model, args.indexers)
+    from dsa_core.train.device import device_name, on_device
+
+    on_device(loaded.model, args.device)
     some = args.recall_layers and {int(x) for x in args.recall_layers.split(",")}
     rep = report(
         loaded, args.files, args.k, args.tokens, build_variants(loaded, names, args), None, some or None
@@ -227,7 +232,7 @@ def main(argv=None):
 
     path = Path(args.indexers or DEFAULT_PATH)
     rep["indexers"] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16]}
-    rep["seconds"] = round(time.time() - t0, 1)
+    rep["seconds"], rep["device"] = round(time.time() - t0, 1), device_name(args.device)
     sys.stdout.write(json.dumps(rep, indent=1) + "\n" if args.json else table(rep) + "\n")
 
 
