@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/model/tiny.py
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/host/tiny.py
 
 
 @pytest.fixture(scope="session")
