@@ -12,7 +12,7 @@ import numpy as np
 
 from dsa_core.analysis import views
 from dsa_core.analysis.ranked import pool_picks
-from dsa_core.viz.heatmaps import prepare_map
+from dsa_core.viz.panels import prepare_map
 from dsa_core.viz.pool import block_edges
 
 

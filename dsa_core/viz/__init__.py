@@ -8,27 +8,15 @@ In a notebook: `fig = viz.query_strip(...); fig` (or `fig.show(config=viz.export
 In the app: `st.plotly_chart(fig, config=viz.export_config("name"))`.
 """
 
-from dsa_core.viz.curves import (
-    bars,
-    cost_curves,
-    line_chart,
-    per_layer,
-    recall_vs_k,
-    timing_chart,
-    training_curves,
-)
+from dsa_core.viz.bars import bars, per_layer
+from dsa_core.viz.curves import cost_curves, line_chart, recall_vs_k, timing_chart, training_curves
 from dsa_core.viz.export import figure_csv, figure_data, figure_json
-from dsa_core.viz.heatmaps import GRID_SIDE, aligned_maps, heatmap, prepare_map
+from dsa_core.viz.heatmaps import aligned_maps, heatmap
+from dsa_core.viz.panels import GRID_SIDE, prepare_map
+from dsa_core.viz.picks import baseline_bars, head_votes, key_popularity, pick_distances
 from dsa_core.viz.pipeline import pipeline_diagram
 from dsa_core.viz.pool import MAX_SIDE, block_edges, future_to_nan, pool_matrix, window
-from dsa_core.viz.strips import (
-    baseline_bars,
-    head_votes,
-    key_popularity,
-    pick_distances,
-    query_strip,
-    token_grid,
-)
+from dsa_core.viz.strips import query_strip, token_grid
 from dsa_core.viz.style import (
     ATTENTION_SCALE,
     LABEL,

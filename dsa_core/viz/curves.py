@@ -1,9 +1,8 @@
-"""Line charts: cost against context length (predicted and measured), training curves, recall vs k,
-and one value per layer. Each series carries a name in the legend and a distinct dash/marker, so the
-chart reads without colour.
+"""Line charts: cost against context length (predicted and measured), measured timings, training
+curves and recall vs k (bar charts are in bars.py). Each series carries a name in the legend and a
+distinct dash/marker, so the chart reads without colour.
 """
 
-import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -11,14 +10,6 @@ from dsa_core.viz import style
 
 _DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 _MARKERS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
-
-
-def _colour(name, i):
-    low = name.lower()
-    for key in ("dense", "oracle", "ideal", "window", "random", "indexer", "dsa"):
-        if key in low:
-            return style.ROLE[key]
-    return style.PALETTE[i % len(style.PALETTE)]
 
 
 def line_chart(
@@ -45,7 +36,7 @@ def line_chart(
                 y=style.f32(y),
                 name=name,
                 mode="lines",
-                line={"color": _colour(name, i), "dash": _DASHES[i % 6], "width": 3},
+                line={"color": style.series_colour(name, i), "dash": _DASHES[i % 6], "width": 3},
             )
         )
     for i, (name, (mx, my)) in enumerate((markers or {}).items()):
@@ -58,7 +49,7 @@ def line_chart(
                 marker={
                     "symbol": _MARKERS[i % 6],
                     "size": 10,
-                    "color": _colour(name, i + 3),
+                    "color": style.series_colour(name, i + 3),
                     "line": {"width": 1, "color": "#333"},
                 },
             )
@@ -143,7 +134,7 @@ def training_curves(steps, loss, metrics=None, height=420):
                 y=style.f32(y),
                 name=name,
                 mode="lines+markers",
-                line={"color": _colour(name, i + 1), "dash": _DASHES[(i + 1) % 6], "width": 3},
+                line={"color": style.series_colour(name, i + 1), "dash": _DASHES[(i + 1) % 6], "width": 3},
                 marker={"symbol": _MARKERS[(i + 1) % 6], "size": 6},
             ),
             row=1,
@@ -155,50 +146,12 @@ def training_curves(steps, loss, metrics=None, height=420):
     return style.base_layout(fig, None, height)
 
 
-def per_layer(values, title, y_title, highlight=None, y_range=None, height=340):
-    """One bar per layer (e.g. recall or KL); `highlight` is the layer shown elsewhere on the page."""
-    v = style.f32(values)
-    colours = [style.ROLE["query"] if i == highlight else style.ROLE["indexer"] for i in range(len(v))]
-    patterns = ["x" if i == highlight else "" for i in range(len(v))]
-    fig = go.Figure(
-        go.Bar(
-            x=np.arange(len(v), dtype=np.float32),
-            y=v,
-            marker={"color": colours, "pattern": {"shape": patterns}},
-            hovertemplate="layer %{x}: %{y:.4f}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(title_text="layer")
-    fig.update_yaxes(title_text=y_title, range=y_range)
-    return style.base_layout(fig, title, height)
-
-
-def bars(values, x_title, title=None, log=False, height=320, fmt="{:,.3g}"):
-    """One labelled horizontal bar per named value (e.g. multiply-adds of three ways to compute)."""
-    names = list(values)
-    v = style.f32([values[n] for n in names])
-    fig = go.Figure(
-        go.Bar(
-            x=v,
-            y=names,
-            orientation="h",
-            text=[fmt.format(float(x)) for x in v],
-            textposition="auto",
-            marker={"color": [_colour(n, i) for i, n in enumerate(names)]},
-            hovertemplate="%{y}: %{x:,.4g}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(title_text=x_title, type="log" if log else "linear")
-    fig.update_yaxes(autorange="reversed", type="category")
-    return style.base_layout(fig, title, height)
-
-
 def timing_chart(series, title=None, height=440):
     """Measured milliseconds (markers) and the cost model's prediction (dashed) against length, log-log.
     series: {label: {"T": [...], "ms": [... or None], "predicted_ms": [... or None]}} (None = not run)."""
     fig = go.Figure()
     for i, (name, s) in enumerate(series.items()):
-        c = _colour(name, i)
+        c = style.series_colour(name, i)
         for key, mode, extra in (
             (
                 "ms",

@@ -96,6 +96,15 @@ def f32(x):
     return np.ascontiguousarray(np.asarray(x, dtype=np.float32))
 
 
+def series_colour(name, i):
+    """The role colour a series' name asks for ('dense', 'window', ...), else the i-th palette colour."""
+    low = name.lower()
+    for key in ("dense", "oracle", "ideal", "window", "random", "indexer", "dsa"):
+        if key in low:
+            return ROLE[key]
+    return PALETTE[i % len(PALETTE)]
+
+
 def layout(title=None, height=420, **extra):
     """The shared layout as a dict: transparent background, projector-sized fonts, compact margins."""
     base = {
