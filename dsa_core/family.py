@@ -37,10 +37,8 @@ def _empty_last(idx):
 
 
 def expand_groups(group_idx, size, T):
-    """Chosen groups of `size` tokens -> their token positions, future ones dropped.
-
-    group_idx [B,S,n] (group g holds tokens g·size … g·size+size-1, -1 = none) -> int64 [B,S,n·size].
-    """
+    """Chosen groups of `size` tokens -> their token positions, future ones dropped: group_idx [B,S,n]
+    (group g holds tokens g·size … g·size+size-1, -1 = none) -> int64 [B,S,n·size]."""
     B, S, n = group_idx.shape
     tokens = group_idx[..., None] * size + torch.arange(size, device=group_idx.device)  # [B,S,n,size]
     query = _positions(S, T, group_idx.device)[None, :, None, None]  # [1,S,1,1]
@@ -54,10 +52,8 @@ def token_topk(scores, k):
 
 
 def pool_blocks(scores, b, how="max"):
-    """Index scores pooled over key blocks of b tokens: [B,S,T] -> [B,S,ceil(T/b)], -inf if none visible.
-
-    max keeps a block's single best key; mean averages its visible (finite) keys.
-    """
+    """Index scores pooled over key blocks of b tokens: [B,S,T] -> [B,S,ceil(T/b)], -inf if none visible;
+    max keeps a block's single best key, mean averages its visible (finite) keys."""
     B, S, T = scores.shape
     nb = -(-T // b)
     padded = F.pad(scores, (0, nb * b - T), value=float("-inf")).view(B, S, nb, b)  # [B,S,nb,b]

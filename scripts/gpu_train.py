@@ -44,7 +44,8 @@ from dsa_core.host.indexers import load_indexers, save_indexers
 from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
 from dsa_core.host.selects import window_select
 from dsa_core.train.device import on_device
-from dsa_core.train.evaluate import evaluate_texts, layer_means, oracle_select
+from dsa_core.train.evaluate import evaluate_texts, layer_means
+from dsa_core.train.probes import oracle_select
 from dsa_core.train.stage1 import layer_inputs, make_indexers, train_indexers
 from dsa_core.train.stage2 import train_sparse
 

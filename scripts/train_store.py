@@ -9,7 +9,8 @@ import pathlib
 import numpy as np
 import torch
 
-from dsa_core.train.evaluate import average, dense_mean, indexer_topk, layer_metrics
+from dsa_core.train.evaluate import average
+from dsa_core.train.probes import dense_mean, indexer_topk, layer_metrics
 from dsa_core.train.stage1 import main_qk
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -4,9 +4,12 @@ Tensor names follow the official checkpoint (`model.layers.{i}.self_attn.indexer
 weights_proj}`, DeepSeek-V3.2-Exp on Hugging Face) minus the "model." prefix; values are float16
 (loaded as float32). The metadata carries the DSAConfig fields that shape the indexer, the host model
 it was trained for, and a one-line recipe, so a file cannot be attached to the wrong model silently.
-The shipped file is assets/indexers/smollm2_stage1.safetensors (stage 1, see its MODEL_CARD.md).
+The shipped file is assets/indexers/smollm2_stage1.safetensors (stage 1, see its MODEL_CARD.md);
+smollm2_compressed_c4.safetensors beside it holds indexers trained for the compressed-keys member
+(keys mean-pooled over c = 4 tokens, dsa_core/train/compressed.py), same shape, for that member only.
 """
 
+import functools
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -17,6 +20,8 @@ from dsa_core.config import SMOLLM2_HOST, DSAConfig
 from dsa_core.indexer import LightningIndexer
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "indexers" / "smollm2_stage1.safetensors"
+COMPRESSED_PATH = DEFAULT_PATH.parent / "smollm2_compressed_c4.safetensors"  # trained for pooled keys
+COMPRESSED_C = 4  # the only group size COMPRESSED_PATH was trained for
 SHAPE_FIELDS = (
     "dim",
     "q_lora_rank",
@@ -70,6 +75,13 @@ def load_indexers(path, base=SMOLLM2_HOST):
             indexers[i].load_state_dict(sd)
             indexers[i].requires_grad_(False).eval()
     return indexers, cfg, meta
+
+
+@functools.lru_cache(maxsize=4)
+def cached_indexers(path, device="cpu"):
+    """load_indexers(path)'s indexers on `device`, read once per process: (LightningIndexer or None,) per
+    layer. For a family member that scores with its own weights (e.g. COMPRESSED_PATH)."""
+    return tuple(None if i is None else i.to(device) for i in load_indexers(path)[0])
 
 
 def recorded_evaluation(tokens=8192):

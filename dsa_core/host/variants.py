@@ -3,11 +3,13 @@
 A `Variant` names a member and its parameters at a token budget k; `variant_select(v, k)` returns the
 `select(attn, x, q, k)` that host/model.py calls in every layer, and `layer_picks` gives one layer's
 selection from its attention input x (for recall and the app). The math lives in dsa_core/family.py;
-here it only meets the layer's own lightning indexer. Long texts are scored one query block at a
-time, as dsa_select does, so no T × T matrix is built.
+here it only meets a lightning indexer: the layer's own, or one from the member's own weights file
+(`weights`: e.g. the compressed-keys member with indexers trained for pooled keys). Long texts are
+scored one query block at a time, as dsa_select does, so no T × T matrix is built.
 """
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -29,6 +31,9 @@ class Variant:
     compress: int = 4  # compressed keys: c tokens per pooled key
     every: int = 4  # shared: every r-th layer computes (GLM-5.2 IndexShare uses 4)
     computing: tuple = ()  # shared: explicit computing layers (e.g. chosen by overlap); overrides every
+    weights: str = (
+        ""  # token/block/compressed: a safetensors file of indexers to score with ("": the layer's)
+    )
 
     def block_size(self, k):
         return self.block or max(1, k // 16)
@@ -38,11 +43,20 @@ class Variant:
             b = self.block_size(k)
             return f"block top-{k // b} (b = {b}, {self.pool})"
         if self.name == "compressed":
-            return f"compressed keys (c = {self.compress})"
+            return f"compressed keys (c = {self.compress}{self.weights_note()})"
         if self.name == "shared":
             rule = f"{len(self.computing)} chosen layers" if self.computing else f"every {self.every}th layer"
             return f"shared indices ({rule} compute)"
-        return "token top-k"
+        return "token top-k" + (f" ({self.weights_note()[2:]})" if self.weights else "")
+
+    def weights_note(self):
+        """ ", pooled-key weights" for the shipped compressed-key file, ", weights FILE" for another, ""."""
+        from dsa_core.host.indexers import COMPRESSED_PATH
+
+        if not self.weights:
+            return ""
+        name = Path(self.weights).name
+        return ", pooled-key weights" if name == COMPRESSED_PATH.name else f", weights {name}"
 
     def computing_layers(self, n_layers):
         return sorted(set(self.computing) | {0}) if self.computing else family.every_r(n_layers, self.every)
@@ -56,6 +70,18 @@ def parse(name, **params):
     if name not in NAMES:
         raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(NAMES)}")
     return replace(Variant(name), **{k: v for k, v in params.items() if v is not None})
+
+
+def member_indexer(v, layer, attached, device="cpu"):
+    """The indexer member v scores with in `layer`: the one in its weights file, else `attached`."""
+    if not v.weights:
+        return attached
+    from dsa_core.host.indexers import cached_indexers
+
+    own = cached_indexers(str(v.weights), str(device))
+    if layer >= len(own) or own[layer] is None:
+        raise ValueError(f"{v.weights} holds no indexer for layer {layer}")
+    return own[layer]
 
 
 def _rows(T, S, chunk):
@@ -100,15 +126,15 @@ def shared_select(inner, computes):
 
 
 def variant_select(v, k):
-    """The model plug-in for variant v at budget k."""
-    if v.name == "token":
+    """The model plug-in for variant v at budget k (v.weights: its own indexers, else each layer's)."""
+    if v.name == "token" and not v.weights:
         return dsa_select(k)
     if v.name == "shared":
         return shared_select(dsa_select(k), v.computes)
 
     def select(attn, x, q, key):
-        if attn.indexer is None:
+        if attn.indexer is None and not v.weights:
             raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
-        return layer_picks(attn.indexer, x, v, k)  # [B,T,K]
+        return layer_picks(member_indexer(v, attn.layer_id, attn.indexer, x.device), x, v, k)  # [B,T,K]
 
     return select

@@ -8,7 +8,8 @@ indexer is trained to imitate): recall_indexer = Σ_{s∈S_t} p[t,s] for the ind
 recall_oracle for the k largest p (the ceiling), recall_window for 4 sinks + the latest k-4 tokens,
 recall_random for k random causal keys (the same draw in every layer), overlap = |indexer set ∩ oracle
 set| / k. By position: the same recalls per bucket of query positions (0-1K, 1-2K, 2-4K, 4-8K), which
-shows whether an indexer trained on short windows still holds at positions it never saw.
+shows whether an indexer trained on short windows still holds at positions it never saw. The per-layer
+probes live in train/probes.py; this file averages them into the report, its table and the command.
 Whole model: perplexity with dense attention, with DSA (indexer -> top-k -> sparse) in every layer,
 with the window baseline in every layer, and with the oracle top-k in every layer (a reference: the
 k keys of largest head-mean dense attention); also over positions ≥ k only, where the modes differ.
@@ -17,7 +18,6 @@ Several files: layer numbers are means over files, perplexities pool every score
 """
 
 import argparse
-import functools
 import json
 import math
 import sys
@@ -29,64 +29,8 @@ from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.dsa import dsa_select
 from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
 from dsa_core.host.selects import window_select
-from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
-from dsa_core.train.positions import average_buckets, bucket_summary, by_position
-
-LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
-
-
-def dense_mean(q, k):
-    """Head-mean dense causal attention (as in trace.py): q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
-    from dsa_core.analysis.trace import _dense_maps
-
-    return _dense_maps(q[0], k[0], per_head=False)[1]  # [T, T]
-
-
-def indexer_topk(indexer, x, k, chunk=512):
-    """The indexer's selection for every query: x [1,T,dim] -> [T,K]."""
-    from dsa_core.chunked import chunked_index_topk
-
-    qi, ki, w = indexer.project(x)
-    return chunked_index_topk(qi, ki, w, k, chunk=chunk)[0]  # [T, K]
-
-
-@functools.lru_cache(maxsize=8)
-def _random_topk(T, k, seed):
-    return random_topk(T, k, seed=seed)  # [T, K] (drawn on the CPU: cached, 8,192² draws take seconds)
-
-
-def layer_metrics(mean, idx, k, seed=0):
-    """The five per-layer numbers for one text, and the bucket recalls: mean [T,T], indexer idx [T,K]
-    -> dict of floats, plus "by_position": {bucket: {key: float}} over the buckets that hold queries."""
-    T, dev = mean.shape[0], mean.device
-    rows = torch.arange(T, device=dev) + 1 > k  # queries whose top-k drops something
-    oracle = oracle_topk(mean, k)  # [T, K]
-    picks = {
-        "recall_indexer": idx.to(dev),
-        "recall_oracle": oracle,
-        "recall_window": window_topk(T, k).to(dev),
-        "recall_random": _random_topk(T, k, seed).to(dev),
-    }
-    recall = {name: attention_recall(mean, sel) for name, sel in picks.items()}  # {name: [T]}
-    out = {name: r[rows].mean().item() for name, r in recall.items()}
-    out["overlap"] = topk_overlap(picks["recall_indexer"], oracle)[rows].mean().item()
-    out["by_position"] = by_position(recall, rows)
-    return out
-
-
-def oracle_select(topk):
-    """Reference selection for perplexity: each layer keeps the k keys with the most head-mean dense
-    attention (the oracle of recall_oracle), the best a shared top-k set can do by that measure."""
-
-    def select(attn, x, q, k):
-        return torch.stack(
-            [
-                oracle_topk(dense_mean(q[b : b + 1], k[b : b + 1]), min(topk, x.shape[1]))
-                for b in range(x.shape[0])
-            ]
-        )  # [B, T, K]
-
-    return select
+from dsa_core.train.positions import average_buckets, bucket_summary
+from dsa_core.train.probes import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics, oracle_select
 
 
 @torch.no_grad()

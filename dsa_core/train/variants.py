@@ -1,4 +1,4 @@
-"""The DSA family measured on held-out text, at one token budget k.
+"""The DSA family measured on held-out text, at one token budget k (the command: train/variants_cli.py).
 
     python -m dsa_core.evaluate FILE... --k 128 --variant token,block,compressed,shared,shared-overlap
         [--tokens 2048] [--block B] [--pool max|mean] [--compress C] [--every R] [--calibration FILE] [--json]
@@ -10,14 +10,11 @@ For each variant (dsa_core/family.py, in the host through dsa_core/host/variants
 - indexer FLOPs per token of a prefill of this length, whole model, from the cost model
   (cost/family.py `variant_cost`: arithmetic, not a timing).
 "shared-overlap" chooses its computing layers (as many as "shared" has) from the layer × layer overlap
-of the token top-k measured on a calibration text, never on the evaluated texts.
+of the token top-k measured on a calibration text, never on the evaluated texts. "compressed-trained" is
+the compressed member scoring with indexers trained for pooled keys (Variant.weights, c = 4 only).
 """
 
-import argparse
-import json
 import math
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,11 +24,9 @@ from dsa_core import family
 from dsa_core.analysis.trace import encode, next_token_logprobs
 from dsa_core.cost import flops
 from dsa_core.cost.family import variant_cost
-from dsa_core.host.variants import Variant, layer_picks, parse, variant_select
+from dsa_core.host.variants import Variant, layer_picks, member_indexer, variant_select
 from dsa_core.metrics import attention_recall, oracle_topk
-from dsa_core.train.evaluate import dense_mean
-
-CALIBRATION = Path(__file__).resolve().parents[2] / "assets" / "texts" / "contract.txt"
+from dsa_core.train.probes import dense_mean
 
 
 @torch.no_grad()
@@ -79,7 +74,7 @@ def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
         for name, v in variants.items():
             picks[name] = tokens[sources[name][l]] if name in sources else picks.get(name)
             if picks[name] is None:
-                picks[name] = layer_picks(indexer, x, v, k)[0]  # [T,K]
+                picks[name] = layer_picks(member_indexer(v, l, indexer, x.device), x, v, k)[0]  # [T,K]
         for name, sel in picks.items():
             recall[name].append(attention_recall(p, sel)[rows].mean().item() if rows.any() else 1.0)
         if progress:
@@ -101,22 +96,6 @@ def indexer_flops_per_token(model, k, T, v):
     if v.name == "shared":
         kw = {"share": len(v.computing_layers(L)) / L}
     return 2 * variant_cost(shape, T, v.name, **kw)["indexer/qk_macs"] * L / T
-
-
-def build_variants(loaded, names, args):
-    """{name: Variant} from the command line; 'shared-overlap' measures its rule on the calibration text."""
-    out = {}
-    for name in names:
-        if name == "shared-overlap":
-            n = len(family.every_r(len(loaded.model.layers), args.every))
-            text = Path(args.calibration).read_text(encoding="utf-8")
-            cal = encode(loaded, text, min(args.tokens, 2048)).ids
-            out[name] = Variant("shared", computing=tuple(overlap_rule(loaded.model, cal, args.k, n)[0]))
-        else:
-            out[name] = parse(
-                name, block=args.block, pool=args.pool, compress=args.compress, every=args.every
-            )
-    return out
 
 
 def report(loaded, paths, k, tokens, variants, progress=None, recall_layers=None):
@@ -143,9 +122,10 @@ def report(loaded, paths, k, tokens, variants, progress=None, recall_layers=None
         per_layer = layers(name)
         out["variants"][name] = {
             "label": v.label(k),
+            "weights": Path(v.weights).name if v.weights else None,  # None: the model's own indexers
             "computing_layers": v.computing_layers(L) if v.name == "shared" else list(range(L)),
             "recall": per_layer,
-            "mean_recall": _mean(per_layer),
+            "mean_recall": mean_recall(per_layer),
             "perplexity": ppl(name),
             "vs_dense": ppl(name) / ppl("dense") - 1,
             "indexer_flops_per_token": indexer_flops_per_token(
@@ -155,86 +135,7 @@ def report(loaded, paths, k, tokens, variants, progress=None, recall_layers=None
     return out
 
 
-def _mean(values):
+def mean_recall(values):
     """Mean over the layers where recall was measured."""
     values = [v for v in values if v is not None]
     return sum(values) / len(values)
-
-
-def table(rep):
-    """The report as plain text: one row per variant, then the per-layer recall."""
-    L = len(rep["ideal_recall"])
-    ideal, token = _mean(rep["ideal_recall"]), _mean(rep["token_recall"])
-    lines = [
-        f"k = {rep['k']}; " + ", ".join(f"{f['file']} ({f['tokens']} tokens)" for f in rep["files"]),
-        f"ideal top-k recall {ideal:.3f}, token top-k recall {token:.3f}; dense perplexity "
-        f"{rep['dense_perplexity']:.3f}",
-        f"{'variant':<44} {'recall':>7} {'/ideal':>7} {'perplexity':>10} {'vs dense':>9} "
-        f"{'indexer MFLOP/token':>20}",
-    ]
-    for v in rep["variants"].values():
-        lines.append(
-            f"{v['label']:<44} {v['mean_recall']:>7.3f} {v['mean_recall'] / ideal:>7.3f} "
-            f"{v['perplexity']:>10.3f} {100 * v['vs_dense']:>+8.2f}% "
-            f"{v['indexer_flops_per_token'] / 1e6:>20.2f}"
-        )
-    lines.append("per-layer recall: " + "layer " + " ".join(f"{l:>5}" for l in range(L)))
-    for name, v in [("ideal", {"recall": rep["ideal_recall"]}), *rep["variants"].items()]:
-        lines.append(
-            f"{name:>16}       "
-            + " ".join("    -" if x is None else f"{x:5.3f}"[1:] if x < 1 else "1.000" for x in v["recall"])
-        )
-    return "\n".join(lines)
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m dsa_core.evaluate", description=__doc__.splitlines()[0])
-    ap.add_argument("files", nargs="+")
-    ap.add_argument(
-        "--variant", required=True, help="comma list of token, block, compressed, shared, shared-overlap"
-    )
-    ap.add_argument("--k", type=int, default=128)
-    ap.add_argument("--tokens", type=int, default=2048)
-    ap.add_argument("--block", type=int, default=None, help="block top-n: tokens per block (default k // 16)")
-    ap.add_argument("--pool", choices=("max", "mean"), default=None)
-    ap.add_argument("--compress", type=int, default=None, help="compressed keys: tokens per pooled key (4)")
-    ap.add_argument("--every", type=int, default=4, help="shared: every r-th layer computes (4)")
-    ap.add_argument("--calibration", default=str(CALIBRATION), help="text for shared-overlap's rule")
-    ap.add_argument("--indexers", default=None, help="safetensors file (default: shipped)")
-    ap.add_argument("--model", default=None, help="GGUF file or HF folder (default: embedded SmolLM2)")
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--recall-layers", default=None, help="e.g. 0,10,20,29: recall in these layers only")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    names = [n.strip() for n in args.variant.split(",") if n.strip()]
-    bad = [n for n in names if n not in ("token", "block", "compressed", "shared", "shared-overlap")]
-    if bad or not names:
-        ap.error(f"unknown variant(s) {bad}: choose from token, block, compressed, shared, shared-overlap")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from dsa_core.host.indexers import load_default_indexers
-    from dsa_core.host.load import load_model
-
-    t0 = time.time()
-    loaded = load_model(args.model)
-    load_default_indexers(loaded.model, args.indexers)
-    from dsa_core.train.device import device_name, on_device
-
-    on_device(loaded.model, args.device)
-    some = args.recall_layers and {int(x) for x in args.recall_layers.split(",")}
-    rep = report(
-        loaded, args.files, args.k, args.tokens, build_variants(loaded, names, args), None, some or None
-    )
-    import hashlib
-
-    from dsa_core.host.indexers import DEFAULT_PATH
-
-    path = Path(args.indexers or DEFAULT_PATH)
-    rep["indexers"] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16]}
-    rep["seconds"], rep["device"] = round(time.time() - t0, 1), device_name(args.device)
-    sys.stdout.write(json.dumps(rep, indent=1) + "\n" if args.json else table(rep) + "\n")
-
-
-if __name__ == "__main__":
-    main()

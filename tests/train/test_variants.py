@@ -13,6 +13,7 @@ from dsa_core.dsa import dsa_select
 from dsa_core.host.model import attach_indexers
 from dsa_core.host.variants import Variant, layer_picks, parse, variant_select
 from dsa_core.train import variants as tv
+from dsa_core.train import variants_cli as cli
 from dsa_core.train.stage1 import make_indexers
 
 
@@ -84,7 +85,7 @@ def test_report_has_sane_numbers(model, tmp_path):
     f = {n: v["indexer_flops_per_token"] for n, v in rep["variants"].items()}
     assert f["block"] == f["token"] and abs(f["compressed"] - f["token"] / 4) < 1e-6 * f["token"]
     assert abs(f["shared"] - f["token"] / 2) < 1e-6 * f["token"]  # 1 of 2 layers computes
-    assert "compressed keys (c = 4)" in tv.table(rep)
+    assert "compressed keys (c = 4)" in cli.table(rep)
 
 
 def test_recall_in_some_layers_only(model, tmp_path):
@@ -97,4 +98,4 @@ def test_recall_in_some_layers_only(model, tmp_path):
     assert some["ideal_recall"][0] is None and some["ideal_recall"][1] == full["ideal_recall"][1]
     assert some["variants"]["shared"]["mean_recall"] == full["variants"]["shared"]["recall"][1]
     assert some["variants"]["shared"]["perplexity"] == full["variants"]["shared"]["perplexity"]
-    assert "    -" in tv.table(some)
+    assert "    -" in cli.table(some)
