@@ -16,8 +16,8 @@ import time
 import torch
 
 from dsa_core.chunked import chunked_index_topk
-from dsa_core.cost.flops import T1
-from dsa_core.cost.timing import _inputs
+from dsa_core.cost.shapes import T1
+from dsa_core.cost.stopwatch import sweep_inputs
 from dsa_core.dense import causal_mask
 from dsa_core.indexer import index_scores
 from dsa_core.sparse import sparse_attention
@@ -109,7 +109,7 @@ def main():
     torch.set_num_threads(a.threads)
     clock = time.process_time if a.cpu_time else time.perf_counter
     T, C = a.T, a.block
-    q, k, v, qi, ki, w, idx = _inputs(T1, T, "cpu", torch.float32)
+    q, k, v, qi, ki, w, idx = sweep_inputs(T1, T, "cpu", torch.float32)
     s0, s1 = T - C, T  # the last query block: all T keys visible
     qb, kb, wb = qi[:, s0:s1], ki[:, :s1], w[:, s0:s1]
     scores = index_scores(qb, kb, wb)

@@ -2,7 +2,7 @@
 
 One run on a shared machine is noisy (other programs take the cores), so a live measurement is
 repeated and each (T, part) keeps its median; the crossovers and fitted rates are then recomputed
-from those medians with `dsa_core.cost.report.summarise`. The notebook shows a recorded result by
+from those medians with `dsa_core.cost.predict.summarise`. The notebook shows a recorded result by
 default (`assets/bench/cpu_x86_64.json`, written by `python -m course.timing --write`), with the
 machine and the load it was measured under; live timing is optional.
 
@@ -13,8 +13,9 @@ import argparse
 import pathlib
 import statistics
 
-from dsa_core.cost import flops
-from dsa_core.cost.report import DSA_PARTS, load_json, save_json, summarise
+from dsa_core.cost.predict import summarise
+from dsa_core.cost.report import DSA_PARTS, load_json, save_json
+from dsa_core.cost.shapes import T1
 from dsa_core.cost.timing import run_bench
 
 RECORDED = pathlib.Path(__file__).resolve().parents[1] / "assets" / "bench" / "cpu_x86_64.json"
@@ -48,7 +49,7 @@ def median_result(results):
     env["load_avg"] = [x for res in results for x in res.get("load_avg", [])]
     env["runs"] = len(results)
     env["cpu_model"] = _cpu_model()
-    shape = flops.T1  # the shape dsa_core.cost.timing measures
+    shape = T1  # the shape dsa_core.cost.timing measures
     same = {k: getattr(shape, k) for k in first["shape"] if k != "name"} == {
         k: v for k, v in first["shape"].items() if k != "name"
     }

@@ -7,7 +7,8 @@ import torch
 from course.feedback import as_number, check_function, close, correct, not_answered, wrong
 from dsa_core import fp8
 from dsa_core.config import SMOLLM2_HOST, TEACHING, V32_671B
-from dsa_core.cost.flops import V32_MHA, V32_MQA, pair_flops
+from dsa_core.cost.flops import pair_flops
+from dsa_core.cost.shapes import V32_MHA, V32_MQA
 from dsa_core.indexer import LightningIndexer, index_scores
 
 # Exercise 1's pair, written out in the notebook's markdown: 3 heads of 3 dims, one key.

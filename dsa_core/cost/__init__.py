@@ -1,6 +1,8 @@
 """What DSA saves: pure arithmetic, except the files whose names say timing.
 
-`flops.py` (the one token-pair, FLOP and byte model), `paper.py` (the paper's Figure 3, fitted),
-`prices.py` (the API price calculator), `timing.py` (measure on this machine:
-`python -m dsa_core.cost.timing`), `report.py` (measured next to predicted).
+`shapes.py` (the numbers that decide attention cost, and the presets), `flops.py` (the one token-pair,
+FLOP and byte model, with the crossovers), `paper.py` (the paper's Figure 3, fitted), `prices.py` (the
+API price calculator), `family.py` (the DSA family members in the same model); measured on this
+machine: `timing.py` (`python -m dsa_core.cost.timing`) with its `stopwatch.py`, then `predict.py`
+(measured next to predicted) and `report.py` (the result's JSON file and its table).
 """

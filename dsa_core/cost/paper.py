@@ -19,7 +19,8 @@ import pathlib
 
 import numpy as np
 
-from dsa_core.cost.flops import V32_MHA, V32_MQA, pair_flops
+from dsa_core.cost.flops import pair_flops
+from dsa_core.cost.shapes import V32_MHA, V32_MQA
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "assets" / "paper" / "figure3_readoff.json"
 CURVES = ("prefill/dense", "prefill/dsa", "decode/dense", "decode/dsa")

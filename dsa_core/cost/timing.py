@@ -7,89 +7,25 @@ only), and DSA split into indexer (`index_scores`), selection (`select_topk`) an
 at large T only evenly spaced query blocks are timed and scaled by visible pairs (`sampled` < 1).
 Sparse attention gets random causal indices: the toy indexer's scores are random, so its picks are.
 Speed claims live here and in the JSON, never in timed tests. Schema: docs/cost.md. Predictions and
-crossovers: cost/report.py.
+crossovers: cost/predict.py; the clock and the inputs: cost/stopwatch.py.
 CLI: python -m dsa_core.cost.timing [--device cpu|cuda] [--json OUT] [--lengths ...]
 """
 
 import argparse
-import os
 import platform
 import time
 
 import torch
 import torch.nn.functional as F
 
-from dsa_core.cost.flops import T1
-from dsa_core.cost.report import summarise
+from dsa_core.cost.predict import summarise
+from dsa_core.cost.shapes import T1
+from dsa_core.cost.stopwatch import best_time, indexer_and_selection, load_average, sweep_inputs
 from dsa_core.dense import dense_attention
-from dsa_core.indexer import index_scores
 from dsa_core.sparse import masked_sparse_attention, sparse_attention
-from dsa_core.topk import select_topk
 
 CPU_LENGTHS = [1024, 2048, 4096, 8192, 16384, 32768]
 CUDA_LENGTHS = CPU_LENGTHS + [65536, 131072]
-
-
-def _load():
-    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-
-
-def _sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _time(fn, device, min_s=0.3, max_reps=5):
-    """Best-of-n seconds of fn() (the least disturbed by other processes); a single call when the
-    first one takes over a second (warm-up not worth it)."""
-    _sync(device)
-    t0 = time.perf_counter()
-    fn()
-    _sync(device)
-    first = time.perf_counter() - t0
-    if first > 1.0:
-        return first, 1
-    times = []
-    while len(times) < max_reps and sum(times) < min_s:
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return min(times), len(times)
-
-
-def _inputs(shape, T, device, dtype, seed=0):
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    r = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
-    H, D, h, d = shape.n_heads, shape.qk_head_dim, shape.index_n_heads, shape.index_head_dim
-    q, k, v = r(1, T, H, D), r(1, T, 1, D), r(1, T, 1, shape.v_head_dim)  # MQA: one KV head
-    qi, ki, w = r(1, T, h, d), r(1, T, d), r(1, T, h) * (h * d) ** -0.5
-    pos = torch.arange(T)[:, None]  # [T, 1]
-    idx = (torch.rand(T, shape.index_topk, generator=g) * (pos + 1)).long()  # [T, K] causal
-    idx = idx.masked_fill(torch.arange(shape.index_topk) > pos, -1)[None].to(device)  # [1, T, K]
-    return q, k, v, qi, ki, w, idx
-
-
-def _indexer_and_selection(qi, ki, w, topk, device, chunk, max_pairs):
-    """Seconds for index_scores and select_topk over the causal prefill (sampled above max_pairs)."""
-    T = qi.shape[1]
-    blocks = [(s0, min(s0 + chunk, T)) for s0 in range(0, T, chunk)]
-    total = sum((s1 - s0) * s1 for s0, s1 in blocks)
-    step = max(1, -(-total // max_pairs))  # time every step-th block
-    select_topk(index_scores(qi[:, :chunk], ki[:, :chunk], w[:, :chunk]), topk)  # warm-up
-    t_idx = t_sel = 0.0
-    done = 0
-    for s0, s1 in blocks[step // 2 :: step]:
-        _sync(device)
-        t0 = time.perf_counter()
-        scores = index_scores(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])  # [1, s, s1]
-        _sync(device)
-        t1 = time.perf_counter()
-        select_topk(scores, topk)  # [1, s, K]
-        _sync(device)
-        t_idx, t_sel = t_idx + t1 - t0, t_sel + time.perf_counter() - t1
-        done += (s1 - s0) * s1
-    return t_idx * total / done, t_sel * total / done, done / total
 
 
 def bench_iter(
@@ -114,10 +50,10 @@ def bench_iter(
         "dsa/selection",
         "dsa/sparse_attention",
     ]
-    rows, last, start, load0 = [], {}, time.perf_counter(), _load()
+    rows, last, start, load0 = [], {}, time.perf_counter(), load_average()
     total, done = len(lengths) * len(variants), 0
     for T in lengths:
-        q, k, v, qi, ki, w, idx = _inputs(shape, T, device, dtype, seed)
+        q, k, v, qi, ki, w, idx = sweep_inputs(shape, T, device, dtype, seed)
         qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]
         matrix = shape.n_heads * T * T * 4  # one fp32 [B,H,T,T]
         runs = {
@@ -141,11 +77,11 @@ def bench_iter(
             elif name in runs and name in last and last[name][1] * grow > call_limit_s:
                 row["skipped"] = f"would take about {last[name][1] * grow:.0f} s (limit {call_limit_s:.0f} s)"
             elif name in runs:
-                s, row["repeats"] = _time(runs[name], device)
+                s, row["repeats"] = best_time(runs[name], device)
                 row["ms"], last[name] = 1e3 * s, (T, s)
             else:
                 if split is None:
-                    split = _indexer_and_selection(qi, ki, w, shape.index_topk, device, chunk, max_pairs)
+                    split = indexer_and_selection(qi, ki, w, shape.index_topk, device, chunk, max_pairs)
                 s = split[0] if name == "dsa/indexer" else split[1]
                 row.update(ms=1e3 * s, repeats=1, sampled=round(split[2], 4))
             rows.append(row)
@@ -165,7 +101,7 @@ def bench_iter(
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "dtype": str(dtype).replace("torch.", ""),
-        "load_avg": [load0, _load()],
+        "load_avg": [load0, load_average()],
     }  # 1-minute load at start and end: other work skews timings
     result = summarise(rows, shape, env, time.perf_counter() - start)
     yield {"event": "done", "result": result}

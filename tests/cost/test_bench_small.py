@@ -8,7 +8,8 @@ import pytest
 
 from dsa_core.cost import report as cost_bench
 from dsa_core.cost import timing as bench
-from dsa_core.cost.flops import T1
+from dsa_core.cost.predict import summarise, work
+from dsa_core.cost.shapes import T1
 
 TINY = replace(
     T1, name="tiny", n_heads=2, qk_head_dim=8, v_head_dim=8, index_n_heads=2, index_head_dim=8, index_topk=16
@@ -55,12 +56,12 @@ def test_predictions_follow_the_cost_model():
     rows = []
     for T in (1024, 2048, 4096):
         for v in cost_bench.DENSE + cost_bench.DSA_PARTS:
-            amount, _ = cost_bench.work(v, T1, T)
+            amount, _ = work(v, T1, T)
             rows.append(
                 {"T": T, "variant": v, "ms": amount / 1e9, "repeats": 1, "sampled": 1.0, "skipped": None}
             )
     env = {"device": "cpu", "device_name": "test", "torch": "x", "threads": 1, "dtype": "float32"}
-    r = cost_bench.summarise(rows, T1, env, 0.0)
+    r = summarise(rows, T1, env, 0.0)
     for row in r["rows"]:
         if row["variant"] != "dsa/total":
             assert row["predicted_ms"] == pytest.approx(row["ms"])

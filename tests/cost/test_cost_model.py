@@ -7,9 +7,6 @@ import pytest
 
 from dsa_core.cost import flops as cost
 from dsa_core.cost.flops import (
-    T1,
-    V32_MHA,
-    V32_MQA,
     asymptotic_ratio,
     cache_bytes_per_token,
     crossover_decode_bytes,
@@ -19,6 +16,7 @@ from dsa_core.cost.flops import (
     dense_cost,
     dsa_cost,
 )
+from dsa_core.cost.shapes import T1, V32_MHA, V32_MQA
 
 K = 1024
 
