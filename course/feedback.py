@@ -65,6 +65,30 @@ def as_number(answer):
         return None
 
 
+def read_number(name, answer, expected="one number", hint=""):
+    """(the answer as a float, None), or (None, the verdict to return): not answered, or not one number."""
+    if answer is None:
+        return None, not_answered(name)
+    x = as_number(answer)
+    if x is None:
+        return None, wrong(name, f"expected {expected}, got {type(answer).__name__}{hint}.")
+    return x, None
+
+
+def read_pair(name, answer, names):
+    """((a, b), None) for an answer of two numbers, else ((None, None), the verdict to return).
+    names: the pair in words, 'a, b'."""
+    if answer is None:
+        return (None, None), not_answered(name)
+    try:
+        a, b = (as_number(x) for x in answer)
+    except (TypeError, ValueError):
+        return (None, None), wrong(name, f"expected a pair ({names}).")
+    if a is None or b is None:
+        return (None, None), wrong(name, f"expected a pair of two numbers ({names}).")
+    return (a, b), None
+
+
 def close(a, b, rel=1e-3):
     """True if two numbers agree to a relative tolerance."""
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)

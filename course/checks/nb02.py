@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import torch
 
-from course.feedback import as_number, check_function, close, correct, not_answered, wrong
+from course.feedback import check_function, close, correct, read_number, wrong
 from dsa_core import fp8
 from dsa_core.config import SMOLLM2_HOST, TEACHING, V32_671B
 from dsa_core.cost.flops import pair_flops
@@ -41,11 +41,9 @@ def _variants(dots, w):
 def check_index_score(answer):
     """Exercise 1: I_{t,s} for the hand case above (3 heads, one key), computed by hand."""
     name = "Exercise 1 (one index score by hand)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number, got {type(answer).__name__} (use float(...) or .item()).")
+    x, verdict = read_number(name, answer, hint=" (use float(...) or .item())")
+    if verdict is not None:
+        return verdict
     q = torch.tensor(HAND_Q)[None, None]  # [1, 1, h, d]
     k = torch.tensor(HAND_K)[None, None]  # [1, 1, d]
     w = torch.tensor(HAND_W)[None, None]  # [1, 1, h]
@@ -207,11 +205,9 @@ def check_params_function(fn):
 def check_prefill_ratio(answer):
     """Exercise 4: main attention ÷ indexer multiply-adds per pair, prefill (MLA in MHA mode)."""
     name = "Exercise 4 (cost per pair in prefill)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number, got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer)
+    if verdict is not None:
+        return verdict
     mha = pair_flops(V32_MHA)["attention/core_flops_per_pair"]
     mqa = pair_flops(V32_MQA)["attention/core_flops_per_pair"]
     idx = pair_flops(V32_MHA)["indexer/qk_flops_per_pair"]

@@ -5,7 +5,16 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course.feedback import as_number, check_function, close, correct, not_answered, wrong
+from course.feedback import (
+    as_number,
+    check_function,
+    close,
+    correct,
+    not_answered,
+    read_number,
+    read_pair,
+    wrong,
+)
 from dsa_core.config import SMOLLM2_HOST
 from dsa_core.dense import attention_probs, dense_attention
 from dsa_core.sparse import (
@@ -123,11 +132,9 @@ def _hand_output(slots):
 def check_empty_slot(answer):
     """Exercise 2: the output of the hand case (query 2, selected [2, 0, -1, -1]), one number."""
     name = "Exercise 2 (the -1 slot, by hand)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number, got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer)
+    if verdict is not None:
+        return verdict
     right = _hand_output([2, 0])
     if close(x, right, 1e-3):
         return correct(
@@ -186,14 +193,9 @@ def check_index_sets(answer, cfg=SMOLLM2_HOST):
 def check_rung_memory(answer, T=65536, H=16, K=256):
     """Exercise 4: MiB of the masked rung's [1,H,T,T] fp32 scores and the gathered rung's [1,T,H,K] probs."""
     name = "Exercise 4 (memory of the two rungs)"
-    if answer is None:
-        return not_answered(name)
-    try:
-        masked, gathered = (as_number(a) for a in answer)
-    except (TypeError, ValueError):
-        return wrong(name, "expected a pair (masked_mib, gathered_mib).")
-    if masked is None or gathered is None:
-        return wrong(name, "expected a pair of two numbers (masked_mib, gathered_mib).")
+    (masked, gathered), verdict = read_pair(name, answer, "masked_mib, gathered_mib")
+    if verdict is not None:
+        return verdict
     right_m, right_g = 4 * H * T * T / 2**20, 4 * T * H * K / 2**20
     if close(masked, right_m) and close(gathered, right_g):
         return correct(

@@ -2,7 +2,7 @@
 
 import torch
 
-from course.feedback import as_number, as_tensor, close, correct, not_answered, run_guarded, wrong
+from course.feedback import as_tensor, close, correct, not_answered, read_number, run_guarded, wrong
 from dsa_core.metrics import attention_recall, oracle_topk, window_topk
 from dsa_core.topk import select_topk
 
@@ -11,11 +11,9 @@ def check_recall(answer, rec, t, k):
     """Exercise 1: recall of the indexer's top-k for query t of a LayerTrace `rec`, at a budget k
     smaller than the one the trace selected with (so rec.recall does not hold it)."""
     name = "Exercise 1 (recall at a new budget)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number between 0 and 1, got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer, "one number between 0 and 1")
+    if verdict is not None:
+        return verdict
     row = rec.dense_mean[t]  # [T]
     idx = select_topk(rec.index_scores[t][None, None], k)[0]  # [1, k]
     right = float(attention_recall(row[None], idx)[0])
@@ -116,11 +114,9 @@ def check_window_function(fn):
 def check_ceiling(answer, rec, t, k):
     """Exercise 3: the highest recall any selection of k keys can reach for query t."""
     name = "Exercise 3 (the ceiling)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number between 0 and 1, got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer, "one number between 0 and 1")
+    if verdict is not None:
+        return verdict
     row = rec.dense_mean[t]  # [T]
     right = float(attention_recall(row[None], oracle_topk(row[None], k))[0])
     if close(x, right, 1e-4):

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from course.feedback import as_number, close, correct, not_answered, wrong
+from course.feedback import close, correct, read_number, read_pair, wrong
 from dsa_core.cost import flops as cost
 from dsa_core.cost import prices as cost_api
 
@@ -12,11 +12,9 @@ def check_decode_ratio(answer, L=65536, k=512):
     MQA mode (a case the notebook does not print: it prints k = 2048 at 1K, 2K, 8K and 128K)."""
     name = "Exercise 1 (decode at 64K, k = 512)"
     shape = replace(cost.V32_MQA, index_topk=k)
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number, got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer)
+    if verdict is not None:
+        return verdict
     dense = cost.dense_cost(shape, L, "decode")["total_flops"]
     dsa = cost.dsa_cost(shape, L, "decode")["total_flops"]
     right = dense / dsa
@@ -64,11 +62,9 @@ def check_crossover(answer, k=512):
     budget k the notebook does not compute (it prints the crossover for k = 2048)."""
     name = "Exercise 2 (crossover at k = 512)"
     shape = replace(cost.V32_MQA, index_topk=k)
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number (tokens), got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer, "one number (tokens)")
+    if verdict is not None:
+        return verdict
     right = cost.crossover_token(shape, shape)
     if abs(x - right) <= 1:
         return correct(
@@ -96,14 +92,9 @@ def check_crossover(answer, k=512):
 def check_contract_bill(answer):
     """Exercise 3: (old_usd, new_usd) for the 100-page contract call with no cache hits."""
     name = "Exercise 3 (the API bill)"
-    if answer is None:
-        return not_answered(name)
-    try:
-        old, new = (as_number(a) for a in answer)
-    except (TypeError, ValueError):
-        return wrong(name, "expected a pair (old_usd, new_usd).")
-    if old is None or new is None:
-        return wrong(name, "expected a pair of two numbers (old_usd, new_usd).")
+    (old, new), verdict = read_pair(name, answer, "old_usd, new_usd")
+    if verdict is not None:
+        return verdict
     calls = cost_api.contract_review()
     right = [
         cost_api.bill(calls, cost_api.PRICES[m], cache_hit_share=0.0)["usd/total"]

@@ -3,7 +3,7 @@ keys, and choosing the computing layers from the overlap heatmap."""
 
 import torch
 
-from course.feedback import as_number, as_tensor, check_function, correct, not_answered, wrong
+from course.feedback import as_tensor, check_function, correct, not_answered, read_number, wrong
 from dsa_core import family
 from dsa_core.cost.family import variant_cost
 from dsa_core.topk import select_topk
@@ -106,11 +106,9 @@ def indexer_prefill_flops(shape, L, c):
 def check_compressed_saving(answer, shape, L=8192, c=4):
     """Exercise 3: the indexer's score FLOPs of an L-token prefill, one layer, with compressed keys."""
     name = "Exercise 3 (what c = 4 saves)"
-    if answer is None:
-        return not_answered(name)
-    x = as_number(answer)
-    if x is None:
-        return wrong(name, f"expected one number, got {type(answer).__name__}.")
+    x, verdict = read_number(name, answer)
+    if verdict is not None:
+        return verdict
     I = 2 * shape.index_n_heads * shape.index_head_dim
     pairs = L * (L + 1) // 2
     right = indexer_prefill_flops(shape, L, c)

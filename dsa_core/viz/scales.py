@@ -13,23 +13,12 @@ from dsa_core.viz import style
 
 POWER = 0.25  # colour ∝ value**POWER on the attention and difference maps
 
-_CIVIDIS = [  # cividis (colour-blind-safe), without its last colour
-    "#00224e",
-    "#123570",
-    "#3b496c",
-    "#575d6d",
-    "#707173",
-    "#8a8678",
-    "#a59c74",
-    "#c3b369",
-    "#e1cc55",
-]
-
 
 def _power_attention_scale():
     """Cividis with its stops at u**(1/POWER): the colour of p is that of p**POWER on a linear bar."""
-    colours = _CIVIDIS + ["#fee838"]
-    return [[float(u ** (1 / POWER)), c] for u, c in zip(np.linspace(0, 1, len(colours)), colours)]
+    return [
+        [float(u ** (1 / POWER)), c] for u, c in zip(np.linspace(0, 1, len(style.CIVIDIS)), style.CIVIDIS)
+    ]
 
 
 DIFF_STEPS = [0, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 1]  # |Δp| at each colour stop: a log-like scale

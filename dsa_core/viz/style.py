@@ -31,22 +31,24 @@ FUTURE = "#8C8C8C"  # the causal upper triangle: drawn as this background, label
 FONT = 15  # readable from the back of a lecture room at 1280x720
 
 
+CIVIDIS = [  # cividis (colour-blind-safe), dark to light: the attention scales here and in scales.py
+    "#00224e",
+    "#123570",
+    "#3b496c",
+    "#575d6d",
+    "#707173",
+    "#8a8678",
+    "#a59c74",
+    "#c3b369",
+    "#e1cc55",
+    "#fee838",
+]
+
+
 def _cividis_sqrt():
-    """Cividis (colour-blind-safe) with stops at squared spacing: small attention weights stay visible,
-    while the scale itself still runs over the fixed range [0, 1]."""
-    cividis = [
-        "#00224e",
-        "#123570",
-        "#3b496c",
-        "#575d6d",
-        "#707173",
-        "#8a8678",
-        "#a59c74",
-        "#c3b369",
-        "#e1cc55",
-        "#fee838",
-    ]
-    return [[float(v), c] for v, c in zip(np.linspace(0, 1, len(cividis)) ** 2, cividis)]
+    """Cividis with stops at squared spacing: small attention weights stay visible, while the scale
+    itself still runs over the fixed range [0, 1]."""
+    return [[float(v), c] for v, c in zip(np.linspace(0, 1, len(CIVIDIS)) ** 2, CIVIDIS)]
 
 
 ATTENTION_SCALE = _cividis_sqrt()  # probabilities, always zmin=0, zmax=1
