@@ -14,29 +14,10 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TEXT = (ROOT / "assets" / "texts" / "contract.txt").read_text()
+from _apptest import TEXT, check, start_app, timed
+
 PAGE = "lessons/family.py"
-
-
-def timed(fn, repeats=1):
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return statistics.median(out)
-
-
-def check(at):
-    if at.exception:
-        raise RuntimeError(at.exception[0].value)
-    if at.error:
-        raise RuntimeError(at.error[0].value)
-    return at
 
 
 def show(r):
@@ -129,12 +110,9 @@ def main(argv=None):
     p.add_argument("--perplexity", action="store_true", help="also time the perplexity button (5 model runs)")
     a = p.parse_args(argv)
     import torch
-    from streamlit.testing.v1 import AppTest
 
-    if a.threads:
-        torch.set_num_threads(a.threads)
     rows, load0 = [], os.getloadavg()[0]
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=3600)
+    at = start_app(a.threads)
     print(f"load average {load0:.1f} on {os.cpu_count()} cores at the start", flush=True)
     at.session_state["sample"] = "Your own text"
     at.session_state["text"], at.session_state["max_tokens"] = "Warm-up: load the model once.", 64
