@@ -1,6 +1,7 @@
 """Tiny random host model and indexers shared by the training tests (CPU, milliseconds)."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -42,3 +43,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+class CharTokenizer:
+    """One token per character (ids modulo the tiny vocabulary), with the offsets prepare_ids needs."""
+
+    def encode(self, text):
+        return SimpleNamespace(
+            ids=[ord(c) % 64 for c in text], offsets=[(i, i + 1) for i in range(len(text))]
+        )
+
+    def decode(self, ids):
+        return "".join(chr(97 + i % 26) for i in ids)
+
+
+@pytest.fixture
+def as_loaded():
+    """as_loaded(model): the model as host.load.load_model returns it, with a one-token-per-character
+    tokenizer, for the reports that read text files (evaluate, variants)."""
+    return lambda model: SimpleNamespace(model=model, tokenizer=CharTokenizer(), name="tiny")

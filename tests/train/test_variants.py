@@ -3,7 +3,6 @@ random model: degenerate members run exactly like DSA, sharing reuses the right 
 report has sane values."""
 
 import json
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,16 +14,6 @@ from dsa_core.host.variants import Variant, layer_picks, parse, variant_select
 from dsa_core.train import variants as tv
 from dsa_core.train import variants_cli as cli
 from dsa_core.train.stage1 import make_indexers
-
-
-class CharTokenizer:
-    def encode(self, text):
-        return SimpleNamespace(
-            ids=[ord(c) % 64 for c in text], offsets=[(i, i + 1) for i in range(len(text))]
-        )
-
-    def decode(self, ids):
-        return "".join(chr(97 + i % 26) for i in ids)
 
 
 @pytest.fixture
@@ -69,10 +58,10 @@ def test_parse_names_an_unknown_variant():
         parse("nsa")
 
 
-def test_report_has_sane_numbers(model, tmp_path):
+def test_report_has_sane_numbers(model, tmp_path, as_loaded):
     text = tmp_path / "a.txt"
     text.write_text("the quick brown fox jumps over the lazy dog " * 2)
-    loaded = SimpleNamespace(model=model, tokenizer=CharTokenizer(), name="tiny")
+    loaded = as_loaded(model)
     vs = {n: Variant(n) for n in ("token", "block", "compressed", "shared")}
     vs["block"] = Variant("block", block=2)
     rep = json.loads(json.dumps(tv.report(loaded, [text], 8, 64, vs)))
@@ -88,10 +77,10 @@ def test_report_has_sane_numbers(model, tmp_path):
     assert "compressed keys (c = 4)" in cli.table(rep)
 
 
-def test_recall_in_some_layers_only(model, tmp_path):
+def test_recall_in_some_layers_only(model, tmp_path, as_loaded):
     text = tmp_path / "a.txt"
     text.write_text("the quick brown fox jumps over the lazy dog " * 2)
-    loaded = SimpleNamespace(model=model, tokenizer=CharTokenizer(), name="tiny")
+    loaded = as_loaded(model)
     vs = {"token": Variant("token"), "shared": Variant("shared", every=2)}
     full = tv.report(loaded, [text], 8, 64, vs)
     some = tv.report(loaded, [text], 8, 64, vs, recall_layers={1})
