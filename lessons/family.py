@@ -42,9 +42,32 @@ compress = c[1].select_slider(
     "Compressed keys: tokens per pooled key c",
     comps,
     key="fam_c",
-    help="The indexer scores mean-pooled keys of c tokens: c times less score work. "
-    "The shipped indexers were trained on single tokens, not on pooled keys.",
+    help="The indexer scores mean-pooled keys of c tokens: c times less score work.",
 )
+WEIGHTS = {
+    "token": "trained for token keys (shipped)",
+    "pooled": f"trained for pooled keys, c = {fc.POOLED_C}",
+}
+weights_help = (
+    "Which indexers the compressed member scores with: the shipped ones, trained on single tokens, or "
+    f"ones trained for keys pooled over c = {fc.POOLED_C} tokens (assets/indexers/"
+    "smollm2_compressed_c4.safetensors; docs/family.md). The pooled-key weights exist for c = "
+    f"{fc.POOLED_C} only."
+)
+if compress == fc.POOLED_C and fc.pooled_weights_fit():
+    st.session_state.setdefault("fam_cw", "pooled")  # the weights made for this c, unless changed
+    cweights = c[1].radio(
+        "Compressed keys: indexers", list(WEIGHTS), format_func=WEIGHTS.get, key="fam_cw", help=weights_help
+    )
+else:
+    c[1].radio(
+        "Compressed keys: indexers", ["token"], format_func=WEIGHTS.get, disabled=True, help=weights_help
+    )
+    cweights = "token"
+    c[1].caption(
+        f"Pooled-key weights exist for c = {fc.POOLED_C} only"
+        + ("." if fc.pooled_weights_fit() else " and for SmolLM2-135M only.")
+    )
 st.session_state.setdefault("fam_every", 4)  # (not value=: a link may set it, lessons/links.py)
 every = c[2].select_slider(
     "Shared indices: one computing layer per r",
@@ -60,7 +83,7 @@ rule = c[3].radio(
     help="Overlap: as many computing layers, chosen greedily so that each layer's reused set overlaps "
     "its own top-k most (measured on this text).",
 )
-params = (block, pool, compress, rule, every)
+params = (block, pool, compress, rule, every, cweights)
 
 # 2. the picks of one query
 st.session_state.setdefault("query", T - 1)
@@ -73,6 +96,7 @@ st.subheader(f"What each member keeps for query {q} (layer {layer}, k = {k})")
 show.show_figure(
     vf.pick_rows({n: p[q] for n, p in picks.items()}, q, tokens), f"family-picks-q{q}", key="picks"
 )
+st.caption(f"Compressed keys (c = {compress}) score with the indexers {WEIGHTS[cweights]}.")
 
 # 3. recall against the ideal and against each other
 recall, agree = fc.recall(text, layer, mt, k, params)

@@ -10,6 +10,7 @@ of m picks (m = a power of two ≥ k, at least 128), so every k ≤ m is a slice
 from lessons import cache, models
 
 FLOOR = 128  # the shortest ranked prefix: L x T x 128 int16 is 16 MB at 2,048 tokens
+POOLED_C = 4  # the group size the pooled-key indexers were trained for (dsa_core.host.indexers)
 
 
 def ids(text, max_tokens):
@@ -60,13 +61,32 @@ def computing(text, max_tokens, k, rule, every):
     return family.by_overlap(overlap(text, max_tokens, k).tolist(), len(family.every_r(L, every)))
 
 
-def variants(text, max_tokens, k, params):
-    """The four members (Variants) for the page's parameters (block, pool, compress, rule, every)."""
-    from dsa_core.analysis import family as fa
+def pooled_weights_fit():
+    """Whether the indexers trained for pooled keys fit this session's model (same width and layers)."""
+    from dsa_core.host.indexers import COMPRESSED_PATH, cached_indexers
 
-    block, pool, compress, rule, every = params
+    if not COMPRESSED_PATH.exists():
+        return False
+    own, model = cached_indexers(str(COMPRESSED_PATH)), cache.load()[0].model  # read once per process
+    return len(own) == len(model.layers) and all(
+        i is not None and i.wk.in_features == model.cfg.dim for i in own
+    )
+
+
+def variants(text, max_tokens, k, params):
+    """The four members (Variants) for the page's parameters (block, pool, compress, rule, every, weights):
+    weights "pooled" gives the compressed member the indexers trained for pooled keys (c = 4 only)."""
+    from dataclasses import replace
+
+    from dsa_core.analysis import family as fa
+    from dsa_core.host.indexers import COMPRESSED_PATH
+
+    block, pool, compress, rule, every, weights = params
     comp = computing(text, max_tokens, k, rule, every)
-    return fa.members(k, block=block, pool=pool, compress=compress, every=every, computing=comp)
+    out = fa.members(k, block=block, pool=pool, compress=compress, every=every, computing=comp)
+    if weights == "pooled" and compress == POOLED_C:
+        out["compressed keys"] = replace(out["compressed keys"], weights=str(COMPRESSED_PATH))
+    return out
 
 
 def member(text, layer, max_tokens, k, name, v):
@@ -75,8 +95,11 @@ def member(text, layer, max_tokens, k, name, v):
     from dsa_core.analysis import family as fa
 
     def compute(_):
+        from dsa_core.host.variants import member_indexer
+
         rec = cache.trace(text, layer, max_tokens)[1]
-        indexer = cache.load()[0].model.layers[layer].self_attn.indexer
+        attached = cache.load()[0].model.layers[layer].self_attn.indexer
+        indexer = member_indexer(v, layer, attached, rec.x.device)  # the member's own weights, if any
         tokens = token_by_layer(text, max_tokens, k)
         return fa.member_picks(indexer, rec.x, {name: v}, k, tokens, layer, scores=rec.index_scores)[name]
 

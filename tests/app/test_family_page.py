@@ -40,6 +40,23 @@ def test_member_parameters_and_rule_change_the_picks():
     assert len(decode(overlap["data"][1]["x"])) == 8  # as many computing layers, chosen by overlap
 
 
+def test_compressed_member_offers_the_pooled_key_weights_at_c4_only():
+    at = make_app(page=PAGE, k=16)
+    assert at.radio(key="fam_cw").value == "pooled"  # the default at c = 4: the weights made for it
+    pooled = decode(figure_with(at, title_part="Which keys each member keeps")["data"][0]["z"])
+    at.radio(key="fam_cw").set_value("token").run()
+    no_errors(at)
+    token = decode(figure_with(at, title_part="Which keys each member keeps")["data"][0]["z"])
+    assert np.array_equal(pooled[:3], token[:3]) and np.array_equal(pooled[4], token[4])
+    assert not np.array_equal(pooled[3], token[3])  # only the compressed member changes
+    assert any("trained for token keys (shipped)" in c.value for c in at.caption)
+    at.select_slider(key="fam_c").set_value(2).run()
+    no_errors(at)
+    assert any("exist for c = 4 only" in c.value for c in at.caption)
+    at.select_slider(key="fam_c").set_value(4).run()
+    assert at.radio(key="fam_cw").value == "pooled"
+
+
 def test_perplexity_button_runs_every_member():
     at = make_app(page=PAGE, k=16)
     at.button(key="fam_ppl_go").click().run()
