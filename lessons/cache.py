@@ -19,6 +19,8 @@ from dsa_core import viz
 from lessons import budget, models
 
 PER_HEAD_MAX = 2048  # above this, only the head-mean map is kept (H x T^2 floats is too much)
+RANK_DEPTH = 1024  # rankings keep this many picks per row until a larger k is asked for
+CHECKPOINT_EVERY = 4  # keep the residual stream entering layers 4, 8, 12, ... of each analysed text
 _held = threading.local()  # this thread holds the heavy-work slot (nested heavy calls don't queue again)
 
 
@@ -119,11 +121,23 @@ def _cached(name, args, compute, heavy=None, size=None):
     return cache.put(key, value, sid, None if size is None else size(value))
 
 
+def _checkpoints(text, max_tokens):
+    """The residual-stream checkpoints saved so far for this text ({layer: h [1,T,dim]}; may be empty)."""
+    hit = shared()[0].get(("stream", models.model_source(), text, max_tokens), _session())
+    return hit.value if hit is not None else {}
+
+
 def trace(text, layer, max_tokens):
-    """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view."""
+    """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view.
+    The residual stream entering every CHECKPOINT_EVERY-th layer is kept (budgeted like the rest,
+    19 MB each at 8,192 tokens), so another layer of the same text starts from the nearest one below."""
     from dsa_core.analysis.trace import trace_layers
 
     def compute(report):
+        have = _checkpoints(text, max_tokens)
+        below = [l for l in have if l <= layer]
+        resume = (max(below), have[max(below)]) if below else None
+        save = {l: None for l in range(CHECKPOINT_EVERY, layer + 1, CHECKPOINT_EVERY) if l not in have}
         prep, recs = trace_layers(
             load()[0],
             text,
@@ -132,41 +146,61 @@ def trace(text, layer, max_tokens):
             per_head=max_tokens <= PER_HEAD_MAX,
             reselect=False,
             progress=report,
+            resume=resume,
+            save=save,
         )
+        new = {l: h for l, h in save.items() if h is not None}
+        if new:  # cached values are never modified: a new dict replaces the old one
+            stream = {**_checkpoints(text, max_tokens), **new}
+            shared()[0].put(("stream", models.model_source(), text, max_tokens), stream, _session())
         return prep, recs[layer]
 
     return _cached("trace", (text, layer, max_tokens), compute, f"Analysing layer {layer} of the text")
 
 
-def ranked(text, layer, max_tokens, which, head=None):
-    """One selection fully ranked ([T, T] positions, best first): every k is a slice of it.
-    which: "DSA indexer" or "ideal top-k" (head matters only for the latter)."""
+def _depth(k, T):
+    """How deep a ranking must go for budget k: RANK_DEPTH picks per row while k fits (a [T, 1024] int16
+    ranking is 17 MB at 8,192 tokens), the whole row (134 MB) once a larger k is asked for."""
+    return None if k is None or k > RANK_DEPTH or T <= RANK_DEPTH else RANK_DEPTH
+
+
+def ranked(text, layer, max_tokens, which, head=None, k=None):
+    """One selection ranked ([T, depth] positions, best first): every k up to the depth is a slice of it.
+    which: "DSA indexer" or "ideal top-k" (head matters only for the latter). k=None: the whole row."""
     from dsa_core.analysis import ranked as rk
     from dsa_core.analysis import views
 
     rec = trace(text, layer, max_tokens)[1]
     head = None if which == "DSA indexer" or rec.dense_probs is None else head
+    key = (text, layer, max_tokens, which, head)
+    full = shared()[0].get(("ranked", models.model_source(), *key, None), _session())
+    depth = _depth(k, len(rec.tokens))
+    if full is not None or depth is None:  # a whole-row ranking serves every k
+        depth = None
     if which == "DSA indexer":
-        compute = lambda report: rk.rank_scores(rec.index_scores, report)  # noqa: E731
+        compute = lambda report: rk.rank_scores(rec.index_scores, report, depth=depth)  # noqa: E731
     else:
-        compute = lambda report: rk.rank_oracle(views.dense_of(rec, head), report)  # noqa: E731
-    return _cached("ranked", (text, layer, max_tokens, which, head), compute, f"Ranking the keys ({which})")
+        compute = lambda report: rk.rank_oracle(views.dense_of(rec, head), report, depth=depth)  # noqa: E731
+    return _cached("ranked", (*key, depth), compute, f"Ranking the keys ({which})")
 
 
-def ranked_random(T):
+def ranked_random(T, k=None):
     """The random baseline ranked once per length (it does not depend on the text)."""
     from dsa_core.analysis import ranked as rk
 
-    return _cached("random", (T,), lambda report: rk.rank_random(T, 0, report), "Ranking the random baseline")
+    full = shared()[0].get(("random", models.model_source(), T, None), _session())
+    depth = None if full is not None else _depth(k, T)
+    compute = lambda report: rk.rank_random(T, 0, report, depth=depth)  # noqa: E731
+    return _cached("random", (T, depth), compute, "Ranking the random baseline")
 
 
-def ranks(text, layer, max_tokens, head=None):
-    """Every ranked selection a view needs (indexer, ideal top-k of this head, random)."""
+def ranks(text, layer, max_tokens, head=None, k=None):
+    """Every ranked selection a view at budget k needs (indexer, ideal top-k of this head, random)."""
     T = len(trace(text, layer, max_tokens)[1].tokens)
     return {
-        "DSA indexer": ranked(text, layer, max_tokens, "DSA indexer"),
-        "ideal top-k": ranked(text, layer, max_tokens, "ideal top-k", head),
-        "random": ranked_random(T),
+        "DSA indexer": ranked(text, layer, max_tokens, "DSA indexer", k=k),
+        "ideal top-k": ranked(text, layer, max_tokens, "ideal top-k", head, k=k),
+        "random": ranked_random(T, k),
     }
 
 
@@ -177,7 +211,7 @@ def view(text, layer, max_tokens, k, head):
 
     rec = trace(text, layer, max_tokens)[1]
     head = None if rec.dense_probs is None else head
-    r = ranks(text, layer, max_tokens, head)
+    r = ranks(text, layer, max_tokens, head, k)
     numbers = _cached(
         "view", (text, layer, max_tokens, k, head), lambda _: views.layer_numbers(rec, k, head, r)
     )
@@ -231,7 +265,7 @@ def output_change(text, layer, max_tokens, k, query=None):
         T = len(rec.tokens)
         s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
         v, dense_tail = layer_values(text, layer, max_tokens)
-        idx = rk.picks(ranked(text, layer, max_tokens, "DSA indexer"), min(max(1, k), T))
+        idx = rk.picks(ranked(text, layer, max_tokens, "DSA indexer", k=k), min(max(1, k), T))
         out = views.output_change(load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None)
         return float(out.mean())
 
@@ -321,5 +355,6 @@ def view_with(text, layer, max_tokens, k, head, indexer_module):
     from dsa_core.analysis import views
 
     rec = views.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
-    r = {**ranks(text, layer, max_tokens, head), "DSA indexer": rk.rank_scores(rec.index_scores)}
+    own = rk.rank_scores(rec.index_scores, depth=_depth(k, len(rec.tokens)))  # [T, depth]
+    r = {**ranks(text, layer, max_tokens, head, k), "DSA indexer": own}
     return views.layer_view(rec, k, head, ranks=r, sparse=False)

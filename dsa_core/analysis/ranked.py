@@ -7,6 +7,8 @@ call the reference functions (`select_topk`, `metrics.oracle_topk`; random: its 
 text, row block by row block (a query block ending at s1 sees keys 0..s1-1 only), and store the
 result compactly (int16 positions below 32,768 tokens: [T, T] is 134 MB at 8,192 tokens).
 `picks(ranked, k)` is then a view, never a copy. Tested equal in tests/app/test_ranked.py.
+A ranking may stop at a depth D < T ([T, D]: 17 MB instead of 134 MB at 8,192 tokens with D = 1,024);
+then every k <= D is a slice, and the app ranks the whole row only when a larger k is asked for.
 
 `pool_picks` pools a selection map straight from its [T, K] picks (what viz.prepare_map gives for the
 scattered [T, T] map, tested equal), so no T x T map is ever built per k.
@@ -17,6 +19,8 @@ import functools
 import numpy as np
 import torch
 
+from dsa_core.dense import causal_mask
+from dsa_core.fast.cpu import select_topk_fast
 from dsa_core.fast.rows import random_ranked_rows
 from dsa_core.metrics import oracle_topk
 from dsa_core.topk import select_topk
@@ -30,35 +34,53 @@ def compact(idx, T):
     return idx.to(torch.int16 if T < 2**15 else torch.int32)
 
 
-def _rank_rows(fn, T, rows=ROWS, progress=None):
-    """Concatenate fn(s0, s1) -> [s1-s0, <=T] picks over row blocks, padded with -1 to [T, T] (compact)."""
-    out = torch.full((T, T), -1, dtype=compact(torch.zeros(0), T).dtype)  # [T,T]
+def _rank_rows(fn, T, rows=ROWS, progress=None, depth=None):
+    """Concatenate fn(s0, s1, width) -> [s1-s0, width] picks over row blocks into [T, depth or T]
+    (compact, -1 padded). width = min(depth, s1): a block ending at s1 sees keys 0..s1-1 only."""
+    D = T if depth is None else int(min(depth, T))
+    out = torch.full((T, D), -1, dtype=compact(torch.zeros(0), T).dtype)  # [T,D]
     for s0 in range(0, T, rows):
         s1 = min(s0 + rows, T)
-        block = fn(s0, s1)  # [s1-s0, s1]: a block ending at s1 sees keys 0..s1-1
+        block = fn(s0, s1, min(D, s1))  # [s1-s0, min(D, s1)]
         out[s0:s1, : block.shape[1]] = compact(block, T)
         if progress:
             progress(s1 / T)
     return out
 
 
-def rank_scores(scores, progress=None, rows=ROWS):
-    """Every row of a [T,T] score map fully ranked: select_topk(scores[None], T)[0] -> compact [T,T]."""
+def _top(scores, k, depth):
+    """select_topk, or with a depth its partial twin fast.cpu.select_topk_fast (the same picks, tested
+    in tests/fast/test_cpu_twins.py): scores [B,S,T] -> [B,S,k]."""
+    return (select_topk if depth is None else select_topk_fast)(scores, k)
+
+
+def rank_scores(scores, progress=None, rows=ROWS, depth=None):
+    """Every row of a [T,T] score map ranked: select_topk(scores[None], T)[0] -> compact [T,T].
+    depth: keep only the best `depth` of each row ([T, depth]: every k <= depth is still a slice)."""
     return _rank_rows(
-        lambda s0, s1: select_topk(scores[None, s0:s1, :s1], s1)[0], len(scores), rows, progress
+        lambda s0, s1, n: _top(scores[None, s0:s1, :s1], n, depth)[0], len(scores), rows, progress, depth
     )
 
 
-def rank_oracle(probs, progress=None, rows=ROWS):
-    """The ideal top-k at every k: oracle_topk(probs, T) -> compact [T,T] (probs: dense attention [T,T])."""
-    return _rank_rows(lambda s0, s1: oracle_topk(probs[s0:s1, :s1], s1), len(probs), rows, progress)
+def rank_oracle(probs, progress=None, rows=ROWS, depth=None):
+    """The ideal top-k at every k: oracle_topk(probs, T) -> compact [T,T] (probs: dense attention [T,T]);
+    with a depth, the best `depth` only (oracle_topk's masked row, ranked by select_topk_fast)."""
+
+    def block(s0, s1, n):
+        if depth is None:
+            return oracle_topk(probs[s0:s1, :s1], n)
+        future = ~causal_mask(s1 - s0, s1)  # as oracle_topk: zero weight in the future is not visible
+        return select_topk_fast(probs[None, s0:s1, :s1].float().masked_fill(future, float("-inf")), n)[0]
+
+    return _rank_rows(block, len(probs), rows, progress, depth)
 
 
-def rank_random(T, seed=0, progress=None, rows=ROWS):
+def rank_random(T, seed=0, progress=None, rows=ROWS, depth=None):
     """The random baseline at every k: metrics.random_topk(T, T, seed) -> compact [T,T] (depends on T
-    only), drawn by its row-block twin fast.rows.random_ranked_rows (the full draw is 1.3 GB at 8,192)."""
-    blocks = random_ranked_rows(T, seed, rows)
-    return _rank_rows(lambda s0, s1: next(blocks)[2], T, rows, progress)
+    only), drawn by its row-block twin fast.rows.random_ranked_rows (the full draw is 1.3 GB at 8,192);
+    with a depth, the first `depth` picks of each row."""
+    blocks = random_ranked_rows(T, seed, rows, depth)
+    return _rank_rows(lambda s0, s1, n: next(blocks)[2], T, rows, progress, depth)
 
 
 def picks(ranked, k):

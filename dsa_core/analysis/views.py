@@ -14,9 +14,9 @@ import torch
 
 from dsa_core.analysis import ranked as rk
 from dsa_core.dense import dense_attention
-from dsa_core.fast.rows import sparse_probs_via_dense, window_rows
+from dsa_core.fast.rows import overlap_rows, sparse_probs_via_dense, window_rows
 from dsa_core.indexer import index_scores
-from dsa_core.metrics import attention_recall, topk_overlap
+from dsa_core.metrics import attention_recall
 from dsa_core.sparse import sparse_attention, sparse_attention_probs
 
 N_SINKS = 4
@@ -100,7 +100,7 @@ def layer_numbers(rec, k, head=None, ranks=None, seed=0):
         blk[WINDOW] = window_rows(T, k, s0, s1, N_SINKS)  # = metrics.window_topk(T, k)[s0:s1]
         for name in ORDER:
             recall[name][s0:s1] = _np(attention_recall(dense[s0:s1], blk[name]))
-        overlap[s0:s1] = _np(topk_overlap(blk["DSA indexer"], blk["ideal top-k"]))
+        overlap[s0:s1] = _np(overlap_rows(blk["DSA indexer"], blk["ideal top-k"]))  # = metrics.topk_overlap
         ind = blk["DSA indexer"].flatten()
         counts += np.bincount(ind[ind >= 0].numpy(), minlength=T)
     return {"recall": recall, "overlap": overlap, "counts": counts.astype(np.float32)}

@@ -1,5 +1,9 @@
 """Fast twins on the CPU: the same answers as the reference files, computed with less work.
 
+index_scores_fast(q, k, w) == dsa_core.indexer.index_scores(q, k, w) to float rounding: one matrix
+product for all heads instead of a loop of einsums (used where the app and the model's DSA runs score
+long texts).
+
 select_topk_fast(scores, k) == dsa_core.topk.select_topk(scores, k), exactly (same positions, same
 order, same -1 slots): the reference sorts every whole row; this one asks torch.topk for k + 1 values
 and sorts only the rows where a tie could change the answer. Proved equal by
@@ -8,7 +12,8 @@ tests/fast/test_cpu_twins.py (random rows, rows full of ties, -0.0, rows that se
 
 import torch
 
-from dsa_core._checks import check_topk_args
+from dsa_core._checks import check_index_inputs, check_topk_args
+from dsa_core.dense import causal_mask
 
 
 def _break_ties(scores, values, indices, k):
@@ -48,3 +53,22 @@ def select_topk_fast(scores, k):
     topk_indices = topk_indices.masked_fill(values[..., :k_eff] == float("-inf"), -1)
     pad = topk_indices.new_full((B, S, k - k_eff), -1)  # [B, S, k - k_eff]
     return torch.cat([topk_indices, pad], dim=-1)  # [B, S, k]
+
+
+def index_scores_fast(q, k, w):
+    """== indexer.index_scores(q, k, w) to float rounding: every head's logits in one matrix product
+    ([S·h, d] @ [d, T]) instead of one einsum per head, then the same ReLU, head weights, sum over heads
+    in head order and causal mask. About 4x faster on a 2-core CPU at 8,192 keys.
+
+    q [B,S,h,d], k [B,T,d], w [B,S,h] -> fp32 [B,S,T], -inf after each query's position (query s sits
+    at position T - S + s). Proved close by tests/fast/test_cpu_twins.py.
+    """
+    check_index_inputs(q, k, w)
+    B, S, h, d = q.shape
+    T = k.shape[1]
+    q, k, w = q.float(), k.float(), w.float()
+    logits = torch.bmm(q.reshape(B, S * h, d), k.transpose(1, 2)).view(B, S, h, T).relu_()  # [B,S,h,T]
+    scores = logits[:, :, 0].mul(w[:, :, 0, None])  # [B,S,T]
+    for j in range(1, h):  # Σ over the heads in head order, as the reference
+        scores.addcmul_(logits[:, :, j], w[:, :, j, None])
+    return scores.masked_fill_(~causal_mask(S, T, q.device), float("-inf"))

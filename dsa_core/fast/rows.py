@@ -7,6 +7,7 @@ the same rows one query block at a time, so memory stays O(rows * T):
   window_rows(T, k, s0, s1, n_sinks)  == metrics.window_topk(T, k, n_sinks)[s0:s1]
   random_ranked_rows(T, seed, rows)   yields (s0, s1, metrics.random_topk(T, T, seed)[s0:s1])
   sparse_probs_via_dense(q, k, idx)   == sparse.sparse_attention_probs(q, k, idx), to float rounding
+  overlap_rows(a, b)                  == metrics.topk_overlap(a, b), without its two [S, T] masks
 
 Proved equal to the reference by tests/app/test_ranked.py (every row, several T, k and block sizes).
 """
@@ -14,6 +15,7 @@ Proved equal to the reference by tests/app/test_ranked.py (every row, several T,
 import torch
 
 from dsa_core.dense import attention_logits, causal_mask
+from dsa_core.fast.cpu import select_topk_fast
 from dsa_core.topk import select_topk
 
 
@@ -32,16 +34,20 @@ def window_rows(T, k, s0, s1, n_sinks=4):
     return idx.masked_fill_(idx > t, -1)
 
 
-def random_ranked_rows(T, seed=0, rows=1024):
+def random_ranked_rows(T, seed=0, rows=1024, depth=None):
     """random_topk(T, T, seed) one query block at a time: yields (s0, s1, int64 [s1-s0, s1]) with the
     block's picks over keys 0..s1-1 (later slots are all -1). torch's CPU generator draws serially, so
-    row blocks of one generator are the rows of the [T, T] draw."""
+    row blocks of one generator are the rows of the [T, T] draw. depth: only the first `depth` picks
+    of each row ([s1-s0, min(depth, s1)]), by the partial twin fast.cpu.select_topk_fast."""
     g = torch.Generator().manual_seed(seed)
     for s0 in range(0, T, rows):
         s1 = min(s0 + rows, T)
         scores = torch.rand(s1 - s0, T, generator=g)[:, :s1]  # [S, s1] the same numbers as the full draw
         scores = scores.masked_fill(~causal_mask(s1 - s0, s1), float("-inf"))
-        yield s0, s1, select_topk(scores[None], s1)[0]  # [S, s1]
+        if depth is None:
+            yield s0, s1, select_topk(scores[None], s1)[0]  # [S, s1]
+        else:
+            yield s0, s1, select_topk_fast(scores[None], min(depth, s1))[0]  # [S, min(depth, s1)]
 
 
 def sparse_probs_via_dense(q, k, topk_indices):
@@ -62,3 +68,15 @@ def sparse_probs_via_dense(q, k, topk_indices):
     picked = picked.masked_fill_(~valid[:, None], float("-inf"))
     p = picked.softmax(dim=-1).nan_to_num_(0.0)  # a row with nothing selected gives 0, not NaN
     return p.permute(0, 2, 1, 3)  # [B,S,H,K]
+
+
+def overlap_rows(a_idx, b_idx):
+    """== metrics.topk_overlap(a_idx, b_idx) for [S,K] selections without repeated positions (what
+    top-k gives): |A ∩ B| / max(|A|, |B|) per query, -1 ignored. The reference builds two [S,T]
+    boolean masks (67M cells each at 8,192 tokens); this sorts b and looks each of a's picks up in it:
+    O(S·K·log K). -> [S] float32."""
+    b_sorted = b_idx.sort(dim=-1).values  # [S,K] (-1 slots first)
+    at = torch.searchsorted(b_sorted, a_idx).clamp(max=b_idx.shape[-1] - 1)  # [S,K]
+    both = ((b_sorted.gather(-1, at) == a_idx) & (a_idx >= 0)).sum(-1).float()  # [S]
+    size = torch.maximum((a_idx >= 0).sum(-1), (b_idx >= 0).sum(-1)).clamp(min=1).float()  # [S]
+    return both / size

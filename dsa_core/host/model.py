@@ -131,19 +131,25 @@ class Transformer(nn.Module):
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
 
-    def hidden(self, idx, select=None, keep=(), stop_after=None):
+    def hidden(self, idx, select=None, keep=(), stop_after=None, resume=None, save=None):
         """idx [B,T] -> (final normed hidden state [B,T,dim], {layer: (x, q, k, v, topk_indices)}).
 
         Only layers in `keep` are recorded. With stop_after=l the run ends after layer l (a trace of
-        layer l needs no more) and the hidden state returned is None.
+        layer l needs no more) and the hidden state returned is None. Checkpoints, for a later run on
+        the same idx: save is a dict whose keys name layers; it receives the residual stream h [B,T,dim]
+        entering each of them. resume=(i, h) starts at layer i from such an h (layers before i skipped).
         """
         B, T = idx.shape
         cos, sin = rope_cos_sin(
             torch.arange(T, device=idx.device), self.cfg.head_dim, self.cfg.rope_theta
         )  # [T,D]
-        h = self.embed_tokens(idx)  # [B,T,dim]
+        first, h = resume if resume is not None else (0, self.embed_tokens(idx))  # [B,T,dim]
         acts = {}
         for i, block in enumerate(self.layers):
+            if i < first:
+                continue
+            if save is not None and i in save:
+                save[i] = h
             h, layer_acts = block(h, cos, sin, select)
             if i in keep:
                 acts[i] = layer_acts

@@ -31,6 +31,21 @@ def test_a_full_ranking_sliced_at_k_is_select_topk_at_k(T, ties):
         assert torch.equal(ranked.picks(r, k).long(), select_topk(s[None], k)[0]), k
 
 
+@pytest.mark.parametrize("depth", [1, 16, 100, 299, 400])
+def test_rankings_kept_to_a_depth_are_the_first_columns_of_the_full_ones(depth):
+    T = 300
+    s, p = _scores(T, 7), torch.softmax(_scores(T, 8, ties=False), -1)
+    p[5:9, :3] = 0.0
+    pairs = [
+        (ranked.rank_scores(s, rows=64, depth=depth), ranked.rank_scores(s, rows=64)),
+        (ranked.rank_oracle(p, rows=64, depth=depth), ranked.rank_oracle(p, rows=64)),
+        (ranked.rank_random(T, 3, rows=40, depth=depth), ranked.rank_random(T, 3, rows=40)),
+    ]
+    for part, full in pairs:
+        assert part.shape == (T, min(depth, T)) and part.dtype == full.dtype
+        assert torch.equal(part, full[:, : min(depth, T)])
+
+
 def test_oracle_and_random_rankings_equal_the_metrics_baselines():
     T = 150
     p = torch.softmax(_scores(T, 1, ties=False), -1)
@@ -46,6 +61,14 @@ def test_window_rows_equal_window_topk(T, k, n):
     full = window_topk(T, k, n)
     for s0, s1 in ((0, T), (0, 1), (T // 3, T // 2 + 1), (T - 1, T)):
         assert torch.equal(rows.window_rows(T, k, s0, s1, n), full[s0:s1]), (s0, s1)
+
+
+@pytest.mark.parametrize("T,k", [(1, 1), (50, 8), (300, 40), (300, 300)])
+def test_overlap_rows_equals_topk_overlap(T, k):
+    a = ranked.picks(ranked.rank_scores(_scores(T, 4)), k).long()
+    b = ranked.picks(ranked.rank_scores(_scores(T, 5, ties=False)), k).long()
+    for x, y in ((a, b), (b, a), (a, a)):
+        assert torch.equal(rows.overlap_rows(x, y), topk_overlap(x, y).float())
 
 
 def test_sparse_probs_via_dense_equals_sparse_attention_probs():

@@ -11,7 +11,7 @@ import torch
 
 from dsa_core import causal_mask, chunked_index_topk, index_scores, select_topk, sparse_attention
 from dsa_core import sparse as sparse_module
-from dsa_core.fast.cpu import select_topk_fast
+from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
 from dsa_core.toy import toy_indexer_inputs
 
 INF = float("inf")
@@ -33,6 +33,20 @@ def test_index_scores_head_loop_equals_all_heads_at_once(B, S, T, h, d):
     g = torch.Generator().manual_seed(S * T + h)
     q, k, w = (torch.randn(*shape, generator=g) for shape in ((B, S, h, d), (B, T, d), (B, S, h)))
     torch.testing.assert_close(index_scores(q, k, w), all_heads_at_once(q, k, w), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "B,S,T,h,d",
+    [(1, 40, 40, 4, 32), (2, 17, 50, 3, 8), (1, 64, 300, 8, 16), (3, 5, 5, 1, 4), (1, 33, 1000, 4, 64)],
+)
+def test_index_scores_fast_equals_the_head_loop(B, S, T, h, d):
+    g = torch.Generator().manual_seed(S * T + h + 1)
+    q, k, w = (torch.randn(*shape, generator=g) for shape in ((B, S, h, d), (B, T, d), (B, S, h)))
+    ref, fast = index_scores(q, k, w), index_scores_fast(q, k, w)
+    assert torch.equal(ref == -INF, fast == -INF)  # the same causal mask
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    # away from near-ties the picks are the same
+    assert torch.equal(select_topk(fast, min(8, T)), select_topk(ref, min(8, T)))
 
 
 def _tie_heavy_scores(seed, B=2, S=24, T=300):

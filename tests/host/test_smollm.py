@@ -98,3 +98,17 @@ def test_compare_runs_scores_every_mode_and_k_at_least_T_changes_nothing(indexed
     assert 1 < runs["dense"].perplexity < 1000
     small = compare_runs(indexed, TEXTS[0], topk=4, modes=("dense", "window"))
     assert small["window"].perplexity != small["dense"].perplexity
+
+
+def test_a_trace_resumed_from_a_checkpoint_equals_a_fresh_trace(indexed):
+    """model.hidden's checkpoints: the residual stream saved entering layer 3 lets a trace of layer 5
+    run layers 3..5 only, with the same numbers as a run from the embeddings."""
+    saved = {3: None}
+    trace_layers(indexed, TEXTS[0], layers=[2], save=saved, reselect=False)
+    assert saved[3] is None  # the run stopped after layer 2: layer 3 was never entered
+    trace_layers(indexed, TEXTS[0], layers=[4], save=saved, reselect=False)
+    assert saved[3] is not None and saved[3].shape[-1] == 576
+    _, fresh = trace_layers(indexed, TEXTS[0], layers=[5], reselect=False)
+    _, resumed = trace_layers(indexed, TEXTS[0], layers=[5], resume=(3, saved[3]), reselect=False)
+    for name in ("x", "q", "k", "dense_mean", "index_scores"):
+        assert torch.equal(getattr(fresh[5], name), getattr(resumed[5], name)), name
