@@ -7,7 +7,9 @@ texts, on the H200), eval_k{64,128,256}.json (2,048 tokens, `python -m dsa_core.
 --json` on the CPU), runs/h200_run3_8192.{json,log} (the shipped stage 1 and stage 2 at 8,192
 tokens), runs/h200_run4_study.json (the equal-steps study),
 runs/h200_run1_stage1.json (the indexer-size study at 2,048 tokens), data_check_*.json (training data
-and its overlap with the evaluation texts), cpu_times.json (CPU evaluation timings).
+and its overlap with the evaluation texts), cpu_times.json (CPU evaluation timings),
+runs/h200_run5_family_{8192,2048}.json and runs/h200_run5_compressed_{8192,2048,train}.json (the DSA
+family with these indexers, and the compressed member with smollm2_compressed_c4.safetensors).
 --check exits 1 when the card on disk differs from what the files give.
 """
 
@@ -28,6 +30,14 @@ LONG_CMD = (
     "python -m dsa_core.train.evaluate assets/texts/eval/long_gpl3.txt "
     "assets/texts/eval/long_handbook_virtualization.txt assets/texts/eval/long_python_ftplib.txt "
     "--k {k} --tokens 8192 --json [--device cuda]"
+)
+FAMILY_CMD = (
+    "python -m dsa_core.evaluate {files} --k 128 --tokens {tokens} "
+    "--variant token,block,compressed,shared,shared-overlap --device cuda --json"
+)
+TRAINED_CMD = (
+    "python -m dsa_core.evaluate {files} --k 128 --tokens {tokens} --variant compressed "
+    "--indexers assets/indexers/smollm2_compressed_c4.safetensors --device cuda --json"
 )
 KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
@@ -115,6 +125,30 @@ def position_table(reports):
     return "\n".join(rows)
 
 
+def family_table(rep, trained):
+    """The family run's members, then the compressed member with the pooled-key weights (its own run)."""
+    assert trained["dense_perplexity"] == rep["dense_perplexity"] and trained["files"] == rep["files"]
+    ideal = sum(rep["ideal_recall"]) / len(rep["ideal_recall"])
+    rows = [
+        "| member | indexers | mean recall | ÷ ideal top-k | perplexity | vs dense | indexer MFLOP / token |",
+        "|---|---|---|---|---|---|---|",
+        f"| ideal top-k (reference) | — | {ideal:.3f} | 1.000 | — | — | — |",
+        f"| dense | — | — | — | {rep['dense_perplexity']:.3f} | — | 0 |",
+    ]
+    members = [(v, rep["indexers"]["file"]) for v in rep["variants"].values()]
+    for v, weights in members + [(v, trained["indexers"]["file"]) for v in trained["variants"].values()]:
+        label = v["label"] + (", pooled-key weights" if "compressed_c4" in weights else "")
+        rows.append(
+            f"| {label} | `{weights}` | {v['mean_recall']:.3f} | {v['mean_recall'] / ideal:.3f} "
+            f"| {v['perplexity']:.3f} | {pct(v['vs_dense'])} | {v['indexer_flops_per_token'] / 1e6:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def files_arg(rep):
+    return " ".join("assets/texts/eval/" + pathlib.Path(f["file"]).name for f in rep["files"])
+
+
 def recipe():
     from safetensors import safe_open
 
@@ -160,6 +194,12 @@ def card():
     n_long = sum(v for key, v in data["windows"].items() if key.endswith("/long"))
     n_win = sum(data["windows"].values())
     s2 = {r["run"]: r for r in run["stage2"]}
+    fam = {T: load(f"runs/h200_run5_family_{T}.json") for T in (8192, 2048)}
+    comp = {T: load(f"runs/h200_run5_compressed_{T}.json") for T in (8192, 2048)}
+    ctrain = load("runs/h200_run5_compressed_train.json")
+    fv = {T: fam[T]["variants"] for T in fam}
+    cv = {T: comp[T]["variants"]["compressed"] for T in comp}
+    vmean = lambda key: sum(ctrain[key]) / len(ctrain[key])  # noqa: E731
     return f"""# Model card: stage-1 lightning indexers for SmolLM2-135M-Instruct (Q4_1), 8,192-token context
 
 *Written by `python scripts/model_card.py` from the measured files in this folder; do not edit by hand.*
@@ -259,6 +299,39 @@ The 2,048-token release on the same texts (H200): ratio {old_short["mean"]["inde
 - 8,192 tokens, k = 512: perplexity {pct(p512["dsa_vs_dense"])} over dense (≤ +3 %): {ok(p512["dsa_vs_dense"] <= 0.03)}.
 - 2,048 tokens, k = 128: ratio {m2["indexer_over_oracle"]:.3f} (≥ 0.985): {ok(m2["indexer_over_oracle"] >= 0.985)}; {m2["layers_indexer_above_window"]}/30 layers above the window:
   {ok(m2["layers_indexer_above_window"] == 30)}; perplexity {pct(p2["dsa_vs_dense"])} over dense (≤ +3 %): {ok(p2["dsa_vs_dense"] <= 0.03)}.
+
+## The DSA family with these indexers (k = 128, one H200)
+The members of `docs/family.md` (token top-k; block top-16 of b = 8 tokens, max-pooled; compressed keys,
+c = 4; shared indices, every 4th layer or 8 layers chosen by overlap on `assets/texts/contract.txt`), each
+in all 30 layers, on the same held-out texts as above. `smollm2_compressed_c4.safetensors` holds indexers
+trained for the compressed member (keys mean-pooled over c = 4 tokens; same shape and format as this
+file; `dsa_core.host.indexers.COMPRESSED_PATH`): stage 1 with the pooled target
+(`dsa_core/train/compressed.py`) on {ctrain["windows"]} training windows of {ctrain["tokens"]:,} tokens from the long training data
+(disjoint from every evaluation text, `data_check_*.json`), {ctrain["steps"]} steps ×
+4 windows × 512 queries, AdamW lr 1e-3 cosine, continued from this file ({ctrain["steps"] * ctrain["seconds_per_step"] / 60:.0f} minutes, one seed;
+`runs/h200_run5_compressed_train.json`, log `runs/h200_run5_family.log`). On 2 held-out validation
+windows (last 256 queries) the compressed member's recall went from {vmean("val_recall_before"):.3f} to {vmean("val_recall_after"):.3f}
+(token top-k {vmean("val_recall_token"):.3f}). `python -m dsa_core.evaluate ... --variant compressed-trained` runs that member
+with that file while the others keep this one.
+
+8,192 tokens, the three long texts. Commands (run by `scripts/gpu_family.py`; {fam[8192]["seconds"]:.0f} s for the
+five members on the H200): `{FAMILY_CMD.format(files=files_arg(fam[8192]), tokens=8192)}` →
+`runs/h200_run5_family_8192.json`; `{TRAINED_CMD.format(files=files_arg(comp[8192]), tokens=8192)}` →
+`runs/h200_run5_compressed_8192.json`.
+
+{family_table(fam[8192], comp[8192])}
+
+2,048 tokens, the two Handbook chapters (same commands with `--tokens 2048`:
+`runs/h200_run5_family_2048.json`, `runs/h200_run5_compressed_2048.json`; every recall and perplexity
+within 0.001 of the CPU run in `docs/family.md`):
+
+{family_table(fam[2048], comp[2048])}
+
+What falls short: every member loses more at 8,192 tokens than at 2,048 (token top-k
+{pct(fv[8192]["token"]["vs_dense"])} against {pct(fv[2048]["token"]["vs_dense"])}); block top-n ({pct(fv[8192]["block"]["vs_dense"])}) and sharing every 4th layer
+({pct(fv[8192]["shared"]["vs_dense"])}) lose a lot at 8,192; the pooled-key weights bring the compressed member from
+{pct(fv[8192]["compressed"]["vs_dense"])} to {pct(cv[8192]["vs_dense"])} at 8,192 (recall {fv[8192]["compressed"]["mean_recall"]:.3f} → {cv[8192]["mean_recall"]:.3f}) and to {pct(cv[2048]["vs_dense"])} at 2,048, still
+behind token top-k at 8,192, after {ctrain["steps"] * ctrain["seconds_per_step"] / 60:.0f} minutes of training with one seed.
 
 ## Stage 2 at 8,192 tokens: sparse training (measured, model weights not shipped)
 `dsa_core.train.stage2.train_sparse` on one H200: DSA in every layer at k = 128, the model trained
