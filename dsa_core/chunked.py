@@ -15,11 +15,12 @@ from dsa_core.indexer import index_scores
 from dsa_core.topk import select_topk
 
 
-def chunked_index_topk(q, k, w, topk, chunk=256, select=select_topk):
+def chunked_index_topk(q, k, w, topk, chunk=256, select=select_topk, score=index_scores):
     """Top-k of the index scores, one query block at a time; equals select_topk(index_scores(q, k, w), topk).
 
     q [B,S,h,d], k [B,T,d], w [B,S,h] -> int64 [B,S,topk]. `select` is the top-k step: the reference
-    select_topk, or a twin with the same contract (dsa.dsa_select passes fast.cpu.select_topk_fast).
+    select_topk, or a twin with the same contract (dsa.dsa_select passes fast.cpu.select_topk_fast);
+    `score` likewise (the app's long runs pass fast.cpu.index_scores_fast).
     """
     if not isinstance(chunk, int) or chunk <= 0:
         raise ValueError(f"chunk must be a positive int, got {chunk!r}")
@@ -31,6 +32,6 @@ def chunked_index_topk(q, k, w, topk, chunk=256, select=select_topk):
     for s0 in range(0, S, chunk):
         s1 = min(s0 + chunk, S)
         end = T - S + s1  # one past the position of the block's last query: later keys are all masked
-        scores = index_scores(q[:, s0:s1], k[:, :end], w[:, s0:s1])  # [B, s, end]
+        scores = score(q[:, s0:s1], k[:, :end], w[:, s0:s1])  # [B, s, end]
         blocks.append(select(scores, topk))  # indices are absolute: keys start at 0 [B, s, topk]
     return torch.cat(blocks, dim=1)  # [B, S, topk]

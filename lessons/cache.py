@@ -127,6 +127,14 @@ def _checkpoints(text, max_tokens):
     return hit.value if hit is not None else {}
 
 
+def _keep_checkpoints(text, max_tokens, save):
+    """Add the checkpoints a run saved ({layer: h or None}) to the text's entry."""
+    new = {l: h for l, h in save.items() if h is not None}
+    if new:  # cached values are never modified: a new dict replaces the old one
+        stream = {**_checkpoints(text, max_tokens), **new}
+        shared()[0].put(("stream", models.model_source(), text, max_tokens), stream, _session())
+
+
 def trace(text, layer, max_tokens):
     """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view.
     The residual stream entering every CHECKPOINT_EVERY-th layer is kept (budgeted like the rest,
@@ -149,10 +157,7 @@ def trace(text, layer, max_tokens):
             resume=resume,
             save=save,
         )
-        new = {l: h for l, h in save.items() if h is not None}
-        if new:  # cached values are never modified: a new dict replaces the old one
-            stream = {**_checkpoints(text, max_tokens), **new}
-            shared()[0].put(("stream", models.model_source(), text, max_tokens), stream, _session())
+        _keep_checkpoints(text, max_tokens, save)
         return prep, recs[layer]
 
     return _cached("trace", (text, layer, max_tokens), compute, f"Analysing layer {layer} of the text")
@@ -281,11 +286,18 @@ def next_token_effect(text, max_tokens, k):
     """DSA in every layer vs dense (two full model runs, with progress; stopped by a rerun or Cancel)."""
     from dsa_core.analysis import views
     from dsa_core.analysis.trace import encode
-    from dsa_core.dsa import dsa_select
+    from dsa_core.fast.cpu import dsa_select_fast
 
     def compute(report):
         ids = encode(load()[0], text, max_tokens).ids
-        return views.next_token_effect(load()[0].model, ids, k, dsa_select(k), progress=report)
+        have, L = _checkpoints(text, max_tokens), len(load()[0].model.layers)
+        resume = (max(have), have[max(have)]) if have else None  # the dense run starts there
+        save = {l: None for l in range(CHECKPOINT_EVERY, L, CHECKPOINT_EVERY) if l not in have}
+        out = views.next_token_effect(
+            load()[0].model, ids, k, dsa_select_fast(k), progress=report, resume=resume, save=save
+        )
+        _keep_checkpoints(text, max_tokens, save)  # every layer of this text is now near a checkpoint
+        return out
 
     return _cached("effect", (text, max_tokens, k), compute, "Running the model twice")
 

@@ -200,11 +200,12 @@ def dense_output(model, rec, s0, s1, v):
 
 
 @torch.no_grad()
-def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512):
+def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512, resume=None, save=None):
     """DSA in every layer vs dense, per position: KL(dense ‖ DSA) of the next-token distribution,
     whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.dsa.dsa_select(k).
     The [T, V] log-probabilities are made `rows` positions at a time (at 8,192 tokens one full copy is
-    1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop)."""
+    1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop).
+    resume / save: residual-stream checkpoints of the dense run (model.hidden), e.g. from a trace."""
     from dsa_core.analysis.trace import layer_progress
 
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
@@ -216,8 +217,11 @@ def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512):
             if progress
             else None
         )
+        dense = name == "dense"
         with layer_progress(model, report):
-            h[name] = model.hidden(ids, select=select)[0][0]  # [T,dim]
+            h[name] = model.hidden(
+                ids, select=select, resume=resume if dense else None, save=save if dense else None
+            )[0][0]  # [T,dim]
     kl, top_d, top_s = np.zeros(T, np.float32), np.zeros(T, np.int64), np.zeros(T, np.int64)
     nll = {"dense": 0.0, "dsa": 0.0}
     for s0 in range(0, T, rows):

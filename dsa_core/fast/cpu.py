@@ -2,7 +2,7 @@
 
 index_scores_fast(q, k, w) == dsa_core.indexer.index_scores(q, k, w) to float rounding: one matrix
 product for all heads instead of a loop of einsums (used where the app and the model's DSA runs score
-long texts).
+long texts). dsa_select_fast(k) is dsa.dsa_select(k) with it: the app's whole-model DSA run.
 
 select_topk_fast(scores, k) == dsa_core.topk.select_topk(scores, k), exactly (same positions, same
 order, same -1 slots): the reference sorts every whole row; this one asks torch.topk for k + 1 values
@@ -72,3 +72,19 @@ def index_scores_fast(q, k, w):
     for j in range(1, h):  # Σ over the heads in head order, as the reference
         scores.addcmul_(logits[:, :, j], w[:, :, j, None])
     return scores.masked_fill_(~causal_mask(S, T, q.device), float("-inf"))
+
+
+def dsa_select_fast(topk, chunk=1024):
+    """dsa.dsa_select(topk) with the indexer's scores from index_scores_fast: the same picks wherever two
+    keys' scores do not tie to float rounding (tests/fast/test_cpu_twins.py runs both in a real model).
+    For the app's "Run the model twice" on long texts; evaluations use the reference dsa_select."""
+    from dsa_core.chunked import chunked_index_topk
+
+    def select(attn, x, q, k):
+        if attn.indexer is None:
+            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
+        iq, ik, iw = attn.indexer.project(x)  # [B,T,h,d], [B,T,d], [B,T,h]
+        K = min(topk, x.shape[1])
+        return chunked_index_topk(iq, ik, iw, K, chunk, select_topk_fast, index_scores_fast)  # [B,T,K]
+
+    return select

@@ -112,3 +112,26 @@ def test_sparse_attention_does_not_depend_on_the_block_size(elements, monkeypatc
     want = sparse_attention(q, k, v, idx)
     monkeypatch.setattr(sparse_module, "CHUNK_ELEMENTS", elements)
     torch.testing.assert_close(sparse_attention(q, k, v, idx), want, rtol=0, atol=1e-6)
+
+
+def test_dsa_select_fast_picks_what_dsa_select_picks_in_a_model():
+    """The app's whole-model DSA run (fast.cpu.dsa_select_fast) against the reference dsa_select: the
+    same picks in every layer of a random 2-layer host model with random indexers, over 300 tokens."""
+    from dataclasses import replace
+
+    from dsa_core.config import SMOLLM2_HOST
+    from dsa_core.dsa import dsa_select
+    from dsa_core.fast.cpu import dsa_select_fast
+    from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
+    from dsa_core.train.stage1 import make_indexers
+
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(n_layers=2, max_seq_len=512)).eval()
+    cfg = replace(SMOLLM2_HOST, dim=model.cfg.dim, index_topk=16)
+    attach_indexers(model, list(make_indexers(cfg, range(2), seed=3).values()))
+    ids = torch.randint(0, model.cfg.vocab_size, (1, 300))
+    with torch.no_grad():
+        _, ref = model.hidden(ids, select=dsa_select(16, chunk=64), keep={0, 1})
+        _, fast = model.hidden(ids, select=dsa_select_fast(16, chunk=64), keep={0, 1})
+    for layer in (0, 1):
+        assert torch.equal(ref[layer][4], fast[layer][4]), layer  # topk_indices [1,T,16]
