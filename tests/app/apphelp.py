@@ -73,7 +73,7 @@ def tiny_hf_folder(folder, n_layers=2, n_heads=4):
 
     from dsa_core.host.model import ModelConfig, Transformer
 
-    sys.path.insert(0, str(ROOT / "tests" / "model"))
+    sys.path.insert(0, str(ROOT / "tests" / "host"))
     import tiny
 
     tok = tiny.tiny_tokenizer()

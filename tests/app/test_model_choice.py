@@ -51,7 +51,7 @@ def test_first_load_reports_progress_to_the_end(tmp_path, monkeypatch):
 
     from dsa_core.host.indexers import load_with_indexers
 
-    sys.path.insert(0, str(ROOT / "tests" / "model"))
+    sys.path.insert(0, str(ROOT / "tests" / "host"))
     import tiny
 
     monkeypatch.setenv("DSA_CACHE_DIR", str(tmp_path / "cache"))
