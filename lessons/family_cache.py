@@ -7,10 +7,10 @@ The expensive step, once per text: one dense run of every layer, each layer's in
 of m picks (m = a power of two ≥ k, at least 128), so every k ≤ m is a slice.
 """
 
+from dsa_core.host.indexers import COMPRESSED_C as POOLED_C  # the c the pooled-key indexers were trained for
 from lessons import cache, models
 
 FLOOR = 128  # the shortest ranked prefix: L x T x 128 int16 is 16 MB at 2,048 tokens
-POOLED_C = 4  # the group size the pooled-key indexers were trained for (dsa_core.host.indexers)
 
 
 def ids(text, max_tokens):
