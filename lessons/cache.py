@@ -156,6 +156,7 @@ def trace(text, layer, max_tokens):
             progress=report,
             resume=resume,
             save=save,
+            keep_index_map=max_tokens <= PER_HEAD_MAX,  # long texts: index rows recomputed from x
         )
         _keep_checkpoints(text, max_tokens, save)
         return prep, recs[layer]
@@ -183,7 +184,7 @@ def ranked(text, layer, max_tokens, which, head=None, k=None):
     if full is not None or depth is None:  # a whole-row ranking serves every k
         depth = None
     if which == "DSA indexer":
-        compute = lambda report: rk.rank_scores(rec.index_scores, report, depth=depth)  # noqa: E731
+        compute = lambda report: rk.rank_index(rec, report, depth=depth)  # noqa: E731
     else:
         compute = lambda report: rk.rank_oracle(views.dense_of(rec, head), report, depth=depth)  # noqa: E731
     return _cached("ranked", (*key, depth), compute, f"Ranking the keys ({which})")

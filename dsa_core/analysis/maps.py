@@ -11,6 +11,7 @@ and are pooled at once, so memory stays O(rows * K). Equal to pooling views.view
 import numpy as np
 
 from dsa_core.analysis import views
+from dsa_core.analysis.index_rows import ScoreRows
 from dsa_core.analysis.ranked import pool_picks
 from dsa_core.viz.panels import prepare_map
 from dsa_core.viz.pool import block_edges
@@ -21,13 +22,18 @@ def base_maps(rec, head=None, how="max", zoom=None, max_side=192):
     (pooled with `how`, and with "mean" for the difference map) once; they do not depend on k."""
     dense = views.dense_of(rec, head).numpy()
     out = {
-        "scores": prepare_map(rec.index_scores.numpy(), max_side, how, zoom),
+        "scores": prepare_map(_scores(rec), max_side, how, zoom),
         "dense": prepare_map(dense, max_side, how, zoom),
     }
     out["dense_mean"] = (
         out["dense"] if how == "mean" or zoom is not None else prepare_map(dense, max_side, "mean")
     )
     return out
+
+
+def _scores(rec):
+    """The index-score map to pool: the stored one, or rows recomputed block by block (index_rows.py)."""
+    return rec.index_scores.numpy() if rec.index_scores is not None else ScoreRows(rec)
 
 
 def _row_blocks(T, K, max_side, budget=2**21):

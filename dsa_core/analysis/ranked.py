@@ -62,6 +62,21 @@ def rank_scores(scores, progress=None, rows=ROWS, depth=None):
     )
 
 
+def rank_index(rec, progress=None, rows=ROWS, depth=None):
+    """rank_scores of a trace's index scores, stored or (no map kept) recomputed row block by row block
+    (analysis/index_rows.py): the same ranking without a [T, T] float map."""
+    from dsa_core.analysis.index_rows import index_rows, projected
+
+    proj = projected(rec) if rec.index_scores is None else None
+    return _rank_rows(
+        lambda s0, s1, n: _top(index_rows(rec, s0, s1, proj)[None, :, :s1], n, depth)[0],
+        len(rec.tokens),
+        rows,
+        progress,
+        depth,
+    )
+
+
 def rank_oracle(probs, progress=None, rows=ROWS, depth=None):
     """The ideal top-k at every k: oracle_topk(probs, T) -> compact [T,T] (probs: dense attention [T,T]);
     with a depth, the best `depth` only (oracle_topk's masked row, ranked by select_topk_fast)."""

@@ -41,13 +41,14 @@ class LayerTrace:
     topk_indices: torch.Tensor | None = None  # [T, K] selected positions, best first, -1 = empty
     sparse_probs: torch.Tensor | None = None  # [H, T, K] attention over the selected slots
     recall: torch.Tensor | None = None  # [T] dense head-mean mass inside the selection
+    indexer: object = None  # the layer's LightningIndexer (index_rows recomputes rows when no map is kept)
 
     def select(self, k=None, topk_indices=None):
         """A copy re-selected at budget k from the index scores, or with given topk_indices [T, K]."""
         if topk_indices is None:
-            if self.index_scores is None:
+            if self.index_scores is None and self.indexer is None:
                 raise ValueError("this layer has no indexer scores; pass topk_indices (e.g. window_topk)")
-            topk_indices = _topk_rows(self.index_scores, min(k, len(self.tokens)))  # [T, K]
+            topk_indices = _topk_rows(self, min(k, len(self.tokens)))  # [T, K]
         sparse = sparse_attention_probs(self.q[None], self.k[None], topk_indices[None])  # [1,T,H,K]
         return replace(
             self,
@@ -57,9 +58,13 @@ class LayerTrace:
         )  # [T]
 
 
-def _topk_rows(scores, k):
-    """select_topk on a [T, T] score map, in row blocks (same result): -> [T, K]."""
-    return torch.cat([select_topk(scores[None, s : s + CHUNK], k)[0] for s in range(0, len(scores), CHUNK)])
+def _topk_rows(rec, k):
+    """select_topk on the trace's [T, T] index scores (stored or recomputed), in row blocks: -> [T, K]."""
+    from dsa_core.analysis.index_rows import index_rows
+
+    T = len(rec.tokens)
+    blocks = [select_topk(index_rows(rec, s, min(s + CHUNK, T))[None], k)[0] for s in range(0, T, CHUNK)]
+    return torch.cat(blocks)  # [T, K]
 
 
 _local = threading.local()  # the progress callback of the model run on this thread (None: no report)
@@ -150,6 +155,7 @@ def trace_layers(
     progress=None,
     resume=None,
     save=None,
+    keep_index_map=True,
 ):
     """(PreparedText, {layer: LayerTrace}) from one run of the model (batch 1), stopped at max(layers).
 
@@ -158,7 +164,8 @@ def trace_layers(
     reselect=False skips that selection (the app ranks every k itself). progress(fraction, message),
     if given, is called after each layer and each block of maps; it may raise to stop the work.
     resume / save: checkpoints of the residual stream (model.hidden), so a later trace of a deeper
-    layer of the same text runs only the layers after the last checkpoint.
+    layer of the same text runs only the layers after the last checkpoint. keep_index_map=False keeps
+    no [T, T] index-score map (index_scores None): analysis/index_rows.py recomputes rows from x.
     """
     prep = encode(loaded, text_or_ids, max_tokens)
     model, layers = loaded.model, sorted(set(int(l) for l in layers))
@@ -180,9 +187,10 @@ def trace_layers(
         rec = LayerTrace(l, tokens, x, q, k, probs, mean)
         indexer = model.layers[l].self_attn.indexer
         if indexer is not None:
-            rec = replace(
-                rec, index_scores=_index_map(indexer, x, lambda f: say(0.8 + 0.2 * f, "index scores"))
-            )
+            rec = replace(rec, indexer=indexer)
+            if keep_index_map:
+                scores = _index_map(indexer, x, lambda f: say(0.8 + 0.2 * f, "index scores"))
+                rec = replace(rec, index_scores=scores)
             rec = rec.select(topk or indexer.index_topk) if reselect else rec
         out[l] = rec
     return prep, out

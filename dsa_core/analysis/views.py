@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from dsa_core.analysis import ranked as rk
+from dsa_core.analysis.index_rows import ScoreRows
 from dsa_core.dense import dense_attention
 from dsa_core.fast.rows import overlap_rows, sparse_probs_via_dense, window_rows
 from dsa_core.indexer import index_scores
@@ -33,7 +34,8 @@ class LayerView:
     tokens: list
     k: int  # the budget used (clamped to [1, T])
     head: int | None  # None = mean over heads
-    scores: np.ndarray  # [T,T] index scores, -inf in the future (unnormalised)
+    scores: np.ndarray  # [T,T] index scores, -inf in the future (unnormalised); a ScoreRows when the
+    # trace keeps no map (long texts): scores[t] is still row t
     dense: np.ndarray  # [T,T] dense attention of the head (or head-mean)
     topk: np.ndarray  # [T,K] the indexer's picks, best first
     oracle: np.ndarray  # [T,K] the ideal top-k of the shown dense attention
@@ -55,7 +57,7 @@ def dense_of(rec, head=None):
 def rank_all(rec, head=None, seed=0):
     """Every selection fully ranked ({name: compact [T,T]}, see analysis/ranked.py): any k is a slice."""
     return {
-        "DSA indexer": rk.rank_scores(rec.index_scores),
+        "DSA indexer": rk.rank_index(rec),
         "ideal top-k": rk.rank_oracle(dense_of(rec, head)),
         "random": rk.rank_random(len(rec.tokens), seed),
     }
@@ -122,7 +124,7 @@ def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True, numbers=None)
         rec.tokens,
         k,
         head,
-        _np(rec.index_scores),
+        _np(rec.index_scores) if rec.index_scores is not None else ScoreRows(rec),
         _np(dense_of(rec, head)),
         topk.numpy(),
         ideal.numpy(),

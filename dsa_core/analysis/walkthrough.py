@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from dsa_core.analysis.index_rows import index_rows, projected
 from dsa_core.cost import flops as cost
 from dsa_core.fp8 import fp8_index_scores
 from dsa_core.indexer import index_scores
@@ -35,7 +36,7 @@ def indexer_vs_target(rec, query):
     """For one query: the target p (head-mean dense attention, what stage 1 teaches), the indexer's
     distribution softmax(I), and their KL (the stage-1 loss of this row)."""
     p = rec.dense_mean[query, : query + 1].float()  # [t+1]
-    s = rec.index_scores[query, : query + 1].float()  # [t+1]
+    s = index_rows(rec, query, query + 1)[0, : query + 1].float()  # [t+1]
     kl = kl_to_scores(p[None, None], s[None, None])
     return {"target": _np(p), "indexer": _np(torch.softmax(s, -1)), "kl": float(kl)}
 
@@ -45,10 +46,13 @@ def kl_per_query(rec, chunk=256):
     """Stage-1 KL(p_t ‖ softmax(I_t)) for every query t: -> [T] (the loss the Train page lowers)."""
     T = rec.dense_mean.shape[0]
     p = attention_target(rec.dense_mean[None, None])[0]  # [T,T]
-    out = []
+    out, proj = [], projected(rec) if rec.index_scores is None else None
     for s0 in range(0, T, chunk):
-        rows = range(s0, min(T, s0 + chunk))
-        out += [float(kl_to_scores(p[None, t : t + 1], rec.index_scores[None, t : t + 1])) for t in rows]
+        scores = index_rows(rec, s0, min(T, s0 + chunk), proj)  # [c,T]
+        out += [
+            float(kl_to_scores(p[None, t : t + 1], scores[None, t - s0 : t - s0 + 1]))
+            for t in range(s0, s0 + len(scores))
+        ]
     return np.asarray(out, np.float32)
 
 

@@ -3,7 +3,9 @@
 A browser draws about 600 px per map, and Plotly/Streamlit choke on multi-million-cell heatmaps, so no
 figure in this project sends more than `MAX_SIDE` x `MAX_SIDE` cells. Max pooling keeps a lone selected
 or strongly attended key visible; mean pooling shows how much of a block is covered. NaN marks the
-causal future (s > t) and stays NaN only where a whole block is in the future.
+causal future (s > t) and stays NaN only where a whole block is in the future. A map may be any
+object with `shape`, `ndim`, `rows_of(s0, s1)` and row slicing (analysis/index_rows.ScoreRows): it
+is then read one block-row at a time and never held whole.
 """
 
 import numpy as np
@@ -27,7 +29,7 @@ def pool_matrix(z, max_side=MAX_SIDE, how="max", causal=False):
     `causal`; a block with nothing visible comes back NaN. Works one block-row at a time, so an
     8192 x 8192 map never needs a second full-size copy.
     """
-    z = np.asarray(z)
+    z = z if hasattr(z, "rows_of") else np.asarray(z)  # a map computed row by row stays so
     if z.ndim != 2:
         raise ValueError(f"pool_matrix expects a 2-D map, got shape {z.shape}")
     if how not in ("max", "mean"):
@@ -58,12 +60,13 @@ def pool_matrix(z, max_side=MAX_SIDE, how="max", causal=False):
 
 def window(z, lo, size):
     """The full-resolution square window [lo, lo+size) x [lo, lo+size) of a map, clamped to its bounds.
-    Returns (window float32, lo) where lo is the clamped start."""
-    z = np.asarray(z, dtype=np.float32)
+    Returns (window float32, lo) where lo is the clamped start. A map with `rows_of(s0, s1)` (made
+    row by row) gives only the window's rows."""
     n = z.shape[0]
     size = int(max(1, min(size, n)))
     lo = int(min(max(0, lo), n - size))
-    out = z[lo : lo + size, lo : lo + size].copy()
+    rows = z.rows_of(lo, lo + size) if hasattr(z, "rows_of") else z[lo : lo + size]
+    out = np.asarray(rows, dtype=np.float32)[:, lo : lo + size].copy()
     out[~np.isfinite(out)] = np.nan
     return out, lo
 

@@ -112,3 +112,30 @@ def test_a_trace_resumed_from_a_checkpoint_equals_a_fresh_trace(indexed):
     _, resumed = trace_layers(indexed, TEXTS[0], layers=[5], resume=(3, saved[3]), reselect=False)
     for name in ("x", "q", "k", "dense_mean", "index_scores"):
         assert torch.equal(getattr(fresh[5], name), getattr(resumed[5], name)), name
+
+
+def test_a_trace_without_the_index_map_gives_the_same_rows_rankings_and_maps(indexed):
+    """Long texts keep no [T,T] index-score map (keep_index_map=False): rows recomputed from x equal the
+    stored map's, and so do the ranking, the pooled and zoomed score maps and a view's score rows."""
+    import numpy as np
+
+    from dsa_core.analysis import maps, ranked, views
+    from dsa_core.analysis.index_rows import ScoreRows, index_rows
+
+    text = " ".join(TEXTS * 6)
+    _, kept = trace_layers(indexed, text, layers=[4], per_head=False, reselect=False)
+    _, lean = trace_layers(indexed, text, layers=[4], per_head=False, reselect=False, keep_index_map=False)
+    a, b = kept[4], lean[4]
+    assert b.index_scores is None and b.indexer is a.indexer
+    T = len(a.tokens)
+    torch.testing.assert_close(index_rows(b, 0, T), a.index_scores, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(index_rows(b, 7, 30), a.index_scores[7:30], rtol=1e-5, atol=1e-5)
+    assert torch.equal(ranked.rank_index(b, depth=16), ranked.rank_scores(a.index_scores, depth=16))
+    assert torch.equal(ranked.rank_index(b), ranked.rank_scores(a.index_scores))
+    for how, zoom in (("max", None), ("mean", None), ("max", (5, 20))):
+        za, zb = (maps.base_maps(r, None, how, zoom, 16)["scores"]["z"] for r in (a, b))
+        np.testing.assert_allclose(zb, za, rtol=1e-5, atol=1e-5)
+    v = views.layer_view(b, 8, sparse=False)
+    assert isinstance(v.scores, ScoreRows) and v.scores.shape == (T, T)
+    np.testing.assert_allclose(v.scores[T - 1], a.index_scores[T - 1].numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(v.scores), a.index_scores.numpy(), rtol=1e-5, atol=1e-5)
