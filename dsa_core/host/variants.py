@@ -15,6 +15,7 @@ import torch
 
 from dsa_core import family
 from dsa_core.dsa import dsa_select
+from dsa_core.host.indexers import COMPRESSED_PATH, cached_indexers
 from dsa_core.indexer import index_scores
 
 NAMES = ("token", "block", "compressed", "shared")
@@ -31,9 +32,7 @@ class Variant:
     compress: int = 4  # compressed keys: c tokens per pooled key
     every: int = 4  # shared: every r-th layer computes (GLM-5.2 IndexShare uses 4)
     computing: tuple = ()  # shared: explicit computing layers (e.g. chosen by overlap); overrides every
-    weights: str = (
-        ""  # token/block/compressed: a safetensors file of indexers to score with ("": the layer's)
-    )
+    weights: str = ""  # token/block/compressed: an indexers file to score with ("": the layer's own)
 
     def block_size(self, k):
         return self.block or max(1, k // 16)
@@ -50,9 +49,7 @@ class Variant:
         return "token top-k" + (f" ({self.weights_note()[2:]})" if self.weights else "")
 
     def weights_note(self):
-        """ ", pooled-key weights" for the shipped compressed-key file, ", weights FILE" for another, ""."""
-        from dsa_core.host.indexers import COMPRESSED_PATH
-
+        """The label's note on the weights: ', pooled-key weights' (COMPRESSED_PATH), ', weights FILE', ''."""
         if not self.weights:
             return ""
         name = Path(self.weights).name
@@ -76,8 +73,6 @@ def member_indexer(v, layer, attached, device="cpu"):
     """The indexer member v scores with in `layer`: the one in its weights file, else `attached`."""
     if not v.weights:
         return attached
-    from dsa_core.host.indexers import cached_indexers
-
     own = cached_indexers(str(v.weights), str(device))
     if layer >= len(own) or own[layer] is None:
         raise ValueError(f"{v.weights} holds no indexer for layer {layer}")
