@@ -251,12 +251,12 @@ def maps(text, layer, max_tokens, k, head, how, zoom):
 
 def layer_values(text, layer, max_tokens):
     """(value vectors [T,H_kv,D], dense output of the last 128 queries): k-independent, once per text."""
-    from dsa_core.analysis import views
+    from dsa_core.analysis import effects
 
     def compute(_):
         rec, model = trace(text, layer, max_tokens)[1], load()[0].model
-        v, T = views.layer_values(model, rec), len(rec.tokens)
-        return v, views.dense_output(model, rec, max(0, T - 128), T, v)
+        v, T = effects.layer_values(model, rec), len(rec.tokens)
+        return v, effects.dense_output(model, rec, max(0, T - 128), T, v)
 
     return _cached("values", (text, layer, max_tokens), compute)
 
@@ -285,7 +285,7 @@ def has_effect(text, max_tokens, k):
 
 def next_token_effect(text, max_tokens, k):
     """DSA in every layer vs dense (two full model runs, with progress; stopped by a rerun or Cancel)."""
-    from dsa_core.analysis import views
+    from dsa_core.analysis import effects
     from dsa_core.analysis.trace import encode
     from dsa_core.fast.cpu import dsa_select_fast
 
@@ -294,7 +294,7 @@ def next_token_effect(text, max_tokens, k):
         have, L = _checkpoints(text, max_tokens), len(load()[0].model.layers)
         resume = (max(have), have[max(have)]) if have else None  # the dense run starts there
         save = {l: None for l in range(CHECKPOINT_EVERY, L, CHECKPOINT_EVERY) if l not in have}
-        out = views.next_token_effect(
+        out = effects.next_token_effect(
             load()[0].model, ids, k, dsa_select_fast(k), progress=report, resume=resume, save=save
         )
         _keep_checkpoints(text, max_tokens, save)  # every layer of this text is now near a checkpoint
@@ -364,10 +364,10 @@ def start_training(text, layer, max_tokens, k, steps, lr, n_queries, fresh=True)
 
 def view_with(text, layer, max_tokens, k, head, indexer_module):
     """LayerView of the trace scored by a session's own indexer (not cached: it changes while training)."""
+    from dsa_core.analysis import effects, views
     from dsa_core.analysis import ranked as rk
-    from dsa_core.analysis import views
 
-    rec = views.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
+    rec = effects.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
     own = rk.rank_scores(rec.index_scores, depth=_depth(k, len(rec.tokens)))  # [T, depth]
     r = {**ranks(text, layer, max_tokens, head, k), "DSA indexer": own}
     return views.layer_view(rec, k, head, ranks=r, sparse=False)

@@ -7,16 +7,16 @@ T x T array is made per k), and hands float32 numpy arrays to the figures.
 Used by the app (lessons/cache.py caches each step) and by the notebooks.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from dsa_core.analysis import ranked as rk
+from dsa_core.analysis.effects import layer_values
 from dsa_core.analysis.index_rows import ScoreRows
 from dsa_core.dense import dense_attention
 from dsa_core.fast.rows import overlap_rows, sparse_probs_via_dense, window_rows
-from dsa_core.indexer import index_scores
 from dsa_core.metrics import attention_recall
 from dsa_core.sparse import sparse_attention, sparse_attention_probs
 
@@ -172,13 +172,6 @@ def summary(v, query=None):
 
 
 @torch.no_grad()
-def layer_values(model, rec):
-    """This layer's value vectors for the whole text, [T,H_kv,D]: independent of k, so cache them."""
-    attn = model.layers[rec.layer].self_attn
-    return attn.v_proj(rec.x).view(len(rec.x), attn.H_kv, attn.D)
-
-
-@torch.no_grad()
 def output_change(model, rec, topk_indices, s0, s1, v=None, dense_out=None):
     """Relative change of this layer's attention output for the queries s0..s1-1, sparse vs dense:
     -> [s1-s0] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj: in the residual stream's units).
@@ -192,62 +185,3 @@ def output_change(model, rec, topk_indices, s0, s1, v=None, dense_out=None):
     d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0] if dense_out is None else dense_out  # [S,dim]
     s_ = attn.o_proj(sparse_attention(q, k, v, idx).flatten(2))[0]  # [S,dim]
     return _np((s_ - d).norm(dim=-1) / d.norm(dim=-1).clamp(min=1e-9))
-
-
-@torch.no_grad()
-def dense_output(model, rec, s0, s1, v):
-    """Dense attention output of this layer (after o_proj) for queries s0..s1-1: [S,dim]."""
-    attn = model.layers[rec.layer].self_attn
-    return attn.o_proj(dense_attention(rec.q[None, s0:s1], rec.k[None, :s1], v[None, :s1]).flatten(2))[0]
-
-
-@torch.no_grad()
-def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512, resume=None, save=None):
-    """DSA in every layer vs dense, per position: KL(dense ‖ DSA) of the next-token distribution,
-    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.dsa.dsa_select(k).
-    The [T, V] log-probabilities are made `rows` positions at a time (at 8,192 tokens one full copy is
-    1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop).
-    resume / save: residual-stream checkpoints of the dense run (model.hidden), e.g. from a trace."""
-    from dsa_core.analysis.trace import layer_progress
-
-    ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
-    T, L = ids.shape[1], len(model.layers)
-    h = {}
-    for i, (name, select) in enumerate((("dense", None), ("dsa", select_dsa))):
-        report = (
-            (lambda l, i=i, name=name: progress((i * L + l + 1) / (2 * L), f"{name} run, layer {l}"))
-            if progress
-            else None
-        )
-        dense = name == "dense"
-        with layer_progress(model, report):
-            h[name] = model.hidden(
-                ids, select=select, resume=resume if dense else None, save=save if dense else None
-            )[0][0]  # [T,dim]
-    kl, top_d, top_s = np.zeros(T, np.float32), np.zeros(T, np.int64), np.zeros(T, np.int64)
-    nll = {"dense": 0.0, "dsa": 0.0}
-    for s0 in range(0, T, rows):
-        s1 = min(s0 + rows, T)
-        d = torch.log_softmax(model.lm_head(h["dense"][s0:s1]).float(), dim=-1)  # [S,V]
-        s = torch.log_softmax(model.lm_head(h["dsa"][s0:s1]).float(), dim=-1)  # [S,V]
-        kl[s0:s1] = _np((d.exp() * (d - s)).sum(-1))
-        top_d[s0:s1], top_s[s0:s1] = d.argmax(-1).numpy(), s.argmax(-1).numpy()
-        nxt = ids[0, s0 + 1 : s1 + 1]  # the actual next tokens of positions s0..s1-2 (or s1-1)
-        for name, lp in (("dense", d), ("dsa", s)):
-            nll[name] -= float(lp[: len(nxt)].gather(-1, nxt[:, None]).sum())
-    n = max(1, T - 1)
-    return {
-        "kl": kl,
-        "top1_dense": top_d,
-        "top1_dsa": top_s,
-        "top1_changed": top_d != top_s,
-        "perplexity": {name: float(np.exp(v / n)) for name, v in nll.items()},
-        "k": int(k),
-    }
-
-
-@torch.no_grad()
-def with_indexer(rec, indexer):
-    """The trace re-scored by another LightningIndexer (e.g. one trained on the Train page); no model run."""
-    qi, ki, w = indexer.project(rec.x[None])
-    return replace(rec, index_scores=index_scores(qi, ki, w)[0])  # scores [T,T]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from dsa_core.analysis import maps, ranked, views
+from dsa_core.analysis import effects, maps, ranked, views
 from dsa_core.dense import attention_probs
 from dsa_core.fast import rows
 from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
@@ -180,10 +180,10 @@ def test_output_change_with_cached_values_equals_the_plain_call():
         q, k = torch.randn(T, 4, 8), torch.randn(T, 2, 8)
 
     idx = select_topk(_scores(T, 7)[None], 6)[0]
-    v = views.layer_values(model, Rec)
+    v = effects.layer_values(model, Rec)
     for s0, s1 in ((30, 40), (12, 13)):
         want = views.output_change(model, Rec, idx, s0, s1)
-        got = views.output_change(model, Rec, idx, s0, s1, v, views.dense_output(model, Rec, s0, s1, v))
+        got = views.output_change(model, Rec, idx, s0, s1, v, effects.dense_output(model, Rec, s0, s1, v))
         assert np.allclose(got, want, atol=1e-6) and np.allclose(
             views.output_change(model, Rec, idx, s0, s1, v), want
         )
@@ -195,7 +195,8 @@ def test_next_token_effect_in_row_blocks_equals_the_whole_text_at_once():
     model, _ = _tiny_model()
     ids = torch.randint(0, 50, (30,))
     seen = []
-    e = views.next_token_effect(model, ids, 5, window_select(5), progress=lambda f, m: seen.append(f), rows=7)
+    report = lambda f, m: seen.append(f)  # noqa: E731
+    e = effects.next_token_effect(model, ids, 5, window_select(5), progress=report, rows=7)
     with torch.no_grad():
         d = torch.log_softmax(model(ids[None])[0], -1)  # [T,V]
         s = torch.log_softmax(model(ids[None], select=window_select(5))[0], -1)
