@@ -8,8 +8,8 @@ texts, on the H200), eval_k{64,128,256}.json (2,048 tokens, `python -m dsa_core.
 tokens), runs/h200_run4_study.json (the equal-steps study),
 runs/h200_run1_stage1.json (the indexer-size study at 2,048 tokens), data_check_*.json (training data
 and its overlap with the evaluation texts), cpu_times.json (CPU evaluation timings),
-runs/h200_run5_family_{8192,2048}.json and runs/h200_run5_compressed_{8192,2048,train}.json (the DSA
-family with these indexers, and the compressed member with smollm2_compressed_c4.safetensors).
+runs/h200_run6_family_{8192,2048}.json (the DSA family with these indexers, the compressed member also
+with smollm2_compressed_c4.safetensors) and runs/h200_run5_compressed_train.json (how that file was trained).
 --check exits 1 when the card on disk differs from what the files give.
 """
 
@@ -33,11 +33,7 @@ LONG_CMD = (
 )
 FAMILY_CMD = (
     "python -m dsa_core.evaluate {files} --k 128 --tokens {tokens} "
-    "--variant token,block,compressed,shared,shared-overlap --device cuda --json"
-)
-TRAINED_CMD = (
-    "python -m dsa_core.evaluate {files} --k 128 --tokens {tokens} --variant compressed "
-    "--indexers assets/indexers/smollm2_compressed_c4.safetensors --device cuda --json"
+    "--variant token,block,compressed,compressed-trained,shared,shared-overlap --device cuda --json"
 )
 KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
@@ -125,9 +121,8 @@ def position_table(reports):
     return "\n".join(rows)
 
 
-def family_table(rep, trained):
-    """The family run's members, then the compressed member with the pooled-key weights (its own run)."""
-    assert trained["dense_perplexity"] == rep["dense_perplexity"] and trained["files"] == rep["files"]
+def family_table(rep):
+    """One row per member of a `python -m dsa_core.evaluate --variant ... --json` report, with its weights."""
     ideal = sum(rep["ideal_recall"]) / len(rep["ideal_recall"])
     rows = [
         "| member | indexers | mean recall | ÷ ideal top-k | perplexity | vs dense | indexer MFLOP / token |",
@@ -135,12 +130,11 @@ def family_table(rep, trained):
         f"| ideal top-k (reference) | — | {ideal:.3f} | 1.000 | — | — | — |",
         f"| dense | — | — | — | {rep['dense_perplexity']:.3f} | — | 0 |",
     ]
-    members = [(v, rep["indexers"]["file"]) for v in rep["variants"].values()]
-    for v, weights in members + [(v, trained["indexers"]["file"]) for v in trained["variants"].values()]:
-        label = v["label"] + (", pooled-key weights" if "compressed_c4" in weights else "")
+    for v in rep["variants"].values():
         rows.append(
-            f"| {label} | `{weights}` | {v['mean_recall']:.3f} | {v['mean_recall'] / ideal:.3f} "
-            f"| {v['perplexity']:.3f} | {pct(v['vs_dense'])} | {v['indexer_flops_per_token'] / 1e6:.2f} |"
+            f"| {v['label']} | `{v['weights'] or rep['indexers']['file']}` | {v['mean_recall']:.3f} "
+            f"| {v['mean_recall'] / ideal:.3f} | {v['perplexity']:.3f} | {pct(v['vs_dense'])} "
+            f"| {v['indexer_flops_per_token'] / 1e6:.2f} |"
         )
     return "\n".join(rows)
 
@@ -194,11 +188,10 @@ def card():
     n_long = sum(v for key, v in data["windows"].items() if key.endswith("/long"))
     n_win = sum(data["windows"].values())
     s2 = {r["run"]: r for r in run["stage2"]}
-    fam = {T: load(f"runs/h200_run5_family_{T}.json") for T in (8192, 2048)}
-    comp = {T: load(f"runs/h200_run5_compressed_{T}.json") for T in (8192, 2048)}
+    fam = {T: load(f"runs/h200_run6_family_{T}.json") for T in (8192, 2048)}
     ctrain = load("runs/h200_run5_compressed_train.json")
     fv = {T: fam[T]["variants"] for T in fam}
-    cv = {T: comp[T]["variants"]["compressed"] for T in comp}
+    cv = {T: fam[T]["variants"]["compressed-trained"] for T in fam}
     vmean = lambda key: sum(ctrain[key]) / len(ctrain[key])  # noqa: E731
     return f"""# Model card: stage-1 lightning indexers for SmolLM2-135M-Instruct (Q4_1), 8,192-token context
 
@@ -314,18 +307,20 @@ windows (last 256 queries) the compressed member's recall went from {vmean("val_
 (token top-k {vmean("val_recall_token"):.3f}). `python -m dsa_core.evaluate ... --variant compressed-trained` runs that member
 with that file while the others keep this one.
 
-8,192 tokens, the three long texts. Commands (run by `scripts/gpu_family.py`; {fam[8192]["seconds"]:.0f} s for the
-five members on the H200): `{FAMILY_CMD.format(files=files_arg(fam[8192]), tokens=8192)}` →
-`runs/h200_run5_family_8192.json`; `{TRAINED_CMD.format(files=files_arg(comp[8192]), tokens=8192)}` →
-`runs/h200_run5_compressed_8192.json`.
+8,192 tokens, the three long texts. Command ({fam[8192]["seconds"]:.0f} s on the H200, model load included):
+`{FAMILY_CMD.format(files=files_arg(fam[8192]), tokens=8192)}` →
+`runs/h200_run6_family_8192.json`. `scripts/gpu_family.py` had measured the same numbers, bit for bit, with
+`--variant token,block,compressed,shared,shared-overlap` and with `--variant compressed --indexers
+assets/indexers/smollm2_compressed_c4.safetensors` (`runs/h200_run5_family_*.json`,
+`runs/h200_run5_compressed_*.json`).
 
-{family_table(fam[8192], comp[8192])}
+{family_table(fam[8192])}
 
-2,048 tokens, the two Handbook chapters (same commands with `--tokens 2048`:
-`runs/h200_run5_family_2048.json`, `runs/h200_run5_compressed_2048.json`; every recall and perplexity
-within 0.001 of the CPU run in `docs/family.md`):
+2,048 tokens, the two Handbook chapters (the same command with `--tokens 2048`, {fam[2048]["seconds"]:.0f} s:
+`runs/h200_run6_family_2048.json`; every recall and perplexity within 0.001 of the CPU run in
+`docs/family.md`):
 
-{family_table(fam[2048], comp[2048])}
+{family_table(fam[2048])}
 
 What falls short: every member loses more at 8,192 tokens than at 2,048 (token top-k
 {pct(fv[8192]["token"]["vs_dense"])} against {pct(fv[2048]["token"]["vs_dense"])}); block top-n ({pct(fv[8192]["block"]["vs_dense"])}) and sharing every 4th layer
