@@ -19,7 +19,7 @@ from dsa_core import viz
 from lessons import budget, models
 
 PER_HEAD_MAX = 2048  # above this, only the head-mean map is kept (H x T^2 floats is too much)
-RANK_DEPTH = 1024  # rankings keep this many picks per row until a larger k is asked for
+RANK_DEPTHS = (256, 1024)  # rankings keep this many picks per row until a larger k is asked for
 CHECKPOINT_EVERY = 4  # keep the residual stream entering layers 4, 8, 12, ... of each analysed text
 _held = threading.local()  # this thread holds the heavy-work slot (nested heavy calls don't queue again)
 
@@ -164,10 +164,16 @@ def trace(text, layer, max_tokens):
     return _cached("trace", (text, layer, max_tokens), compute, f"Analysing layer {layer} of the text")
 
 
-def _depth(k, T):
-    """How deep a ranking must go for budget k: RANK_DEPTH picks per row while k fits (a [T, 1024] int16
-    ranking is 17 MB at 8,192 tokens), the whole row (134 MB) once a larger k is asked for."""
-    return None if k is None or k > RANK_DEPTH or T <= RANK_DEPTH else RANK_DEPTH
+def _depth(name, key, k, T):
+    """How deep a ranking must go for budget k: the shallowest of RANK_DEPTHS that holds k (a [T, 256]
+    int16 ranking is 4 MB at 8,192 tokens, [T, 1024] 17 MB), the whole row (134 MB, None) above them.
+    A deeper ranking already in the cache serves a smaller k too, so it is used instead."""
+    needed = [d for d in RANK_DEPTHS if k is not None and k <= d < T] + [None]
+    cache = shared()[0]
+    for d in needed:
+        if cache.get((name, models.model_source(), *key, d), _session()) is not None:
+            return d
+    return needed[0]
 
 
 def ranked(text, layer, max_tokens, which, head=None, k=None):
@@ -179,10 +185,7 @@ def ranked(text, layer, max_tokens, which, head=None, k=None):
     rec = trace(text, layer, max_tokens)[1]
     head = None if which == "DSA indexer" or rec.dense_probs is None else head
     key = (text, layer, max_tokens, which, head)
-    full = shared()[0].get(("ranked", models.model_source(), *key, None), _session())
-    depth = _depth(k, len(rec.tokens))
-    if full is not None or depth is None:  # a whole-row ranking serves every k
-        depth = None
+    depth = _depth("ranked", key, k, len(rec.tokens))
     if which == "DSA indexer":
         compute = lambda report: rk.rank_index(rec, report, depth=depth)  # noqa: E731
     else:
@@ -194,8 +197,7 @@ def ranked_random(T, k=None):
     """The random baseline ranked once per length (it does not depend on the text)."""
     from dsa_core.analysis import ranked as rk
 
-    full = shared()[0].get(("random", models.model_source(), T, None), _session())
-    depth = None if full is not None else _depth(k, T)
+    depth = _depth("random", (T,), k, T)
     compute = lambda report: rk.rank_random(T, 0, report, depth=depth)  # noqa: E731
     return _cached("random", (T, depth), compute, "Ranking the random baseline")
 
@@ -368,6 +370,7 @@ def view_with(text, layer, max_tokens, k, head, indexer_module):
     from dsa_core.analysis import ranked as rk
 
     rec = effects.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
-    own = rk.rank_scores(rec.index_scores, depth=_depth(k, len(rec.tokens)))  # [T, depth]
+    T = len(rec.tokens)
+    own = rk.rank_scores(rec.index_scores, depth=next((d for d in RANK_DEPTHS if k <= d < T), None))
     r = {**ranks(text, layer, max_tokens, head, k), "DSA indexer": own}
     return views.layer_view(rec, k, head, ranks=r, sparse=False)
