@@ -38,7 +38,7 @@ def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512, resume
     The [T, V] log-probabilities are made `rows` positions at a time (at 8,192 tokens one full copy is
     1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop).
     resume / save: residual-stream checkpoints of the dense run (model.hidden), e.g. from a trace."""
-    from dsa_core.analysis.trace import layer_progress
+    from dsa_core.analysis.progress import layer_progress
 
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
     T, L = ids.shape[1], len(model.layers)

@@ -8,16 +8,15 @@ budget (or takes any baseline selection) without running the model again.
 `next_token_logprobs` / `compare_runs` score the text with dense, DSA-in-every-layer and baseline runs.
 """
 
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
+from dsa_core.analysis.index_rows import index_map, index_rows
+from dsa_core.analysis.progress import layer_progress
 from dsa_core.dense import attention_probs
 from dsa_core.dsa import dsa_select
-from dsa_core.fast.cpu import index_scores_fast
 from dsa_core.host.selects import random_select, window_select
 from dsa_core.host.text import PreparedText, TextInputError, prepare_ids
 from dsa_core.host.tokenizer import display_tokens
@@ -60,37 +59,9 @@ class LayerTrace:
 
 def _topk_rows(rec, k):
     """select_topk on the trace's [T, T] index scores (stored or recomputed), in row blocks: -> [T, K]."""
-    from dsa_core.analysis.index_rows import index_rows
-
     T = len(rec.tokens)
     blocks = [select_topk(index_rows(rec, s, min(s + CHUNK, T))[None], k)[0] for s in range(0, T, CHUNK)]
     return torch.cat(blocks)  # [T, K]
-
-
-_local = threading.local()  # the progress callback of the model run on this thread (None: no report)
-
-
-def _report_layer(block, args, output):
-    callback = getattr(_local, "callback", None)
-    if callback is not None:
-        callback(block.self_attn.layer_id)
-
-
-@contextmanager
-def layer_progress(model, callback):
-    """Call callback(layer) after each layer of model runs made on this thread inside the block.
-
-    A forward hook on every layer, registered once per model, reads a thread-local callback: runs on
-    other threads (other browser sessions) are not reported. The callback may raise to stop the run."""
-    if not getattr(model, "_progress_hooks", False):
-        for block in model.layers:
-            block.register_forward_hook(_report_layer)
-        model._progress_hooks = True
-    before, _local.callback = getattr(_local, "callback", None), callback
-    try:
-        yield
-    finally:
-        _local.callback = before
 
 
 def _dense_maps(q, k, per_head, progress=None):
@@ -107,21 +78,6 @@ def _dense_maps(q, k, per_head, progress=None):
         if progress:
             progress(s1 / T)
     return probs, mean
-
-
-def _index_map(indexer, x, progress=None):
-    """Index scores of one layer in query blocks: x [T,dim] -> [T,T] (-inf above the diagonal).
-    Each block is indexer.index_scores computed by its one-matmul twin fast.cpu.index_scores_fast
-    (equal to float rounding, tests/fast/test_cpu_twins.py): about 4x less time at 8,192 tokens."""
-    qi, ki, w = indexer.project(x[None])  # [1,T,h,d], [1,T,d], [1,T,h]
-    T = x.shape[0]
-    out = torch.full((T, T), float("-inf"))  # [T,T]
-    for s0 in range(0, T, CHUNK):
-        s1 = min(s0 + CHUNK, T)
-        out[s0:s1, :s1] = index_scores_fast(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]  # [c,s1]
-        if progress:
-            progress(s1 / T)
-    return out
 
 
 def encode(loaded, text_or_ids, max_tokens=None):
@@ -189,7 +145,7 @@ def trace_layers(
         if indexer is not None:
             rec = replace(rec, indexer=indexer)
             if keep_index_map:
-                scores = _index_map(indexer, x, lambda f: say(0.8 + 0.2 * f, "index scores"))
+                scores = index_map(indexer, x, lambda f: say(0.8 + 0.2 * f, "index scores"))
                 rec = replace(rec, index_scores=scores)
             rec = rec.select(topk or indexer.index_topk) if reselect else rec
         out[l] = rec

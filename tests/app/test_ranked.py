@@ -208,7 +208,7 @@ def test_next_token_effect_in_row_blocks_equals_the_whole_text_at_once():
 
 
 def test_a_progress_callback_that_raises_stops_the_model_run():
-    from dsa_core.analysis.trace import layer_progress
+    from dsa_core.analysis.progress import layer_progress
 
     model, _ = _tiny_model()
 
