@@ -3,7 +3,8 @@ send "layer 12, k = 64, query 311 of the contract" as a link, and opening it res
 
 The page is the URL's path (/, /learn, /train, /cost, set by st.navigation). The parameters:
 sample (a bundled sample's short name) or text (a short hash of pasted text), tokens, layer, k, head
-(`mean` or a number), q (the query), and the Family page's variant: block, pool, c, every, rule.
+(`mean` or a number), q (the query), and the Family page's variant: block, pool, c, every, rule,
+cw (the compressed member's weights).
 A pasted text is not in the link, only its hash: this server keeps the texts its users pasted (in
 memory, bounded), so the link works on this server until it restarts; elsewhere the page says so.
 Every value read from a link is validated: a bad one is ignored with a note, never a traceback.
@@ -22,6 +23,7 @@ FAMILY = {  # the Family page's variant settings: link parameter -> (session key
     "c": ("fam_c", (1, 2, 4, 8, 16)),
     "every": ("fam_every", (1, 2, 3, 4, 5, 6)),
     "rule": ("fam_rule", ("every", "overlap")),
+    "cw": ("fam_cw", ("token", "pooled")),  # the compressed member's weights
 }
 KEEP_CHARS = 32_000_000  # pasted texts this server remembers for links, in characters (~130 MB worst)
 

@@ -98,3 +98,14 @@ def test_a_link_restores_the_family_pages_variant():
     bad = _open(tokens="64", block="5", rule="random")
     warnings = " ".join(w.value for w in bad.warning)
     assert "`block=5` is not one of" in warnings and "`rule=random` is not one of" in warnings
+
+
+def test_a_link_restores_the_compressed_members_weights():
+    at = AppTest.from_file(APP, default_timeout=240)
+    for key, value in dict(sample="chat", tokens="64", k="16", c="4", cw="token").items():
+        at.query_params[key] = value
+    at.switch_page("lessons/family.py")
+    at = at.run()
+    no_errors(at)
+    assert at.session_state["fam_cw"] == "token"  # not the default pooled-key weights
+    assert dict(at.query_params)["cw"] == "token"

@@ -93,16 +93,21 @@ def stop_server(proc):
         proc.kill()
 
 
-def wait_idle(page, timeout_s):
-    """Until the script run is over (Streamlit's status widget gone); raises on a freeze or an error."""
+RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'  # Streamlit's root while a script runs
+
+
+def wait_idle(page, timeout_s, start_s=3.0):
+    """Until the script run is over; raises on a freeze or an error. Streamlit marks its root element
+    with data-test-script-state="running" while the script runs (the status widget is not drawn with
+    toolbarMode = "minimal", so it cannot be waited for)."""
     from playwright.sync_api import expect
 
-    status = page.get_by_test_id("stStatusWidget")
-    try:  # a loaded server may start the run late: see it start (or give up after 3 s: a quick run)
-        status.wait_for(state="attached", timeout=3000)
+    running = page.locator(RUNNING)
+    try:  # a loaded server may start the run late: see it start (or give up after start_s: a quick run)
+        running.wait_for(state="attached", timeout=start_s * 1000)
     except Exception:  # noqa: BLE001 - playwright's TimeoutError: the run was over before we looked
         pass
-    expect(status).to_have_count(0, timeout=timeout_s * 1000)
+    expect(running).to_have_count(0, timeout=timeout_s * 1000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 

@@ -2,6 +2,7 @@
 
 import re
 
+import class_session as cs
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -16,9 +17,8 @@ def summary(page):
 
 
 def wait_idle(page):
-    """Streamlit shows a 'running' status widget while the script runs; wait until it is gone."""
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT)
+    """Until Streamlit's script run is over (class_session.wait_idle: its root's script state)."""
+    cs.wait_idle(page, WAIT / 1000, start_s=0.3)
 
 
 def test_paste_click_k_download_and_pages(page: Page, app_url, shot, tmp_path):

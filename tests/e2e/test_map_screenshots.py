@@ -4,6 +4,7 @@ subplot titles. Screenshots of every case are kept under test-results/e2e/."""
 
 import pathlib
 
+import class_session as cs
 import pytest
 from playwright.sync_api import expect
 
@@ -41,8 +42,8 @@ PIXEL_STATS = """async (plot) => {
 
 
 def _wait_idle(page):
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT)
+    """Until Streamlit's script run is over (class_session.wait_idle: its root's script state)."""
+    cs.wait_idle(page, WAIT / 1000, start_s=0.3)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -3,6 +3,7 @@ the sidebar's copy button, open it in a fresh browser context (no cookies, no se
 
 import re
 
+import class_session as cs
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -13,8 +14,8 @@ WAIT = 120_000
 
 
 def wait_idle(page):
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT)
+    """Until Streamlit's script run is over (class_session.wait_idle: its root's script state)."""
+    cs.wait_idle(page, WAIT / 1000, start_s=0.3)
 
 
 def test_a_copied_link_restores_the_view_in_a_fresh_browser(page: Page, browser: Browser, app_url, shot):
