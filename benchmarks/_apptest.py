@@ -1,6 +1,6 @@
 """What the AppTest benchmarks share: the sample text, a median timer, a script run that fails loudly,
-and the app loaded into Streamlit's AppTest. Used by family_bench.py (run it as a script, so that this
-folder is on sys.path)."""
+and the app loaded into Streamlit's AppTest. Used by family_bench.py and app_bench.py (run them as scripts,
+so that this folder is on sys.path)."""
 
 import pathlib
 import statistics

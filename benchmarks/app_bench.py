@@ -17,12 +17,10 @@ import json
 import os
 import pathlib
 import resource
-import statistics
 import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TEXT = (ROOT / "assets" / "texts" / "contract.txt").read_text()
+from _apptest import ROOT, TEXT, timed  # this folder is on sys.path when run as a script
+
 GB = 2**30
 
 
@@ -35,16 +33,9 @@ def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def timed(fn, repeats=1):
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return statistics.median(out)
-
-
 def check(at):
+    """The AppTest after a script run; raises if the run ended in an exception (an st.error box is a
+    message the page chose to show, e.g. for a k above the text's length, so it does not count)."""
     if at.exception:
         raise RuntimeError(at.exception[0].value)
     return at

@@ -27,3 +27,15 @@ def device_name(device):
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(torch.device(device))
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def load_on(model_source, indexers_path, device):
+    """What the evaluation commands start with: the model (None = the embedded SmolLM2) with the
+    indexers of indexers_path (None = the shipped file) attached, moved to device -> LoadedModel."""
+    from dsa_core.host.indexers import load_default_indexers
+    from dsa_core.host.load import load_model
+
+    loaded = load_model(model_source)
+    load_default_indexers(loaded.model, indexers_path)
+    on_device(loaded.model, device)
+    return loaded

@@ -27,7 +27,7 @@ import torch
 
 from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.dsa import dsa_select
-from dsa_core.host.indexers import DEFAULT_PATH, load_default_indexers
+from dsa_core.host.indexers import DEFAULT_PATH
 from dsa_core.host.selects import window_select
 from dsa_core.train.positions import average_buckets, bucket_summary
 from dsa_core.train.probes import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics, oracle_select
@@ -156,13 +156,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from dsa_core.host.load import load_model
-    from dsa_core.train.device import device_name, on_device
+    from dsa_core.train.device import device_name, load_on
 
     t0 = time.time()
-    loaded = load_model(args.model)
-    load_default_indexers(loaded.model, args.indexers)
-    on_device(loaded.model, args.device)
+    loaded = load_on(args.model, args.indexers, args.device)
     report = evaluate_files(loaded, args.files, args.k, args.tokens)
     report.update(
         model=loaded.name,

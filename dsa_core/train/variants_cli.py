@@ -98,14 +98,10 @@ def main(argv=None):
         ap.error(f"compressed-trained's weights fit c = {COMPRESSED_C} only, not --compress {args.compress}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    from dsa_core.host.indexers import load_default_indexers
-    from dsa_core.host.load import load_model
-    from dsa_core.train.device import device_name, on_device
+    from dsa_core.train.device import device_name, load_on
 
     t0 = time.time()
-    loaded = load_model(args.model)
-    load_default_indexers(loaded.model, args.indexers)
-    on_device(loaded.model, args.device)
+    loaded = load_on(args.model, args.indexers, args.device)
     some = args.recall_layers and {int(x) for x in args.recall_layers.split(",")}
     rep = report(
         loaded, args.files, args.k, args.tokens, build_variants(loaded, names, args), None, some or None
