@@ -4,6 +4,8 @@ The "old" functions below are frozen copies of dsa_core at commit 85b534e (befor
 index_scores head by head with einsum, select_topk with a full-row int64 tie-break key, sparse_attention
 with 64 MB gathers. Each round runs every variant once, in turn, so load from other processes hits all
 of them alike; we report the best of N rounds and the old/new ratio. Outputs are checked equal first.
+One more row compares the reference index_scores ("old") with its one-matmul twin
+dsa_core.fast.cpu.index_scores_fast ("new"), which the app uses for long texts (checked close).
 
     python benchmarks/cpu_paths.py                  # T = 16384, 2 threads, wall time
     python benchmarks/cpu_paths.py --T 32768 --rounds 5 --cpu-time --threads 1
@@ -19,6 +21,7 @@ from dsa_core.chunked import chunked_index_topk
 from dsa_core.cost.shapes import T1
 from dsa_core.cost.stopwatch import sweep_inputs
 from dsa_core.dense import causal_mask
+from dsa_core.fast.cpu import index_scores_fast
 from dsa_core.indexer import index_scores
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk
@@ -119,11 +122,17 @@ def main():
     want = old_chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk)
     assert torch.equal(chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk), want)
     assert torch.allclose(sparse_attention(q, k, v, idx), old_sparse_attention(q, k, v, idx), atol=1e-6)
+    torch.testing.assert_close(index_scores_fast(qb, kb, wb), scores, rtol=1e-5, atol=1e-5)
     pairs = [
         (
             f"index_scores   [{C} x {T}]",
             lambda: old_index_scores(qb, kb, wb),
             lambda: index_scores(qb, kb, wb),
+        ),
+        (
+            f"index_scores_fast [{C} x {T}]",
+            lambda: index_scores(qb, kb, wb),
+            lambda: index_scores_fast(qb, kb, wb),
         ),
         (
             f"select_topk    [{C} x {T}]",

@@ -30,12 +30,15 @@ class DSATrace:
     index_keys: torch.Tensor | None = None  # [B, T, d] indexer keys so far: the index "cache"
 
 
-def dsa_topk(indexer, x, topk, qr=None, index_k_cache=None, keep_scores=False, chunk=1024):
+def dsa_topk(
+    indexer, x, topk, qr=None, index_k_cache=None, keep_scores=False, chunk=1024, score=index_scores
+):
     """Steps 1 and 2 of DSA for S new tokens: x [B,S,dim] -> (topk_indices [B,S,K], scores, index keys).
 
     T = cached tokens + S; index_k_cache [B,T-S,d] holds the indexer keys of the cached tokens (None in
     prefill). keep_scores=True keeps the full [B,S,T] index scores for inspection; otherwise (scores
-    None) the selection goes one block of queries at a time and never builds a T×T matrix.
+    None) the selection goes one block of queries at a time and never builds a T×T matrix. score: the
+    block's index scores, index_scores or its tested twin (fast.cpu.dsa_select_fast passes one).
     """
     S = x.shape[1]
     T = S if index_k_cache is None else index_k_cache.shape[1] + S
@@ -49,10 +52,10 @@ def dsa_topk(indexer, x, topk, qr=None, index_k_cache=None, keep_scores=False, c
         return select_topk(scores, topk), scores, ik  # [B, S, K]
     # Long texts: the same selection block by block, with the partial-top-k twin of select_topk
     # (tested equal in tests/fast/test_cpu_twins.py).
-    return chunked_index_topk(iq, ik, iw, topk, chunk, select=select_topk_fast), None, ik  # [B, S, K]
+    return chunked_index_topk(iq, ik, iw, topk, chunk, select_topk_fast, score), None, ik  # [B, S, K]
 
 
-def dsa_select(topk, chunk=1024):
+def dsa_select(topk, chunk=1024, score=index_scores):
     """The selection the model runs in every layer, for host.model.Attention's plug-in point.
 
     select(attn, x, q, k) -> [B,T,K], K = min(topk, T): the layer's own lightning indexer (steps 1-2
@@ -63,7 +66,7 @@ def dsa_select(topk, chunk=1024):
         """This layer's picks: x [B,T,dim] -> [B,T,K] (q and k are the host's; DSA does not read them)."""
         if attn.indexer is None:
             raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
-        return dsa_topk(attn.indexer, x, min(topk, x.shape[1]), chunk=chunk)[0]  # [B, T, K]
+        return dsa_topk(attn.indexer, x, min(topk, x.shape[1]), chunk=chunk, score=score)[0]  # [B, T, K]
 
     return select
 

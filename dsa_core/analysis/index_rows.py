@@ -78,7 +78,7 @@ ROWS = 256  # query rows per block of a whole map: peak memory O(ROWS·T) beyond
 def index_map(indexer, x, progress=None):
     """Index scores of one layer in query blocks: x [T,dim] -> [T,T] (-inf above the diagonal).
     Each block is indexer.index_scores computed by its one-matmul twin fast.cpu.index_scores_fast
-    (equal to float rounding, tests/fast/test_cpu_twins.py): about 4x less time at 8,192 tokens."""
+    (equal to float rounding, tests/fast/test_cpu_twins.py): about half the time (benchmarks/cpu_paths.py)."""
     qi, ki, w = indexer.project(x[None])  # [1,T,h,d], [1,T,d], [1,T,h]
     T = x.shape[0]
     out = torch.full((T, T), float("-inf"))  # [T,T]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from dsa_core.analysis.index_rows import index_map, index_rows
+from dsa_core.analysis.index_rows import index_map, index_rows, projected
 from dsa_core.analysis.progress import layer_progress
 from dsa_core.dense import attention_probs
 from dsa_core.dsa import dsa_select
@@ -59,8 +59,9 @@ class LayerTrace:
 
 def _topk_rows(rec, k):
     """select_topk on the trace's [T, T] index scores (stored or recomputed), in row blocks: -> [T, K]."""
-    T = len(rec.tokens)
-    blocks = [select_topk(index_rows(rec, s, min(s + CHUNK, T))[None], k)[0] for s in range(0, T, CHUNK)]
+    T, proj = len(rec.tokens), projected(rec) if rec.index_scores is None else None  # project x once
+    rows = (index_rows(rec, s, min(s + CHUNK, T), proj) for s in range(0, T, CHUNK))  # [c,T] each
+    blocks = [select_topk(r[None], k)[0] for r in rows]
     return torch.cat(blocks)  # [T, K]
 
 

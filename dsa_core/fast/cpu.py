@@ -58,7 +58,8 @@ def select_topk_fast(scores, k):
 def index_scores_fast(q, k, w):
     """== indexer.index_scores(q, k, w) to float rounding: every head's logits in one matrix product
     ([S·h, d] @ [d, T]) instead of one einsum per head, then the same ReLU, head weights, sum over heads
-    in head order and causal mask. About 4x faster on a 2-core CPU at 8,192 keys.
+    in head order and causal mask. About 2x faster on a 2-core CPU: 88 ms vs 188 ms for 1,024 queries x
+    8,192 keys (`python benchmarks/cpu_paths.py --T 8192 --block 1024`, best of 3, load 0.9).
 
     q [B,S,h,d], k [B,T,d], w [B,S,h] -> fp32 [B,S,T], -inf after each query's position (query s sits
     at position T - S + s). Proved close by tests/fast/test_cpu_twins.py.
@@ -78,13 +79,6 @@ def dsa_select_fast(topk, chunk=1024):
     """dsa.dsa_select(topk) with the indexer's scores from index_scores_fast: the same picks wherever two
     keys' scores do not tie to float rounding (tests/fast/test_cpu_twins.py runs both in a real model).
     For the app's "Run the model twice" on long texts; evaluations use the reference dsa_select."""
-    from dsa_core.chunked import chunked_index_topk
+    from dsa_core.dsa import dsa_select  # dsa.py imports this file: import it when called
 
-    def select(attn, x, q, k):
-        if attn.indexer is None:
-            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
-        iq, ik, iw = attn.indexer.project(x)  # [B,T,h,d], [B,T,d], [B,T,h]
-        K = min(topk, x.shape[1])
-        return chunked_index_topk(iq, ik, iw, K, chunk, select_topk_fast, index_scores_fast)  # [B,T,K]
-
-    return select
+    return dsa_select(topk, chunk, score=index_scores_fast)
