@@ -129,6 +129,26 @@ def run_guarded(fn, args, forbidden):
     return out, (used[0] if used else None)
 
 
+def tensor_shapes(fn, args):
+    """Call fn(*args) and record the shape of every tensor that a torch function, a tensor method or
+    an indexing returned inside it (through torch's function mode). Returns (result, [shapes])."""
+    from torch.overrides import TorchFunctionMode
+
+    shapes = []
+
+    class _Shapes(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for x in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(x, torch.Tensor):
+                    shapes.append(tuple(x.shape))
+            return out
+
+    with _Shapes():
+        out = fn(*args)
+    return out, shapes
+
+
 def _clone(a):
     return a.clone() if isinstance(a, torch.Tensor) else a
 

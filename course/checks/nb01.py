@@ -35,15 +35,22 @@ def check_causal_pairs(answer, T=1000):
     )
 
 
+OVERFLOW = (
+    "exp of a logit above about 88 is inf in float32 (and of one below about −103 is 0), so exp / sum "
+    "gives inf / inf = NaN: subtract each row's maximum before exp, as softmax does."
+)
+
+
 def _one_head_cases():
-    """Fresh (q, k) pairs for one head, q and k [T, D]: several sizes, one token, and large logits."""
+    """Fresh (q, k) pairs for one head, q and k [T, D]: several sizes, one token, and large logits
+    (the last case's visible logits reach about ±270, so an exp / sum without the row max overflows)."""
     g = torch.Generator().manual_seed(11)
     cases = []
     for T, D, spread, label in (
         (7, 16, 1.0, "T = 7, D = 16"),
         (1, 8, 1.0, "T = 1 (a single token)"),
         (12, 64, 1.0, "T = 12, D = 64"),
-        (5, 4, 6.0, "T = 5, D = 4 with large scores"),
+        (5, 4, 12.0, "T = 5, D = 4 with large scores (logits above 100)"),
     ):
         q = spread * torch.randn(T, D, generator=g)
         k = spread * torch.randn(T, D, generator=g)
@@ -58,6 +65,7 @@ def _mistakes(q, k):
     future = torch.ones(T, T, dtype=torch.bool).triu(1)
     with_diagonal = torch.ones(T, T, dtype=torch.bool).triu(0)
     masked = logits.masked_fill(future, float("-inf"))
+    naive = masked.exp()  # [T, T]: inf where a logit is above about 88
     return {
         "query t attends to keys s > t (the future): mask them with −inf before the softmax.": (
             logits.softmax(-1)
@@ -74,6 +82,9 @@ def _mistakes(q, k):
         "the softmax runs over the queries (dim 0); each query's row must sum to 1 (dim -1).": (
             masked.softmax(0)
         ),
+        "the future is zeroed AFTER the softmax, so the rows no longer sum to 1: mask with −inf before "
+        "the softmax (or divide each row by its new sum).": logits.softmax(-1).masked_fill(future, 0.0),
+        OVERFLOW: naive / naive.sum(-1, keepdim=True),
     }
 
 
@@ -82,7 +93,10 @@ def check_attention_function(fn):
     cases = []
     for q, k, label in _one_head_cases():
         right = attention_probs(q[None, :, None], k[None, :, None])[0, 0]  # [T, T]
-        cases.append({"args": (q, k), "right": right, "label": label, "mistakes": _mistakes(q, k)})
+        case = {"args": (q, k), "right": right, "label": label, "mistakes": _mistakes(q, k)}
+        if "large" in label:  # a NaN there is the overflow of an exp without the row max
+            case["nan"] = OVERFLOW
+        cases.append(case)
     return check_function(
         "Exercise 2 (one head of causal attention)",
         fn,

@@ -9,6 +9,7 @@ from dsa_core import fp8
 from dsa_core.config import SMOLLM2_HOST, TEACHING, V32_671B
 from dsa_core.cost.flops import pair_flops
 from dsa_core.cost.shapes import V32_MHA, V32_MQA
+from dsa_core.fast.cpu import index_scores_fast
 from dsa_core.indexer import LightningIndexer, index_scores
 
 # Exercise 1's pair, written out in the notebook's markdown: 3 heads of 3 dims, one key.
@@ -117,6 +118,10 @@ def _map_mistakes(q, k, w):
             "there is an extra scale: index_scores has none (the module folds h**-0.5·d**-0.5 into w).": (
                 right * q.shape[-1] ** -0.5
             ).masked_fill(future, inf),
+            "the finished map went through a softmax over the keys: index scores are not normalised "
+            "(top-k only ranks them, and −inf must stay −inf in the future).": right.masked_fill(
+                future, inf
+            ).softmax(-1),
         }
     )
     return out
@@ -140,6 +145,7 @@ def check_index_function(fn):
         cases,
         forbidden={
             "dsa.index_scores": index_scores,
+            "dsa_core.fast.cpu.index_scores_fast": index_scores_fast,
             "LightningIndexer.forward": LightningIndexer.forward,
             "fp8.fp8_index_scores": fp8.fp8_index_scores,
             "fp8.fp8_index_scores_dequant": fp8.fp8_index_scores_dequant,

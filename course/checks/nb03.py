@@ -3,8 +3,8 @@
 import torch
 
 from course.feedback import as_number, as_tensor, correct, not_answered, run_guarded, wrong
-from dsa_core.chunked import chunked_index_topk
 from dsa_core.dense import causal_mask
+from dsa_core.pipeline import index_topk
 from dsa_core.topk import select_topk
 
 # Exercise 1's score map, printed as a table in the notebook: row t holds I[t, 0 … t].
@@ -61,7 +61,8 @@ def _row_problem(row, scores_row, t, k, T, label):
                 if sa == sb:
                     return (
                         f"{label}: positions {min(a, b)} and {max(a, b)} tie at score {sa:g}; ties go to "
-                        f"the lower position, so {min(a, b)} comes first."
+                        f"the lower position, so {min(a, b)} comes first (a sort without stable=True "
+                        "may order tied scores any way)."
                     )
                 return (
                     f"{label} is not best-first: position {b} (score {sb:g}) must come before {a} ({sa:g})."
@@ -107,6 +108,8 @@ def _cases():
         (1, 6, 10, "random"),
         (1, 10, 4, "ties"),
         (1, 12, 5, "integers"),
+        (1, 24, 6, "ties"),  # rows longer than 16: a sort without stable=True reorders ties here
+        (1, 24, 7, "integers"),
         (1, 1, 1, "random"),
     ):
         if kind == "random":
@@ -121,7 +124,7 @@ def _cases():
 
 FORBIDDEN = {
     "dsa.select_topk": select_topk,
-    "dsa.chunked_index_topk": chunked_index_topk,
+    "dsa.index_topk": index_topk,
     "topk": "topk",  # torch.topk and Tensor.topk
 }
 
@@ -161,7 +164,9 @@ def check_select_function(fn):
                 if problem:
                     return wrong(name, problem)
     return correct(
-        name, "matches dsa.select_topk on random rows, batches, all-tied rows, short rows, T = 1 and k > T."
+        name,
+        "matches dsa.select_topk on random rows, batches, all-tied rows (short and 24 long), short rows, "
+        "T = 1 and k > T.",
     )
 
 

@@ -13,6 +13,7 @@ from course.feedback import (
     not_answered,
     read_number,
     read_pair,
+    tensor_shapes,
     wrong,
 )
 from dsa_core.config import SMOLLM2_HOST
@@ -22,7 +23,6 @@ from dsa_core.sparse import (
     masked_sparse_attention,
     sparse_attention,
     sparse_attention_probs,
-    sparse_mix_values,
 )
 from dsa_core.topk import select_topk
 
@@ -30,24 +30,36 @@ from dsa_core.topk import select_topk
 def _gathered(q, k, v, idx, scale=True, slot="skip", head="div", renorm=True):
     """Sparse attention written out with knobs, to reproduce the common mistakes: -> [B, T, H, Dv].
 
-    slot: "skip" (right), "clamp" (-1 -> 0) or "wrap" (-1 -> T - 1, Python's negative index);
-    head: "div" (query head h reads kv head h // (H / H_kv), right) or "mod" (h % H_kv);
+    slot: "skip" (right), "clamp" (-1 -> 0) or "wrap" (-1 -> T - 1, Python's negative index), or a
+    -1 slot kept with logit 0 instead of -inf: "zero" (reading token 0), "zero_wrap" (reading the
+    last token) or "zero_value" (its value zeroed);
+    head: "div" (query head h reads kv head h // (H / H_kv), right), "mod" (h % H_kv) or "first" (kv 0);
     renorm=False: the dense probabilities restricted to S_t, not renormalised."""
     B, T, H, D = q.shape
     Hkv, K = k.shape[2], idx.shape[-1]
-    heads = torch.arange(H) // (H // Hkv) if head == "div" else torch.arange(H) % Hkv
+    heads = {
+        "div": torch.arange(H) // (H // Hkv),
+        "mod": torch.arange(H) % Hkv,
+        "first": torch.zeros(H, dtype=torch.int64),
+    }[head]
     kk, vv = k[:, :, heads].transpose(1, 2), v[:, :, heads].transpose(1, 2)  # [B, H, S, D]
     logits = q.transpose(1, 2) @ kk.transpose(-1, -2) * (D**-0.5 if scale else 1.0)  # [B, H, T, S]
     valid = (idx >= 0)[:, None]  # [B, 1, T, K]
-    pos = (idx.clamp(min=0) if slot != "wrap" else idx % T)[:, None].expand(B, H, T, K)
+    pos = (idx % T if slot in ("wrap", "zero_wrap") else idx.clamp(min=0))[:, None].expand(B, H, T, K)
     if renorm:
-        sel = logits.gather(-1, pos)
-        p = (sel.masked_fill(~valid, float("-inf")) if slot == "skip" else sel).softmax(-1)
+        sel = logits.gather(-1, pos)  # [B, H, T, K]
+        if slot == "skip":
+            sel = sel.masked_fill(~valid, float("-inf"))
+        elif slot.startswith("zero"):
+            sel = sel.masked_fill(~valid, 0.0)
+        p = sel.softmax(-1)
     else:
         future = torch.ones(T, T, dtype=torch.bool).triu(1)
         p = logits.masked_fill(future, float("-inf")).softmax(-1).gather(-1, pos).masked_fill(~valid, 0.0)
     Dv = v.shape[-1]
     vals = vv[:, :, None].expand(B, H, T, T, Dv).gather(3, pos[..., None].expand(B, H, T, K, Dv))
+    if slot == "zero_value":
+        vals = vals.masked_fill(~valid[..., None], 0.0)
     return (p[..., None] * vals).sum(3).transpose(1, 2)  # [B, T, H, Dv]
 
 
@@ -74,7 +86,6 @@ FORBIDDEN = {
     "dsa.sparse_attention": sparse_attention,
     "dsa.masked_sparse_attention": masked_sparse_attention,
     "dsa.sparse_attention_probs": sparse_attention_probs,
-    "dsa.sparse.sparse_mix_values": sparse_mix_values,
     "dsa.sparse.gather_selected": gather_selected,
     "dsa.dense_attention": dense_attention,
     "dsa.attention_probs": attention_probs,
@@ -96,6 +107,19 @@ def check_sparse_function(fn):
             "the scale is missing: multiply q·k by D**-0.5.": _gathered(q, k, v, idx, scale=False),
             "query head h must read kv head h // (H / H_kv) (consecutive heads share a kv head), "
             "not h % H_kv.": _gathered(q, k, v, idx, head="mod"),
+            "every query head reads kv head 0: query head h reads kv head h // (H / H_kv).": _gathered(
+                q, k, v, idx, head="first"
+            ),
+            "a -1 slot took part with logit 0 (weight e⁰ = 1, reading token 0): an empty slot gets −inf, "
+            "so it drops out of the softmax.": _gathered(q, k, v, idx, slot="zero"),
+            "a -1 slot took part with logit 0 (weight e⁰ = 1, reading k[-1] and v[-1], the last token): "
+            "an empty slot gets −inf, so it drops out of the softmax.": _gathered(
+                q, k, v, idx, slot="zero_wrap"
+            ),
+            "a -1 slot took part with logit 0 and value 0: its weight e⁰ = 1 still dilutes the real "
+            "slots. An empty slot gets −inf, so it drops out of the softmax.": _gathered(
+                q, k, v, idx, slot="zero_value"
+            ),
             "this is dense causal attention: it ignores the selected indices.": dense_attention(q, k, v),
         }
         cases.append(
@@ -106,15 +130,44 @@ def check_sparse_function(fn):
                 "mistakes": mistakes,
             }
         )
-    return check_function(
-        "Exercise 1 (gathered sparse attention)",
+    name = "Exercise 1 (gathered sparse attention)"
+    verdict = check_function(
+        name,
         fn,
         cases,
         FORBIDDEN,
         signature="my_sparse_attention(q, k, v, idx)",
         done="matches dsa.sparse_attention on the checker's inputs (MQA, GQA, a batch, T = 1, K > T): "
-        "gather the K selected keys, skip -1, softmax over S_t only.",
+        "gather the K selected keys, skip -1, softmax over S_t only; no [T, T] tensor on the way.",
     )
+    if not verdict:
+        return verdict
+    big = _dense_shape(fn)
+    if big:
+        return wrong(
+            name,
+            f"right values, but your function builds a tensor of shape {big} (T × T for T = {PROBE_T}): "
+            "that is the masked rung (dense scores, then a mask), O(T²) memory. This exercise asks for "
+            "the gathered rung: index k and v with idx, so each query reads only its K selected keys.",
+        )
+    return verdict
+
+
+PROBE_T = 13  # every other size of the probe is smaller, so two dims ≥ T mean a [T, T]-sized map
+
+
+def _dense_shape(fn):
+    """The first tensor with two dimensions of at least T that fn builds on a T = 13 case, or None."""
+    g = torch.Generator().manual_seed(44)
+    B, T, H, Hkv, D, Dv, K = 1, PROBE_T, 2, 1, 4, 3, 3
+    q, k, v = (torch.randn(B, T, n, d, generator=g) for n, d in ((H, D), (Hkv, D), (Hkv, Dv)))
+    future = torch.ones(T, T, dtype=torch.bool).triu(1)
+    idx = select_topk(torch.randn(B, T, T, generator=g).masked_fill(future, float("-inf")), K)  # [B, T, K]
+    try:
+        _, shapes = tensor_shapes(fn, (q, k, v, idx))
+    except Exception:  # noqa: BLE001 (it passed the real cases; a failure here is not the student's to see)
+        return None
+    return next((s for s in shapes if sum(d >= T for d in s) >= 2), None)
 
 
 # Exercise 2's case, written out in the notebook: query t = 2 of one head.

@@ -66,6 +66,37 @@ def test_attention_function():
     assert "raised" in nb01.check_attention_function(lambda q, k: 1 / 0).message
 
 
+def test_realistic_mistakes_are_named():
+    def mask_after_softmax(q, k):  # the future zeroed after the softmax, rows not renormalised
+        T, D = q.shape
+        return (q @ k.T * D**-0.5).softmax(-1).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), 0.0)
+
+    def naive_exp(q, k):  # exp / sum without subtracting the row max
+        T, D = q.shape
+        e = (q @ k.T * D**-0.5).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf")).exp()
+        return e / e.sum(-1, keepdim=True)
+
+    def naive_exp_after(q, k):  # the same, the future zeroed after exp
+        T, D = q.shape
+        e = (q @ k.T * D**-0.5).exp().masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), 0.0)
+        return e / e.sum(-1, keepdim=True)
+
+    fb = nb01.check_attention_function(mask_after_softmax)
+    assert not fb and "AFTER the softmax" in fb.message, fb
+    for fn in (naive_exp, naive_exp_after):
+        fb = nb01.check_attention_function(fn)
+        assert not fb and "row's maximum" in fb.message and "large scores" in fb.message, fb
+
+
+def test_large_scores_case_overflows_a_naive_exp():
+    """The large-scores case has visible logits above 100, where exp overflows float32."""
+    q, k, label = nb01._one_head_cases()[-1]
+    T, D = q.shape
+    logits = (q @ k.T * D**-0.5).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    assert "large" in label and logits.max() > 100
+    assert torch.isinf(logits.exp()).any()
+
+
 def test_probs_memory():
     right = 4 * 128 * 131072**2 / 2**30
     assert nb01.check_probs_memory_gib(right)

@@ -72,6 +72,7 @@ def test_index_function():
         .sum(2)
         .masked_fill(future(k.shape[1]), inf),
         "lost their sign": lambda q, k, w: solution_map(q, k, w.abs()),
+        "finished map went through a softmax": lambda q, k, w: solution_map(q, k, w).softmax(-1),
     }
     for words, fn in named.items():
         fb = nb02.check_index_function(fn)
@@ -79,6 +80,10 @@ def test_index_function():
     library = nb02.check_index_function(lambda q, k, w: dsa.index_scores(q, k, w))
     assert not library and "dsa.index_scores" in library.message
     assert not nb02.check_index_function(dsa.index_scores)
+    from dsa_core.fast.cpu import index_scores_fast  # the library's fast twin is the library too
+
+    twin = nb02.check_index_function(lambda q, k, w: index_scores_fast(q, k, w))
+    assert not twin and "index_scores_fast" in twin.message, twin
     q, k, w = dsa.toy_indexer_inputs(B=1, T=12, h=4, d=32, seed=0)
     printed = dsa.index_scores(q, k, w)  # the notebook's own map, copied
     assert "expected a function" in nb02.check_index_function(printed).message

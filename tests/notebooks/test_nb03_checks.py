@@ -70,6 +70,26 @@ def test_select_function():
     assert "shape" in nb03.check_select_function(lambda s, k: printed).message
 
 
+def _argsort_select(stable):
+    def select(scores, k):  # argsort best first, slots past the visible keys set to -1
+        B, S, T = scores.shape
+        order = torch.argsort(scores, dim=-1, descending=True, stable=stable)[..., : min(k, T)]
+        order = order.masked_fill(scores.gather(-1, order) == float("-inf"), -1)
+        return torch.cat([order, order.new_full((B, S, k - order.shape[-1]), -1)], dim=-1)
+
+    return select
+
+
+def test_only_a_stable_sort_passes_the_tie_cases():
+    assert nb03.check_select_function(_argsort_select(stable=True))
+    # the checker has an all-tied case where a plain argsort really reorders ties on this torch
+    scores, k = next((s, k) for s, k in nb03._cases() if s.shape[-1] > 16 and (s[0, -1] == 0).all())
+    plain = torch.argsort(scores, dim=-1, descending=True)[..., :k]
+    assert not torch.equal(plain, dsa.select_topk(scores, k))
+    fb = nb03.check_select_function(_argsort_select(stable=False))
+    assert not fb and "tie" in fb.message and "stable=True" in fb.message, fb
+
+
 def test_selected_pairs():
     right = sum(min(t + 1, 2048) for t in range(8192))
     assert nb03.check_selected_pairs(right)

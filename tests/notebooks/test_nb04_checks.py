@@ -30,6 +30,14 @@ def test_sparse_function():
         "LAST token": lambda q, k, v, i: nb04._gathered(q, k, v, i, slot="wrap"),
         "scale is missing": lambda q, k, v, i: nb04._gathered(q, k, v, i, scale=False),
         "h // (H / H_kv)": lambda q, k, v, i: nb04._gathered(q, k, v, i, head="mod"),
+        "reads kv head 0": lambda q, k, v, i: nb04._gathered(q, k, v, i, head="first"),
+        "logit 0 (weight e⁰ = 1, reading token 0)": lambda q, k, v, i: nb04._gathered(
+            q, k, v, i, slot="zero"
+        ),
+        "logit 0 (weight e⁰ = 1, reading k[-1]": lambda q, k, v, i: nb04._gathered(
+            q, k, v, i, slot="zero_wrap"
+        ),
+        "logit 0 and value 0": lambda q, k, v, i: nb04._gathered(q, k, v, i, slot="zero_value"),
     }
     for words, fn in named.items():
         fb = nb04.check_sparse_function(fn)
@@ -44,6 +52,33 @@ def test_sparse_function():
     copied = torch.zeros(1, 12, 4, 64)  # the notebook's `out`, copied instead of a function
     assert "expected a function" in nb04.check_sparse_function(copied).message
     assert "shape" in nb04.check_sparse_function(lambda q, k, v, i: copied).message
+
+
+def masked_rung(q, k, v, idx):
+    """Right values the masked way (rung 1): dense [T, T] scores, -inf outside the selection."""
+    B, T, H, D = q.shape
+    heads = torch.arange(H) // (H // k.shape[2])
+    logits = torch.einsum("bthd,bshd->bhts", q, k[:, :, heads]) * D**-0.5  # [B, H, T, T]
+    keep = torch.zeros(B, T, T + 1, dtype=torch.bool).scatter_(-1, idx.masked_fill(idx < 0, T), True)
+    probs = logits.masked_fill(~keep[:, None, :, :T], float("-inf")).softmax(-1)
+    return torch.einsum("bhts,bshd->bthd", probs, v[:, :, heads])
+
+
+def gathered_vectorised(q, k, v, idx):
+    """Right values the gathered way, without loops: index k and v with idx."""
+    B, T, H, D = q.shape
+    heads = torch.arange(H) // (H // k.shape[2])
+    b = torch.arange(B)[:, None, None]  # [B, 1, 1]
+    k_sel, v_sel = k[b, idx.clamp(min=0)][..., heads, :], v[b, idx.clamp(min=0)][..., heads, :]  # [B,T,K,H,D]
+    logits = torch.einsum("bthd,btkhd->bthk", q, k_sel) * D**-0.5
+    probs = logits.masked_fill((idx < 0)[:, :, None], float("-inf")).softmax(-1)  # [B, T, H, K]
+    return torch.einsum("bthk,btkhd->bthd", probs, v_sel)
+
+
+def test_sparse_function_must_gather():
+    assert nb04.check_sparse_function(gathered_vectorised)
+    fb = nb04.check_sparse_function(masked_rung)
+    assert not fb and "right values" in fb.message and "gathered rung" in fb.message, fb
 
 
 def test_empty_slot_by_hand():
