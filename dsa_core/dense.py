@@ -2,7 +2,7 @@
 
 Formula: out[s,h] = Σ_{t ≤ pos(s)} softmax_t(scale · q[s,h]·k[t,h']) v[t,h'],  h' = h // (H / H_kv).
 Queries may be fewer than keys (S ≤ T, decode against a cache): query s sits at position T - S + s.
-Paper: DeepSeek-V3.2-Exp report, section 2.1 (the dense MLA that DSA starts from).
+Paper: DeepSeek-V3.2-Exp report, section 1, "Instantiate DSA Under MLA" (the dense MLA that DSA starts from).
 Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward`, the "MHA prefill" branch,
 `einsum("bshd,bthd->bsht")`, softmax, `einsum("bsht,bthd->bshd")`, minus the index mask that branch
 adds. At commit 3b99a53 (2025-10-02) the scores and the softmax are fp32 (`q.float()`,

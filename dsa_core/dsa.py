@@ -1,7 +1,7 @@
 """DSA, composed: the lightning indexer scores the past, top-k picks K tokens, attention reads only those.
 
 Formula (paper Eq. 1 and 2): I[t,s] = Σ_j w[t,j] ReLU(q^I[t,j]·k^I[s]);  S_t = Top-k_s I[t,s];
-u_t = Attn(q_t, {k_s, v_s : s ∈ S_t}). Paper: DeepSeek-V3.2-Exp report, section 2.1.
+u_t = Attn(q_t, {k_s, v_s : s ∈ S_t}). Paper: DeepSeek-V3.2-Exp report, section 1, Eq. 1-2.
 Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward` (`topk_indices =
 self.indexer(x, qr, start_pos, freqs_cis, mask)`, then the index mask), for prefill and decode alike.
 Decode is not a separate algorithm: it is the same three steps with S = 1 new query against the keys

@@ -3,7 +3,7 @@
 Formula (paper Eq. 1):  I[t,s] = Σ_j w[t,j] · ReLU(q[t,j] · k[s]),  j over the h indexer heads.
 ReLU per head, then the per-head weight (no activation, may be negative), then the head sum; no softmax.
 One key vector per token is shared by all h heads (MQA). Scores are for ranking only: they are not
-probabilities. Paper: DeepSeek-V3.2-Exp report, section 2.1. Official: deepseek-ai/DeepSeek-V3.2-Exp
+probabilities. Paper: DeepSeek-V3.2-Exp report, section 1, Eq. 1. Official: deepseek-ai/DeepSeek-V3.2-Exp
 `inference/model.py`, class `Indexer` (`__init__`, `forward`), and `inference/kernel.py`, `fp8_index`.
 Left out: FP8 quantisation, the Hadamard rotation and the key cache (one comment each below; fp8.py
 simulates the first two), YaRN, and tensor parallelism. Shapes: h = index_n_heads, d = index_head_dim.

@@ -2,7 +2,7 @@
 
 Formula (paper Eq. 2): u_t = Attn(q_t, {k_s, v_s : s ∈ S_t}), softmax renormalised over S_t.
 One selected set per query token is shared by every head (the "MQA mode" of the paper), and GQA/MQA
-hosts share each key/value head across H / H_kv query heads. Paper: DeepSeek-V3.2-Exp report, 2.1.
+hosts share each key/value head across H / H_kv query heads. Paper: DeepSeek-V3.2-Exp report, section 1.
 Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward` (`index_mask`, broadcast
 to all heads with `unsqueeze(2)`); FlashMLA's sparse kernels take the same [B, S, K] indices, -1 = empty.
 The ladder (each rung tested against the one below):

@@ -1,7 +1,7 @@
 """Top-k selection: keep, for every query, the k keys with the highest index score, and nothing in its future.
 
 Formula (paper Eq. 2): S_t = { s : I[t,s] ∈ Top-k(I[t,:]) }, with s ≤ t.
-Paper: DeepSeek-V3.2-Exp report, section 2.1. Official: deepseek-ai/DeepSeek-V3.2-Exp
+Paper: DeepSeek-V3.2-Exp report, section 1, Eq. 2. Official: deepseek-ai/DeepSeek-V3.2-Exp
 `inference/model.py`, end of `Indexer.forward` (`index_score += mask`, `topk(min(index_topk, end_pos))`)
 and `MLA.forward` (`index_mask = full(-inf).scatter_(-1, topk_indices, 0)`, then `index_mask += mask`).
 Two choices differ from the demo and are made for teaching: ties go to the lower position

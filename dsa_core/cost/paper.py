@@ -159,8 +159,8 @@ def explain():
         f"Fitted break-even: prefill at {break_even('prefill'):,} tokens, decode at {break_even('decode'):,} "
         f"tokens (read off the plot: about 10K and 5K).",
         f"DSA's fixed part is higher by ${fixed['prefill']:.3f}/M (prefill) and ${fixed['decode']:.3f}/M "
-        "(decode): position-independent overhead (indexer projections, top-k, kernel launches) the FLOP "
-        "count leaves out.",
+        "(decode): position-independent overhead (indexer projections, kernel launches) the FLOP "
+        "count leaves out (top-k over t scores grows with position, so it is not part of this).",
         f"Per counted FLOP DSA comes out cheaper than dense ({tf['prefill/dsa']:.0f} vs "
         f"{tf['prefill/dense']:.0f} TF/s implied, prefill), consistent with an FP8 indexer that runs faster "
         f"than bf16; counting it at half cost over-corrects ({half['implied_tflops_per_gpu']:.0f} TF/s, R² "

@@ -4,8 +4,9 @@ each indexer keeps learning from the attention it now selects for.
 DeepSeek-V3.2-Exp report, section 2.1 "Sparse training stage": after the dense warm-up, attention
 runs only over the top-k set S_t; the indexer's loss becomes the KL on S_t
 (losses.sparse_indexer_loss, reading (A): the per-head softmax over S_t that the model really ran,
-summed over heads and renormalised). Two separations: the indexer reads x.detach(), so L_I cannot
-reach the model; top-k is a discrete choice, so the LM loss cannot reach the indexer. The paper separates
+summed over heads and renormalised). Three separations: the indexer reads x.detach(), and its teacher
+is built from q.detach(), k.detach() under no_grad (else L_I would train the attention through it), so
+L_I cannot reach the model; top-k is discrete, so the LM loss cannot reach the indexer. The paper separates
 the two optimisations the same way. No official training code was released; AdamW, the learning
 rates and the short budgets are our choices (docs/training.md).
 `dense=True` gives the control run: the same data, steps and learning rate with dense attention, so
