@@ -17,12 +17,12 @@ import time
 
 import torch
 
-from dsa_core.chunked import chunked_index_topk
 from dsa_core.cost.shapes import T1
 from dsa_core.cost.stopwatch import sweep_inputs
 from dsa_core.dense import causal_mask
 from dsa_core.fast.cpu import index_scores_fast
 from dsa_core.indexer import index_scores
+from dsa_core.pipeline import index_topk
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk
 
@@ -120,7 +120,7 @@ def main():
     assert torch.equal(select_topk(scores, T1.index_topk), old_select_topk(scores, T1.index_topk))
     S = min(T, 4096)  # a causal prefill of the first S tokens, chunked
     want = old_chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk)
-    assert torch.equal(chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk), want)
+    assert torch.equal(index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk), want)
     assert torch.allclose(sparse_attention(q, k, v, idx), old_sparse_attention(q, k, v, idx), atol=1e-6)
     torch.testing.assert_close(index_scores_fast(qb, kb, wb), scores, rtol=1e-5, atol=1e-5)
     pairs = [
@@ -142,7 +142,7 @@ def main():
         (
             f"chunked prefill T={S}",
             lambda: old_chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk),
-            lambda: chunked_index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk),
+            lambda: index_topk(qi[:, :S], ki[:, :S], w[:, :S], T1.index_topk),
         ),
         (
             f"sparse_attention T={T}",

@@ -62,7 +62,7 @@ def time_trace(lm, layer, T, repeats):
 
 def child(T, layer):
     """Run in a subprocess: load, one trace of `layer` at T tokens, then a dense log-prob run."""
-    from dsa_core.analysis.trace import next_token_logprobs
+    from dsa_core.host.logprobs import next_token_logprobs
 
     lm, layer = setup(layer)
     t0 = time.perf_counter()

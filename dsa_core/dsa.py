@@ -6,6 +6,7 @@ Official: deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `MLA.forward` (`to
 self.indexer(x, qr, start_pos, freqs_cis, mask)`, then the index mask), for prefill and decode alike.
 Decode is not a separate algorithm: it is the same three steps with S = 1 new query against the keys
 of every earlier token, and `dsa_decode` runs it token by token so a test can compare it with prefill.
+The host model runs the same three steps through pipeline.select (host/selects.py, dsa_select).
 Left out: MLA's projections (q, k, v arrive per head, RoPE already applied) and the FP8 caches.
 """
 
@@ -13,10 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dsa_core.chunked import chunked_index_topk
-from dsa_core.fast.cpu import select_topk_fast
 from dsa_core.indexer import index_scores
-from dsa_core.sparse import sparse_attention_probs, sparse_mix_values
+from dsa_core.sparse import sparse_attention, sparse_attention_probs
 from dsa_core.topk import select_topk
 
 
@@ -26,67 +25,31 @@ class DSATrace:
 
     topk_indices: torch.Tensor  # [B, S, K] int64, best first, -1 = empty slot
     probs: torch.Tensor  # [B, S, H, K] attention over the selected slots
-    index_scores: torch.Tensor | None = None  # [B, S, T] fp32, -inf in the future (if kept)
-    index_keys: torch.Tensor | None = None  # [B, T, d] indexer keys so far: the index "cache"
+    index_scores: torch.Tensor  # [B, S, T] fp32, -inf in the future
+    index_keys: torch.Tensor  # [B, T, d] indexer keys so far: the index "cache"
 
 
-def dsa_topk(
-    indexer, x, topk, qr=None, index_k_cache=None, keep_scores=False, chunk=1024, score=index_scores
-):
-    """Steps 1 and 2 of DSA for S new tokens: x [B,S,dim] -> (topk_indices [B,S,K], scores, index keys).
-
-    T = cached tokens + S; index_k_cache [B,T-S,d] holds the indexer keys of the cached tokens (None in
-    prefill). keep_scores=True keeps the full [B,S,T] index scores for inspection; otherwise (scores
-    None) the selection goes one block of queries at a time and never builds a T×T matrix. score: the
-    block's index scores, index_scores or its tested twin (fast.cpu.dsa_select_fast passes one).
-    """
-    S = x.shape[1]
-    T = S if index_k_cache is None else index_k_cache.shape[1] + S
-    # 1) indexer: queries, one shared key and per-head weights for the new tokens
-    iq, ik, iw = indexer.project(x, qr, start_pos=T - S)  # [B,S,h,d], [B,S,d], [B,S,h]
-    if index_k_cache is not None:
-        ik = torch.cat([index_k_cache, ik], dim=1)  # [B, T, d]
-    # 2) top-k: the k keys with the highest index score, nothing in the future
-    if keep_scores:
-        scores = index_scores(iq, ik, iw)  # [B, S, T]
-        return select_topk(scores, topk), scores, ik  # [B, S, K]
-    # Long texts: the same selection block by block, with the partial-top-k twin of select_topk
-    # (tested equal in tests/fast/test_cpu_twins.py).
-    return chunked_index_topk(iq, ik, iw, topk, chunk, select_topk_fast, score), None, ik  # [B, S, K]
-
-
-def dsa_select(topk, chunk=1024, score=index_scores):
-    """The selection the model runs in every layer, for host.model.Attention's plug-in point.
-
-    select(attn, x, q, k) -> [B,T,K], K = min(topk, T): the layer's own lightning indexer (steps 1-2
-    of dsa_topk); the model then runs step 3, sparse_attention, over the picked keys.
-    """
-
-    def select(attn, x, q, k):
-        """This layer's picks: x [B,T,dim] -> [B,T,K] (q and k are the host's; DSA does not read them)."""
-        if attn.indexer is None:
-            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
-        return dsa_topk(attn.indexer, x, min(topk, x.shape[1]), chunk=chunk, score=score)[0]  # [B, T, K]
-
-    return select
-
-
-def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None, return_scores=True):
+def dsa_attention(x, q, k, v, indexer, topk=None, qr=None, index_k_cache=None):
     """DSA for S new tokens: x [B,S,dim], q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv] -> (out, trace).
 
     out [B,S,H,Dv]; trace is a DSATrace. T = cached tokens + S; the new tokens sit at positions
     T - S .. T - 1. index_k_cache [B,T-S,d] holds the indexer keys of the cached tokens (None in
     prefill). topk defaults to the config's index_topk.
     """
-    T = k.shape[1]
+    T, S = k.shape[1], x.shape[1]
     topk = indexer.index_topk if topk is None else topk
-    # 1) + 2) the lightning indexer scores the past; top-k keeps the best K keys per query
-    topk_indices, scores, ik = dsa_topk(indexer, x, topk, qr, index_k_cache, keep_scores=return_scores)
+    # 1) the lightning indexer: queries, one shared key and per-head weights for the new tokens
+    iq, ik, iw = indexer.project(x, qr, start_pos=T - S)  # [B,S,h,d], [B,S,d], [B,S,h]
+    if index_k_cache is not None:
+        ik = torch.cat([index_k_cache, ik], dim=1)  # the indexer's key cache grows by S [B, T, d]
     if ik.shape[1] != T:
         raise ValueError(f"indexer keys cover {ik.shape[1]} tokens but k/v cover T={T}")
+    scores = index_scores(iq, ik, iw)  # [B, S, T]
+    # 2) top-k: the K keys with the highest index score, nothing in the future
+    topk_indices = select_topk(scores, topk)  # [B, S, K]
     # 3) sparse attention over the selected keys, one set shared by all heads
-    probs = sparse_attention_probs(q, k, topk_indices)  # [B, S, H, K]
-    out = sparse_mix_values(probs, v, topk_indices)  # [B, S, H, Dv]
+    out = sparse_attention(q, k, v, topk_indices)  # [B, S, H, Dv]
+    probs = sparse_attention_probs(q, k, topk_indices)  # the weights it used, for the trace [B, S, H, K]
     return out, DSATrace(topk_indices, probs, scores, ik)
 
 
@@ -100,14 +63,7 @@ def dsa_decode(x, q, k, v, indexer, topk=None, qr=None):
     for t in range(T):
         step_qr = None if qr is None else qr[:, t : t + 1]
         out, trace = dsa_attention(
-            x[:, t : t + 1],
-            q[:, t : t + 1],
-            k[:, : t + 1],
-            v[:, : t + 1],
-            indexer,
-            topk,
-            step_qr,
-            index_k_cache=cache,
+            x[:, t : t + 1], q[:, t : t + 1], k[:, : t + 1], v[:, : t + 1], indexer, topk, step_qr, cache
         )
         cache = trace.index_keys  # the indexer's own key cache grows by one token
         outs.append(out)

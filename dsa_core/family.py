@@ -22,6 +22,7 @@ IndexCache (THUDM/IndexCache, arXiv 2603.12201). Official reference for the toke
 import torch
 import torch.nn.functional as F
 
+from dsa_core.pipeline import ROWS, select_keys
 from dsa_core.topk import select_topk, topk_mask
 
 
@@ -105,27 +106,34 @@ def compressed_scores(q, k_bar, w, c, T):
     return scores.masked_fill_(future, float("-inf"))
 
 
-def compressed_topk(q, k, w, c, k_tokens, chunk=1024):
-    """Compressed keys: score the k/c best complete groups (the own partial group is always kept) and
-    expand to tokens. q [B,S,h,d], k [B,T,d], w [B,S,h] -> int64 [B,S,(k/c)·c]. Score work ÷ c."""
+def compressed_score(c):
+    """The score function of compressed keys for pipeline.select_keys: (q, k [B,end,d], w) -> [B,s,G]."""
+    return lambda q, k, w: compressed_scores(q, compress_keys(k, c), w, c, k.shape[1])  # [B,s,G]
+
+
+def compressed_pick(c, k_tokens):
+    """The pick of compressed keys: the k/c best complete groups, the own partial group forced, as
+    tokens: group scores [B,s,G] of queries ending at position end-1 -> int64 [B,s,(k/c)·c]."""
     if c < 1 or k_tokens < c:
         raise ValueError(f"need 1 <= c <= k, got c={c}, k={k_tokens}")
-    n, T, S = k_tokens // c, k.shape[1], q.shape[1]
-    k_bar = compress_keys(k, c)  # [B,G,d]
-    out = []
-    for s0 in range(0, S, chunk):
-        s1 = min(s0 + chunk, S)
-        scores = compressed_scores(q[:, s0:s1], k_bar, w[:, s0:s1], c, T - S + s1)  # [B,s,G]
-        if scores.shape[-1]:
-            top = select_topk(scores, n)  # [B,s,n]
-        else:  # no complete group yet
-            top = torch.full((*scores.shape[:2], n), -1, device=scores.device)
-        pos = _positions(s1 - s0, T - S + s1, q.device)  # [s]
-        own = (pos // c).expand(top.shape[0], -1)[..., None]  # [B,s,1]
+    n = k_tokens // c
+
+    def pick(scores, end):
+        B, s, G = scores.shape
+        top = select_topk(scores, n) if G else scores.new_full((B, s, n), -1, dtype=torch.long)  # [B,s,n]
+        pos = _positions(s, end, scores.device)  # [s]
+        own = (pos // c).expand(B, -1)[..., None]  # [B,s,1]
         partial = ((pos + 1) % c != 0)[None, :, None]  # the own group is still filling [1,s,1]
         forced = torch.cat([own, top[..., : n - 1]], -1)  # [B,s,n]
-        out.append(expand_groups(torch.where(partial, forced, top.long()), c, T - S + s1))  # [B,s,n·c]
-    return torch.cat(out, 1)  # [B,S,n·c]
+        return expand_groups(torch.where(partial, forced, top), c, end)  # [B,s,n·c]
+
+    return pick
+
+
+def compressed_topk(q, k, w, c, k_tokens, rows=ROWS):
+    """Compressed keys through the selection pipeline: q [B,S,h,d], k [B,T,d], w [B,S,h] ->
+    int64 [B,S,(k/c)·c]. Score work ÷ c."""
+    return select_keys(q, k, w, compressed_pick(c, k_tokens), compressed_score(c), rows)  # [B,S,n·c]
 
 
 def every_r(n_layers, r, offset=0):

@@ -13,7 +13,8 @@ All index tensors follow select_topk's format: [.., S, K] int64, best first, -1 
 
 import torch
 
-from dsa_core.dense import causal_mask
+from dsa_core.dense import attention_probs, causal_mask
+from dsa_core.pipeline import row_blocks
 from dsa_core.topk import select_topk, topk_mask
 
 
@@ -78,3 +79,21 @@ def random_topk(T, k, seed=0):
     scores = torch.rand(1, T, T, generator=g)  # [1, T, T]
     scores = scores.masked_fill(~causal_mask(T, T), float("-inf"))
     return select_topk(scores, k)[0]  # [T, k]
+
+
+def dense_maps(q, k, per_head=False, progress=None, rows=256):
+    """Dense causal attention in query blocks: q [T,H,D], k [T,H_kv,D] -> ([H,T,T] or None, [T,T]).
+
+    The head-mean p (second) is what recall measures and what the indexer learns to imitate.
+    """
+    T, H = q.shape[0], q.shape[1]
+    probs = torch.zeros(H, T, T, device=q.device) if per_head else None  # [H,T,T]
+    mean = torch.zeros(T, T, device=q.device)  # [T,T]
+    for s0, s1, end in row_blocks(T, T, rows):
+        p = attention_probs(q[None, s0:s1], k[None, :end])[0]  # keys after the block are masked [H,c,end]
+        mean[s0:s1, :end] = p.mean(0)
+        if per_head:
+            probs[:, s0:s1, :end] = p
+        if progress:
+            progress(s1 / T)
+    return probs, mean

@@ -9,6 +9,8 @@ The ladder (each rung tested against the one below):
   rung 0  dense.dense_attention        dense causal attention, the oracle             O(T^2)
   rung 1  masked_sparse_attention      dense scores + -inf outside the set (the demo)  O(T^2), readable
   rung 2  sparse_attention             gather the K selected keys per query            O(T·K), the real saving
+Rung 2 gathers every query's K keys at once; the model runs the same function over cache-sized query
+chunks (dsa_core/fast/cpu.py, sparse_attention_chunked, tested equal).
 Left out: MLA's latent (absorbed) form and FP8 KV cache of the production kernels.
 """
 
@@ -16,8 +18,6 @@ import torch
 
 from dsa_core._checks import check_indices, check_qkv
 from dsa_core.dense import attention_logits, causal_mask, mix_values
-
-CHUNK_ELEMENTS = 2**20  # gathered floats per query chunk in rung 2 (4 MB fp32: about a CPU cache)
 
 
 def masked_sparse_attention(q, k, v, topk_indices, scale=None):
@@ -48,34 +48,7 @@ def gather_selected(x, topk_indices):
     return x.flatten(0, 1).index_select(0, rows.flatten()).view(*topk_indices.shape, *x.shape[2:])
 
 
-def _query_chunks(S, K, width):
-    """Query ranges [s0, s1) small enough that a chunk's gather holds about CHUNK_ELEMENTS floats."""
-    rows = max(1, CHUNK_ELEMENTS // (K * width))
-    return [(s0, min(s0 + rows, S)) for s0 in range(0, S, rows)]
-
-
-def _chunk_probs(q, k, topk_indices, valid, scale):
-    """Softmax over the selected slots for one chunk of queries: q [B,s,H,D] -> fp32 [B,s,H,K]."""
-    B, s, H, D = q.shape
-    H_kv, K = k.shape[2], topk_indices.shape[-1]
-    k_sel = gather_selected(k, topk_indices).float()  # [B, s, K, H_kv, D]
-    q = q.float().view(B, s, H_kv, H // H_kv, D)  # [B, s, H_kv, G, D]
-    logits = torch.einsum("bsngd,bsknd->bsngk", q, k_sel) * scale  # [B, s, H_kv, G, K]
-    logits = logits.masked_fill(~valid[:, :, None, None, :], float("-inf"))
-    p = logits.softmax(dim=-1).nan_to_num(0.0)  # zero valid slots -> zeros, not NaN
-    return p.reshape(B, s, H, K)  # [B, s, H, K]
-
-
-def _chunk_mix(probs, v, topk_indices):
-    """Weighted selected values for one chunk of queries: probs [B,s,H,K] -> fp32 [B,s,H,Dv]."""
-    B, s, H, K = probs.shape
-    H_kv, Dv = v.shape[2], v.shape[3]
-    v_sel = gather_selected(v, topk_indices).float()  # [B, s, K, H_kv, Dv]
-    p = probs.view(B, s, H_kv, H // H_kv, K)  # [B, s, H_kv, G, K]
-    return torch.einsum("bsngk,bsknd->bsngd", p, v_sel).reshape(B, s, H, Dv)  # [B, s, H, Dv]
-
-
-def _valid_slots(topk_indices, S, T):
+def valid_slots(topk_indices, S, T):
     """A slot counts if it is filled (not -1) and not in the query's future: [B,S,K] -> bool [B,S,K].
 
     The causal re-mask again, so even indices from a careless selection cannot leak the future.
@@ -84,51 +57,37 @@ def _valid_slots(topk_indices, S, T):
     return (topk_indices >= 0) & (topk_indices <= query_pos[:, None])  # [B, S, K]
 
 
-def sparse_attention_probs(q, k, topk_indices, scale=None):
-    """Attention probabilities over the selected slots, 0 at empty (-1) slots.
-
-    q [B,S,H,D], k [B,T,H_kv,D], topk_indices [B,S,K] -> fp32 [B,S,H,K].
-    """
-    check_qkv(q, k)
-    B, S, H, D = q.shape
-    T, H_kv, K = k.shape[1], k.shape[2], topk_indices.shape[-1]
-    check_indices(topk_indices, B, S, T)
-    scale = D**-0.5 if scale is None else scale
-    valid = _valid_slots(topk_indices, S, T)  # [B, S, K]
-    return torch.cat(
-        [
-            _chunk_probs(q[:, s0:s1], k, topk_indices[:, s0:s1], valid[:, s0:s1], scale)
-            for s0, s1 in _query_chunks(S, K, H_kv * D)
-        ],
-        dim=1,
-    )  # [B, S, H, K]
-
-
-def sparse_mix_values(probs, v, topk_indices):
-    """Weight the selected values: probs [B,S,H,K], v [B,T,H_kv,Dv], idx [B,S,K] -> [B,S,H,Dv]."""
-    S, K = probs.shape[1], probs.shape[3]
-    H_kv, Dv = v.shape[2], v.shape[3]
-    out = [
-        _chunk_mix(probs[:, s0:s1], v, topk_indices[:, s0:s1]) for s0, s1 in _query_chunks(S, K, H_kv * Dv)
-    ]
-    return torch.cat(out, dim=1).to(v.dtype)  # [B, S, H, Dv]
-
-
 def sparse_attention(q, k, v, topk_indices, scale=None):
-    """Rung 2, gathered: only the K selected keys and values per query are read; memory O(S·K).
+    """Rung 2, gathered: only the K selected keys and values per query are read; O(S·K) work and memory.
 
     q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], topk_indices [B,S,K] -> [B,S,H,Dv].
+    u_t = Σ_{s ∈ S_t} softmax_{s ∈ S_t}(q_t · k_s · scale) v_s, every head over the same S_t.
     """
-    check_qkv(q, k, v)
     B, S, H, D = q.shape
-    T, H_kv, K = k.shape[1], k.shape[2], topk_indices.shape[-1]
+    T, H_kv = k.shape[1], k.shape[2]
+    check_qkv(q, k, v)
     check_indices(topk_indices, B, S, T)
     scale = D**-0.5 if scale is None else scale
-    valid = _valid_slots(topk_indices, S, T)  # [B, S, K]
-    out = []
-    # probs then values, one cache-sized chunk of queries at a time: the gathers never leave the cache
-    for s0, s1 in _query_chunks(S, K, H_kv * max(D, v.shape[3])):
-        idx = topk_indices[:, s0:s1]
-        probs = _chunk_probs(q[:, s0:s1], k, idx, valid[:, s0:s1], scale)  # [B, s, H, K]
-        out.append(_chunk_mix(probs, v, idx))  # [B, s, H, Dv]
-    return torch.cat(out, dim=1).to(v.dtype)  # [B, S, H, Dv]
+    k_sel = gather_selected(k, topk_indices).float()  # the K keys of each query [B, S, K, H_kv, D]
+    v_sel = gather_selected(v, topk_indices).float()  # and their values [B, S, K, H_kv, Dv]
+    q = q.float().view(B, S, H_kv, H // H_kv, D)  # G = H / H_kv heads share a key head [B, S, H_kv, G, D]
+    logits = torch.einsum("bsngd,bsknd->bsngk", q, k_sel) * scale  # [B, S, H_kv, G, K]
+    valid = valid_slots(topk_indices, S, T)[:, :, None, None, :]  # [B, S, 1, 1, K]
+    probs = logits.masked_fill(~valid, float("-inf")).softmax(dim=-1).nan_to_num(0.0)  # empty row -> 0
+    return torch.einsum("bsngk,bsknd->bsngd", probs, v_sel).reshape(B, S, H, -1).to(v.dtype)  # [B,S,H,Dv]
+
+
+def sparse_attention_probs(q, k, topk_indices, scale=None):
+    """The attention weights of sparse_attention, for inspection: q [B,S,H,D], k [B,T,H_kv,D],
+    topk_indices [B,S,K] -> fp32 [B,S,H,K], 0 at empty (-1) slots."""
+    B, S, H, D = q.shape
+    T, H_kv, K = k.shape[1], k.shape[2], topk_indices.shape[-1]
+    check_qkv(q, k)
+    check_indices(topk_indices, B, S, T)
+    scale = D**-0.5 if scale is None else scale
+    k_sel = gather_selected(k, topk_indices).float()  # [B, S, K, H_kv, D]
+    q = q.float().view(B, S, H_kv, H // H_kv, D)  # [B, S, H_kv, G, D]
+    logits = torch.einsum("bsngd,bsknd->bsngk", q, k_sel) * scale  # [B, S, H_kv, G, K]
+    valid = valid_slots(topk_indices, S, T)[:, :, None, None, :]  # [B, S, 1, 1, K]
+    probs = logits.masked_fill(~valid, float("-inf")).softmax(dim=-1).nan_to_num(0.0)
+    return probs.reshape(B, S, H, K)  # [B, S, H, K]

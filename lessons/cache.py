@@ -289,7 +289,7 @@ def next_token_effect(text, max_tokens, k):
     """DSA in every layer vs dense (two full model runs, with progress; stopped by a rerun or Cancel)."""
     from dsa_core.analysis import effects
     from dsa_core.analysis.trace import encode
-    from dsa_core.fast.cpu import dsa_select_fast
+    from dsa_core.host.selects import dsa_select
 
     def compute(report):
         ids = encode(load()[0], text, max_tokens).ids
@@ -297,7 +297,7 @@ def next_token_effect(text, max_tokens, k):
         resume = (max(have), have[max(have)]) if have else None  # the dense run starts there
         save = {l: None for l in range(CHECKPOINT_EVERY, L, CHECKPOINT_EVERY) if l not in have}
         out = effects.next_token_effect(
-            load()[0].model, ids, k, dsa_select_fast(k), progress=report, resume=resume, save=save
+            load()[0].model, ids, k, dsa_select(k, fast=True), progress=report, resume=resume, save=save
         )
         _keep_checkpoints(text, max_tokens, save)  # every layer of this text is now near a checkpoint
         return out

@@ -37,12 +37,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from train_store import val_metrics  # noqa: E402
 
-from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.config import SMOLLM2_HOST
-from dsa_core.dsa import dsa_select
 from dsa_core.host.indexers import load_indexers, save_indexers
+from dsa_core.host.logprobs import next_token_logprobs
 from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
-from dsa_core.host.selects import window_select
+from dsa_core.host.selects import dsa_select, window_select
 from dsa_core.train.device import on_device
 from dsa_core.train.evaluate import evaluate_texts, layer_means
 from dsa_core.train.probes import oracle_select

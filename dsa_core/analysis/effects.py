@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from dsa_core.dense import dense_attention
+from dsa_core.host.logprobs import log_softmax_blocks
 from dsa_core.indexer import index_scores
 
 
@@ -34,7 +35,7 @@ def dense_output(model, rec, s0, s1, v):
 @torch.no_grad()
 def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512, resume=None, save=None):
     """DSA in every layer vs dense, per position: KL(dense ‖ DSA) of the next-token distribution,
-    whether the top-1 prediction changes, and both perplexities. select_dsa: dsa_core.dsa.dsa_select(k).
+    whether the top-1 prediction changes, and both perplexities. select_dsa: host/selects.py's dsa_select(k).
     The [T, V] log-probabilities are made `rows` positions at a time (at 8,192 tokens one full copy is
     1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop).
     resume / save: residual-stream checkpoints of the dense run (model.hidden), e.g. from a trace."""
@@ -56,10 +57,8 @@ def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512, resume
             )[0][0]  # [T,dim]
     kl, top_d, top_s = np.zeros(T, np.float32), np.zeros(T, np.int64), np.zeros(T, np.int64)
     nll = {"dense": 0.0, "dsa": 0.0}
-    for s0 in range(0, T, rows):
-        s1 = min(s0 + rows, T)
-        d = torch.log_softmax(model.lm_head(h["dense"][s0:s1]).float(), dim=-1)  # [S,V]
-        s = torch.log_softmax(model.lm_head(h["dsa"][s0:s1]).float(), dim=-1)  # [S,V]
+    blocks = zip(log_softmax_blocks(model, h["dense"], rows), log_softmax_blocks(model, h["dsa"], rows))
+    for (s0, s1, d), (_, _, s) in blocks:  # log p, dense and DSA [S,V]
         kl[s0:s1] = _np((d.exp() * (d - s)).sum(-1))
         top_d[s0:s1], top_s[s0:s1] = d.argmax(-1).numpy(), s.argmax(-1).numpy()
         nxt = ids[0, s0 + 1 : s1 + 1]  # the actual next tokens of positions s0..s1-2 (or s1-1)

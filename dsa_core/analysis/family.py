@@ -11,11 +11,12 @@ from dataclasses import replace
 import torch
 
 from dsa_core import family
-from dsa_core.analysis.trace import next_token_logprobs
 from dsa_core.cost import flops
 from dsa_core.cost.family import indexer_share, variant_cost
+from dsa_core.host.logprobs import next_token_logprobs
 from dsa_core.host.variants import Variant, layer_picks, variant_select
 from dsa_core.metrics import attention_recall
+from dsa_core.pipeline import row_blocks
 from dsa_core.rope import rope_cos_sin
 
 
@@ -76,12 +77,10 @@ def member_picks(indexer, x, variants, k, token_by_layer, layer, scores=None, ro
             b, T = v.block_size(k), scores.shape[0]
             out[name] = torch.cat(
                 [
-                    family.block_topn(
-                        scores[None, r : r + rows, : min(T, r + rows)], b, max(1, k // b), v.pool, v.local
-                    )[0]
-                    for r in range(0, T, rows)
+                    family.block_topn(scores[None, s0:s1, :end], b, max(1, k // b), v.pool, v.local)[0]
+                    for s0, s1, end in row_blocks(T, T, rows)
                 ]
-            )  # [T,K]: a row block ending at r + rows sees keys 0 … r + rows - 1 only
+            )  # [T,K]: a row block sees keys 0 … end - 1 only
         else:
             out[name] = layer_picks(indexer, x[None], v, k)[0]  # [T,K]
     return out

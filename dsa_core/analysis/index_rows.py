@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from dsa_core.fast.cpu import index_scores_fast
+from dsa_core.pipeline import row_blocks, select
 
 
 @torch.no_grad()
@@ -67,24 +68,20 @@ class ScoreRows:
 
     def __array__(self, dtype=None, copy=None):
         T = self.shape[0]
-        out = np.concatenate([self.rows_of(s0, min(s0 + 1024, T)) for s0 in range(0, T, 1024)])
+        out = np.concatenate([self.rows_of(s0, s1) for s0, s1, _ in row_blocks(T, T)])
         return out if dtype is None else out.astype(dtype)
 
 
-ROWS = 256  # query rows per block of a whole map: peak memory O(ROWS·T) beyond the map
+def keep_scores(T):
+    """A pipeline pick that keeps the block's scores, padded with -inf to T keys: [1,s,end] -> [1,s,T]."""
+    return lambda scores, end: torch.nn.functional.pad(scores, (0, T - end), value=float("-inf"))
 
 
 @torch.no_grad()
 def index_map(indexer, x, progress=None):
-    """Index scores of one layer in query blocks: x [T,dim] -> [T,T] (-inf above the diagonal).
-    Each block is indexer.index_scores computed by its one-matmul twin fast.cpu.index_scores_fast
+    """Index scores of one layer through the selection pipeline, keeping every score: x [T,dim] -> [T,T]
+    (-inf above the diagonal). Scored by indexer.index_scores' one-matmul twin fast.cpu.index_scores_fast
     (equal to float rounding, tests/fast/test_cpu_twins.py): about half the time (benchmarks/cpu_paths.py)."""
-    qi, ki, w = indexer.project(x[None])  # [1,T,h,d], [1,T,d], [1,T,h]
     T = x.shape[0]
-    out = torch.full((T, T), float("-inf"))  # [T,T]
-    for s0 in range(0, T, ROWS):
-        s1 = min(s0 + ROWS, T)
-        out[s0:s1, :s1] = index_scores_fast(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]  # [c,s1]
-        if progress:
-            progress(s1 / T)
-    return out
+    scores, _ = select(indexer, x[None], keep_scores(T), index_scores_fast, rows=256, progress=progress)
+    return scores[0]  # [T, T]

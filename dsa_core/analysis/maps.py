@@ -13,6 +13,7 @@ import numpy as np
 from dsa_core.analysis import views
 from dsa_core.analysis.index_rows import ScoreRows
 from dsa_core.analysis.ranked import pool_picks
+from dsa_core.pipeline import row_blocks
 from dsa_core.viz.panels import prepare_map
 from dsa_core.viz.pool import block_edges
 
@@ -41,7 +42,7 @@ def _row_blocks(T, K, max_side, budget=2**21):
     edges = block_edges(T, max_side)
     b = int(edges[1]) if len(edges) > 1 else T
     rows = max(b, budget // max(1, K) // b * b)
-    return [(s0, min(s0 + rows, T)) for s0 in range(0, T, rows)]
+    return [(s0, s1) for s0, s1, _ in row_blocks(T, T, rows)]
 
 
 def _pooled(T, max_side, how, zoom, parts):

@@ -18,11 +18,13 @@ import functools
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from dsa_core.dense import causal_mask
-from dsa_core.fast.cpu import select_topk_fast
+from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
 from dsa_core.fast.rows import random_ranked_rows
 from dsa_core.metrics import oracle_topk
+from dsa_core.pipeline import row_blocks, select
 from dsa_core.topk import select_topk
 from dsa_core.viz.pool import block_edges, future_to_nan
 
@@ -39,8 +41,7 @@ def _rank_rows(fn, T, rows=ROWS, progress=None, depth=None):
     (compact, -1 padded). width = min(depth, s1): a block ending at s1 sees keys 0..s1-1 only."""
     D = T if depth is None else int(min(depth, T))
     out = torch.full((T, D), -1, dtype=compact(torch.zeros(0), T).dtype)  # [T,D]
-    for s0 in range(0, T, rows):
-        s1 = min(s0 + rows, T)
+    for s0, s1, _ in row_blocks(T, T, rows):
         block = fn(s0, s1, min(D, s1))  # [s1-s0, min(D, s1)]
         out[s0:s1, : block.shape[1]] = compact(block, T)
         if progress:
@@ -63,18 +64,19 @@ def rank_scores(scores, progress=None, rows=ROWS, depth=None):
 
 
 def rank_index(rec, progress=None, rows=ROWS, depth=None):
-    """rank_scores of a trace's index scores, stored or (no map kept) recomputed row block by row block
-    (analysis/index_rows.py): the same ranking without a [T, T] float map."""
-    from dsa_core.analysis.index_rows import index_rows, projected
+    """rank_scores of a trace's index scores: the stored map, or (no map kept) the selection pipeline
+    scoring x block by block with a ranking pick: the same ranking without a [T, T] float map."""
+    if rec.index_scores is not None:
+        return rank_scores(rec.index_scores, progress, rows, depth)
+    T = len(rec.tokens)
+    D = T if depth is None else int(min(depth, T))
 
-    proj = projected(rec) if rec.index_scores is None else None
-    return _rank_rows(
-        lambda s0, s1, n: _top(index_rows(rec, s0, s1, proj)[None, :, :s1], n, depth)[0],
-        len(rec.tokens),
-        rows,
-        progress,
-        depth,
-    )
+    def pick(scores, end):  # one block's ranking, -1 padded to D columns: [1,s,end] -> [1,s,D]
+        top = _top(scores, min(D, end), depth)  # [1, s, min(D, end)]
+        return compact(F.pad(top, (0, D - top.shape[-1]), value=-1), T)
+
+    ranked, _ = select(rec.indexer, rec.x[None], pick, index_scores_fast, rows, progress=progress)
+    return ranked[0]  # [T, D]
 
 
 def rank_oracle(probs, progress=None, rows=ROWS, depth=None):

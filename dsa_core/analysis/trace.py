@@ -11,20 +11,18 @@ budget (or takes any baseline selection) without running the model again.
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 
-from dsa_core.analysis.index_rows import index_map, index_rows, projected
+from dsa_core.analysis.index_rows import index_map
 from dsa_core.analysis.progress import layer_progress
-from dsa_core.dense import attention_probs
-from dsa_core.dsa import dsa_select
-from dsa_core.host.selects import random_select, window_select
+from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
+from dsa_core.host.logprobs import next_token_logprobs
+from dsa_core.host.selects import dsa_select, random_select, window_select
 from dsa_core.host.text import PreparedText, TextInputError, prepare_ids
 from dsa_core.host.tokenizer import display_tokens
-from dsa_core.metrics import attention_recall
+from dsa_core.metrics import attention_recall, dense_maps
+from dsa_core.pipeline import select, top_k
 from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
-
-CHUNK = 256  # query rows per block when building [T, T] maps: peak memory stays O(chunk·T) beyond the maps
 
 
 @dataclass
@@ -58,27 +56,10 @@ class LayerTrace:
 
 
 def _topk_rows(rec, k):
-    """select_topk on the trace's [T, T] index scores (stored or recomputed), in row blocks: -> [T, K]."""
-    T, proj = len(rec.tokens), projected(rec) if rec.index_scores is None else None  # project x once
-    rows = (index_rows(rec, s, min(s + CHUNK, T), proj) for s in range(0, T, CHUNK))  # [c,T] each
-    blocks = [select_topk(r[None], k)[0] for r in rows]
-    return torch.cat(blocks)  # [T, K]
-
-
-def _dense_maps(q, k, per_head, progress=None):
-    """Dense causal attention in query blocks: q [T,H,D], k [T,H_kv,D] -> ([H,T,T] or None, [T,T])."""
-    T, H = q.shape[0], q.shape[1]
-    probs = torch.zeros(H, T, T, device=q.device) if per_head else None  # [H,T,T]
-    mean = torch.zeros(T, T, device=q.device)  # [T,T]
-    for s0 in range(0, T, CHUNK):
-        s1 = min(s0 + CHUNK, T)
-        p = attention_probs(q[None, s0:s1], k[None, :s1])[0]  # keys after s1 are all masked [H,c,s1]
-        mean[s0:s1, :s1] = p.mean(0)
-        if per_head:
-            probs[:, s0:s1, :s1] = p
-        if progress:
-            progress(s1 / T)
-    return probs, mean
+    """select_topk on the trace's index scores: the stored map, or the selection pipeline from x."""
+    if rec.index_scores is not None:
+        return select_topk(rec.index_scores[None], k)[0]  # [T, K]
+    return select(rec.indexer, rec.x[None], top_k(k, select_topk_fast), score=index_scores_fast)[0][0]
 
 
 def encode(loaded, text_or_ids, max_tokens=None):
@@ -140,7 +121,7 @@ def trace_layers(
     out = {}
     for l in layers:
         x, q, k, _, _ = (a[0] if a is not None else None for a in acts[l])  # drop batch: [T,..]
-        probs, mean = _dense_maps(q, k, per_head, lambda f: say(0.5 + 0.3 * f, "dense attention maps"))
+        probs, mean = dense_maps(q, k, per_head, lambda f: say(0.5 + 0.3 * f, "dense attention maps"))
         rec = LayerTrace(l, tokens, x, q, k, probs, mean)
         indexer = model.layers[l].self_attn.indexer
         if indexer is not None:
@@ -162,20 +143,6 @@ class LogProbRun:
     @property
     def perplexity(self):
         return float(torch.exp(-self.logprobs.mean()))
-
-
-@torch.no_grad()
-def next_token_logprobs(model, ids, select=None, chunk=1024):
-    """(log p of each actual next token [T-1], top-1 predictions [T-1]); logits built in row blocks."""
-    ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1,T]
-    h, _ = model.hidden(ids, select=select)  # [1,T,dim]
-    lp, top = [], []
-    for s0 in range(0, ids.shape[1] - 1, chunk):
-        s1 = min(s0 + chunk, ids.shape[1] - 1)
-        logp = F.log_softmax(model.lm_head(h[0, s0:s1]).float(), dim=-1)  # [c,V]
-        lp.append(logp.gather(-1, ids[0, s0 + 1 : s1 + 1, None])[:, 0])  # [c]
-        top.append(logp.argmax(-1))  # [c]
-    return torch.cat(lp), torch.cat(top)
 
 
 def compare_runs(loaded, text_or_ids, topk, modes=("dense", "dsa", "window"), max_tokens=None, n_sinks=4):

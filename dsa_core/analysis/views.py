@@ -18,6 +18,7 @@ from dsa_core.analysis.index_rows import ScoreRows
 from dsa_core.dense import dense_attention
 from dsa_core.fast.rows import overlap_rows, sparse_probs_via_dense, window_rows
 from dsa_core.metrics import attention_recall
+from dsa_core.pipeline import row_blocks
 from dsa_core.sparse import sparse_attention, sparse_attention_probs
 
 N_SINKS = 4
@@ -77,8 +78,8 @@ def sparse_rows(rec, picks, s0, s1, head=None):
     fn = sparse_attention_probs if gather else sparse_probs_via_dense
     step = s1 - s0 if gather else 256  # the twin's logits: [H, 256, s1] floats per step (75 MB at 8,192)
     out = []
-    for a in range(s0, s1, step):
-        b = min(a + step, s1)
+    for r0, _, b in row_blocks(s1 - s0, s1, step):  # queries a..b-1 see keys 0..b-1
+        a = s0 + r0
         p = fn(rec.q[None, a:b], rec.k[None, :b], rk.rows_long(picks, a, b)[None])[0]  # [S,H,K]
         out.append(p.mean(1) if head is None else p[:, head])  # [S,K]
     return torch.cat(out)
@@ -96,8 +97,7 @@ def layer_numbers(rec, k, head=None, ranks=None, seed=0):
     recall = {name: np.zeros(T, np.float32) for name in ORDER}
     overlap, counts = np.zeros(T, np.float32), np.zeros(T, np.int64)
     rows = block_rows(T, k)
-    for s0 in range(0, T, rows):  # one block of queries at a time: transient memory O(rows * k)
-        s1 = min(s0 + rows, T)
+    for s0, s1, _ in row_blocks(T, T, rows):  # one block of queries at a time: memory O(rows * k)
         blk = {name: rk.rows_long(p, s0, s1) for name, p in picks.items()}  # [S,k] each
         blk[WINDOW] = window_rows(T, k, s0, s1, N_SINKS)  # = metrics.window_topk(T, k)[s0:s1]
         for name in ORDER:

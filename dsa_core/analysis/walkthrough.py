@@ -13,6 +13,7 @@ from dsa_core.cost import flops as cost
 from dsa_core.fp8 import fp8_index_scores
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import topk_overlap
+from dsa_core.pipeline import row_blocks
 from dsa_core.topk import select_topk
 from dsa_core.train.losses import attention_target, kl_to_scores
 
@@ -47,11 +48,10 @@ def kl_per_query(rec, chunk=256):
     T = rec.dense_mean.shape[0]
     p = attention_target(rec.dense_mean[None, None])[0]  # [T,T]
     out, proj = [], projected(rec) if rec.index_scores is None else None
-    for s0 in range(0, T, chunk):
-        scores = index_rows(rec, s0, min(T, s0 + chunk), proj)  # [c,T]
+    for s0, s1, _ in row_blocks(T, T, chunk):
+        scores = index_rows(rec, s0, s1, proj)  # [c,T]
         out += [
-            float(kl_to_scores(p[None, t : t + 1], scores[None, t - s0 : t - s0 + 1]))
-            for t in range(s0, s0 + len(scores))
+            float(kl_to_scores(p[None, t : t + 1], scores[None, t - s0 : t - s0 + 1])) for t in range(s0, s1)
         ]
     return np.asarray(out, np.float32)
 

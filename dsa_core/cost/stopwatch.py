@@ -1,6 +1,7 @@
 """The stopwatch of the timing sweep (timing.py): best-of-n seconds of one call, synchronised on a GPU,
 the sweep's random inputs for one context length, and the indexer + selection timed block by block as
-`chunked_index_topk` runs them (sampled above a pair budget, scaled back by visible pairs).
+the selection pipeline
+(pipeline.select_keys) runs them (sampled above a pair budget, scaled back by visible pairs).
 """
 
 import os
@@ -9,7 +10,7 @@ import time
 import torch
 
 from dsa_core.indexer import index_scores
-from dsa_core.topk import select_topk
+from dsa_core.pipeline import row_blocks, select_keys, top_k
 
 
 def load_average():
@@ -55,22 +56,29 @@ def sweep_inputs(shape, T, device, dtype, seed=0):
 
 
 def indexer_and_selection(qi, ki, w, topk, device, chunk, max_pairs):
-    """Seconds for index_scores and select_topk over the causal prefill (sampled above max_pairs)."""
+    """Seconds for index_scores and select_topk over the causal prefill, run by the selection pipeline
+    with both steps timed (every step-th query block when the prefill holds more than max_pairs)."""
     T = qi.shape[1]
-    blocks = [(s0, min(s0 + chunk, T)) for s0 in range(0, T, chunk)]
-    total = sum((s1 - s0) * s1 for s0, s1 in blocks)
+    blocks = list(row_blocks(T, T, chunk))
+    total = sum((s1 - s0) * end for s0, s1, end in blocks)
     step = max(1, -(-total // max_pairs))  # time every step-th block
-    select_topk(index_scores(qi[:, :chunk], ki[:, :chunk], w[:, :chunk]), topk)  # warm-up
-    t_idx = t_sel = 0.0
+    clock = {"score": 0.0, "pick": 0.0}
+
+    def timed(name, fn):
+        def run(*args):
+            sync(device)
+            t0 = time.perf_counter()
+            out = fn(*args)
+            sync(device)
+            clock[name] += time.perf_counter() - t0
+            return out
+
+        return run
+
+    score, pick = timed("score", index_scores), timed("pick", top_k(topk))
+    select_keys(qi[:, :chunk], ki[:, :chunk], w[:, :chunk], top_k(topk), rows=chunk)  # warm-up
     done = 0
-    for s0, s1 in blocks[step // 2 :: step]:
-        sync(device)
-        t0 = time.perf_counter()
-        scores = index_scores(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])  # [1, s, s1]
-        sync(device)
-        t1 = time.perf_counter()
-        select_topk(scores, topk)  # [1, s, K]
-        sync(device)
-        t_idx, t_sel = t_idx + t1 - t0, t_sel + time.perf_counter() - t1
-        done += (s1 - s0) * s1
-    return t_idx * total / done, t_sel * total / done, done / total
+    for s0, s1, end in blocks[step // 2 :: step]:  # one block of the prefill: the last s1 - s0 of end
+        select_keys(qi[:, s0:s1], ki[:, :end], w[:, s0:s1], pick, score, rows=chunk)  # [1, s, K]
+        done += (s1 - s0) * end
+    return clock["score"] * total / done, clock["pick"] * total / done, done / total

@@ -3,7 +3,7 @@
 Each function checks its arguments (ValueError, as the reference does), then either launches the
 Triton kernels of this package or, without Triton/CUDA or for shapes the kernels do not cover,
 calls the reference functions of `dsa_core`, so it returns the same thing on every machine:
-    index_topk(q, k, w, topk)          ≈ chunked_index_topk        (same SET per row, unsorted,
+    index_topk(q, k, w, topk)          ≈ pipeline.index_topk (same SET per row, unsorted,
                                                                     int32, -1 slots last)
     sparse_attention(q, k, v, idx)     ≈ dsa_core.sparse_attention  (bf16 rounding)
     dsa_attention(q, kv, v, q_i, k_i, w, topk) = both in a row: one DSA layer's attention.
@@ -60,13 +60,13 @@ def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, **tune):
     plan.check_indexer_args(q, k, w, topk)
     p = indexer_plan(q, k, w, topk) if _on_gpu(q, k, w) else None
     if p is None:
-        from dsa_core.chunked import chunked_index_topk
+        from dsa_core import pipeline
 
         if fp8:  # the same rounding, simulated in fp32 (scales folded back)
             from dsa_core.fp8 import fp8_quant_dequant
 
             q, k = fp8_quant_dequant(q), fp8_quant_dequant(k)
-        return chunked_index_topk(q, k, w, topk)
+        return pipeline.index_topk(q, k, w, topk)
     from dsa_core.fast.indexer_triton import index_scores_into
     from dsa_core.fast.topk_triton import select_topk_into
 

@@ -2,7 +2,11 @@
 
 index_scores_fast(q, k, w) == dsa_core.indexer.index_scores(q, k, w) to float rounding: one matrix
 product for all heads instead of a loop of einsums (used where the app and the model's DSA runs score
-long texts). dsa_select_fast(k) is dsa.dsa_select(k) with it: the app's whole-model DSA run.
+long texts; host/selects.py's dsa_select(k, fast=True) runs it).
+
+sparse_attention_chunked(q, k, v, idx) == sparse.sparse_attention(q, k, v, idx) to float rounding:
+the same gathered attention over cache-sized chunks of queries, so the K gathered keys and values of a
+chunk stay in the CPU cache (the model runs it; the reference gathers all S·K rows at once).
 
 select_topk_fast(scores, k) == dsa_core.topk.select_topk(scores, k), exactly (same positions, same
 order, same -1 slots): the reference sorts every whole row; this one asks torch.topk for k + 1 values
@@ -14,6 +18,9 @@ import torch
 
 from dsa_core._checks import check_index_inputs, check_topk_args
 from dsa_core.dense import causal_mask
+from dsa_core.sparse import sparse_attention
+
+CHUNK_ELEMENTS = 2**20  # gathered floats per query chunk (4 MB fp32: about a CPU cache)
 
 
 def _break_ties(scores, values, indices, k):
@@ -75,10 +82,17 @@ def index_scores_fast(q, k, w):
     return scores.masked_fill_(~causal_mask(S, T, q.device), float("-inf"))
 
 
-def dsa_select_fast(topk, chunk=1024):
-    """dsa.dsa_select(topk) with the indexer's scores from index_scores_fast: the same picks wherever two
-    keys' scores do not tie to float rounding (tests/fast/test_cpu_twins.py runs both in a real model).
-    For the app's "Run the model twice" on long texts; evaluations use the reference dsa_select."""
-    from dsa_core.dsa import dsa_select  # dsa.py imports this file: import it when called
-
-    return dsa_select(topk, chunk, score=index_scores_fast)
+def sparse_attention_chunked(q, k, v, topk_indices, scale=None, chunk_elements=CHUNK_ELEMENTS):
+    """== sparse.sparse_attention(q, k, v, topk_indices, scale), one chunk of queries at a time: each
+    chunk gathers about chunk_elements floats (on a GPU pass a larger budget). -> [B,S,H,Dv]."""
+    S, K = topk_indices.shape[1], topk_indices.shape[2]
+    T, width = k.shape[1], k.shape[2] * max(k.shape[3], v.shape[3])
+    rows = max(1, chunk_elements // (K * width))  # queries per chunk
+    out = []
+    for s0 in range(0, S, rows):
+        s1 = min(s0 + rows, S)
+        # the chunk's queries are the last (S - s0) of T - S + s1 keys: keys after them are all future
+        end = T - S + s1
+        idx = topk_indices[:, s0:s1].masked_fill(topk_indices[:, s0:s1] >= end, -1)  # future: empty anyway
+        out.append(sparse_attention(q[:, s0:s1], k[:, :end], v[:, :end], idx, scale))  # [B, s, H, Dv]
+    return torch.cat(out, dim=1)  # [B, S, H, Dv]

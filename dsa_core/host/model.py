@@ -3,7 +3,7 @@
 Per layer: h += Attention(RMSNorm(h)); h += SwiGLU(RMSNorm(h)); then logits = W_out RMSNorm(h).
 The attention step is where DSA plugs in. With `select=None` every query attends to all its causal
 keys (dense). Otherwise `select(attn, x, q, k)` returns the K key positions each query may see, and
-the same gathered `sparse_attention` runs: with `dsa_core.dsa.dsa_select` the layer's own lightning
+the same gathered `sparse_attention` runs: with `host/selects.py`'s `dsa_select` the layer's own lightning
 indexer picks them (DeepSeek-V3.2-Exp: indexer -> top-k -> sparse attention, in every layer), with
 `host/selects.py`'s `window_select` or `random_select` a baseline with the same budget K does.
 Weights keep Hugging Face's Llama names (minus "model."), so HF folders and our GGUF cache load as is.
@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dsa_core.dense import dense_attention
+from dsa_core.fast.cpu import sparse_attention_chunked
 from dsa_core.rope import apply_rope_half, rope_cos_sin
 from dsa_core.sparse import sparse_attention
 
@@ -85,6 +87,7 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.dim, H_kv * D, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(H * D, cfg.dim, bias=False)
         self.indexer = None  # this layer's LightningIndexer, once attach_indexers() has run
+        self.fast = True  # run the tested twins of dense and sparse attention (False: the reference)
 
     def forward(self, x, cos, sin, select=None):
         """x [B,T,dim] (normed) -> out [B,T,dim], and (q, k, v, topk_indices) for traces."""
@@ -94,11 +97,12 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(B, T, self.H_kv, self.D)  # [B,T,H_kv,D]
 
         # ============ the plug-in point: which keys may each query attend to? ============
-        if select is None:  # dense: every causal key s <= t
-            topk_indices = None
-            y = fused_dense_attention(q, k, v)  # = dense_attention(q, k, v)  [B,T,H,D]
-        else:  # DSA (or a baseline): only K keys per query
-            topk_indices = select(self, x, q, k)  # [B,T,K], -1 = empty slot
+        topk_indices = None if select is None else select(self, x, q, k)  # [B,T,K], -1 = empty slot
+        if topk_indices is None:  # dense: every causal key s <= t
+            y = fused_dense_attention(q, k, v) if self.fast else dense_attention(q, k, v)  # [B,T,H,D]
+        elif self.fast:  # DSA (or a baseline): only K keys per query, in cache-sized query chunks
+            y = sparse_attention_chunked(q, k, v, topk_indices)  # = sparse_attention  [B,T,H,D]
+        else:  # the reference gathers every query's K keys at once
             y = sparse_attention(q, k, v, topk_indices)  # [B,T,H,D]
         # ==================================================================================
 

@@ -1,30 +1,49 @@
-"""Baseline selections for the model's plug-in point, with the same budget K as DSA.
+"""What each layer of the host model may attend to: DSA's selection and same-budget baselines.
 
-Each returns select(attn, x, q, k) -> [B,T,K] positions, K = min(topk, T) (more slots would all be -1),
-for host.model.Attention; DeepSeek's own selection, dsa_select, is in dsa_core/dsa.py.
+Each factory returns select(attn, x, q, k) -> [B,T,K] positions, K = min(topk, T) (more slots would
+all be -1), for host.model.Attention's plug-in point. dsa_select is DeepSeek-V3.2-Exp's: the layer's
+own lightning indexer scores the past and top-k keeps the best K (dsa_core/pipeline.py, which walks
+the queries block by block so no T × T matrix is built).
 """
 
+from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
+from dsa_core.indexer import index_scores
 from dsa_core.metrics import random_topk, window_topk
+from dsa_core.pipeline import select, top_k
+from dsa_core.topk import select_topk
+
+
+def dsa_select(topk, fast=True):
+    """DSA in every layer: the layer's indexer -> top-k. fast=False runs the reference functions."""
+
+    def pick_keys(attn, x, q, k):
+        if attn.indexer is None:
+            raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
+        K = min(topk, x.shape[1])
+        if fast:  # twins in dsa_core/fast/cpu.py: one-matmul scores, partial top-k (tested equal)
+            picks, _ = select(attn.indexer, x, top_k(K, select_topk_fast), score=index_scores_fast)
+        else:  # the reference: Eq. 1 head by head, a stable sort (Eq. 2)
+            picks, _ = select(attn.indexer, x, top_k(K, select_topk), score=index_scores)
+        return picks  # [B, T, K]
+
+    return pick_keys
 
 
 def window_select(topk, n_sinks=4):
     """Baseline with the same budget: the first n_sinks tokens + the most recent ones."""
 
-    def select(attn, x, q, k):
-        return (
-            window_topk(x.shape[1], min(topk, x.shape[1]), n_sinks).to(x.device).expand(x.shape[0], -1, -1)
-        )  # [B,T,K]
+    def pick_keys(attn, x, q, k):
+        T = x.shape[1]
+        return window_topk(T, min(topk, T), n_sinks).to(x.device).expand(x.shape[0], -1, -1)  # [B,T,K]
 
-    return select
+    return pick_keys
 
 
 def random_select(topk, seed=0):
     """Baseline with the same budget: K causal keys drawn at random (seeded per layer)."""
 
-    def select(attn, x, q, k):
+    def pick_keys(attn, x, q, k):
         T = x.shape[1]
-        return (
-            random_topk(T, min(topk, T), seed + attn.layer_id).to(x.device).expand(x.shape[0], -1, -1)
-        )  # [B,T,K]
+        return random_topk(T, min(topk, T), seed + attn.layer_id).to(x.device).expand(x.shape[0], -1, -1)
 
-    return select
+    return pick_keys

@@ -5,18 +5,17 @@ A `Variant` names a member and its parameters at a token budget k; `variant_sele
 selection from its attention input x (for recall and the app). The math lives in dsa_core/family.py;
 here it only meets a lightning indexer: the layer's own, or one from the member's own weights file
 (`weights`: e.g. the compressed-keys member with indexers trained for pooled keys). Long texts are
-scored one query block at a time, as dsa_select does, so no T × T matrix is built.
+scored through the selection pipeline (dsa_core/pipeline.py), so no T × T matrix is built.
 """
 
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
-
 from dsa_core import family
-from dsa_core.dsa import dsa_select
 from dsa_core.host.indexers import COMPRESSED_PATH, cached_indexers
+from dsa_core.host.selects import dsa_select
 from dsa_core.indexer import index_scores
+from dsa_core.pipeline import select, top_k
 
 NAMES = ("token", "block", "compressed", "shared")
 
@@ -79,32 +78,26 @@ def member_indexer(v, layer, attached, device="cpu"):
     return own[layer]
 
 
-def _rows(T, S, chunk):
-    for s0 in range(0, S, chunk):
-        yield s0, min(s0 + chunk, S), T - S + min(s0 + chunk, S)  # keys after `end` are all future
+def member_pick(v, k, T):
+    """Member v's (score, pick) for the selection pipeline at budget k over T tokens."""
+    if v.name == "compressed":
+        return family.compressed_score(v.compress), family.compressed_pick(v.compress, k)
+    if v.name == "token":
+        return index_scores, top_k(min(k, T))
+    if v.name == "block":
+        b = v.block_size(k)
+        return index_scores, lambda scores, end: family.block_topn(scores, b, max(1, k // b), v.pool, v.local)
+    raise ValueError(f"layer_picks handles token, block and compressed, not {v.name!r}")
 
 
-def layer_picks(indexer, x, v, k, chunk=1024):
+def layer_picks(indexer, x, v, k):
     """One layer's selection by variant v at budget k: x [B,T,dim] -> int64 [B,T,K] (-1 = empty).
 
     "shared" is not a per-layer rule (it needs another layer's picks): use shared_select or
     family.share_sources for it.
     """
-    qi, ki, w = indexer.project(x)  # [B,T,h,d], [B,T,d], [B,T,h]
-    T = x.shape[1]
-    if v.name == "compressed":
-        return family.compressed_topk(qi, ki, w, v.compress, k, chunk)  # [B,T,K]
-    if v.name not in ("token", "block"):
-        raise ValueError(f"layer_picks handles token, block and compressed, not {v.name!r}")
-    out = []
-    for s0, s1, end in _rows(T, T, chunk):
-        scores = index_scores(qi[:, s0:s1], ki[:, :end], w[:, s0:s1])  # [B,s,end]
-        if v.name == "token":
-            out.append(family.token_topk(scores, min(k, T)))  # [B,s,K]
-        else:
-            b = v.block_size(k)
-            out.append(family.block_topn(scores, b, max(1, k // b), v.pool, v.local))  # [B,s,K]
-    return torch.cat(out, 1)  # [B,T,K]
+    score, pick = member_pick(v, k, x.shape[1])
+    return select(indexer, x, pick, score)[0]  # [B,T,K]
 
 
 def shared_select(inner, computes):

@@ -1,24 +1,19 @@
 """Where an evaluation or a training run computes: the CPU (default) or a CUDA GPU.
 
-The chunked helpers (sparse.py's gathered attention, the indexer's score blocks where present) size
-their blocks for a CPU cache; on a GPU those blocks are far too small to keep it busy, so a run there
-raises them. Results do not depend on the block sizes (tests/core check the chunked paths against
-the unchunked ones).
+The model runs the same code on either; only where it lives changes.
 """
 
 import torch
 
 
 def on_device(model, device):
-    """Move the model (indexers attached) to device; on a GPU, larger blocks in the chunked helpers
-    (their CPU-cache-sized defaults are far too small there; results do not depend on them)."""
+    """Move the model (indexers attached) to device. On a GPU the model's sparse attention runs the
+    reference (all queries at once: the GPU has the memory; the CPU twin's cache-sized chunks would
+    starve it); results do not depend on it (tests/fast/test_cpu_twins.py)."""
     model.to(device)
     if torch.device(device).type == "cuda":
-        from dsa_core import indexer, sparse
-
-        for module, name in ((sparse, "CHUNK_ELEMENTS"), (indexer, "BLOCK_ELEMENTS")):
-            if hasattr(module, name):
-                setattr(module, name, 2**26)
+        for block in model.layers:
+            block.self_attn.fast = False
     return model
 
 

@@ -25,10 +25,9 @@ import time
 
 import torch
 
-from dsa_core.analysis.trace import next_token_logprobs
-from dsa_core.dsa import dsa_select
 from dsa_core.host.indexers import DEFAULT_PATH
-from dsa_core.host.selects import window_select
+from dsa_core.host.logprobs import next_token_logprobs
+from dsa_core.host.selects import dsa_select, window_select
 from dsa_core.train.positions import average_buckets, bucket_summary
 from dsa_core.train.probes import LAYER_KEYS, dense_mean, indexer_topk, layer_metrics, oracle_select
 
@@ -45,8 +44,7 @@ def evaluate_ids(model, ids, k):
         mean = dense_mean(q, key)  # [T, T]
         idx = indexer_topk(model.layers[layer].self_attn.indexer, x, k)  # [T, K]
         layers.append({"layer": layer, **layer_metrics(mean, idx, k)})
-    logits = model.lm_head(h[0, :-1]).float()  # [T-1, V]
-    nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]}  # [T-1]
+    nll = {"dense": -next_token_logprobs(model, ids, h=h[0])[0]}  # the dense run above [T-1]
     for mode, select in (("dsa", dsa_select(k)), ("window", window_select(k)), ("oracle", oracle_select(k))):
         nll[mode] = -next_token_logprobs(model, ids, select)[0]  # [T-1]
     return {"layers": layers, "nll": nll}

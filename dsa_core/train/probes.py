@@ -10,25 +10,21 @@ import functools
 
 import torch
 
-from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
+from dsa_core.metrics import attention_recall, dense_maps, oracle_topk, random_topk, topk_overlap, window_topk
+from dsa_core.pipeline import select, top_k
 from dsa_core.train.positions import by_position
 
 LAYER_KEYS = ("recall_indexer", "recall_oracle", "recall_window", "recall_random", "overlap")
 
 
 def dense_mean(q, k):
-    """Head-mean dense causal attention (as in trace.py): q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
-    from dsa_core.analysis.trace import _dense_maps
-
-    return _dense_maps(q[0], k[0], per_head=False)[1]  # [T, T]
+    """Head-mean dense causal attention: q [1,T,H,D], k [1,T,H_kv,D] -> [T,T]."""
+    return dense_maps(q[0], k[0])[1]  # [T, T]
 
 
-def indexer_topk(indexer, x, k, chunk=512):
-    """The indexer's selection for every query: x [1,T,dim] -> [T,K]."""
-    from dsa_core.chunked import chunked_index_topk
-
-    qi, ki, w = indexer.project(x)
-    return chunked_index_topk(qi, ki, w, k, chunk=chunk)[0]  # [T, K]
+def indexer_topk(indexer, x, k):
+    """The indexer's selection for every query (the reference functions): x [1,T,dim] -> [T,K]."""
+    return select(indexer, x, top_k(k))[0][0]  # [T, K]
 
 
 @functools.lru_cache(maxsize=8)

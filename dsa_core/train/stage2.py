@@ -44,6 +44,22 @@ def lm_loss(logits, ids):
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten())
 
 
+def accumulate_gradients(model, batch, topk, micro_batch=None, dense=False):
+    """One step's gradients over batch [B,T] of windows, micro_batch windows at a time (they add up to
+    the whole batch's: each part's loss is weighted by its share) -> (lm loss, indexer loss or None)."""
+    lm_total, ix_total = 0.0, None if dense else 0.0
+    for ids in batch.split(micro_batch or len(batch)):  # [b, T]
+        indexer_losses = []
+        select = None if dense else recording_select(topk, indexer_losses)
+        loss = lm_loss(model(ids, select), ids)
+        ix_loss = torch.stack(indexer_losses).mean() if indexer_losses else None
+        share = len(ids) / len(batch)  # disjoint parameters: two losses, one backward pass
+        ((loss if ix_loss is None else loss + ix_loss) * share).backward()
+        lm_total += loss.item() * share
+        ix_total = None if ix_loss is None else ix_total + ix_loss.item() * share
+    return lm_total, ix_total
+
+
 def train_sparse(
     model,
     windows,
@@ -86,16 +102,8 @@ def train_sparse(
         for group in opt.param_groups:
             group["lr"] = group["base"] * lr_factor(step - 1, steps)
         rows = torch.randint(N, (min(batch_size, N),), generator=g)  # [B]
-        for part in rows.split(micro_batch or len(rows)):
-            ids = windows[part.to(windows.device)]  # [b, T]
-            indexer_losses = []
-            select = None if dense else recording_select(topk, indexer_losses)
-            loss = lm_loss(model(ids, select), ids)
-            ix_loss = torch.stack(indexer_losses).mean() if indexer_losses else None
-            share = len(part) / len(rows)  # disjoint parameters: two losses, one backward pass
-            ((loss if ix_loss is None else loss + ix_loss) * share).backward()
-            lm_sum += loss.item() * share
-            ix_sum += ix_loss.item() * share if ix_loss is not None else 0.0
+        lm, ix = accumulate_gradients(model, windows[rows.to(windows.device)], topk, micro_batch, dense)
+        lm_sum, ix_sum = lm_sum + lm, ix_sum + (ix or 0.0)
         torch.nn.utils.clip_grad_norm_(model_params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)

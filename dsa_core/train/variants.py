@@ -21,9 +21,10 @@ from pathlib import Path
 import torch
 
 from dsa_core import family
-from dsa_core.analysis.trace import encode, next_token_logprobs
+from dsa_core.analysis.trace import encode
 from dsa_core.cost import flops
 from dsa_core.cost.family import variant_cost
+from dsa_core.host.logprobs import next_token_logprobs
 from dsa_core.host.variants import Variant, layer_picks, member_indexer, variant_select
 from dsa_core.metrics import attention_recall, oracle_topk
 from dsa_core.train.probes import dense_mean
@@ -79,8 +80,7 @@ def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
             recall[name].append(attention_recall(p, sel)[rows].mean().item() if rows.any() else 1.0)
         if progress:
             progress(0.5 * (l + 1) / L, f"recall in layer {l}")
-    logits = model.lm_head(h[0, :-1]).float()  # [T-1,V]
-    nll = {"dense": -logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0].cpu()}  # [T-1]
+    nll = {"dense": -next_token_logprobs(model, ids, h=h[0])[0].cpu()}  # the dense run above [T-1]
     for i, (name, v) in enumerate(variants.items()):
         if progress:
             progress(0.5 + 0.5 * i / len(variants), f"perplexity with {name} in every layer")

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from dsa_core import family
-from dsa_core.chunked import chunked_index_topk
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import attention_recall
+from dsa_core.pipeline import index_topk
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk
 
@@ -147,7 +147,7 @@ def test_by_overlap_picks_the_layer_that_starts_a_new_pattern():
 
 def test_token_topk_matches_the_chunked_path():
     q, k, w = _inputs()
-    assert torch.equal(family.token_topk(index_scores(q, k, w), 8), chunked_index_topk(q, k, w, 8, chunk=16))
+    assert torch.equal(family.token_topk(index_scores(q, k, w), 8), index_topk(q, k, w, 8, rows=16))
 
 
 def test_bad_parameters_raise_clear_errors():

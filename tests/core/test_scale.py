@@ -35,13 +35,13 @@ def test_api_works_at_t_4096():
 
 PROBE = """
 import resource, torch
-from dsa_core import chunked_index_topk, sparse_attention, window_topk
+from dsa_core import index_topk, sparse_attention, window_topk
 from dsa_core.toy import toy_indexer_inputs, toy_qkv
 T, S, K = 32768, 64, 16
 q, k, v = toy_qkv(1, T, 2, 16, H_kv=1)
 iq, ik, iw = toy_indexer_inputs(1, T, 2, 16)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-idx = chunked_index_topk(iq[:, -S:], ik, iw[:, -S:], K, chunk=64)
+idx = index_topk(iq[:, -S:], ik, iw[:, -S:], K, rows=64)
 assert idx.shape == (1, S, K) and (idx >= 0).all()
 out = sparse_attention(q, k, v, window_topk(T, K)[None])
 assert out.shape == (1, T, 2, 16) and torch.isfinite(out).all()

@@ -4,7 +4,7 @@ import ast
 import pathlib
 
 CORE = pathlib.Path(__file__).resolve().parents[2] / "dsa_core"
-FILES = ["config", "rope", "dense", "indexer", "topk", "sparse", "chunked", "dsa", "metrics", "fp8", "toy"]
+FILES = ["config", "rope", "dense", "indexer", "topk", "sparse", "pipeline", "dsa", "metrics", "fp8", "toy"]
 
 
 def test_core_modules_have_a_docstring_naming_their_source():

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import dsa_core.fast as fast
-from dsa_core.chunked import chunked_index_topk
 from dsa_core.fast import api
+from dsa_core.pipeline import index_topk
 from dsa_core.sparse import sparse_attention
 
 
@@ -29,7 +29,7 @@ def _indexer_inputs(B=2, S=40, T=40, h=4, d=16, seed=0):
 @pytest.mark.parametrize("S,T,topk", [(40, 40, 8), (1, 40, 8), (10, 40, 64)])
 def test_index_topk_matches_reference_on_cpu(S, T, topk):
     q, k, w = _indexer_inputs(S=S, T=T)
-    torch.testing.assert_close(fast.index_topk(q, k, w, topk), chunked_index_topk(q, k, w, topk))
+    torch.testing.assert_close(fast.index_topk(q, k, w, topk), index_topk(q, k, w, topk))
 
 
 def test_sparse_attention_and_dsa_match_reference_on_cpu():
@@ -40,7 +40,7 @@ def test_sparse_attention_and_dsa_match_reference_on_cpu():
         torch.randn(1, 30, 3, 4, generator=g),
     )
     qi, ki, w = _indexer_inputs(B=1, S=30, T=30)
-    idx = chunked_index_topk(qi, ki, w, 5)
+    idx = index_topk(qi, ki, w, 5)
     torch.testing.assert_close(fast.sparse_attention(q, k, v, idx), sparse_attention(q, k, v, idx))
     torch.testing.assert_close(
         fast.sparse_attention(q, k, v, idx.int(), trunc=True), sparse_attention(q, k, v, idx)
@@ -85,5 +85,5 @@ def test_fp8_fallback_selects_on_the_fp8_rounded_inputs():
     q, k, w = _indexer_inputs(S=40, T=40)
     torch.testing.assert_close(
         fast.index_topk(q, k, w, 8, fp8=True),
-        chunked_index_topk(fp8_quant_dequant(q), fp8_quant_dequant(k), w, 8),
+        index_topk(fp8_quant_dequant(q), fp8_quant_dequant(k), w, 8),
     )

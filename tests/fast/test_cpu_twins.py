@@ -9,9 +9,9 @@ Sparse attention must not depend on its block size.
 import pytest
 import torch
 
-from dsa_core import causal_mask, chunked_index_topk, index_scores, select_topk, sparse_attention
-from dsa_core import sparse as sparse_module
-from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
+from dsa_core import causal_mask, index_scores, select_topk, sparse_attention
+from dsa_core.fast.cpu import index_scores_fast, select_topk_fast, sparse_attention_chunked
+from dsa_core.pipeline import select_keys, top_k
 from dsa_core.toy import toy_indexer_inputs
 
 INF = float("inf")
@@ -101,28 +101,30 @@ def test_chunked_with_ties_equals_the_references(chunk, select):
     q, k, w = toy_indexer_inputs(2, 90, 4, 8, seed=3)
     q, k = q.round(), k.round()  # integer dot products: many equal scores
     want = select_topk(index_scores(q, k, w), 10)
-    assert torch.equal(chunked_index_topk(q, k, w, 10, chunk=chunk, select=select), want)
+    assert torch.equal(select_keys(q, k, w, top_k(10, select), rows=chunk), want)
 
 
 @pytest.mark.parametrize("elements", [1, 1000, 2**24])
-def test_sparse_attention_does_not_depend_on_the_block_size(elements, monkeypatch):
+@pytest.mark.parametrize("S", [30, 11])
+def test_sparse_attention_chunked_equals_the_reference(elements, S):
     torch.manual_seed(0)
-    q, k, v = torch.randn(2, 30, 6, 8), torch.randn(2, 30, 2, 8), torch.randn(2, 30, 2, 5)
-    idx = select_topk(torch.rand(2, 30, 30).masked_fill(~causal_mask(30, 30), -INF), 7)
+    q, k, v = torch.randn(2, S, 6, 8), torch.randn(2, 30, 2, 8), torch.randn(2, 30, 2, 5)
+    idx = select_topk(torch.rand(2, S, 30).masked_fill(~causal_mask(S, 30), -INF), 7)
+    idx[0, 0, 0] = 29  # a careless pick in the query's future: both must ignore it
     want = sparse_attention(q, k, v, idx)
-    monkeypatch.setattr(sparse_module, "CHUNK_ELEMENTS", elements)
-    torch.testing.assert_close(sparse_attention(q, k, v, idx), want, rtol=0, atol=1e-6)
+    got = sparse_attention_chunked(q, k, v, idx, chunk_elements=elements)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
 
 
-def test_dsa_select_fast_picks_what_dsa_select_picks_in_a_model():
-    """The app's whole-model DSA run (fast.cpu.dsa_select_fast) against the reference dsa_select: the
-    same picks in every layer of a random 2-layer host model with random indexers, over 300 tokens."""
+def test_fast_dsa_select_picks_what_the_reference_picks_in_a_model():
+    """dsa_select(k, fast=True) (the twins) against dsa_select(k, fast=False) (the reference functions):
+    the same picks in every layer of a random 2-layer host model with random indexers, over 300 tokens,
+    and the same hidden states with the chunked sparse attention."""
     from dataclasses import replace
 
     from dsa_core.config import SMOLLM2_HOST
-    from dsa_core.dsa import dsa_select
-    from dsa_core.fast.cpu import dsa_select_fast
     from dsa_core.host.model import ModelConfig, Transformer, attach_indexers
+    from dsa_core.host.selects import dsa_select
     from dsa_core.train.stage1 import make_indexers
 
     torch.manual_seed(0)
@@ -131,7 +133,10 @@ def test_dsa_select_fast_picks_what_dsa_select_picks_in_a_model():
     attach_indexers(model, list(make_indexers(cfg, range(2), seed=3).values()))
     ids = torch.randint(0, model.cfg.vocab_size, (1, 300))
     with torch.no_grad():
-        _, ref = model.hidden(ids, select=dsa_select(16, chunk=64), keep={0, 1})
-        _, fast = model.hidden(ids, select=dsa_select_fast(16, chunk=64), keep={0, 1})
+        h_fast, fast = model.hidden(ids, select=dsa_select(16), keep={0, 1})
+        for block in model.layers:
+            block.self_attn.fast = False
+        h_ref, ref = model.hidden(ids, select=dsa_select(16, fast=False), keep={0, 1})
     for layer in (0, 1):
         assert torch.equal(ref[layer][4], fast[layer][4]), layer  # topk_indices [1,T,16]
+    torch.testing.assert_close(h_fast, h_ref, rtol=1e-4, atol=1e-4)

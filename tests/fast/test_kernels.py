@@ -14,12 +14,12 @@ INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 if not (torch.cuda.is_available() or INTERPRET):
     pytest.skip("needs a CUDA GPU (or TRITON_INTERPRET=1)", allow_module_level=True)
 
-from dsa_core.chunked import chunked_index_topk
 from dsa_core.fast import api, plan
 from dsa_core.fast.indexer_triton import index_scores_triton
 from dsa_core.fast.sparse_attn_triton import sparse_attention_into
 from dsa_core.fast.topk_triton import select_topk_into
 from dsa_core.indexer import index_scores
+from dsa_core.pipeline import index_topk
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk
 
@@ -99,7 +99,7 @@ def test_sparse_attention_kernel_matches_reference(B, T, H, H_kv, D, Dv, K, mla)
         _randn(B, T, 16, seed=8).float(),
         _randn(B, T, 4, seed=9).float(),
     )
-    idx = chunked_index_topk(qi, ki, w, K)
+    idx = index_topk(qi, ki, w, K)
     p = api.attention_plan(q, kv, v)
     assert p["v_is_k"] == mla
     ref = sparse_attention(q.float(), kv.float(), v.float(), idx)

@@ -5,10 +5,9 @@ import torch
 
 from dsa_core.analysis.trace import compare_runs, trace_layers
 from dsa_core.config import SMOLLM2_HOST
-from dsa_core.dsa import dsa_select
 from dsa_core.host.load import GGUF_NAME, bundled_gguf_path
 from dsa_core.host.model import attach_indexers
-from dsa_core.host.selects import window_select
+from dsa_core.host.selects import dsa_select, window_select
 from dsa_core.indexer import LightningIndexer
 from dsa_core.metrics import window_topk
 

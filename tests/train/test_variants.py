@@ -7,10 +7,11 @@ import json
 import pytest
 import torch
 
-from dsa_core.analysis.trace import next_token_logprobs
-from dsa_core.dsa import dsa_select
+from dsa_core.host.logprobs import next_token_logprobs
 from dsa_core.host.model import attach_indexers
-from dsa_core.host.variants import Variant, layer_picks, parse, variant_select
+from dsa_core.host.selects import dsa_select
+from dsa_core.host.variants import Variant, layer_picks, member_pick, parse, variant_select
+from dsa_core.pipeline import select
 from dsa_core.train import variants as tv
 from dsa_core.train import variants_cli as cli
 from dsa_core.train.stage1 import make_indexers
@@ -49,7 +50,10 @@ def test_layer_picks_chunking_does_not_change_the_picks(model):
     x = torch.randn(1, 40, 32)
     ind = model.layers[0].self_attn.indexer
     for v in (Variant("token"), Variant("block", block=4), Variant("compressed")):
-        assert torch.equal(layer_picks(ind, x, v, 8, chunk=1024), layer_picks(ind, x, v, 8, chunk=9))
+        assert torch.equal(
+            layer_picks(ind, x, v, 8),
+            select(ind, x, member_pick(v, 8, x.shape[1])[1], member_pick(v, 8, x.shape[1])[0], rows=9)[0],
+        )
 
 
 def test_parse_names_an_unknown_variant():
