@@ -209,7 +209,7 @@ def check_params_function(fn):
 
 
 def check_prefill_ratio(answer):
-    """Exercise 4: main attention ÷ indexer multiply-adds per pair, prefill (MLA in MHA mode)."""
+    """Exercise 4: dense prefill attention (MLA in MHA mode) ÷ indexer multiply-adds per pair."""
     name = "Exercise 4 (cost per pair in prefill)"
     x, verdict = read_number(name, answer)
     if verdict is not None:
@@ -221,16 +221,19 @@ def check_prefill_ratio(answer):
     if close(x, right, 1e-2):
         return correct(
             name,
-            f"{right:.1f}× per pair in prefill ({mha // 2:,} vs {idx // 2:,} multiply-adds), against "
-            f"{mqa / idx:.1f}× at decode: the indexer's relative cost is largest in prefill.",
+            f"{right:.1f}× per pair against dense MHA-mode prefill ({mha // 2:,} vs {idx // 2:,} "
+            f"multiply-adds). DSA's sparse attention runs in MQA mode (576/512 per head), {mqa / idx:.1f}× "
+            "the indexer per pair, in prefill and decode alike: the indexer is cheap per pair, but it "
+            "scores every pair.",
         )
     if close(x, 1 / right, 1e-2):
         return wrong(name, f"{x:.3f} is upside down: main attention ÷ indexer.")
     if close(x, mqa / idx, 1e-2):
         return wrong(
             name,
-            f"{x:.1f} is MLA's MQA mode (576/512 per pair, used at decode); prefill runs MHA mode: "
-            "192 dims for q·k and 128 for the value sum, per head.",
+            f"{x:.1f} is MLA's MQA mode (576/512 per pair, the mode DSA's sparse attention runs in); the "
+            "question asks about dense MHA-mode prefill: 192 dims for q·k and 128 for the value sum, "
+            "per head.",
         )
     if close(x, 2 * 128 * 192 / idx, 1e-2):
         return wrong(name, f"{x:.1f} counts only q·k; attention also sums the values (128 dims per head).")

@@ -15,6 +15,7 @@ LOSSES = {
     "losses.dense_warmup_loss": dense_warmup_loss,
     "losses.sparse_indexer_loss": sparse_indexer_loss,
     "F.kl_div": F.kl_div,
+    "torch.kl_div": "kl_div",  # the builtin under F.kl_div and nn.KLDivLoss, by any route
 }
 
 
@@ -195,16 +196,20 @@ def check_stage2_gradients(answer):
         return not_answered(name)
     if not isinstance(answer, dict) or set(answer) != {"lm_loss", "indexer_loss"}:
         return wrong(name, 'expected a dict with the keys "lm_loss" and "indexer_loss".')
-    given = {k: {str(x).strip().lower() for x in v} for k, v in answer.items()}
+    parts = {k: [v] if isinstance(v, str) else v for k, v in answer.items()}  # "model" means ["model"]
+    try:
+        given = {k: {str(x).strip().lower() for x in v} for k, v in parts.items()}
+    except TypeError:
+        return wrong(name, 'each value is a list of parts, e.g. ["model"] or ["model", "indexer"].')
     if any(not g <= {"model", "indexer"} for g in given.values()):
-        return wrong(name, 'name the parts as "model" or "indexer".')
+        return wrong(name, 'name the parts as "model" or "indexer", e.g. ["model"] or ["model", "indexer"].')
     truth = _stage2_gradient_reach()  # measured by autograd, not typed in
     if given == truth:
         return correct(
             name,
             "autograd agrees: the LM loss trains only the model (top-k is a discrete choice, "
             "no gradient flows back into the index scores) and the KL loss only the indexer "
-            "(its input x is detached).",
+            "(its input x is detached, and so is its teacher, built from the model's q·k).",
         )
     if "indexer" in given["lm_loss"]:
         return wrong(
@@ -216,10 +221,15 @@ def check_stage2_gradients(answer):
     if "model" in given["indexer_loss"]:
         return wrong(
             name,
-            "the indexer's loss does not reach the model: its input is x.detach() "
-            "(dsa_core.train.stage2.recording_select), as in DeepSeek's recipe.",
+            "the indexer's loss does not reach the model: its input is x.detach() and its teacher is "
+            "built from the model's q·k without gradient (dsa_core.train.stage2.recording_select), as "
+            "in DeepSeek's recipe.",
         )
-    return wrong(
-        name,
-        f"autograd finds { ({k: sorted(v) for k, v in truth.items()}) }; each loss reaches exactly one part.",
-    )
+    empty = [k for k, v in given.items() if not v]
+    if empty:  # a hint, never the answer
+        return wrong(
+            name,
+            f"{empty[0]} reaches no part in your answer, but every loss here trains something: which "
+            "parameters does that loss's computation use with gradients on?",
+        )
+    return wrong(name, "each loss reaches exactly one part: which parameters does each loss's graph reach?")

@@ -3,7 +3,7 @@
 # # 01 · Attention, and why it is quadratic
 #
 # *Series: **01 attention** → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
-# model → 06 training the indexer → 07 compute and cost.*
+# model → 06 training the indexer → 07 compute and cost → 08 the DSA family → 09 decode.*
 #
 # DeepSeek Sparse Attention (DSA) changes one thing in a transformer: **which earlier tokens each
 # token looks at**. Before we can see what that saves, we need the thing it saves on: dense causal
@@ -17,7 +17,7 @@
 # 3. count the scores, T(T+1)/2 per head, and the bytes, 4·H·T² for fp32 probabilities, and predict
 #    how both grow with the text length (exercises 1 and 3).
 #
-# *Time: about 25 min. Teacher's guide (plans, what to project, common mistakes):
+# *Time: about 30–35 min. Teacher's guide (plans, what to project, common mistakes):
 # [docs/teaching.md](../docs/teaching.md).*
 #
 # Every notebook follows the same rhythm: *Idea → Math → Code → Picture → Check → Exercises*.

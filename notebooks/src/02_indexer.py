@@ -3,7 +3,7 @@
 # # 02 · The lightning indexer
 #
 # *Series: 01 attention → **02 lightning indexer** → 03 top-k → 04 sparse attention → 05 a real
-# model → 06 training the indexer → 07 compute and cost.*
+# model → 06 training the indexer → 07 compute and cost → 08 the DSA family → 09 decode.*
 #
 # Dense attention scores every (query, key) pair with the full model's heads. DSA first asks a much
 # cheaper question — *which earlier tokens are worth attending to?* — with a small scorer, the
@@ -19,7 +19,7 @@
 # 4. explain why the official scalings, RoPE on part of the vector, FP8 and the Hadamard rotation
 #    do not change which keys win (much).
 #
-# *Time: about 35 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
+# *Time: about 50–55 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
 
 # %%
 import torch
@@ -294,10 +294,12 @@ def my_indexer_params(cfg):  # noqa: F811
 ex.check_params_function(my_indexer_params)
 
 # %% [markdown]
-# **Exercise 4.** In **prefill** DeepSeek runs MLA in "MHA mode": 128 heads, each with a 192-dim
-# query·key product and a 128-dim value sum per (query, key) pair. The indexer does
-# `index_n_heads × index_head_dim` multiply-adds per pair. How many times more multiply-adds per pair
-# does the main attention need than the indexer, in prefill? (One number, e.g. `12.5`.)
+# **Exercise 4.** Dense **prefill** (DeepSeek-V3.1-Terminus, and V3.2's path for short texts) runs
+# MLA in "MHA mode": 128 heads, each with a 192-dim query·key product and a 128-dim value sum per
+# (query, key) pair. The indexer does `index_n_heads × index_head_dim` multiply-adds per pair. How many
+# times more multiply-adds per pair does this dense attention need than the indexer? (One number,
+# e.g. `12.5`.) DSA's own sparse attention runs in MLA's cheaper-per-head "MQA mode" instead (the
+# report: "we implement DSA based on the MQA mode of MLA"); the check tells you that ratio too.
 
 # %% [answer]
 answer_4 = None

@@ -3,7 +3,7 @@
 # # 03 · Top-k selection, and the causal trap inside it
 #
 # *Series: 01 attention → 02 lightning indexer → **03 top-k** → 04 sparse attention → 05 a real
-# model → 06 training the indexer → 07 compute and cost.*
+# model → 06 training the indexer → 07 compute and cost → 08 the DSA family → 09 decode.*
 #
 # The indexer gave every (query, key) pair a score. Now each query keeps its **k best keys** and
 # drops the rest. It sounds like one call to `torch.topk`, and that is exactly where several public
@@ -18,7 +18,7 @@
 # 3. count the (query, key) pairs sparse attention uses, Σ min(t + 1, k) (exercise 3), and explain
 #    why k ≥ T gives back dense attention exactly.
 #
-# *Time: about 30 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
+# *Time: about 35–40 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
 
 # %%
 import torch
@@ -143,13 +143,13 @@ assert torch.allclose(sparse, dense, atol=1e-5)
 print("k = T: sparse_attention == dense_attention")
 
 # %% [markdown]
-# And at long context the scores are never held as one T×T matrix: `chunked_index_topk` scores a
+# And at long context the scores are never held as one T×T matrix: `index_topk` scores a
 # block of queries at a time and gives the same selection.
 
 # %%
 qc, kc, wc = dsa.toy_indexer_inputs(B=1, T=300, h=h, d=d, seed=4)
 assert torch.equal(
-    dsa.chunked_index_topk(qc, kc, wc, 16, chunk=64), dsa.select_topk(dsa.index_scores(qc, kc, wc), 16)
+    dsa.index_topk(qc, kc, wc, 16, rows=64), dsa.select_topk(dsa.index_scores(qc, kc, wc), 16)
 )
 print("chunked selection == selection over the full score map")
 

@@ -3,7 +3,7 @@
 # # 04 · Sparse attention: gather, don't mask
 #
 # *Series: 01 attention → 02 lightning indexer → 03 top-k → **04 sparse attention** → 05 a real
-# model → 06 training the indexer → 07 compute and cost.*
+# model → 06 training the indexer → 07 compute and cost → 08 the DSA family → 09 decode.*
 #
 # Each query now has its *k* selected keys. Sparse attention is ordinary attention restricted to
 # them. There are two ways to write it, and only one of them saves anything:
@@ -26,7 +26,7 @@
 # 3. explain why one index set per token and layer serves every head (exercise 3);
 # 4. compare the memory and time of the masked and gathered rungs, and say which one saves (exercise 4).
 #
-# *Time: about 35 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
+# *Time: about 45–50 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
 #
 # The whole layer for one query, before any code (the first box is notebook 02, the second 03; this
 # notebook builds the last two):
@@ -170,7 +170,7 @@ lengths, times = [1024, 2048, 4096], {"dense": [], "masked (rung 1)": [], "gathe
 for T_m in lengths:
     qm, km, vm = dsa.toy_qkv(1, T_m, H, D, H_kv=H_kv, seed=4)
     iqm, ikm, iwm = dsa.toy_indexer_inputs(1, T_m, cfg.index_n_heads, cfg.index_head_dim, seed=4)
-    idxm = dsa.chunked_index_topk(iqm, ikm, iwm, K_big)  # selection is not timed here
+    idxm = dsa.index_topk(iqm, ikm, iwm, K_big)  # selection is not timed here
     times["dense"].append(1000 * seconds(lambda: dsa.dense_attention(qm, km, vm)))
     times["masked (rung 1)"].append(1000 * seconds(lambda: dsa.masked_sparse_attention(qm, km, vm, idxm)))
     times["gathered (rung 2)"].append(1000 * seconds(lambda: dsa.sparse_attention(qm, km, vm, idxm)))

@@ -3,7 +3,7 @@
 # # 05 · DSA on a real model and real text
 #
 # *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → **05 a real
-# model** → 06 training the indexer → 07 compute and cost.*
+# model** → 06 training the indexer → 07 compute and cost → 08 the DSA family → 09 decode.*
 #
 # Random vectors taught us the mechanics. Now the question that matters: on a real language model
 # reading real text, **how much of the attention does the indexer's top-k keep**, compared with what
@@ -26,7 +26,7 @@
 # 4. relate recall to what matters downstream: the layer's output change and the perplexity with DSA
 #    in every layer.
 #
-# *Time: about 30 min (the first cell loads the model in a few seconds). Teacher's guide:
+# *Time: about 40–45 min (the first cell loads the model in a few seconds). Teacher's guide:
 # [docs/teaching.md](../docs/teaching.md).*
 
 # %%

@@ -2,8 +2,8 @@
 # %% [markdown]
 # # 06 · Training the indexer
 #
-# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
-# model → **06 training the indexer** → 07 compute and cost.*
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real model →
+# **06 training the indexer** → 07 compute and cost → 08 the DSA family → 09 decode.*
 #
 # An untrained indexer ranks keys at random, and DSA is then just random sparse attention. DeepSeek
 # trains the indexer to **imitate the model's own attention**, in two stages. Here you derive the
@@ -17,9 +17,10 @@
 #    checker runs on its own inputs;
 # 2. run stage 1 on a real model and judge it on a held-out text against the ideal top-k;
 # 3. state the two readings of the stage-2 target on the selected set;
-# 4. say which parameters each stage-2 loss reaches, and for which of two reasons (exercise 4).
+# 4. say which parameters each stage-2 loss reaches, and name the three separations that keep the two
+#    losses apart (exercise 4).
 #
-# *Time: about 40 min (stage 1 trains live for about half a minute). Teacher's guide:
+# *Time: about 45–50 min (stage 1 trains live for under a minute). Teacher's guide:
 # [docs/teaching.md](../docs/teaching.md).*
 
 # %%
@@ -55,9 +56,18 @@ print(losses.__doc__)
 #
 # The teacher $p_{t,:}$: take the main attention probabilities of query *t*, **sum over heads**, and
 # **L1-normalise** over the keys. In stage 1 the model is frozen and attention is dense, so only the
-# indexer learns. In stage 2 two separations keep the two losses apart: top-k is a discrete choice,
-# so the language-model loss cannot reach the index scores; and the indexer reads `x.detach()`, so
-# its KL loss cannot reach the model (exercise 4 checks both with autograd).
+# indexer learns. In stage 2 three separations keep the two losses apart (the report: "we detach the
+# indexer input from the computational graph … The training signal of the indexer is from only
+# $L^I$, while the optimization of the main model is according to only the language modeling loss"):
+#
+# 1. the indexer reads `x.detach()`, so its KL loss cannot reach the model through the indexer's input;
+# 2. the **teacher** $p$ is detached too: it is built from the main model's own $q \cdot k$, so without
+#    that the indexer's KL would also train the attention, pulling it towards the indexer
+#    (`dsa_core.train.stage2.recording_select` builds it under `torch.no_grad()` from `q.detach()`,
+#    `k.detach()`);
+# 3. top-k is a discrete choice, so the language-model loss cannot reach the index scores.
+#
+# Exercise 4 checks the result with autograd.
 #
 # ## Math and code: the loss by hand, on toy tensors
 
@@ -315,7 +325,7 @@ answer_4 = None
 
 # %% [solution]
 # top-k is a discrete choice: no gradient from the LM loss reaches the index scores;
-# the indexer's loss reads x.detach(), so nothing flows back into the model
+# the indexer's loss reads x.detach() and a teacher built without gradient: nothing reaches the model
 answer_4 = {"lm_loss": ["model"], "indexer_loss": ["indexer"]}
 
 # %% [check]
@@ -328,8 +338,9 @@ ex.check_stage2_gradients(answer_4)
 #   L1-normalised attention. The gradient per row is softmax(I) − p.
 # - Zero-probability keys contribute 0 to the KL: mask them, or 0·log 0 turns the loss into NaN.
 # - The trained indexer is judged on a held-out text by recall against the ideal top-k.
-# - Stage 2 (sparse): two losses, one backward pass; the LM loss trains the model (top-k blocks it
-#   from the indexer) and the KL on $S_t$ trains the indexer (`x.detach()` blocks it from the model).
+# - Stage 2 (sparse): two losses, one backward pass; the LM loss trains the model (top-k is discrete,
+#   so it cannot reach the indexer) and the KL on $S_t$ trains the indexer (its input `x` and its
+#   teacher $p$ are both detached, so it cannot reach the model).
 #
 # **Next:** 07 · compute and cost. (Or back to 05 to see trained indexers for all 30 layers on your
 # own text.)

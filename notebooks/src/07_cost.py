@@ -2,8 +2,8 @@
 # %% [markdown]
 # # 07 · Compute and cost: what DSA saves, where, and what you pay
 #
-# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
-# model → 06 training the indexer → **07 compute and cost**.*
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real model →
+# 06 training the indexer → **07 compute and cost** → 08 the DSA family → 09 decode.*
 #
 # The headline people repeat is "DSA halves API prices on long context". The real story has more
 # parts: the core attention becomes O(L·k) but the indexer stays O(L²) with a small constant; DSA is
@@ -23,7 +23,7 @@
 # 4. explain the paper's Figure 3 and split an API bill's saving into sparse attention and pricing
 #    policy (exercise 3).
 #
-# *Time: about 35 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
+# *Time: about 40–45 min. Teacher's guide: [docs/teaching.md](../docs/teaching.md).*
 
 # %%
 import pathlib
@@ -248,8 +248,9 @@ if gpu:
 # %% [markdown]
 # ## The paper's cost figure, explained
 #
-# > "we benchmark … on H800 GPUs, at a rental price of 2 USD per GPU hour" — DeepSeek-V3.2-Exp
-# > report, Figure 3 (cost per million tokens against token position).
+# > "These costs are estimated from benchmarking the actual service deployed on H800 GPUs, at a
+# > rental price of 2 USD per GPU hour." — DeepSeek-V3.2-Exp report, section 3 ("Inference Costs"),
+# > on its Figure 3 (cost per million tokens against token position).
 #
 # DeepSeek published the curves, not the numbers. `cost_paper` holds three independent pixel
 # read-offs of the plot and fits each curve with `cost = a + b · (attention FLOPs at that position)`,
@@ -301,12 +302,16 @@ for name, make in cost_api.WORKLOADS.items():
     print(
         f"{name}: ${r['old']['usd/total']:.3f} → ${r['new']['usd/total']:.3f} "
         f"(−{r['saving_share']:.0%}); from sparse attention ${r['usd/saving_from_sparse_attention']:+.3f}, "
-        f"from pricing policy ${r['usd/saving_from_pricing_policy']:+.3f}"
+        f"from pricing policy ${r['usd/saving_from_pricing_policy']:+.3f}; "
+        f"DSA/dense serving cost per token {r['compute_ratio']['prefill']:.2f} (prefill), "
+        f"{r['compute_ratio']['decode']:.2f} (decode)"
     )
 
 # %% [markdown]
 # The long single call (the contract) owes most of its saving to sparse attention; short calls
-# (3K-token files) owe all of it to pricing, because at that length DSA is slightly *dearer* to serve.
+# (3K-token files) owe all of it to pricing, because at that length DSA is *dearer* to serve: about
+# 17–21 % more per token by the fitted Figure 3 (the cost ratios printed above), small in dollars only
+# because short calls are cheap.
 #
 # ## Exercises
 #
@@ -366,5 +371,6 @@ ex.check_contract_bill(answer_3)
 #   CPU, and the GPU story (fast kernels, long context) differs from the CPU one.
 # - The API price cut is part sparse attention, part pricing policy, depending on the workload.
 #
-# That is the end of the series. To go further: the app (`bash scripts/app.sh`) runs all of this on
-# your own text, and `dsa_core` is small enough to read in an afternoon.
+# **Next:** 08 · the DSA family (blocks, compressed keys, shared indices), then 09 · decode. The app
+# (`bash scripts/app.sh`) runs all of this on your own text, and `dsa_core` is small enough to read in
+# an afternoon.

@@ -2,8 +2,8 @@
 # %% [markdown]
 # # 08 · The DSA family: blocks, compressed keys, shared indices
 #
-# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real
-# model → 06 training the indexer → 07 compute and cost → **08 the DSA family**.*
+# *Series: 01 attention → 02 lightning indexer → 03 top-k → 04 sparse attention → 05 a real model →
+# 06 training the indexer → 07 compute and cost → **08 the DSA family** → 09 decode.*
 #
 # DeepSeek-V3.2-Exp's recipe, *a small indexer scores every earlier token, top-k keeps the best k*,
 # has relatives. Public sources describe three changes to it:
@@ -30,7 +30,8 @@
 # 3. read a layer × layer overlap heatmap and choose which layers should compute (exercise 4);
 # 4. compare the members on one text: recall, perplexity, and the cost model's savings.
 #
-# *Time: about 30 min. Sources and the measured table: [docs/family.md](../docs/family.md).*
+# *Time: about 45–50 min, of which about 4 min is the computer running the whole model (sections 4
+# and 4b print their progress). Sources and the measured table: [docs/family.md](../docs/family.md).*
 
 # %%
 import pathlib
@@ -134,7 +135,10 @@ family.compressed_topk(q, k, w, 4, 8)[0, -1]
 # %% [markdown]
 # **Exercise 3.** The host's indexer has H = 4 heads of d = 64, so one (query, key) score costs
 # I = 2·H·d FLOPs (notebook 07). How many indexer score FLOPs does a causal prefill of L = 8,192
-# tokens cost in one layer with compressed keys, c = 4? One number.
+# tokens cost in one layer with compressed keys, c = 4? Count by the rule above: query t scores the
+# ⌊(t+1)/c⌋ complete groups before it, and its own partial group is kept without a score. One
+# number. (The cost model of section 5 uses the smooth count I·L(L+1)/(2c), 0.04 % more; the check
+# accepts it too.)
 
 # %%
 shape = flops.SMOLLM2  # the host model with its indexer shape
@@ -144,8 +148,8 @@ print(shape)
 answer_3 = None
 
 # %% [solution]
-I, L = 2 * 4 * 64, 8192
-answer_3 = I * L * (L + 1) / 2 / 4
+I, L, c = 2 * 4 * 64, 8192, 4
+answer_3 = I * sum((t + 1) // c for t in range(L))  # complete groups only; about I·L(L+1)/(2c)
 
 # %% [check]
 ex.check_compressed_saving(answer_3, shape)
@@ -209,7 +213,11 @@ recall = fa.recall_table(rec.dense_mean, picks, K)
 vf.member_bars({n: r for n, r in recall.items() if n != "ideal top-k"}, ideal=recall["ideal top-k"])
 
 # %%
-ppl = fa.perplexities(model, ids, K, members)
+def say(fraction, message):  # progress: each whole-model run takes about half a minute on a laptop
+    print(f"{fraction:4.0%}  {message}", flush=True)
+
+
+ppl = fa.perplexities(model, ids, K, members, progress=say)
 for name, p in ppl.items():
     print(f"{name:>16}: perplexity {p:7.3f}  ({100 * (p / ppl['dense'] - 1):+.2f} % vs dense)")
 
@@ -240,7 +248,7 @@ compare = {
 recall_c = fa.recall_table(rec.dense_mean, compare, K)
 for name, r in recall_c.items():
     print(f"{name:>28}: recall {r:.3f}")
-ppl_c = fa.perplexities(model, ids, K, {"pooled-key weights": trained})
+ppl_c = fa.perplexities(model, ids, K, {"pooled-key weights": trained}, progress=say)
 print(
     f"perplexity with compressed keys in every layer: token-key weights {ppl['compressed keys']:.3f}, "
     f"pooled-key weights {ppl_c['pooled-key weights']:.3f} (dense {ppl_c['dense']:.3f})"
@@ -272,13 +280,16 @@ viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="in
 # time at 200K tokens** on its 30B DSA model (THUDM/IndexCache README, H100); that is a timing of
 # the whole prefill. The cost model below gives the indexer's share of the attention FLOPs only
 # (indexer + core attention, projections and MLPs left out), for our host shape and for
-# DeepSeek-V3.2 671B, so read it as the same trend, not the same number.
+# DeepSeek-V3.2 671B, so read it as the same trend, not the same number. DSA's sparse attention runs
+# in MLA's MQA mode (576 dims for q·k, 512 for the values, per head and selected key: the report's
+# "we implement DSA based on the MQA mode of MLA", and FlashMLA's sparse prefill kernel), so the
+# 671B rows price it in that mode.
 
 # %%
-for label, shape_ in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mode)", flops.V32_MHA)):
+for label, shape_ in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MQA mode)", flops.V32_MQA)):
     print(label)
-    for row in fa.indexer_shares(shape_, [8192, 65536, 200_000]):
-        print(f"  {row.pop('member'):<32}", ", ".join(f"{L}: {v:.0%}" for L, v in row.items()))
+    for shares in fa.indexer_shares(shape_, [8192, 65536, 200_000]):  # one member per row
+        print(f"  {shares.pop('member'):<32}", ", ".join(f"{n}: {v:.0%}" for n, v in shares.items()))
 
 # %% [markdown]
 # ## Takeaways
@@ -293,3 +304,5 @@ for label, shape_ in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MHA mod
 #   heatmap shows where that is cheap in recall; choosing the computing layers by measured
 #   overlap can beat a fixed stride when the layers' patterns are uneven (docs/family.md measures it).
 # - The app's **Family** page runs all of this on your own text.
+#
+# **Next:** 09 · decode.

@@ -77,6 +77,10 @@ def test_kl_function():
             / (s.shape[0] * s.shape[1]),
             "kl_div",
         ),
+        (  # the builtin under F.kl_div, called directly
+            lambda s, p: torch.kl_div(s.log_softmax(-1), p, 0).nan_to_num(0.0).sum(-1).mean(),
+            "torch.kl_div",
+        ),
     ):
         fb = nb06.check_kl_function(shortcut)
         assert not fb and words in fb.message, (words, fb)
@@ -124,13 +128,25 @@ def test_stage2_gradient_exercise_is_checked_by_autograd():
     leak = nb06.check_stage2_gradients({"lm_loss": ["model"], "indexer_loss": ["indexer", "model"]})
     assert not leak and "detach" in leak.message
     assert "keys" in nb06.check_stage2_gradients({"lm": ["model"]}).message
+    assert nb06.check_stage2_gradients(
+        {"lm_loss": "model", "indexer_loss": "indexer"}
+    )  # strings read as one part
+    for empty in ({"lm_loss": [], "indexer_loss": ["indexer"]}, {"lm_loss": ["model"], "indexer_loss": []}):
+        fb = nb06.check_stage2_gradients(empty)  # a hint, not the answer
+        assert not fb and "reaches no part" in fb.message and "'model'" not in fb.message, fb
+        assert "'indexer'" not in fb.message and "['" not in fb.message, fb
 
 
 def test_no_public_answer_helpers():
-    """Only the check_* functions are public in every checker module."""
-    from course.checks import nb01, nb02, nb03, nb04, nb05, nb07
+    """Only the check_* functions are public in every checker module (all of course/checks/nb*.py)."""
+    import importlib
+    import pathlib
 
-    for module in (nb01, nb02, nb03, nb04, nb05, nb06, nb07):
+    import course.checks
+
+    names = sorted(p.stem for p in pathlib.Path(course.checks.__file__).parent.glob("nb[0-9][0-9].py"))
+    assert len(names) >= 8, names
+    for module in (importlib.import_module(f"course.checks.{n}") for n in names):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
         own = [n for n in public if getattr(getattr(module, n), "__module__", "") == module.__name__]
         assert all(n.startswith("check_") for n in own), (module.__name__, own)

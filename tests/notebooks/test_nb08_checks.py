@@ -55,16 +55,73 @@ def test_compress_keys():
     assert "ZeroDivisionError" in nb08.check_compress_keys(lambda k, c: 1 / 0).message
 
 
+def _groups(k, c):
+    B, T, d = k.shape
+    return k[:, : T // c * c].reshape(B, T // c, c, d)  # [B, G, c, d]
+
+
+def test_compress_keys_pooling_mistakes_are_named():
+    named = {
+        "first token of each group": lambda k, c: _groups(k, c)[:, :, 0],
+        "last token of each group": lambda k, c: _groups(k, c)[:, :, -1],
+        "max pooling": lambda k, c: _groups(k, c).amax(2),
+        "aligned to the END": lambda k, c: k[:, k.shape[1] % c :]
+        .reshape(k.shape[0], -1, c, k.shape[2])
+        .mean(2),
+        "not every c-th token": lambda k, c: k[:, : k.shape[1] // c * c]
+        .reshape(k.shape[0], c, -1, k.shape[2])
+        .mean(1),
+    }
+    for words, fn in named.items():
+        fb = nb08.check_compress_keys(fn)
+        assert not fb and words in fb.message, (words, fb)
+
+
+def test_compress_keys_refuses_torch_pooling():
+    F = torch.nn.functional
+    for fn in (
+        lambda k, c: F.avg_pool1d(k.transpose(1, 2), c).transpose(1, 2),
+        lambda k, c: torch.avg_pool1d(k.transpose(1, 2), c).transpose(1, 2),
+        lambda k, c: F.adaptive_avg_pool1d(
+            k[:, : k.shape[1] // c * c].transpose(1, 2), k.shape[1] // c
+        ).transpose(1, 2),
+    ):
+        fb = nb08.check_compress_keys(fn)
+        assert not fb and "calls `F." in fb.message, fb
+
+
 def test_compressed_saving():
     shape = flops.SMOLLM2
     L, I = 8192, 2 * shape.index_n_heads * shape.index_head_dim
-    right = I * L * (L + 1) / 2 / 4
-    assert nb08.check_compressed_saving(right, shape)
+    exact = I * sum((t + 1) // 4 for t in range(L))  # the notebook's rule: complete groups only
+    assert exact == 4_293_918_720
+    assert nb08.check_compressed_saving(exact, shape)
+    assert nb08.check_compressed_saving(I * L * (L + 1) / 2 / 4, shape)  # the cost model's smooth count
     assert nb08.check_compressed_saving(None, shape).status == "unanswered"
+    partial = I * sum(-(-(t + 1) // 4) for t in range(L))  # the own partial group scored too
+    assert "partial group" in nb08.check_compressed_saving(partial, shape).message
     assert "token top-k" in nb08.check_compressed_saving(I * L * (L + 1) / 2, shape).message
     assert "L²" in nb08.check_compressed_saving(I * L * L / 4, shape).message
     assert "divide by c once" in nb08.check_compressed_saving(I * L * (L + 1) / 2 / 16, shape).message
+    assert not nb08.check_compressed_saving(exact + 512, shape)  # one pair too many is not it
     assert not nb08.check_compressed_saving("a lot", shape)
+
+
+def test_compressed_rule_is_the_librarys():
+    """The exercise's count, Σ_t ⌊(t+1)/c⌋ scored groups, is what family.compressed_scores scores."""
+    g = torch.Generator().manual_seed(0)
+    for T, c in ((13, 4), (16, 4), (9, 2), (5, 1)):
+        q, k, w = (
+            torch.randn(1, T, 2, 3, generator=g),
+            torch.randn(1, T, 3, generator=g),
+            torch.randn(1, T, 2),
+        )
+        scores = family.compressed_scores(q, family.compress_keys(k, c), w, c, T)  # [1, T, G]
+        assert (
+            int(torch.isfinite(scores).sum())
+            == nb08._scored_pairs(T, c)
+            == sum((t + 1) // c for t in range(T))
+        )
 
 
 def test_computing_layers():

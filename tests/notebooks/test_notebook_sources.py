@@ -36,3 +36,37 @@ def test_student_copies_hold_placeholders_and_solutions_assert():
         code, sol = _code(path), _code(path.parent / "solutions" / path.name)
         assert "= None" in code and "assert feedback" not in code, path.name
         assert sol.count("assert feedback, feedback") == code.count(".check_"), path.name
+
+
+def _assigned(tree):
+    """Names a code cell binds at top level: assignments, for-loop and with targets, defs, imports."""
+    import ast
+
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def test_check_cells_can_be_rerun_after_run_all():
+    """No cell after an exercise's check rebinds a name that check reads (other than the answer
+    itself): after "Run all", re-running a check cell must see the exercise's own inputs."""
+    import ast
+
+    for path in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        cells = make_notebooks.parse(path)
+        for i, (kind, text) in enumerate(cells):
+            if kind != "check":
+                continue
+            call = ast.parse(text).body[-1].value
+            read = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+            read -= {"ex"} | {n for n in read if n.startswith(("answer_", "my_"))}
+            for kind_after, later in cells[i + 1 :]:
+                if kind_after in ("code", "answer", "solution"):
+                    clash = read & _assigned(ast.parse(later))
+                    assert not clash, f"{path.name}: a later cell rebinds {sorted(clash)}, read by {text!r}"
