@@ -13,6 +13,8 @@ from functools import lru_cache
 from dsa_core import viz
 from dsa_core.analysis import trace, views
 
+SLIDER_MIN_WIDTH = "420px"  # a track of about 300 px: more than 1 px per query of a 0-255 slider
+
 
 def _figures(rec, k, query, head):
     """The three figures of one setting: maps, recall bars, query strip."""
@@ -62,11 +64,23 @@ def explorer(loaded, text, max_tokens=384, layer=12, k=64, query=None, head="mea
         display(fig)
 
     n_heads = 0 if rec.dense_probs is None else rec.dense_probs.shape[0]
+    # One control per line, each as wide as the cell: in a row, JupyterLab shrinks sliders to about
+    # 30 px, and a 0-255 query slider can then not be dragged. Every slider also takes a typed value.
+    wide = {
+        "layout": w.Layout(width="90%", min_width=SLIDER_MIN_WIDTH),
+        "style": {"description_width": "60px"},
+    }
     controls = {
-        "k": w.IntSlider(value=k, min=1, max=min(256, T), description="k"),
-        "query": w.IntSlider(value=query, min=0, max=T - 1, description="query"),
-        "layer": w.IntSlider(value=layer, min=0, max=n_layers - 1, description="layer"),
-        "head": w.Dropdown(options=["mean"] + list(range(n_heads)), value=head, description="head"),
+        "k": w.IntSlider(value=k, min=1, max=min(256, T), description="k", **wide),
+        "query": w.IntSlider(value=query, min=0, max=T - 1, description="query", **wide),
+        "layer": w.IntSlider(value=layer, min=0, max=n_layers - 1, description="layer", **wide),
+        "head": w.Dropdown(
+            options=["mean"] + list(range(n_heads)),
+            value=head,
+            description="head",
+            layout=w.Layout(width="220px"),
+            style={"description_width": "60px"},
+        ),
     }
     for c in controls.values():
         c.continuous_update = False
@@ -88,7 +102,7 @@ def explorer(loaded, text, max_tokens=384, layer=12, k=64, query=None, head="mea
             "runs the model once."
         )
     )
-    display(w.VBox([w.HBox(list(controls.values())), out]))
+    display(w.VBox([*controls.values(), out], layout=w.Layout(width="100%")))
     # The live view draws on the first slider move, not now: a figure captured into an Output widget
     # while the cell runs makes a headless run (nbclient, nbmake, CI) wait until its timeout.
     return controls

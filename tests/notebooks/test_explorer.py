@@ -29,6 +29,11 @@ def test_sliders_cover_k_query_layer_and_head(loaded, monkeypatch):
     assert (
         controls["head"].options[0] == "mean" and len(controls["head"].options) == 1 + 9
     )  # SmolLM2: 9 heads
+    for name in ("k", "query", "layer"):  # wide enough to drag, one per line (not squeezed in a row)
+        layout = controls[name].layout
+        assert layout.width == "90%" and int(layout.min_width.removesuffix("px")) >= 400, (name, layout)
+    box = next(o for o in shown if type(o).__name__ == "VBox")
+    assert not any(type(c).__name__ == "HBox" for c in box.children)
     figures = [o for o in shown if type(o).__name__ == "Figure"]
     assert len(figures) == 3  # the static view; the live view waits for the first slider move
     before = len(shown)
