@@ -2,7 +2,7 @@
 
 Every function returns milliseconds (median of several CUDA-event-timed calls after a warm-up) and
 leaves FLOP/byte counting to the caller (dsa_core.fast.plan). Inputs are random normal bf16 (never
-zeros: METHOD.md), one sequence (B = 1) unless a batch is given.
+zeros: a GPU multiplies zeros faster than data, which would flatter every figure), one sequence (B = 1) unless a batch is given.
 """
 
 import statistics

@@ -2,7 +2,7 @@
 
 Needs only the `triton` package (its wheel ships `ptxas`). For each kernel setting it prints the
 shared memory, the registers per thread, spill bytes and whether the tensor-core instruction is wgmma
-(Hopper) or mma.sync: the questions METHOD.md says to answer before spending device time.
+(Hopper) or mma.sync: what to know before spending time on a GPU (docs/gpu.md).
 Integer strides and pointers get the 16-divisibility hint the JIT gives them at run time; without
 it the gathered loads are not vectorised and the numbers mislead.
 Usage: python benchmarks/gpu_compile_check.py

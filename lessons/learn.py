@@ -108,9 +108,10 @@ elif step == 2:
     )
     real, empty = row[row >= 0].tolist(), int((row < 0).sum())
     shown = real[:10] + (["…"] if len(real) > 10 else []) + ([-1, "…", -1] if empty > 2 else [-1] * empty)
-    st.code(
+    st.code(  # wrapped: the line must not run off the right edge at 1280 x 720
         f"select_topk(scores, k={k})[0, {t0}] = [{', '.join(map(str, shown))}]   "
-        f"# {len(real)} positions, then {empty} × -1"
+        f"# {len(real)} positions, then {empty} × -1",
+        wrap_lines=True,
     )
     show.show_figure(
         viz.query_strip(v.scores[q], v.dense[q], v.topk[q], q, tokens, dense_top=v.oracle[q]),
@@ -127,7 +128,8 @@ elif step == 2:
 elif step == 3:
     st.markdown(
         "Attention now runs over the selected keys only: the softmax is renormalised over S_t, so "
-        "the weights of dropped keys move to the kept ones. With k ≥ t it is exactly dense attention."
+        "the weights of dropped keys move to the kept ones. Query t sees t + 1 keys (0 to t), so with "
+        "k ≥ t + 1 it keeps them all and is exactly dense attention."
     )
     st.latex(r"o_t=\sum_{s\in S_t}\mathrm{softmax}_{s\in S_t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big)\,v_s")
     m = cache.maps(a["text"], layer, a["max_tokens"], k, a["head"], st.session_state.pool, None)
@@ -270,16 +272,18 @@ elif step == 6:
         )
         st.caption(
             "Recorded by `python -m dsa_core.train.evaluate` on three long texts the indexers never saw "
-            "(a licence, a handbook section, a Python module; assets/indexers/eval_8192_k*.json); "
+            "(a licence, a handbook section, a Python module; the eval_8192_k JSON files in assets/indexers/); "
             "stage 1 at 8,192 tokens on one GPU, see MODEL_CARD.md."
         )
         compare = recorded_by_position()
         if compare:
             st.markdown(
-                "**Why DeepSeek trains the indexer at full length.** The same texts, split by where the "
-                "query sits. An indexer trained only on 2,048-token windows never saw a query past 2,048: "
-                "its RoPE angles and its score scale over thousands of keys are new there, and it falls "
-                "behind the window baseline in many layers. Trained at 8,192 tokens, it holds."
+                "**Training length, measured on this model.** DeepSeek trained its indexer on 128K-token "
+                "sequences, with data aligned with its long-context extension data (the V3.2 report); "
+                "the report gives no other reason for the length. This project measured what length does "
+                "to its own indexers: the same texts, split by where the query sits. An indexer trained "
+                "only on 2,048-token windows never saw a query past 2,048, and it falls behind the "
+                "window baseline in many layers there; trained at 8,192 tokens, it holds."
             )
             buckets, ratio, above = position_series(compare)
             show.show_figure(
@@ -300,28 +304,41 @@ elif step == 6:
             st.dataframe(rec["stage2"], hide_index=True)
 else:
     st.markdown(
-        "At DeepSeek-V3.2's size the indexer is small next to attention (64 × 128 FP8 vs 128 heads of "
-        "192 + 128), and k = 2048. Attention becomes O(L·k); the indexer stays O(L²) with a small "
-        "constant, so DSA wins beyond a crossover length, by a growing factor."
+        "At DeepSeek-V3.2's size (k = 2,048) the indexer is small next to attention: 64 heads × 128 "
+        "dims in FP8, against 128 attention heads. The two sides run MLA in different modes. Dense "
+        "prefill uses its **MHA mode** (192 + 128 dims per head). DSA's sparse attention uses its "
+        "**MQA mode** (576 + 512: every head reads the shared latent entry), as the V3.2 report states "
+        '("we implement DSA based on the MQA mode of MLA") and as FlashMLA\'s sparse kernels run '
+        "(deepseek-ai/FlashMLA, README.md). A selected pair therefore costs 3.4× a dense pair. "
+        "Attention becomes O(L·k); the indexer stays O(L²) with a small constant, so DSA wins beyond a "
+        "crossover length, by a growing factor."
     )
     st.latex(
-        r"C_{\mathrm{dense}}(L)\approx\tfrac{L^2}{2}A,\qquad "
-        r"C_{\mathrm{DSA}}(L)\approx\tfrac{L^2}{2}I+L\,k\,A,"
+        r"C_{\mathrm{dense}}(L)\approx\tfrac{L^2}{2}A_{\mathrm{MHA}},\qquad "
+        r"C_{\mathrm{DSA}}(L)\approx\tfrac{L^2}{2}I+L\,k\,A_{\mathrm{MQA}},"
         r"\qquad A=2H(D+D_v),\ I=2H_Id_I"
     )
     Ls = [2**i for i in range(10, 18)]
-    cur = cost.curves(cost.V32_MHA, cost.V32_MHA, Ls)
-    cross = cost.crossover_sequence(cost.V32_MHA, cost.V32_MHA)
+    dense_shape, dsa_shape = cost.V32_MHA, cost.V32_MQA  # the modes each side runs in (docs/cost.md)
+    cur = cost.curves(dense_shape, dsa_shape, Ls)
+    cross = cost.crossover_sequence(dense_shape, dsa_shape)
     show.show_figure(
         viz.cost_curves(
             Ls,
-            {"dense": cur["dense/total_flops"], "DSA": cur["dsa/total_flops"]},
+            {
+                "dense (MHA mode)": cur["dense/total_flops"],
+                "DSA (sparse attention in MQA mode)": cur["dsa/total_flops"],
+            },
             y_title="FLOPs per layer (prefill)",
             crossover=cross,
-            title="V3.2 671B, one layer, MHA mode",
+            title="V3.2 671B, one layer: dense in MHA mode, DSA in MQA mode",
         ),
         "learn-cost",
         key="l_cost",
+    )
+    st.caption(
+        f"A whole prefill is cheaper with DSA beyond about {cross:,.0f} tokens. Short prefills switch to a "
+        "masked MHA mode instead (the report), which the Cost page's fit of the paper's Figure 3 models."
     )
     st.page_link("lessons/cost.py", label="Open the cost lab")
     show.show_source(cost.dsa_cost)
