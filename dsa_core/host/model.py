@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dsa_core.config import SMOLLM2_HOST
 from dsa_core.dense import dense_attention
 from dsa_core.fast.cpu import sparse_attention_chunked
 from dsa_core.rope import apply_rope_half, rope_cos_sin
@@ -25,17 +26,20 @@ from dsa_core.sparse import sparse_attention
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The host's sizes. Defaults: SmolLM2-135M, read from config.SMOLLM2_HOST (the one description of
+    this model, which the indexers and the cost model use too) plus the fields only a decoder needs."""
+
     arch: str = "llama"  # "llama" (SmolLM2, Llama, Mistral) or "qwen2" (adds q/k/v biases)
-    vocab_size: int = 49152
-    dim: int = 576  # hidden size
-    n_layers: int = 30
-    n_heads: int = 9  # H query heads
-    n_kv_heads: int = 3  # H_kv key/value heads (GQA: H_kv divides H)
-    head_dim: int = 64  # D
+    vocab_size: int = SMOLLM2_HOST.vocab_size
+    dim: int = SMOLLM2_HOST.dim  # hidden size
+    n_layers: int = SMOLLM2_HOST.n_layers
+    n_heads: int = SMOLLM2_HOST.n_heads  # H query heads
+    n_kv_heads: int = SMOLLM2_HOST.n_kv_heads  # H_kv key/value heads (GQA: H_kv divides H)
+    head_dim: int = SMOLLM2_HOST.head_dim  # D
     hidden_dim: int = 1536  # SwiGLU inner size
-    rope_theta: float = 100000.0
+    rope_theta: float = SMOLLM2_HOST.rope_theta
     norm_eps: float = 1e-5
-    max_seq_len: int = 8192  # context length the model was trained for
+    max_seq_len: int = SMOLLM2_HOST.max_seq_len  # context length the model was trained for
     qkv_bias: bool = False  # Qwen2
     tie_embeddings: bool = True  # lm_head shares the token embedding matrix (SmolLM2)
 
