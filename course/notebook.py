@@ -13,7 +13,8 @@ representations:
   figure; the renderer below drops it (our figures use no LaTeX).
 
 `export_html` writes an executed notebook as one self-contained HTML file with no http(s) scripts
-(nbconvert's template otherwise loads require.js, MathJax and mermaid from cdnjs/jsdelivr). Instead of
+(nbconvert's template otherwise loads require.js, MathJax and mermaid from cdnjs/jsdelivr, and the
+widget renderer from unpkg for a notebook with widgets). Instead of
 MathJax, the markdown math ($...$ and $$...$$) is converted to MathML in Python (latex2mathml, pinned),
 which browsers draw natively, offline (Chromium since version 109, Firefox, Safari).
 """
@@ -69,7 +70,12 @@ _OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock -%}
 {%- block html_head_js_mathjax -%}{%- endblock -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock -%}
+{%- block jupyter_widgets -%}{%- endblock -%}
 """
+# The last block is the widget renderer: for a notebook that carries widget state (the explorer's
+# sliders) the lab template adds a script that loads @jupyter-widgets/html-manager from unpkg. Without
+# it the sliders are simply not drawn (they need a running kernel anyway); the explorer's static view,
+# drawn before them, is what the exported file shows.
 
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)

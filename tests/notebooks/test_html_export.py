@@ -3,7 +3,9 @@
 Executes notebooks/01_attention.ipynb, exports it with course.export_html, checks that the
 file loads no http(s) script and carries its markdown math as MathML (no MathJax from a CDN), then
 opens it in Debian's headless Chromium (Playwright) with every non-file request blocked and recorded,
-and asserts that a Plotly heatmap and the math were drawn.
+and asserts that a Plotly heatmap and the math were drawn. Every notebook of the course is also
+exported with the network blocked, each carrying real widget state (as the explorer's sliders leave
+it in notebooks 02-05), and must not ask for a widget renderer or any other script from the network.
 """
 
 import pathlib
@@ -62,6 +64,46 @@ def test_exported_html_has_no_network_scripts(exported):
     assert not remote, f"scripts loaded from the network: {remote[:3]}"
     links = re.findall(r"<link[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", text, flags=re.I)
     assert not links, f"stylesheets loaded from the network: {links[:3]}"
+
+
+@pytest.fixture(scope="module")
+def widget_notebook():
+    """A tiny notebook executed with a live slider: widget state and output, as the explorer leaves them."""
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import ipywidgets as w\nw.IntSlider(value=3, max=255)")]
+    )
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    assert "widgets" in nb.metadata and nb.cells[0].outputs, "the slider left no widget state"
+    return nb
+
+
+def _no_network(monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_every_notebook_exports_offline_with_widgets(widget_notebook, tmp_path, monkeypatch):
+    _no_network(monkeypatch)
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert len(paths) >= 8
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata["widgets"] = widget_notebook.metadata["widgets"]
+        nb.cells.append(widget_notebook.cells[0])
+        text = export_html(nb, tmp_path / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert "application/vnd.jupyter.widget-view+json" in text, path.name  # the widget is in the file
+        for cdn in ("unpkg.com", "embed-amd.js", "html-manager@", "cdnjs.cloudflare.com", "require.js"):
+            assert cdn not in text, (path.name, cdn)
+        remote = re.findall(
+            r"<(?:script|link)[^>]*\b(?:src|href)=[\"']?(?:https?:)?//[^>]*>", text, flags=re.I
+        )
+        assert not remote, (path.name, remote[:3])
 
 
 def test_markdown_math_becomes_mathml(exported):
