@@ -19,11 +19,12 @@ tab_pred, tab_paper, tab_api, tab_meas = st.tabs(
 
 # 1. predicted compute and memory (pure arithmetic)
 with tab_pred:
-    c = st.columns(3)
-    name = c[0].selectbox("Model", list(cost.SHAPES), key="cost_shape")
-    phase = c[1].radio("Phase", ["prefill", "decode"], horizontal=True, key="cost_phase")
+    # the controls beside the chart, not above it: at 1280 x 720 the whole chart fits without scrolling
+    controls, chart = st.columns([1, 3])
+    name = controls.selectbox("Model", list(cost.SHAPES), key="cost_shape")
+    phase = controls.radio("Phase", ["prefill", "decode"], horizontal=True, key="cost_phase")
     shape = cost.SHAPES[name]
-    kk = c[2].select_slider(
+    kk = controls.select_slider(
         "k (tokens kept)", [64, 128, 256, 512, 1024, 2048, 4096], value=shape.index_topk, key="cost_k"
     )
     s = dataclasses.replace(shape, index_topk=kk)
@@ -36,14 +37,20 @@ with tab_pred:
         "DSA: indexer": [2 * x for x in cur["dsa/indexer/qk_macs"]],
         "DSA: sparse attention": [2 * x for x in cur["dsa/attention/core_macs"]],
     }
-    show.show_figure(
-        viz.cost_curves(
-            Ls, series, y_title=f"FLOPs per layer ({phase})", crossover=cross, title=f"{name}, k = {kk}"
-        ),
-        "cost-flops",
-        key="cost_flops",
-    )
-    st.caption(
+    with chart:
+        show.show_figure(
+            viz.cost_curves(
+                Ls,
+                series,
+                y_title=f"FLOPs per layer ({phase})",
+                crossover=cross,
+                title=f"{name}, k = {kk}",
+                height=400,
+            ),
+            "cost-flops",
+            key="cost_flops",
+        )
+    controls.caption(
         f"DSA becomes cheaper beyond about {cross:,.0f} tokens; at 128K dense costs "
         f"{cur['ratio'][-1]:.1f}× DSA. The indexer stays O(L²) (small constant); attention becomes O(L·k)."
     )

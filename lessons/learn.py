@@ -272,7 +272,8 @@ elif step == 6:
         )
         st.caption(
             "Recorded by `python -m dsa_core.train.evaluate` on three long texts the indexers never saw "
-            "(a licence, a handbook section, a Python module; the eval_8192_k JSON files in assets/indexers/); "
+            "(a licence, a handbook section, a Python module; the eval_8192_k JSON files in "
+            "assets/indexers/); "
             "stage 1 at 8,192 tokens on one GPU, see MODEL_CARD.md."
         )
         compare = recorded_by_position()

@@ -3,6 +3,7 @@ curves and recall vs k (bar charts are in bars.py). Each series carries a name i
 distinct dash/marker, so the chart reads without colour.
 """
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -10,6 +11,11 @@ from dsa_core.viz import style
 
 _DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 _MARKERS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
+
+
+def _base(name):
+    """A series' name without its parenthesised note: 'decode/dsa (fit, R² 0.99)' -> 'decode/dsa'."""
+    return name.split(" (")[0]
 
 
 def line_chart(
@@ -29,6 +35,7 @@ def line_chart(
     points only (e.g. measured timings or a paper's read-off values). vline: (x, label) marks one x."""
     x = style.f32(x)
     fig = go.Figure()
+    colours = dict(zip(series, style.line_colours(list(series))))
     for i, (name, y) in enumerate(series.items()):
         fig.add_trace(
             go.Scatter(
@@ -36,9 +43,10 @@ def line_chart(
                 y=style.f32(y),
                 name=name,
                 mode="lines",
-                line={"color": style.series_colour(name, i), "dash": _DASHES[i % 6], "width": 3},
+                line={"color": colours[name], "dash": _DASHES[i % 6], "width": 3},
             )
         )
+    by_base = {_base(n): c for n, c in colours.items()}  # "dense (fit)" and "dense (read off)" pair up
     for i, (name, (mx, my)) in enumerate((markers or {}).items()):
         fig.add_trace(
             go.Scatter(
@@ -49,13 +57,17 @@ def line_chart(
                 marker={
                     "symbol": _MARKERS[i % 6],
                     "size": 10,
-                    "color": style.series_colour(name, i + 3),
+                    "color": by_base.get(_base(name), style.series_colour(name, i + 3)),
                     "line": {"width": 1, "color": "#333"},
                 },
             )
         )
-    fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear")
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", range=y_range)
+    ys = [style.f32(y) for y in series.values()] + [style.f32(my) for _, my in (markers or {}).values()]
+    xs = [x] + [style.f32(mx) for mx, _ in (markers or {}).values()]
+    fig.update_xaxes(title_text=x_title, **(style.log_axis(np.concatenate(xs)) if log_x else {}))
+    fig.update_yaxes(
+        title_text=y_title, range=y_range, **(style.log_axis(np.concatenate(ys)) if log_y else {})
+    )
     if vline is not None:
         fig.add_vline(
             x=float(vline[0]),
@@ -127,6 +139,7 @@ def training_curves(steps, loss, metrics=None, height=420):
         row=1,
         col=1,
     )
+    colours = style.line_colours(list(metrics or {}), taken=[style.ORANGE])  # the loss line is orange
     for i, (name, y) in enumerate((metrics or {}).items()):
         fig.add_trace(
             go.Scatter(
@@ -134,13 +147,13 @@ def training_curves(steps, loss, metrics=None, height=420):
                 y=style.f32(y),
                 name=name,
                 mode="lines+markers",
-                line={"color": style.series_colour(name, i + 1), "dash": _DASHES[(i + 1) % 6], "width": 3},
+                line={"color": colours[i], "dash": _DASHES[(i + 1) % 6], "width": 3},
                 marker={"symbol": _MARKERS[(i + 1) % 6], "size": 6},
             ),
             row=1,
             col=2,
         )
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(style.log_axis(loss), row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(title_text="training step")
     return style.base_layout(fig, None, height)
@@ -173,6 +186,8 @@ def timing_chart(series, title=None, height=440):
                         **extra,
                     )
                 )
-    fig.update_xaxes(title_text="context length T (tokens)", type="log")
-    fig.update_yaxes(title_text="milliseconds (log)", type="log")
+    ts = [t for s in series.values() for t in s["T"]]
+    ms = [m for s in series.values() for key in ("ms", "predicted_ms") for m in s.get(key) or [] if m]
+    fig.update_xaxes(title_text="context length T (tokens)", **style.log_axis(ts))
+    fig.update_yaxes(title_text="milliseconds (log)", **style.log_axis(ms))
     return style.base_layout(fig, title, height)

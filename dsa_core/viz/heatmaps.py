@@ -17,13 +17,17 @@ from dsa_core.viz.panels import GRID_SIDE, prepare_map, row_picker, tick_labels
 from dsa_core.viz.pool import cell_of, span
 from dsa_core.viz.scales import ATTENTION_NOTE, ATTENTION_POWER_SCALE, DIFF_LOG_SCALE, DIFF_NOTE
 
+# Heights in pixels of the text above the maps (fonts: style.FONT for panel titles, style.FONT + 3 for the
+# figure title, CAPTION_FONT for the caption), with a little room for descenders.
+TITLE_GAP, PANEL_TITLE_PX, CAPTION_FONT, CAPTION_LINE_PX, TITLE_PX = 4, 20, 13, 20, 24
+
 _KIND = {  # colour scale, fixed range, short panel title
     "scores": (style.SCORE_SCALE, None, "index scores (unnormalised)"),
     "mask": (style.MASK_SCALE, (0, 1), "kept by the indexer's top-k"),
     "oracle": (style.MASK_SCALE, (0, 1), "ideal top-k (from dense attention)"),
     "dense": (ATTENTION_POWER_SCALE, (0, 1), "dense attention [0, 1]"),
     "sparse": (ATTENTION_POWER_SCALE, (0, 1), "sparse (DSA) attention [0, 1]"),
-    "diff": (DIFF_LOG_SCALE, (-1, 1), "sparse − dense (red: mass lost)"),
+    "diff": (DIFF_LOG_SCALE, (-1, 1), "sparse − dense (orange: mass lost)"),
 }
 
 
@@ -87,7 +91,12 @@ def aligned_maps(
     cols = min(cols, len(kinds))
     rows = -(-len(kinds) // cols)
     lay, doms = style.grid(
-        rows, cols, hgap=0.09 if cols > 1 else 0.02, vgap=0.16, titles=[_KIND[k][2] for k in kinds]
+        rows,
+        cols,
+        hgap=0.09 if cols > 1 else 0.02,
+        vgap=0.16,
+        titles=[_KIND[k][2] for k in kinds],
+        title_gap=TITLE_GAP,
     )
     data, notes, bars, xs, shapes, pickers = [], set(), set(), None, [], []
     for i, kind in enumerate(kinds):
@@ -118,7 +127,7 @@ def aligned_maps(
                 colorbar={
                     "x": x1 + 0.005,
                     "y": (y0 + y1) / 2,
-                    "len": (y1 - y0) * 1.05,
+                    "len": y1 - y0,
                     "thickness": 10,
                     "title": {"text": label, "side": "top", "font": {"size": 12}},
                 },
@@ -157,38 +166,55 @@ def aligned_maps(
             showgrid=False, zeroline=False, title_text="key position" if i // cols == rows - 1 else None
         )
         ticks = tick_labels(tokens, xs)
-        if ticks:
-            lay[f"xaxis{n}"].update(ticks, tickangle=-60)
+        if ticks:  # slanted token labels: on the bottom row only, so they never reach the next row's titles
+            lay[f"xaxis{n}"].update(ticks, tickangle=-60, showticklabels=i // cols == rows - 1)
             lay[f"yaxis{n}"].update(ticks, showticklabels=first_col)
     note = "; ".join(n for n in sorted(notes) if n)
     caption = "grey = causal future (key after query, never attended)" + (f"; {note}" if note else "")
     scales = [ATTENTION_NOTE] * bool({"dense", "sparse"} & set(kinds)) + [DIFF_NOTE] * ("diff" in kinds)
     if scales:
         caption += "<br>" + "; ".join(scales)
+    # Stacked in pixels above the top row, so nothing overlaps at any figure size: the panel titles
+    # (TITLE_GAP above the maps), the caption above them, the figure title at the top of the figure.
+    lines = caption.count("<br>") + 1
+    lift = TITLE_GAP + PANEL_TITLE_PX + 8  # the caption's bottom, above the top row's panel titles
     lay["annotations"].append(
         {
             "text": caption,
             "xref": "paper",
             "yref": "paper",
             "x": 0,
-            "y": 1 + 0.12 / rows,
+            "y": 1,
+            "yshift": lift,
             "showarrow": False,
             "xanchor": "left",
             "yanchor": "bottom",
             "align": "left",
-            "font": {"size": 13},
+            "font": {"size": CAPTION_FONT},
         }
     )
-    lay["margin"] = {"l": 60, "r": 40, "t": (110 if title else 70) + 18 * bool(scales), "b": 50}
+    top = lift + lines * CAPTION_LINE_PX + 12 + (TITLE_PX + 12 if title else 0)
+    lay["margin"] = {"l": 60, "r": 40, "t": top, "b": 50}
     meta = {"kinds": kinds, "pooled": bool(note and zoom is None), "note": note}
     fig = style.figure(
         data + pickers,
-        title,
-        height or (330 * rows + 90),
+        None,
+        height or (330 * rows + top + 20),
         plot_bgcolor=style.FUTURE,
         shapes=shapes,
         clickmode="event+select" if pickers else "event",
         meta=meta,
         **lay,
     )
+    if title:  # at the very top (Plotly's default centres it in the top margin, on the caption)
+        fig.update_layout(
+            title={
+                "text": title,
+                "font": {"size": style.FONT + 3},
+                "y": 1,
+                "yref": "container",
+                "yanchor": "top",
+                "pad": {"t": 10},
+            }
+        )
     return fig

@@ -3,7 +3,7 @@
 Attention weights of a real model are mostly tiny (a row of 500 keys averages 0.002): on a linear
 colour scale the map is black. These scales keep the data and the hover values true and move the
 colour stops instead: attention on a power scale, colour ∝ p^¼; the difference sparse − dense with one
-colour step per decade of |Δp|, red where the sparse layer lost mass and blue where renormalisation
+colour step per decade of |Δp|, orange where the sparse layer lost mass and blue where renormalisation
 moved it. heatmaps.py names the scale in each map's caption.
 """
 

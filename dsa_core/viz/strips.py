@@ -26,11 +26,12 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
     labels = np.array(
         style.token_labels(tokens[:n]) if tokens is not None else [str(i) for i in range(n)], dtype=object
     )
-    lay, _ = style.grid(
+    lay, _ = style.grid(  # keys line up (x shared); the two y-ranges are different quantities
         2,
         1,
         vgap=0.16,
         titles=["index score I[t, s] (unnormalised)", "dense attention p[t, s] (probability, 0 to 1)"],
+        share="x",
     )
     data = []
     for axis, y in (("", s), ("2", p)):

@@ -54,14 +54,13 @@ def _cividis_sqrt():
 ATTENTION_SCALE = _cividis_sqrt()  # probabilities, always zmin=0, zmax=1
 SCORE_SCALE = "Plasma"  # unnormalised index scores, auto range
 MASK_SCALE = [[0.0, "#dfe7ef"], [0.5, "#dfe7ef"], [0.5, BLUE], [1.0, BLUE]]
-DIFF_SCALE = [[0.0, VERMILLION], [0.35, "#f0b48a"], [0.5, "#f2f2f2"], [0.65, "#8fc3e6"], [1.0, BLUE]]
 
 LABEL = {
     "scores": "index score (unnormalised: Σ_j w·ReLU(q·k), not a probability)",
     "mask": "kept by top-k selection (1 = kept, 0 = dropped)",
     "dense": "dense attention probability (fixed scale 0 to 1)",
     "sparse": "sparse (DSA) attention probability (fixed scale 0 to 1)",
-    "diff": "sparse − dense attention (−1 to 1; red = lost, blue = gained)",
+    "diff": "sparse − dense attention (−1 to 1; orange = lost, blue = gained)",
 }
 
 
@@ -107,6 +106,36 @@ def series_colour(name, i):
     return PALETTE[i % len(PALETTE)]
 
 
+SPARE = [PURPLE, GREEN, VERMILLION, GREY, BLUE, ORANGE]  # >= 3:1 on white and on a dark theme (not ORANGE)
+
+
+def line_colours(names, taken=()):
+    """One colour per line: its role colour (series_colour) unless an earlier line (or `taken`) already
+    has it, then the first unused SPARE colour. So no two lines of a chart differ by dash pattern alone,
+    and dashed or dotted lines get colours that stay visible on a dark theme too."""
+    out, used = [], list(taken)
+    for i, name in enumerate(names):
+        colour = series_colour(name, i)
+        if colour in used:
+            colour = next((c for c in SPARE if c not in used), colour)
+        out.append(colour)
+        used.append(colour)
+    return out
+
+
+def log_axis(values):
+    """A log axis whose every tick label reads whole at full size: 0.2, 0.5, 1, 2 (or 2k, 5k, 10k,
+    1M, 1G above 10,000) instead of Plotly's small '2' and '5' between the decades, which read the same
+    for 0.2 and 2 on a projector; as few ticks as keep it readable (1-2-5, or decades over > 3)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return {"type": "log"}
+    decades = np.log10(values.max() / values.min())
+    dtick = 1 if decades > 3 else "D2" if decades > 0.7 else "D1"  # decades only; 1-2-5; every digit
+    return {"type": "log", "tickformat": "~s" if values.max() >= 1e4 else "~g", "dtick": dtick}
+
+
 def layout(title=None, height=420, **extra):
     """The shared layout as a dict: transparent background, projector-sized fonts, compact margins."""
     base = {
@@ -143,9 +172,12 @@ def base_layout(fig, title=None, height=420):
     return fig
 
 
-def grid(rows, cols, hgap=0.09, vgap=0.14, titles=(), share=True, bottom=0.0):
+def grid(rows, cols, hgap=0.09, vgap=0.14, titles=(), share="xy", bottom=0.0, title_gap=4):
     """Layout entries for a rows x cols grid of subplots (axes x, x2, ...; row 1 on top), with linked
-    zoom when `share`, plus subplot-title annotations. Returns (layout dict, [(xdomain, ydomain)])."""
+    zoom on the axes named in `share` ("xy", "x", "y" or ""), plus subplot-title annotations that sit
+    `title_gap` pixels above their panel. Returns (layout dict, [(xdomain, ydomain)]).
+    Share "y" only between panels of the same quantity: a matched axis takes the other's range."""
+    share = {True: "xy", False: "", None: ""}.get(share, share)
     lay, doms, notes = {}, [], []
     w, h = (1 - hgap * (cols - 1)) / cols, (1 - bottom - vgap * (rows - 1)) / rows
     for i in range(rows * cols):
@@ -153,8 +185,16 @@ def grid(rows, cols, hgap=0.09, vgap=0.14, titles=(), share=True, bottom=0.0):
         n = "" if i == 0 else str(i + 1)
         xd = [round(c * (w + hgap), 6), min(1.0, round(c * (w + hgap) + w, 6))]
         yd = [max(0.0, round(1 - r * (h + vgap) - h, 6)), round(1 - r * (h + vgap), 6)]
-        lay[f"xaxis{n}"] = {"domain": xd, "anchor": f"y{n}", **({"matches": "x"} if share and n else {})}
-        lay[f"yaxis{n}"] = {"domain": yd, "anchor": f"x{n}", **({"matches": "y"} if share and n else {})}
+        lay[f"xaxis{n}"] = {
+            "domain": xd,
+            "anchor": f"y{n}",
+            **({"matches": "x"} if "x" in share and n else {}),
+        }
+        lay[f"yaxis{n}"] = {
+            "domain": yd,
+            "anchor": f"x{n}",
+            **({"matches": "y"} if "y" in share and n else {}),
+        }
         doms.append((xd, yd))
         if i < len(titles):
             notes.append(
@@ -166,6 +206,7 @@ def grid(rows, cols, hgap=0.09, vgap=0.14, titles=(), share=True, bottom=0.0):
                     "yref": "paper",
                     "xanchor": "center",
                     "yanchor": "bottom",
+                    "yshift": title_gap,
                     "showarrow": False,
                     "font": {"size": FONT},
                 }
