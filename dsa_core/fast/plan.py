@@ -12,6 +12,8 @@ matrix products, 2 per multiply-add, over the (query, key) pairs that are really
 from dsa_core.cost.flops import selected_pairs, visible_pairs
 
 SCORE_BUDGET_BYTES = 2**31  # fp32 index scores alive at once (one query chunk): 2 GiB
+SAMPLE_MAX = 8  # fused selection: pass A scores every R-th key tile, R ≤ 8 (~R·K candidates a row)
+SMS = 132  # multiprocessors of an H100/H200 SXM: how many programs fill the GPU
 
 
 def check_indexer_args(q, k, w, topk=None):
@@ -103,3 +105,63 @@ def sparse_flops(S, T, H, d_qk, d_v, K):
 
 def dense_flops(S, T, H, d_qk, d_v):
     return 2 * H * (d_qk + d_v) * visible_pairs(S, T)
+
+
+def candidate_cap(K):
+    """Candidate list length per row for the threshold selection (select_triton.py): 4 K, at least 4,096."""
+    return max(4096, 4 * next_pow2(K))
+
+
+def threshold_values(K):
+    """Most values one threshold program reads per row (in registers): 16 K, within [1,024, 8,192]."""
+    return min(8192, max(1024, 16 * next_pow2(K)))
+
+
+def fuse_rescore(S, h, d, fp8=False):
+    """Score twice instead of writing and reading 4-byte scores? Yes when the indexer is small (2·h·d
+    FLOP per pair ≤ 1,024: cheaper than 8 bytes of HBM per pair at the H100's ratio of ~270 FLOP/B)
+    and there are enough queries to share each key tile (a prefill, not a decode step)."""
+    return not fp8 and h * d <= 512 and S >= 256
+
+
+def selection_chunks(S, T, B, K, bn, fused, budget=SCORE_BUDGET_BYTES):
+    """Query ranges for the threshold selection: [(s0, s1, r, g)], or None when it does not apply.
+
+    r: pass A scores every r-th key tile (fused path; 1 for stored scores), g: the threshold reads the
+    max of every g of those keys. r·g grows with the position, so that a row keeps at least 2 K values
+    (tight threshold) and at most V = threshold_values(K) (registers): position ranges [n, V/2K·n].
+    Each range also keeps its buffers within `budget` bytes (stored scores, maxima, candidates).
+    """
+    V, cap = threshold_values(K), candidate_cap(K)
+    if V < 2 * K:
+        return None
+    out, s0 = [], 0
+    while s0 < S:
+        n_min = T - S + s0 + 1  # visible keys of the range's first query
+        rg = max(1, 1 << max(0, (n_min // (2 * K)).bit_length() - 1))  # power of two ≤ n_min / 2K
+        r = min(rg, SAMPLE_MAX) if fused else 1
+        g = min(rg // r, bn)
+        n_max = V * g * r  # rows up to here read ≤ V values (sample_cols; cdiv(n, g) when stored)
+        if n_max < n_min:
+            return None
+        per_row = B * (4 * V + 8 * cap + (0 if fused else 4 * T))
+        rows = max(1, budget // per_row)
+        s1 = min(S, n_max - (T - S), s0 + rows)
+        out.append((s0, s1, r, g))
+        s0 = s1
+    return out
+
+
+def sample_cols(last_pos, bn, r, g):
+    """Columns pass A writes for a query block whose last query is at last_pos (fused_topk_triton.py)."""
+    return (last_pos // bn // r + 1) * (bn // g)
+
+
+def attention_splits(S, B, H_kv, head_blocks, K, bn, sms=SMS):
+    """Slot ranges per query for sparse attention: 1 when the queries alone fill the GPU (prefill),
+    else a power of two that gives about two programs per multiprocessor (decode), at most K / bn."""
+    programs = S * B * H_kv * head_blocks
+    if programs >= sms:
+        return 1
+    want = 1 << ((2 * sms // programs).bit_length() - 1)  # power of two ≤ 2·SMs / programs
+    return max(1, min(want, -(-K // bn)))

@@ -11,8 +11,12 @@ Loop over the K selected positions in tiles of BN gathered rows (tl.load with ro
 V_IS_K: MLA's values are the first Dv columns of the latent key (v = k[..., :512]), so the gathered
 key tile is reused as the value tile: one gather per key instead of two (as FlashMLA does).
 TRUNC: the top-k kernel puts -1 slots last, so a query at position p reads only min(K, p+1) slots.
+SPLIT (decode, flash-decoding style): with few queries (one per sequence) there are too few programs
+to fill the GPU, so grid axis 2 splits each query's slots into NS ranges of CH slots; each program
+writes its unnormalised acc and its (m, l) in fp32, and decode_triton.py combines them.
 """
 
+import torch
 import triton
 import triton.language as tl
 
@@ -24,6 +28,8 @@ def _sparse_attn_kernel(
     v_ptr,
     idx_ptr,
     o_ptr,
+    po_ptr,
+    pml_ptr,
     scale_log2e,
     S,
     T,
@@ -45,6 +51,7 @@ def _sparse_attn_kernel(
     so_b,
     so_s,
     so_h,
+    CH,
     D1: tl.constexpr,
     D2: tl.constexpr,
     DV: tl.constexpr,
@@ -52,8 +59,13 @@ def _sparse_attn_kernel(
     BN: tl.constexpr,
     V_IS_K: tl.constexpr,
     TRUNC: tl.constexpr,
+    SPLIT: tl.constexpr,
 ):
-    pid, bg = tl.program_id(0), tl.program_id(1)  # pid = query * head_blocks + head_block
+    pid, bg, sp = (
+        tl.program_id(0),
+        tl.program_id(1),
+        tl.program_id(2),
+    )  # pid = query * head_blocks + head_block
     n_hb = tl.cdiv(G, BH)
     hb, s = pid % n_hb, (pid // n_hb).to(tl.int64)  # head blocks of one query run side by side
     b, g = (bg // H_KV).to(tl.int64), bg % H_KV  # int64: q and out exceed 2^31 elements
@@ -74,9 +86,10 @@ def _sparse_attn_kernel(
     if TRUNC:
         n_slots = tl.minimum(K, q_pos0 + s + 1)
     kbase = k_ptr + b * sk_b + g * sk_h
-    for n0 in range(0, n_slots, BN):
+    n_end = tl.minimum(n_slots, (sp + 1) * CH)  # this program's slots: [sp·CH, n_end)
+    for n0 in range(sp * CH, n_end, BN):
         j = n0 + tl.arange(0, BN)
-        idx = tl.load(idx_ptr + b * si_b + s * si_s + j, mask=j < n_slots, other=-1)  # [BN]
+        idx = tl.load(idx_ptr + b * si_b + s * si_s + j, mask=j < n_end, other=-1)  # [BN]
         ok = (idx >= 0) & (idx < T)
         rows = tl.where(ok, idx, 0)  # int32 offsets: fewer registers
         k1 = tl.load(kbase + rows[:, None] * sk_t + d1[None, :], mask=ok[:, None], other=0.0)  # [BN, D1]
@@ -98,6 +111,12 @@ def _sparse_attn_kernel(
             )  # [BN, DV]
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
+    if SPLIT:  # partial results [B, S, NS, H, Dv] and [B, S, NS, H, 2], combined by decode_triton.py
+        part = ((b * S + s) * tl.num_programs(2) + sp) * (H_KV * G) + heads  # [BH]
+        tl.store(po_ptr + part[:, None] * DV + dv[None, :], acc, mask=hmask[:, None])
+        tl.store(pml_ptr + part * 2, m_i, mask=hmask)
+        tl.store(pml_ptr + part * 2 + 1, l_i, mask=hmask)
+        return
     out = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]  # a query with no valid slot gives 0
     tl.store(
         o_ptr + b * so_b + s * so_s + heads[:, None] * so_h + dv[None, :],
@@ -107,21 +126,31 @@ def _sparse_attn_kernel(
 
 
 def sparse_attention_into(
-    q, k, v, idx, out, scale, d_split, bh, v_is_k, trunc, bn=32, num_warps=8, num_stages=2
+    q, k, v, idx, out, scale, d_split, bh, v_is_k, trunc, bn=32, num_warps=8, num_stages=2, splits=1
 ):
-    """Launch: q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] -> out [B,S,H,Dv] (written)."""
+    """Launch: q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv], idx [B,S,K] -> out [B,S,H,Dv] (written).
+    splits > 1: each query's slots in `splits` ranges, combined by decode_triton.combine_into."""
     B, S, H, D = q.shape
     T, H_kv, Dv = k.shape[1], k.shape[2], v.shape[3]
     G = H // H_kv
     d1, d2 = d_split
     assert q.stride(3) == 1 and k.stride(3) == 1 and v.stride(3) == 1 and idx.stride(2) == 1
-    grid = (triton.cdiv(G, bh) * S, B * H_kv)  # axis 0 allows 2^31 - 1 programs
+    K = idx.shape[2]
+    ch = triton.cdiv(triton.cdiv(K, splits), bn) * bn  # slots per split, whole tiles
+    ns = triton.cdiv(K, ch)
+    grid = (triton.cdiv(G, bh) * S, B * H_kv, ns)  # axis 0 allows 2^31 - 1 programs
+    po = pml = out
+    if ns > 1:
+        po = torch.empty(B, S, ns, H, Dv, device=q.device, dtype=torch.float32)
+        pml = torch.empty(B, S, ns, H, 2, device=q.device, dtype=torch.float32)
     _sparse_attn_kernel[grid](
         q,
         k,
         v,
         idx,
         out,
+        po,
+        pml,
         scale * 1.4426950408889634,
         S,
         T,
@@ -143,6 +172,7 @@ def sparse_attention_into(
         out.stride(0),
         out.stride(1),
         out.stride(2),
+        ch,
         D1=d1,
         D2=d2,
         DV=Dv,
@@ -150,7 +180,12 @@ def sparse_attention_into(
         BN=bn,
         V_IS_K=v_is_k,
         TRUNC=trunc,
+        SPLIT=ns > 1,
         num_warps=num_warps,
         num_stages=num_stages,
     )
+    if ns > 1:
+        from dsa_core.fast.decode_triton import combine_into
+
+        combine_into(po, pml, out)
     return out
