@@ -331,7 +331,9 @@ ex.check_decode_ratio(answer_1)
 
 # %% [markdown]
 # **Exercise 2.** With that budget, **k = 512**, beyond which context length t does one decode step
-# cost fewer FLOPs with DSA than dense? (Solve $A t = I t + A k$; one number.)
+# cost fewer FLOPs with DSA than dense? (Solve $A t = I t + A k$ with the per-pair FLOPs of 671B in
+# MQA mode from the Math section, $A = 2 \cdot 128 \cdot (576 + 512)$ and $I = 2 \cdot 64 \cdot 128$; one
+# number.)
 
 # %% [answer]
 answer_2 = None
