@@ -100,3 +100,15 @@ def test_selected_pairs():
     assert "k·T/2" in nb03.check_selected_pairs(2048 * 8192 / 2).message
     assert not nb03.check_selected_pairs(str(right))
     assert not any(n == "selected_pairs" for n in dir(nb03))  # no public answer helper
+
+
+def test_docs_do_not_print_exercise_1s_answer():
+    """The worked row of exercise 1 appears in no page a student reads beside the notebook."""
+    import pathlib
+
+    row = torch.full((len(nb03.EX_ROWS),), float("-inf"))
+    row[:7] = torch.tensor(nb03.EX_ROWS[6])
+    answer = str(dsa.select_topk(row[None, None], 8)[0, 0].tolist())  # "[4, 0, 1, 2, 5, 6, 3, -1]"
+    root = pathlib.Path(__file__).resolve().parents[2]
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        assert answer not in page.read_text(encoding="utf-8"), page.name
