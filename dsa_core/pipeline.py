@@ -15,7 +15,7 @@ and index-score rows, the cost stopwatch and the fast path's CPU fallback.
   score(q, k, w) -> [B, s, n]   Eq. 1 (indexer.index_scores), or pooled keys, or a tested twin
   pick(scores, end) -> [B, s, K] Eq. 2 (top_k(K) below), block top-n, ..., or keep the scores (a map)
 
-Paper: DeepSeek-V3.2-Exp report, section 2.1. Official: the demo scores the whole prefill at once
+Paper: DeepSeek-V3.2-Exp report, section 1, Eq. 1-2. Official: the demo scores the whole prefill at once
 (deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py`, `Indexer.forward`); production kernels
 (DeepGEMM `fp8_mqa_logits`) take per-query key ranges [ks, ke) in the same spirit.
 """
