@@ -70,3 +70,21 @@ def test_check_cells_can_be_rerun_after_run_all():
                 if kind_after in ("code", "answer", "solution"):
                     clash = read & _assigned(ast.parse(later))
                     assert not clash, f"{path.name}: a later cell rebinds {sorted(clash)}, read by {text!r}"
+
+
+def test_docs_count_the_notebooks_and_exercises():
+    """docs/notebooks.md and docs/teaching.md name as many notebooks and exercises as there are."""
+    words = "zero one two three four five six seven eight nine ten eleven twelve".split()
+    sources = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+    exercises = sum(kind == "check" for path in sources for kind, _ in make_notebooks.parse(path))
+    notebooks_md = (ROOT / "docs" / "notebooks.md").read_text(encoding="utf-8")
+    teaching_md = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    n = words[len(sources)]
+    assert f"{n.capitalize()} notebooks in `notebooks/`" in notebooks_md
+    assert f"({exercises} in all)" in notebooks_md
+    assert (
+        f"## The {n} notebooks" in teaching_md
+        and f"{n.capitalize()} notebooks, {exercises} exercises" in teaching_md
+    )
+    for path in sources:  # every notebook has a row in the guide's table
+        assert f"| {path.stem[:2]} " in teaching_md, path.name
