@@ -1,7 +1,7 @@
 """Cached dsa_core calls of the Family page, in lessons/cache.py's byte budget and work queue, keyed by
 text + settings (and the session's model), so moving the query or a member's parameter never re-runs
-the model. No algorithm lives here: each function routes its inputs to dsa_core.analysis.family or
-dsa_core.family.
+the model. No algorithm lives here: each function routes its inputs to dsa_core.family.on_text or
+dsa_core.family.selectors.
 
 The expensive step, once per text: one dense run of every layer, each layer's indexer ranked to a prefix
 of m picks (m = a power of two ≥ k, at least 128), so every k ≤ m is a slice.
@@ -26,7 +26,7 @@ def prefix(k, T):
 
 def ranked_layers(text, max_tokens, m):
     """Token top-m of every layer's indexer: int16/32 [L, T, m] (one dense run of the model)."""
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
 
     def compute(report):
         return fa.ranked_all_layers(cache.load()[0].model, ids(text, max_tokens), m, report)
@@ -35,7 +35,7 @@ def ranked_layers(text, max_tokens, m):
 
 
 def token_by_layer(text, max_tokens, k):
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
 
     T = len(ids(text, max_tokens))
     return fa.take(ranked_layers(text, max_tokens, prefix(k, T)), min(k, T))
@@ -43,22 +43,22 @@ def token_by_layer(text, max_tokens, k):
 
 def overlap(text, max_tokens, k):
     """Layer x layer Jaccard overlap of the token top-k: [L, L]."""
-    from dsa_core import family
+    from dsa_core.family import selectors
 
     def compute(report):
-        return family.layer_overlap(token_by_layer(text, max_tokens, k))
+        return selectors.layer_overlap(token_by_layer(text, max_tokens, k))
 
     return cache._cached("family_overlap", (text, max_tokens, k), compute, "Measuring the layer overlap")
 
 
 def computing(text, max_tokens, k, rule, every):
     """The shared member's computing layers: every r-th layer, or as many chosen from this text's overlap."""
-    from dsa_core import family
+    from dsa_core.family import selectors
 
     L = cache.model_info()["n_layers"]
     if rule == "every":
-        return family.every_r(L, every)
-    return family.by_overlap(overlap(text, max_tokens, k).tolist(), len(family.every_r(L, every)))
+        return selectors.every_r(L, every)
+    return selectors.by_overlap(overlap(text, max_tokens, k).tolist(), len(selectors.every_r(L, every)))
 
 
 def pooled_weights_fit():
@@ -73,12 +73,12 @@ def pooled_weights_fit():
     )
 
 
-def variants(text, max_tokens, k, params):
-    """The four members (Variants) for the page's parameters (block, pool, compress, rule, every, weights):
+def page_members(text, max_tokens, k, params):
+    """The four members (Members) for the page's parameters (block, pool, compress, rule, every, weights):
     weights "pooled" gives the compressed member the indexers trained for pooled keys (c = 4 only)."""
     from dataclasses import replace
 
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
     from dsa_core.host.indexers import COMPRESSED_PATH
 
     block, pool, compress, rule, every, weights = params
@@ -92,10 +92,10 @@ def variants(text, max_tokens, k, params):
 def member(text, layer, max_tokens, k, name, v):
     """One member's picks at this layer ([T, K]), cached by its own parameters only: changing the block
     size never recomputes the compressed member, and a new r costs no indexer work at all."""
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
 
     def compute(_):
-        from dsa_core.host.variants import member_indexer
+        from dsa_core.family.in_model import member_indexer
 
         rec = cache.trace(text, layer, max_tokens)[1]
         attached = cache.load()[0].model.layers[layer].self_attn.indexer
@@ -108,16 +108,16 @@ def member(text, layer, max_tokens, k, name, v):
 
 def picks(text, layer, max_tokens, k, params):
     """Each member's picks at this layer, after the ideal top-k: {name: [T, K]}."""
-    from dsa_core.analysis import ranked as rk
+    from dsa_core.analysis import rank
 
-    ideal = rk.picks(cache.ranked(text, layer, max_tokens, "ideal top-k"), k).long()
-    members = variants(text, max_tokens, k, params)
+    ideal = rank.picks(cache.ranked(text, layer, max_tokens, "ideal top-k"), k).long()
+    members = page_members(text, max_tokens, k, params)
     return {"ideal top-k": ideal, **{n: member(text, layer, max_tokens, k, n, v) for n, v in members.items()}}
 
 
 def recall(text, layer, max_tokens, k, params):
     """(recall of each selection {name: float}, Jaccard overlap between the selections [n, n])."""
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
 
     def compute(_):
         p = picks(text, layer, max_tokens, k, params)
@@ -128,10 +128,10 @@ def recall(text, layer, max_tokens, k, params):
 
 def savings(text, max_tokens, k, T, params):
     """What each member costs for a prefill of T tokens (the cost model): rows of numbers."""
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
 
     shape = fa.host_shape(cache.load()[0].model, k)
-    return fa.savings(shape, T, variants(text, max_tokens, k, params))
+    return fa.savings(shape, T, page_members(text, max_tokens, k, params))
 
 
 def has_perplexities(text, max_tokens, k, params):
@@ -141,10 +141,10 @@ def has_perplexities(text, max_tokens, k, params):
 
 def perplexities(text, max_tokens, k, params):
     """Dense and each member in every layer, {name: perplexity}: five model runs, with progress."""
-    from dsa_core.analysis import family as fa
+    from dsa_core.family import on_text as fa
 
     def compute(report):
-        members = variants(text, max_tokens, k, params)
+        members = page_members(text, max_tokens, k, params)
         return fa.perplexities(cache.load()[0].model, ids(text, max_tokens), k, members, report)
 
     return cache._cached(

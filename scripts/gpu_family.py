@@ -3,10 +3,10 @@
     python scripts/gpu_family.py --gguf /tmp/dsa/model.gguf --data .gpu/tokens.npz --out OUT [--minutes 4]
 
 1. The family table with the shipped indexers (the published command, with --device cuda):
-   `python -m dsa_core.evaluate <the three long held-out texts> --k 128 --tokens 8192 --variant
+   `python -m dsa_core.evaluate <the three long held-out texts> --k 128 --tokens 8192 --member
    token,block,compressed,shared,shared-overlap --device cuda --json` -> OUT/family_8192.json, and the
    same on the two Handbook chapters at 2,048 tokens -> OUT/family_2048.json (a check of the CPU table).
-2. Stage 1 for pooled keys (dsa_core/train/compressed.py, c = 4) in every layer, warm-started from the
+2. Stage 1 for pooled keys (dsa_core/family/train.py, c = 4) in every layer, warm-started from the
    shipped indexers, on the long training windows of the --data file (scripts/gpu_pack.py --tokens 8192),
    for --minutes -> OUT/smollm2_compressed_c4.safetensors (same shape as the shipped file).
 3. The compressed member with those weights, same command and texts -> OUT/compressed_8192.json and
@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from gpu_train import inputs_on_device  # noqa: E402
 
+from dsa_core.family.train import compressed_recall, train_compressed
 from dsa_core.host.indexers import DEFAULT_PATH, load_indexers, save_indexers
 from dsa_core.host.load import load_model
 from dsa_core.host.model import attach_indexers
-from dsa_core.train.compressed import compressed_recall, train_compressed
 from dsa_core.train.device import on_device
 
 EVAL = ROOT / "assets" / "texts" / "eval"
@@ -44,10 +44,10 @@ def say(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
 
 
-def cli(args, files, tokens, variants, out, indexers=None):
+def cli(args, files, tokens, members, out, indexers=None):
     """Run `python -m dsa_core.evaluate` (the published command) and save its JSON to out."""
     cmd = [sys.executable, "-m", "dsa_core.evaluate", *files, "--k", "128", "--tokens", str(tokens)]
-    cmd += ["--variant", variants, "--device", args.device, "--model", args.gguf, "--json"]
+    cmd += ["--member", members, "--device", args.device, "--model", args.gguf, "--json"]
     cmd += ["--indexers", str(indexers)] if indexers else []
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -57,7 +57,7 @@ def cli(args, files, tokens, variants, out, indexers=None):
     out.write_text(res.stdout)
     rep = json.loads(res.stdout)
     say(f"{out.name}: {time.time() - t0:.0f} s; dense ppl {rep['dense_perplexity']:.3f}")
-    for v in rep["variants"].values():
+    for v in rep["members"].values():
         ppl = f"ppl {v['perplexity']:.3f} ({v['vs_dense']:+.2%})"
         say(f"  {v['label']:<44} recall {v['mean_recall']:.3f} {ppl}")
     return rep

@@ -299,7 +299,7 @@ c = 4; shared indices, every 4th layer or 8 layers chosen by overlap on `assets/
 in all 30 layers, on the same held-out texts as above. `smollm2_compressed_c4.safetensors` holds indexers
 trained for the compressed member (keys mean-pooled over c = 4 tokens; same shape and format as this
 file; `dsa_core.host.indexers.COMPRESSED_PATH`): stage 1 with the pooled target
-(`dsa_core/train/compressed.py`) on {ctrain["windows"]} training windows of {ctrain["tokens"]:,} tokens from the long training data
+(`dsa_core/family/train.py`) on {ctrain["windows"]} training windows of {ctrain["tokens"]:,} tokens from the long training data
 (disjoint from every evaluation text, `data_check_*.json`), {ctrain["steps"]} steps ×
 4 windows × 512 queries, AdamW lr 1e-3 cosine, continued from this file ({ctrain["steps"] * ctrain["seconds_per_step"] / 60:.0f} minutes, one seed;
 `runs/h200_run5_compressed_train.json`, log `runs/h200_run5_family.log`). On 2 held-out validation

@@ -4,8 +4,8 @@ keys, and choosing the computing layers from the overlap heatmap."""
 import torch
 
 from course.feedback import as_tensor, check_function, correct, not_answered, read_number, wrong
-from dsa_core import family
-from dsa_core.cost.family import variant_cost
+from dsa_core.family import selectors
+from dsa_core.family.cost import member_cost
 from dsa_core.topk import select_topk
 
 
@@ -23,7 +23,7 @@ def check_block_row(answer, scores_row, t, b, n):
         return wrong(name, "expected a list of token positions, e.g. [0, 1, 2, 3].")
     got = sorted(int(i) for i in x if int(i) >= 0)
     row = scores_row.reshape(-1)[: t + 1].reshape(1, 1, -1).float()  # one query at position t: keys 0 … t
-    right = _positions(family.block_topn(row, b, n)[0, 0])
+    right = _positions(selectors.block_topn(row, b, n)[0, 0])
     if got == right:
         return correct(
             name,
@@ -36,10 +36,10 @@ def check_block_row(answer, scores_row, t, b, n):
     mistakes = {
         "these are the best single tokens (token top-k), not whole blocks: pool each block first.": tokens,
         "this ranks blocks by their mean score; block top-n here pools with the maximum.": _positions(
-            family.block_topn(row, b, n, "mean")[0, 0]
+            selectors.block_topn(row, b, n, "mean")[0, 0]
         ),
         f"the query's own block ({t // b}) must always be kept, plus the n − 1 best others.": _positions(
-            family.block_topn(row, b, n, local=False)[0, 0]
+            selectors.block_topn(row, b, n, local=False)[0, 0]
         ),
     }
     for message, positions in mistakes.items():
@@ -77,7 +77,7 @@ def _key_cases():
         cases.append(
             {
                 "args": (k, c),
-                "right": family.compress_keys(k, c),
+                "right": selectors.compress_keys(k, c),
                 "label": f"k of shape {tuple(k.shape)}, c = {c}",
                 "mistakes": mistakes,
             }
@@ -105,20 +105,20 @@ def check_compress_keys(fn):
         fn,
         _key_cases(),
         forbidden={
-            "family.compress_keys": family.compress_keys,
+            "selectors.compress_keys": selectors.compress_keys,
             "F.avg_pool1d": "avg_pool1d",  # torch's pooling does the exercise for you, by any route
             "F.adaptive_avg_pool1d": "adaptive_avg_pool1d",
             "F.avg_pool2d": "avg_pool2d",
             "F.avg_pool3d": "avg_pool3d",
         },
         signature="my_compress_keys(k, c)",
-        done="matches family.compress_keys on four shapes, including a partial last group and c = 1.",
+        done="matches selectors.compress_keys on four shapes, including a partial last group and c = 1.",
     )
 
 
 def _scored_pairs(L, c):
     """(query, complete group) pairs of a causal L-token prefill: query t scores the ⌊(t+1)/c⌋ groups
-    whose c tokens are all past (family.compressed_scores' rule), its own partial group not at all."""
+    whose c tokens are all past (selectors.compressed_scores' rule), its own partial group not at all."""
     return sum((t + 1) // c for t in range(L))
 
 
@@ -132,7 +132,7 @@ def check_compressed_saving(answer, shape, L=8192, c=4):
     I = 2 * shape.index_n_heads * shape.index_head_dim
     pairs = L * (L + 1) // 2
     exact = I * _scored_pairs(L, c)
-    smooth = 2 * variant_cost(shape, L, "compressed", c=c)["indexer/qk_macs"]  # = I · L(L+1)/2 / c
+    smooth = 2 * member_cost(shape, L, "compressed", c=c)["indexer/qk_macs"]  # = I · L(L+1)/2 / c
     if abs(x - exact) < 0.5:  # an integer count, exactly
         return correct(
             name,
@@ -188,9 +188,9 @@ def check_computing_layers(answer, overlap, n):
     if len(chosen) != n:
         return wrong(name, f"choose exactly {n} computing layers (you chose {len(chosen)}).")
     ov = [[float(v) for v in row] for row in overlap]
-    mine = family.coverage(ov, chosen)
-    uniform = family.coverage(ov, family.every_r(L, -(-L // n))[:n])
-    best = family.coverage(ov, family.by_overlap(ov, n))
+    mine = selectors.coverage(ov, chosen)
+    uniform = selectors.coverage(ov, selectors.every_r(L, -(-L // n))[:n])
+    best = selectors.coverage(ov, selectors.by_overlap(ov, n))
     if mine + 1e-9 >= uniform:
         return correct(
             name,

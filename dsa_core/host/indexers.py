@@ -6,7 +6,7 @@ weights_proj}`, DeepSeek-V3.2-Exp on Hugging Face) minus the "model." prefix; va
 it was trained for, and a one-line recipe, so a file cannot be attached to the wrong model silently.
 The shipped file is assets/indexers/smollm2_stage1.safetensors (stage 1, see its MODEL_CARD.md);
 smollm2_compressed_c4.safetensors beside it holds indexers trained for the compressed-keys member
-(keys mean-pooled over c = 4 tokens, dsa_core/train/compressed.py), same shape, for that member only.
+(keys mean-pooled over c = 4 tokens, dsa_core/family/train.py), same shape, for that member only.
 """
 
 import functools

@@ -41,15 +41,16 @@ import torch
 import dsa_core as dsa
 from course import setup_notebook
 from course.checks import nb08 as ex
-from dsa_core import family, viz
-from dsa_core.analysis import family as fa
+from dsa_core import viz
 from dsa_core.analysis.trace import encode, trace_layers
 from dsa_core.cost import flops
+from dsa_core.family import figures as vf
+from dsa_core.family import on_text as fa
+from dsa_core.family import selectors
 from dsa_core.host.indexers import load_with_indexers
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import oracle_topk
 from dsa_core.toy import toy_indexer_inputs
-from dsa_core.viz import family as vf
 
 setup_notebook(seed=0)
 
@@ -69,11 +70,11 @@ setup_notebook(seed=0)
 q, k, w = toy_indexer_inputs()
 scores = index_scores(q, k, w)  # [B, T, T]
 print("scores", tuple(scores.shape))
-assert torch.equal(family.block_topn(scores, 1, 8, local=False), family.token_topk(scores, 8))
+assert torch.equal(selectors.block_topn(scores, 1, 8, local=False), selectors.token_topk(scores, 8))
 picks = {
-    "token top-8": family.token_topk(scores, 8)[0, -1],
-    "block top-2 (b = 4)": family.block_topn(scores, 4, 2)[0, -1],
-    "block top-4 (b = 2)": family.block_topn(scores, 2, 4)[0, -1],
+    "token top-8": selectors.token_topk(scores, 8)[0, -1],
+    "block top-2 (b = 4)": selectors.block_topn(scores, 4, 2)[0, -1],
+    "block top-4 (b = 2)": selectors.block_topn(scores, 2, 4)[0, -1],
 }
 vf.pick_rows(picks, scores.shape[1] - 1)
 
@@ -109,7 +110,7 @@ ex.check_block_row(answer_1, row, t=9, b=4, n=2)
 #
 # **Exercise 2.** Write `my_compress_keys(k, c)`: `k [B, T, d]` → `[B, T // c, d]`, the mean of each
 # complete group of c consecutive keys. The check runs it on its own inputs (and notices a call to
-# `family.compress_keys`).
+# `selectors.compress_keys`).
 
 # %% [answer]
 my_compress_keys = None
@@ -129,8 +130,8 @@ ex.check_compress_keys(my_compress_keys)
 # With c = 1 the pooled keys are the keys, and compressed selection is token top-k again:
 
 # %%
-assert torch.equal(family.compressed_topk(q, k, w, 1, 8), family.token_topk(scores, 8))
-family.compressed_topk(q, k, w, 4, 8)[0, -1]
+assert torch.equal(selectors.compressed_topk(q, k, w, 1, 8), selectors.token_topk(scores, 8))
+selectors.compressed_topk(q, k, w, 4, 8)[0, -1]
 
 # %% [markdown]
 # **Exercise 3.** The host's indexer has H = 4 heads of d = 64, so one (query, key) score costs
@@ -171,8 +172,8 @@ ids = encode(loaded, text, 384).ids
 K = 32
 ranked = fa.ranked_all_layers(model, ids, K)  # [L, T, K]
 token_by_layer = fa.take(ranked, K)
-overlap = family.layer_overlap(token_by_layer)
-vf.overlap_heatmap(overlap, computing=family.every_r(n_layers, 4))
+overlap = selectors.layer_overlap(token_by_layer)
+vf.overlap_heatmap(overlap, computing=selectors.every_r(n_layers, 4))
 
 # %% [markdown]
 # Bright squares along the diagonal are runs of layers that pick nearly the same keys: one top-k
@@ -190,7 +191,7 @@ vf.overlap_heatmap(overlap, computing=family.every_r(n_layers, 4))
 answer_4 = None
 
 # %% [solution]
-answer_4 = family.by_overlap(overlap.tolist(), 8)  # greedy; reading the heatmap by eye also works
+answer_4 = selectors.by_overlap(overlap.tolist(), 8)  # greedy; reading the heatmap by eye also works
 
 # %% [check]
 ex.check_computing_layers(answer_4, overlap, 8)
@@ -212,6 +213,7 @@ picks = {"ideal top-k": oracle_topk(rec.dense_mean, K), **picks}
 recall = fa.recall_table(rec.dense_mean, picks, K)
 vf.member_bars({n: r for n, r in recall.items() if n != "ideal top-k"}, ideal=recall["ideal top-k"])
 
+
 # %%
 def say(fraction, message):  # progress: each whole-model run takes about half a minute on a laptop
     print(f"{fraction:4.0%}  {message}", flush=True)
@@ -226,15 +228,15 @@ for name, p in ppl.items():
 #
 # An indexer trained on single tokens ranks pooled keys it never saw. `smollm2_compressed_c4.safetensors`
 # (beside the shipped file) holds indexers trained for the compressed member: stage 1 with the
-# target pooled over the same complete groups of c = 4 (`dsa_core.train.compressed`), continued from the
+# target pooled over the same complete groups of c = 4 (`dsa_core.family.train`), continued from the
 # shipped file for 4 minutes on one H200. They exist for **c = 4 only**. A member names its weights
-# file (`Variant.weights`); the selector is the same `family.compressed_topk`, only the indexer changes.
+# file (`Member.weights`); the selector is the same `selectors.compressed_topk`, only the indexer changes.
 
 # %%
 from dataclasses import replace
 
+from dsa_core.family.in_model import member_indexer
 from dsa_core.host.indexers import COMPRESSED_PATH
-from dsa_core.host.variants import member_indexer
 
 trained = replace(members["compressed keys"], weights=str(COMPRESSED_PATH))
 print(trained.label(K))
@@ -255,7 +257,7 @@ print(
 )
 
 # %% [markdown]
-# On the held-out texts at k = 128 (docs/family.md, `python -m dsa_core.evaluate ... --variant
+# On the held-out texts at k = 128 (docs/family.md, `python -m dsa_core.evaluate ... --member
 # compressed,compressed-trained`, one H200) the pooled-key weights raise the compressed member's recall
 # from 0.570 to 0.821 at 8,192 tokens (perplexity +68.0 % → +14.2 % vs dense) and from 0.714 to 0.870
 # at 2,048 tokens (+13.8 % → +2.7 %), for a quarter of token top-k's indexer work. One short run, one
@@ -264,8 +266,8 @@ print(
 # %% [markdown]
 # ## 5. The cost lab: what each member saves as the context grows
 #
-# The same cost model as notebook 07 (`dsa_core.cost.family.variant_cost`, called by
-# `analysis.family.growth`), whole prefill, one layer
+# The same cost model as notebook 07 (`dsa_core.family.cost.member_cost`, called by
+# `family.on_text.growth`), whole prefill, one layer
 # on average. Attention work is the same for every member (each attends to k tokens); the indexer's
 # O(L²) part is what changes.
 

@@ -4,8 +4,8 @@ own message (block top-n by hand, pooled keys, the saving of c = 4, choosing the
 import torch
 
 from course.checks import nb08
-from dsa_core import family
 from dsa_core.cost import flops
+from dsa_core.family import selectors
 
 ROW = torch.tensor([0.5, 3.0, 0.1, 0.2, 1.0, 1.1, 1.2, 1.3, 0.3, 0.0, 0.0, 0.0])  # 12 keys, query t = 9
 
@@ -29,7 +29,7 @@ def test_block_row():
 
 def test_block_row_token_topk_mistake_is_named():
     s = _row()
-    tokens = sorted(int(i) for i in family.token_topk(s.reshape(1, 1, -1), 8)[0, 0] if i >= 0)
+    tokens = sorted(int(i) for i in selectors.token_topk(s.reshape(1, 1, -1), 8)[0, 0] if i >= 0)
     assert "token top-k" in nb08.check_block_row(tokens, s, 9, 4, 2).message
 
 
@@ -51,7 +51,7 @@ def test_compress_keys():
         ).message
     )
     assert "sum, not mean" in nb08.check_compress_keys(lambda k, c: _solution(k, c) * c).message
-    assert "calls" in nb08.check_compress_keys(family.compress_keys).message
+    assert "calls" in nb08.check_compress_keys(selectors.compress_keys).message
     assert "ZeroDivisionError" in nb08.check_compress_keys(lambda k, c: 1 / 0).message
 
 
@@ -108,7 +108,7 @@ def test_compressed_saving():
 
 
 def test_compressed_rule_is_the_librarys():
-    """The exercise's count, Σ_t ⌊(t+1)/c⌋ scored groups, is what family.compressed_scores scores."""
+    """The exercise's count, Σ_t ⌊(t+1)/c⌋ scored groups, is what selectors.compressed_scores scores."""
     g = torch.Generator().manual_seed(0)
     for T, c in ((13, 4), (16, 4), (9, 2), (5, 1)):
         q, k, w = (
@@ -116,7 +116,7 @@ def test_compressed_rule_is_the_librarys():
             torch.randn(1, T, 3, generator=g),
             torch.randn(1, T, 2),
         )
-        scores = family.compressed_scores(q, family.compress_keys(k, c), w, c, T)  # [1, T, G]
+        scores = selectors.compressed_scores(q, selectors.compress_keys(k, c), w, c, T)  # [1, T, G]
         assert (
             int(torch.isfinite(scores).sum())
             == nb08._scored_pairs(T, c)

@@ -1,6 +1,6 @@
 """Stage-1 training of a compressed-key indexer: the dense warm-up of stage1.py, with pooled keys.
 
-The indexer scores mean-pooled keys k̄_g (dsa_core/family.py, compressed_scores). Its target is the
+The indexer scores mean-pooled keys k̄_g (selectors.py, compressed_scores). Its target is the
 frozen model's head-mean dense attention p, summed over each complete group of c tokens and
 renormalised over the complete groups a query can see (the query's own partial group is always kept,
 so it is left out of the loss):
@@ -11,7 +11,7 @@ on any torch device. Our construction, as described for DeepSeek-V4's CSA (a lig
 4×-compressed entries; ggml-org/llama.cpp#24162) and a Qwen QSA design (sgl-project/sglang-jax#1674);
 their compressors are learned, ours is a plain mean.
 
-    python -m dsa_core.train.compressed --layers 10,20 --c 4 --steps 60 [--tokens 768] [--out FILE]
+    python -m dsa_core.family.train --layers 10,20 --c 4 --steps 60 [--tokens 768] [--out FILE]
 """
 
 import argparse
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from dsa_core import family
 from dsa_core.dense import attention_probs
+from dsa_core.family import selectors
 from dsa_core.metrics import attention_recall
 from dsa_core.train.losses import TINY, attention_target, kl_to_scores
 from dsa_core.train.stage1 import layer_inputs, lr_factor, main_qk
@@ -53,7 +53,7 @@ def compressed_step(model, layer, indexer, x, n_queries, c):
     q, k = main_qk(model, layer, x)
     p = attention_target(attention_probs(q[:, T - S :], k))  # the frozen teacher [B,S,T]
     qi, ki, w = indexer.project(x)  # [B,T,h,d], [B,T,d], [B,T,h]
-    scores = family.compressed_scores(qi[:, T - S :], family.compress_keys(ki, c), w[:, T - S :], c, T)
+    scores = selectors.compressed_scores(qi[:, T - S :], selectors.compress_keys(ki, c), w[:, T - S :], c, T)
     return kl_to_scores(pooled_target(p, c), scores), scores, p
 
 
@@ -65,7 +65,7 @@ def compressed_recall(model, layer, indexer, x, c, topk, n_queries=256):
     q, k = main_qk(model, layer, x)
     p = attention_target(attention_probs(q[:, T - S :], k))  # [1,S,T]
     qi, ki, w = indexer.project(x)
-    idx = family.compressed_topk(qi[:, T - S :], ki, w[:, T - S :], c, topk)  # [1,S,K]
+    idx = selectors.compressed_topk(qi[:, T - S :], ki, w[:, T - S :], c, topk)  # [1,S,K]
     return attention_recall(p, idx).mean().item()
 
 
@@ -121,9 +121,7 @@ def windows(loaded, paths, tokens, device="cpu"):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        prog="python -m dsa_core.train.compressed", description=__doc__.splitlines()[0]
-    )
+    ap = argparse.ArgumentParser(prog="python -m dsa_core.family.train", description=__doc__.splitlines()[0])
     ap.add_argument("--layers", default="10,20")
     ap.add_argument("--c", type=int, default=4)
     ap.add_argument("--k", type=int, default=128)

@@ -9,7 +9,7 @@ the layers only. Counting as in flops.py (2 FLOPs per multiply-add, only the q·
 from dsa_core.cost import flops
 
 
-def variant_cost(shape, L, variant="token", c=4, b=1, share=1.0, phase="prefill"):
+def member_cost(shape, L, member="token", c=4, b=1, share=1.0, phase="prefill"):
     """A DSA family member at the same token budget k (docs/family.md), one layer on average.
 
     token: dsa_cost. block: same indexer score work, top-n over L/b block scores (selection ÷ b).
@@ -19,7 +19,7 @@ def variant_cost(shape, L, variant="token", c=4, b=1, share=1.0, phase="prefill"
     """
     out = flops.dsa_cost(shape, L, phase)
     idx, sel = {"token": (1, 1), "block": (1, 1 / b), "compressed": (1 / c, 1 / c), "shared": (share, share)}[
-        variant
+        member
     ]
     out["indexer/qk_macs"] *= idx
     out["selection/compares"] *= sel
@@ -33,6 +33,6 @@ def variant_cost(shape, L, variant="token", c=4, b=1, share=1.0, phase="prefill"
     return out
 
 
-def indexer_share(shape, L, variant="token", **kw):
+def indexer_share(shape, L, member="token", **kw):
     """Indexer part of a prefill's attention FLOPs (indexer + core), one layer: in [0, 1]."""
-    return (c := variant_cost(shape, L, variant, phase="prefill", **kw))["indexer/qk_macs"] / c["total_macs"]
+    return (c := member_cost(shape, L, member, phase="prefill", **kw))["indexer/qk_macs"] / c["total_macs"]

@@ -1,6 +1,6 @@
-"""The DSA family: four ways to choose K key tokens per query, all in select_topk's format.
+"""The DSA family's selectors: each member is a score function and a pick function for the pipeline.
 
-Every selector returns int64 [B,S,K] token positions, best first, -1 = empty slot (at the end), so
+Every member returns int64 [B,S,K] token positions, best first, -1 = empty slot (at the end), so
 sparse_attention, the metrics and the model's plug-in point (host/model.py) apply unchanged. Queries
 follow index_scores' convention: with S ≤ T keys, query s sits at position T - S + s.
 
@@ -17,6 +17,7 @@ scores, local block forced; ggml-org/llama.cpp#24908), compressed keys after Dee
 Qwen QSA design (keys pooled 4×, only complete groups scored, the partial tail group forced;
 ggml-org/llama.cpp#24162, sgl-project/sglang-jax#1674), shared indices after GLM-5.2's IndexShare and
 IndexCache (THUDM/IndexCache, arXiv 2603.12201). Official reference for the token selector: topk.py.
+The members in the model: in_model.py; their cost: cost.py.
 """
 
 import torch

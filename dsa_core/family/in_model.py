@@ -1,8 +1,8 @@
 """The DSA family in the host model: each member as a `select` for the model's plug-in point.
 
-A `Variant` names a member and its parameters at a token budget k; `variant_select(v, k)` returns the
+A `Member` names a member and its parameters at a token budget k; `member_select(m, k)` returns the
 `select(attn, x, q, k)` that host/model.py calls in every layer, and `layer_picks` gives one layer's
-selection from its attention input x (for recall and the app). The math lives in dsa_core/family.py;
+selection from its attention input x (for recall and the app). The math lives in selectors.py;
 here it only meets a lightning indexer: the layer's own, or one from the member's own weights file
 (`weights`: e.g. the compressed-keys member with indexers trained for pooled keys). Long texts are
 scored through the selection pipeline (dsa_core/pipeline.py), so no T × T matrix is built.
@@ -11,7 +11,7 @@ scored through the selection pipeline (dsa_core/pipeline.py), so no T × T matri
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dsa_core import family
+from dsa_core.family import selectors
 from dsa_core.host.indexers import COMPRESSED_PATH, cached_indexers
 from dsa_core.host.selects import dsa_select
 from dsa_core.indexer import index_scores
@@ -21,8 +21,8 @@ NAMES = ("token", "block", "compressed", "shared")
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One member of the family. Parameters unused by a member are ignored."""
+class Member:
+    """One member of the selectors. Parameters unused by a member are ignored."""
 
     name: str = "token"  # token | block | compressed | shared
     block: int = 0  # block top-n: b tokens per block (0: k // 16, i.e. 16 blocks as in MSA's 16 × 128)
@@ -55,17 +55,19 @@ class Variant:
         return ", pooled-key weights" if name == COMPRESSED_PATH.name else f", weights {name}"
 
     def computing_layers(self, n_layers):
-        return sorted(set(self.computing) | {0}) if self.computing else family.every_r(n_layers, self.every)
+        return (
+            sorted(set(self.computing) | {0}) if self.computing else selectors.every_r(n_layers, self.every)
+        )
 
     def computes(self, layer):
         return layer == 0 or (layer in self.computing if self.computing else layer % self.every == 0)
 
 
 def parse(name, **params):
-    """A Variant from its name (clear message for an unknown one) and optional parameters."""
+    """A Member from its name (clear message for an unknown one) and optional parameters."""
     if name not in NAMES:
-        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(NAMES)}")
-    return replace(Variant(name), **{k: v for k, v in params.items() if v is not None})
+        raise ValueError(f"unknown member {name!r}; choose one of {', '.join(NAMES)}")
+    return replace(Member(name), **{k: v for k, v in params.items() if v is not None})
 
 
 def member_indexer(v, layer, attached, device="cpu"):
@@ -81,20 +83,22 @@ def member_indexer(v, layer, attached, device="cpu"):
 def member_pick(v, k, T):
     """Member v's (score, pick) for the selection pipeline at budget k over T tokens."""
     if v.name == "compressed":
-        return family.compressed_score(v.compress), family.compressed_pick(v.compress, k)
+        return selectors.compressed_score(v.compress), selectors.compressed_pick(v.compress, k)
     if v.name == "token":
         return index_scores, top_k(min(k, T))
     if v.name == "block":
         b = v.block_size(k)
-        return index_scores, lambda scores, end: family.block_topn(scores, b, max(1, k // b), v.pool, v.local)
+        return index_scores, lambda scores, end: selectors.block_topn(
+            scores, b, max(1, k // b), v.pool, v.local
+        )
     raise ValueError(f"layer_picks handles token, block and compressed, not {v.name!r}")
 
 
 def layer_picks(indexer, x, v, k):
-    """One layer's selection by variant v at budget k: x [B,T,dim] -> int64 [B,T,K] (-1 = empty).
+    """One layer's selection by member v at budget k: x [B,T,dim] -> int64 [B,T,K] (-1 = empty).
 
     "shared" is not a per-layer rule (it needs another layer's picks): use shared_select or
-    family.share_sources for it.
+    selectors.share_sources for it.
     """
     score, pick = member_pick(v, k, x.shape[1])
     return select(indexer, x, pick, score)[0]  # [B,T,K]
@@ -113,8 +117,8 @@ def shared_select(inner, computes):
     return select
 
 
-def variant_select(v, k):
-    """The model plug-in for variant v at budget k (v.weights: its own indexers, else each layer's)."""
+def member_select(v, k):
+    """The model plug-in for member v at budget k (v.weights: its own indexers, else each layer's)."""
     if v.name == "token" and not v.weights:
         return dsa_select(k)
     if v.name == "shared":

@@ -1,17 +1,17 @@
-"""The DSA family measured on held-out text, at one token budget k (the command: train/variants_cli.py).
+"""The DSA family measured on held-out text, at one token budget k (the command: cli.py).
 
-    python -m dsa_core.evaluate FILE... --k 128 --variant token,block,compressed,shared,shared-overlap
+    python -m dsa_core.evaluate FILE... --k 128 --member token,block,compressed,shared,shared-overlap
         [--tokens 2048] [--block B] [--pool max|mean] [--compress C] [--every R] [--calibration FILE] [--json]
 
-For each variant (dsa_core/family.py, in the host through dsa_core/host/variants.py):
+For each member (selectors.py, in the host through in_model.py):
 - per-layer recall Σ_{s∈S_t} p[t,s] of the head-mean dense attention p (mean over queries that see more
   than k keys), next to the ideal top-k (the k largest p: the ceiling) and today's token top-k;
-- whole-model perplexity with the variant in all 30 layers, against dense;
+- whole-model perplexity with the member in all 30 layers, against dense;
 - indexer FLOPs per token of a prefill of this length, whole model, from the cost model
-  (cost/family.py `variant_cost`: arithmetic, not a timing).
+  (cost.py `member_cost`: arithmetic, not a timing).
 "shared-overlap" chooses its computing layers (as many as "shared" has) from the layer × layer overlap
 of the token top-k measured on a calibration text, never on the evaluated texts. "compressed-trained" is
-the compressed member scoring with indexers trained for pooled keys (Variant.weights, c = 4 only).
+the compressed member scoring with indexers trained for pooled keys (Member.weights, c = 4 only).
 """
 
 import math
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from dsa_core import family
 from dsa_core.analysis.trace import encode
 from dsa_core.cost import flops
-from dsa_core.cost.family import variant_cost
+from dsa_core.family import selectors
+from dsa_core.family.cost import member_cost
+from dsa_core.family.in_model import Member, layer_picks, member_indexer, member_select
 from dsa_core.host.logprobs import next_token_logprobs
-from dsa_core.host.variants import Variant, layer_picks, member_indexer, variant_select
 from dsa_core.metrics import attention_recall, oracle_topk
 from dsa_core.train.probes import dense_mean
 
@@ -36,43 +36,43 @@ def token_picks_all(model, ids, k):
     ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1,T]
     _, acts = model.hidden(ids, keep=set(range(len(model.layers))))
     return [
-        layer_picks(model.layers[l].self_attn.indexer, acts.pop(l)[0], Variant("token"), k)[0]
+        layer_picks(model.layers[l].self_attn.indexer, acts.pop(l)[0], Member("token"), k)[0]
         for l in range(len(model.layers))
     ]  # L × [T,K]
 
 
 def overlap_rule(model, ids, k, n_compute):
     """(computing layers chosen by measured overlap, the [L,L] overlap) on a calibration text."""
-    overlap = family.layer_overlap(token_picks_all(model, ids, k))
-    return family.by_overlap(overlap.tolist(), n_compute), overlap
+    overlap = selectors.layer_overlap(token_picks_all(model, ids, k))
+    return selectors.by_overlap(overlap.tolist(), n_compute), overlap
 
 
 @torch.no_grad()
-def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
-    """One text: {"recall": {name: [L floats]}, "nll": {name: [T-1]}} for "ideal", "token" and each variant.
+def evaluate_text(model, ids, k, members, progress=None, recall_layers=None):
+    """One text: {"recall": {name: [L floats]}, "nll": {name: [T-1]}} for "ideal", "token" and each member.
 
-    Shared variants reuse the token top-k of an earlier layer; layers run in order, so it is known.
+    Shared members reuse the token top-k of an earlier layer; layers run in order, so it is known.
     recall_layers: measure recall in these layers only (None elsewhere; the dense maps are the slow part).
     """
     ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1,T]
     L, T = len(model.layers), ids.shape[1]
     rows = torch.arange(T, device=ids.device) + 1 > k  # queries whose top-k drops something [T]
     sources = {
-        n: family.share_sources(L, v.computing_layers(L)) for n, v in variants.items() if v.name == "shared"
+        n: selectors.share_sources(L, v.computing_layers(L)) for n, v in members.items() if v.name == "shared"
     }
     h, acts = model.hidden(ids, keep=set(range(L)))  # one dense pass: every layer's x, q, k
-    recall, tokens = {name: [] for name in ["ideal", "token", *variants]}, []
+    recall, tokens = {name: [] for name in ["ideal", "token", *members]}, []
     for l in range(L):
         x, q, key = acts.pop(l)[:3]
         indexer = model.layers[l].self_attn.indexer
-        tokens.append(layer_picks(indexer, x, Variant("token"), k)[0])  # [T,K]
+        tokens.append(layer_picks(indexer, x, Member("token"), k)[0])  # [T,K]
         if recall_layers is not None and l not in recall_layers:
             for name in recall:
                 recall[name].append(None)
             continue
         p = dense_mean(q, key)  # [T,T]
         picks = {"ideal": oracle_topk(p, k), "token": tokens[l]}
-        for name, v in variants.items():
+        for name, v in members.items():
             picks[name] = tokens[sources[name][l]] if name in sources else picks.get(name)
             if picks[name] is None:
                 picks[name] = layer_picks(member_indexer(v, l, indexer, x.device), x, v, k)[0]  # [T,K]
@@ -81,31 +81,31 @@ def evaluate_text(model, ids, k, variants, progress=None, recall_layers=None):
         if progress:
             progress(0.5 * (l + 1) / L, f"recall in layer {l}")
     nll = {"dense": -next_token_logprobs(model, ids, h=h[0])[0].cpu()}  # the dense run above [T-1]
-    for i, (name, v) in enumerate(variants.items()):
+    for i, (name, v) in enumerate(members.items()):
         if progress:
-            progress(0.5 + 0.5 * i / len(variants), f"perplexity with {name} in every layer")
-        nll[name] = -next_token_logprobs(model, ids, variant_select(v, k))[0].cpu()  # [T-1]
+            progress(0.5 + 0.5 * i / len(members), f"perplexity with {name} in every layer")
+        nll[name] = -next_token_logprobs(model, ids, member_select(v, k))[0].cpu()  # [T-1]
     return {"recall": recall, "nll": nll}
 
 
 def indexer_flops_per_token(model, k, T, v):
-    """Whole-model indexer FLOPs per token of a T-token prefill under variant v (cost model)."""
+    """Whole-model indexer FLOPs per token of a T-token prefill under member v (cost model)."""
     ind, L = model.layers[0].self_attn.indexer, len(model.layers)
     shape = replace(flops.SMOLLM2, index_n_heads=ind.n_heads, index_head_dim=ind.head_dim, index_topk=k)
     kw = {"block": {"b": v.block_size(k)}, "compressed": {"c": v.compress}, "shared": {}}.get(v.name, {})
     if v.name == "shared":
         kw = {"share": len(v.computing_layers(L)) / L}
-    return 2 * variant_cost(shape, T, v.name, **kw)["indexer/qk_macs"] * L / T
+    return 2 * member_cost(shape, T, v.name, **kw)["indexer/qk_macs"] * L / T
 
 
-def report(loaded, paths, k, tokens, variants, progress=None, recall_layers=None):
-    """The --json schema: {"k", "tokens", "files", "variants": {name: {...}}, "ideal", "token", "dense"}."""
+def report(loaded, paths, k, tokens, members, progress=None, recall_layers=None):
+    """The --json schema: {"k", "tokens", "files", "members": {name: {...}}, "ideal", "token", "dense"}."""
     L = len(loaded.model.layers)
     results, files = [], []
     for path in paths:
         ids = encode(loaded, Path(path).read_text(encoding="utf-8"), tokens).ids
         files.append({"file": str(path), "tokens": len(ids)})
-        results.append(evaluate_text(loaded.model, ids, k, variants, progress, recall_layers))
+        results.append(evaluate_text(loaded.model, ids, k, members, progress, recall_layers))
 
     def layers(name):
         per = [[r["recall"][name][l] for r in results] for l in range(L)]
@@ -117,10 +117,10 @@ def report(loaded, paths, k, tokens, variants, progress=None, recall_layers=None
     out = {"k": k, "tokens": tokens, "files": files, "dense_perplexity": ppl("dense")}
     for name in ("ideal", "token"):
         out[f"{name}_recall"] = layers(name)
-    out["variants"] = {}
-    for name, v in variants.items():
+    out["members"] = {}
+    for name, v in members.items():
         per_layer = layers(name)
-        out["variants"][name] = {
+        out["members"][name] = {
             "label": v.label(k),
             "weights": Path(v.weights).name if v.weights else None,  # None: the model's own indexers
             "computing_layers": v.computing_layers(L) if v.name == "shared" else list(range(L)),

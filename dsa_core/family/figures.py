@@ -1,5 +1,6 @@
 """Figures of the DSA family: each member's picks for one query, the layer × layer overlap heatmap,
-and an overlap matrix between members. Arrays in, go.Figure out; the numbers come from dsa_core."""
+and an overlap matrix between members. Arrays in, go.Figure out (no torch here, as in dsa_core/viz);
+the numbers come from the rest of the family folder."""
 
 import numpy as np
 import plotly.graph_objects as go

@@ -2,19 +2,19 @@
 
 Every layer's token top-k from one dense run (ranked, so any k ≤ m is a slice), each member's picks at
 one layer, recall against the ideal and against each other, perplexity with a member in every layer,
-and what each member saves from the one cost model (cost/family.py `variant_cost`). The selectors are
-dsa_core/family.py's; host/variants.py puts them in the model.
+and what each member saves from the one cost model (cost.py `member_cost`). The selectors are
+selectors.py's; in_model.py puts them in the model.
 """
 
 from dataclasses import replace
 
 import torch
 
-from dsa_core import family
 from dsa_core.cost import flops
-from dsa_core.cost.family import indexer_share, variant_cost
+from dsa_core.family import selectors
+from dsa_core.family.cost import indexer_share, member_cost
+from dsa_core.family.in_model import Member, layer_picks, member_select
 from dsa_core.host.logprobs import next_token_logprobs
-from dsa_core.host.variants import Variant, layer_picks, variant_select
 from dsa_core.metrics import attention_recall
 from dsa_core.pipeline import row_blocks
 from dsa_core.rope import rope_cos_sin
@@ -38,7 +38,7 @@ def ranked_all_layers(model, ids, m, progress=None):
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
     L, T, out = len(model.layers), ids.shape[1], []
     for layer, x in _layer_inputs(model, ids):
-        picks = layer_picks(model.layers[layer].self_attn.indexer, x, Variant("token"), min(m, T))[0]  # [T,m]
+        picks = layer_picks(model.layers[layer].self_attn.indexer, x, Member("token"), min(m, T))[0]  # [T,m]
         out.append(picks.to(torch.int16 if T < 2**15 else torch.int32))
         if progress:
             progress((layer + 1) / L, f"layer {layer + 1} of {L}")
@@ -51,25 +51,25 @@ def take(ranked, k):
 
 
 def members(k, block=0, pool="max", compress=4, every=4, computing=()):
-    """The four members at budget k, as Variants (the page's and notebook's defaults)."""
+    """The four members at budget k, as Members (the page's and notebook's defaults)."""
     return {
-        "token top-k": Variant("token"),
-        "block top-n": Variant("block", block=block, pool=pool),
-        "compressed keys": Variant("compressed", compress=compress),
-        "shared indices": Variant("shared", every=every, computing=tuple(computing)),
+        "token top-k": Member("token"),
+        "block top-n": Member("block", block=block, pool=pool),
+        "compressed keys": Member("compressed", compress=compress),
+        "shared indices": Member("shared", every=every, computing=tuple(computing)),
     }
 
 
 @torch.no_grad()
-def member_picks(indexer, x, variants, k, token_by_layer, layer, scores=None, rows=1024):
+def member_picks(indexer, x, members, k, token_by_layer, layer, scores=None, rows=1024):
     """Each member's selection at one layer: x [T,dim] -> {name: int64 [T,K]}. A shared member takes the
     token top-k of the latest computing layer (token_by_layer: L × [T,K]). scores: the layer's [T,T]
     index scores when already computed (a trace keeps them): block top-n then pools them, row block by
     row block, instead of scoring the keys again."""
     out = {}
-    for name, v in variants.items():
+    for name, v in members.items():
         if v.name == "shared":
-            src = family.share_sources(len(token_by_layer), v.computing_layers(len(token_by_layer)))
+            src = selectors.share_sources(len(token_by_layer), v.computing_layers(len(token_by_layer)))
             out[name] = token_by_layer[src[layer]]
         elif v.name == "token":
             out[name] = token_by_layer[layer]
@@ -77,7 +77,7 @@ def member_picks(indexer, x, variants, k, token_by_layer, layer, scores=None, ro
             b, T = v.block_size(k), scores.shape[0]
             out[name] = torch.cat(
                 [
-                    family.block_topn(scores[None, s0:s1, :end], b, max(1, k // b), v.pool, v.local)[0]
+                    selectors.block_topn(scores[None, s0:s1, :end], b, max(1, k // b), v.pool, v.local)[0]
                     for s0, s1, end in row_blocks(T, T, rows)
                 ]
             )  # [T,K]: a row block sees keys 0 … end - 1 only
@@ -100,14 +100,14 @@ def agreement(picks):
     (widths may differ: narrower ones are padded with -1)."""
     K = max(p.shape[1] for p in picks.values())
     padded = [torch.cat([p, p.new_full((p.shape[0], K - p.shape[1]), -1)], 1) for p in picks.values()]
-    return family.layer_overlap(padded)  # [n,n]
+    return selectors.layer_overlap(padded)  # [n,n]
 
 
 @torch.no_grad()
-def perplexities(model, ids, k, variants, progress=None):
+def perplexities(model, ids, k, members, progress=None):
     """Perplexity of the text with dense attention and with each member in every layer: {name: float}."""
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
-    runs = {"dense": None, **{name: variant_select(v, k) for name, v in variants.items()}}
+    runs = {"dense": None, **{name: member_select(v, k) for name, v in members.items()}}
     out = {}
     for i, (name, select) in enumerate(runs.items()):
         if progress:
@@ -135,7 +135,7 @@ def host_shape(model, k):
 
 
 def cost_kwargs(v, k, n_layers):
-    """variant_cost's keyword arguments for a Variant."""
+    """member_cost's keyword arguments for a Member."""
     if v.name == "block":
         return {"b": v.block_size(k)}
     if v.name == "compressed":
@@ -145,14 +145,14 @@ def cost_kwargs(v, k, n_layers):
     return {}
 
 
-def savings(shape, L, variants):
+def savings(shape, L, members):
     """What each member costs for a prefill of L tokens, whole model, from the one cost model:
     rows of {member, indexer GFLOPs, vs token top-k, attention GFLOPs, index cache MB, KV cache MB}."""
-    base = variant_cost(shape, L, "token")
+    base = member_cost(shape, L, "token")
     kv = flops.cache_bytes(shape, L)["kv_cache/bytes"] / 1e6
     rows = []
-    for name, v in variants.items():
-        c = variant_cost(shape, L, v.name, **cost_kwargs(v, shape.index_topk, shape.n_layers))
+    for name, v in members.items():
+        c = member_cost(shape, L, v.name, **cost_kwargs(v, shape.index_topk, shape.n_layers))
         rows.append(
             {
                 "member": name,
@@ -179,10 +179,10 @@ def growth(shape, lengths, members=GROWTH):
     """Indexer FLOPs per token of an L-token prefill, one layer, per member, plus the attention all
     members share: {series name: [per length]} for viz.cost_curves."""
     out = {
-        name: [2 * variant_cost(shape, L, v, **kw)["indexer/qk_macs"] / L for L in lengths]
+        name: [2 * member_cost(shape, L, v, **kw)["indexer/qk_macs"] / L for L in lengths]
         for name, (v, kw) in members.items()
     }
-    out["attention (every member)"] = [2 * variant_cost(shape, L)["attention/core_macs"] / L for L in lengths]
+    out["attention (every member)"] = [2 * member_cost(shape, L)["attention/core_macs"] / L for L in lengths]
     return out
 
 

@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from dsa_core.analysis.trace import encode
+from dsa_core.family.cli import main
+from dsa_core.family.in_model import Member, layer_picks, member_indexer
+from dsa_core.family.train import compressed_recall
 from dsa_core.host.indexers import (
     COMPRESSED_C,
     COMPRESSED_PATH,
@@ -17,10 +20,7 @@ from dsa_core.host.indexers import (
     load_default_indexers,
     load_indexers,
 )
-from dsa_core.host.variants import Variant, layer_picks, member_indexer
-from dsa_core.train.compressed import compressed_recall
 from dsa_core.train.stage1 import layer_inputs
-from dsa_core.train.variants_cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HELD_OUT = ROOT / "assets" / "texts" / "eval" / "long_python_ftplib.txt"  # never trained on (data_check_*)
@@ -65,26 +65,26 @@ def test_pooled_key_weights_beat_the_token_weights_on_held_out_text(smollm):
 
 
 def test_a_member_with_weights_scores_with_them(smollm):
-    v = Variant("compressed", weights=str(COMPRESSED_PATH))
+    v = Member("compressed", weights=str(COMPRESSED_PATH))
     assert v.label(128) == "compressed keys (c = 4, pooled-key weights)"
     attached = smollm.model.layers[5].self_attn.indexer
     own = member_indexer(v, 5, attached)
     assert own is not attached and torch.equal(own.wk.weight, load_indexers(COMPRESSED_PATH)[0][5].wk.weight)
-    assert member_indexer(Variant("compressed"), 5, attached) is attached
+    assert member_indexer(Member("compressed"), 5, attached) is attached
     x = torch.randn(1, 40, smollm.model.cfg.dim)
-    assert torch.equal(layer_picks(own, x, v, 16), layer_picks(own, x, Variant("compressed"), 16))
+    assert torch.equal(layer_picks(own, x, v, 16), layer_picks(own, x, Member("compressed"), 16))
 
 
 def test_the_command_runs_compressed_trained(capsys):
     args = [str(HELD_OUT), "--k", "32", "--tokens", "96", "--recall-layers", "0,15"]
-    main([*args, "--variant", "compressed,compressed-trained", "--json"])
+    main([*args, "--member", "compressed,compressed-trained", "--json"])
     rep = json.loads(capsys.readouterr().out)
-    plain, trained = rep["variants"]["compressed"], rep["variants"]["compressed-trained"]
+    plain, trained = rep["members"]["compressed"], rep["members"]["compressed-trained"]
     assert plain["weights"] is None and trained["weights"] == COMPRESSED_PATH.name
     assert trained["label"] == "compressed keys (c = 4, pooled-key weights)"
     assert trained["indexer_flops_per_token"] == plain["indexer_flops_per_token"]
     assert plain["recall"] != trained["recall"] and trained["perplexity"] > 1
-    main([*args, "--variant", "compressed-trained"])
+    main([*args, "--member", "compressed-trained"])
     assert "compressed keys (c = 4, pooled-key weights)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main([*args, "--variant", "compressed-trained", "--compress", "8"])
+        main([*args, "--member", "compressed-trained", "--compress", "8"])
