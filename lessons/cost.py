@@ -71,7 +71,7 @@ with tab_pred:
     show.show_source(cost.dsa_cost)
 
     # the DSA family at the same budget (docs/family.md): only the indexer's O(L²) part changes
-    from dsa_core.analysis import family as fam
+    from dsa_core.family import on_text as fam
 
     st.subheader("The DSA family: what each member saves as the context grows")
     show.show_figure(
@@ -94,9 +94,9 @@ with tab_pred:
         "prefill time at 200K tokens on its 30B DSA model (THUDM/IndexCache, arXiv 2603.12201), and "
         "kept 1 indexer in 4 for a 1.82× faster prefill. Same trend, different quantity."
     )
-    from dsa_core.cost import family as cost_family
+    from dsa_core.family import cost as cost_family
 
-    show.show_source(cost_family.variant_cost)
+    show.show_source(cost_family.member_cost)
 
 # 2. the paper's Figure 3 points over the fitted model
 with tab_paper:

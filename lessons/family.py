@@ -1,11 +1,11 @@
 """Family: DSA's relatives on the same text, k and layer as Explore. Token top-k, block top-n, compressed
 keys and shared indices: which keys each keeps, how much attention that holds, how alike the layers'
-choices are, what the whole model loses, and what each saves (dsa_core.family, cost model)."""
+choices are, what the whole model loses, and what each saves (dsa_core/family/, cost model)."""
 
 import streamlit as st
 
-from dsa_core import family
-from dsa_core.viz import family as vf
+from dsa_core.family import figures as vf
+from dsa_core.family import selectors
 from lessons import family_cache as fc
 from lessons import show, state
 
@@ -122,7 +122,7 @@ st.caption(
     f"Neighbouring layers share {min(adjacent):.0%}–{max(adjacent):.0%} of their picks (mean "
     f"{sum(adjacent) / len(adjacent):.0%}) on this text at k = {k}. Squares: the {len(computing)} layers "
     f"that compute their own top-k under '{rule}'; every other layer reuses the one above it. Each layer "
-    f"then keeps on average {family.coverage(overlap.tolist(), computing):.0%} of its own top-k."
+    f"then keeps on average {selectors.coverage(overlap.tolist(), computing):.0%} of its own top-k."
 )
 
 # 5. the whole model with each member in every layer
@@ -156,12 +156,12 @@ st.dataframe(
     hide_index=True,
 )
 st.caption(
-    "Arithmetic, not timings (dsa_core.cost.family.variant_cost): the same k keys reach attention in every "
+    "Arithmetic, not timings (dsa_core.family.cost.member_cost): the same k keys reach attention in every "
     "member, so attention work and the KV cache do not change; the indexer's score work and its key cache "
     "shrink with compression (÷ c) and sharing (× computing share); blocks cut the top-k input (÷ b) and "
     "give a kernel contiguous keys to read, which this count does not show."
 )
 
 # 7. the code that ran
-for fn in (family.block_topn, family.compressed_topk, family.share_sources, family.layer_overlap):
+for fn in (selectors.block_topn, selectors.compressed_topk, selectors.share_sources, selectors.layer_overlap):
     show.show_source(fn)
