@@ -113,6 +113,19 @@ class Budget:
                     del self.entries[key]
         return dropped
 
+    def forget(self, session, match):
+        """This session stops using the entries whose key `match`es; those no one else uses are dropped
+        (a student's "Forget this text"). -> bytes dropped."""
+        dropped = 0
+        with self.lock:
+            for key in [key for key in self.entries if match(key)]:
+                e = self.entries[key]
+                e.users.discard(session)
+                if not e.users:
+                    dropped += e.size
+                    del self.entries[key]
+        return dropped
+
     def clear(self):
         with self.lock:
             self.entries.clear()

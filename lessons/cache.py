@@ -121,6 +121,15 @@ def _cached(name, args, compute, heavy=None, size=None):
     return cache.put(key, value, sid, None if size is None else size(value))
 
 
+def forget_text(text):
+    """Drop the cached results of this text that no other session uses (a student's "Forget this
+    text"); the per-query results of the Learn page (per_model) go when their cache turns over."""
+    dropped = shared()[0].forget(_session(), lambda key: text in key)
+    if dropped:
+        budget.give_back_memory()
+    return dropped
+
+
 def _checkpoints(text, max_tokens):
     """The residual-stream checkpoints saved so far for this text ({layer: h [1,T,dim]}; may be empty)."""
     hit = shared()[0].get(("stream", models.model_source(), text, max_tokens), _session())
@@ -179,8 +188,8 @@ def _depth(name, key, k, T):
 def ranked(text, layer, max_tokens, which, head=None, k=None):
     """One selection ranked ([T, depth] positions, best first): every k up to the depth is a slice of it.
     which: "DSA indexer" or "ideal top-k" (head matters only for the latter). k=None: the whole row."""
-    from dsa_core.analysis import ranked as rk
-    from dsa_core.analysis import views
+    from dsa_core.analysis import numbers as nb
+    from dsa_core.analysis import rank as rk
 
     rec = trace(text, layer, max_tokens)[1]
     head = None if which == "DSA indexer" or rec.dense_probs is None else head
@@ -189,13 +198,13 @@ def ranked(text, layer, max_tokens, which, head=None, k=None):
     if which == "DSA indexer":
         compute = lambda report: rk.rank_index(rec, report, depth=depth)  # noqa: E731
     else:
-        compute = lambda report: rk.rank_oracle(views.dense_of(rec, head), report, depth=depth)  # noqa: E731
+        compute = lambda report: rk.rank_oracle(nb.dense_of(rec, head), report, depth=depth)  # noqa: E731
     return _cached("ranked", (*key, depth), compute, f"Ranking the keys ({which})")
 
 
 def ranked_random(T, k=None):
     """The random baseline ranked once per length (it does not depend on the text)."""
-    from dsa_core.analysis import ranked as rk
+    from dsa_core.analysis import rank as rk
 
     depth = _depth("random", (T,), k, T)
     compute = lambda report: rk.rank_random(T, 0, report, depth=depth)  # noqa: E731
@@ -215,15 +224,13 @@ def ranks(text, layer, max_tokens, head=None, k=None):
 def view(text, layer, max_tokens, k, head):
     """LayerView at budget k: picks sliced from the rankings; recall, overlap and counts ([T] each) are
     cached, the view itself is assembled on every call (so no cache entry keeps an old trace alive)."""
-    from dsa_core.analysis import views
+    from dsa_core.analysis import numbers as nb
 
     rec = trace(text, layer, max_tokens)[1]
     head = None if rec.dense_probs is None else head
     r = ranks(text, layer, max_tokens, head, k)
-    numbers = _cached(
-        "view", (text, layer, max_tokens, k, head), lambda _: views.layer_numbers(rec, k, head, r)
-    )
-    return views.layer_view(rec, k, head, ranks=r, sparse=False, numbers=numbers)
+    numbers = _cached("view", (text, layer, max_tokens, k, head), lambda _: nb.layer_numbers(rec, k, head, r))
+    return nb.layer_view(rec, k, head, ranks=r, sparse=False, numbers=numbers)
 
 
 def base_maps(text, layer, max_tokens, head, how, zoom):
@@ -265,8 +272,8 @@ def layer_values(text, layer, max_tokens):
 
 def output_change(text, layer, max_tokens, k, query=None):
     """Output change of this layer at one query, or (query=None) its mean over the last 128 queries."""
-    from dsa_core.analysis import ranked as rk
-    from dsa_core.analysis import views
+    from dsa_core.analysis import effects
+    from dsa_core.analysis import rank as rk
 
     def compute(_):
         rec = trace(text, layer, max_tokens)[1]
@@ -274,7 +281,9 @@ def output_change(text, layer, max_tokens, k, query=None):
         s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
         v, dense_tail = layer_values(text, layer, max_tokens)
         idx = rk.picks(ranked(text, layer, max_tokens, "DSA indexer", k=k), min(max(1, k), T))
-        out = views.output_change(load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None)
+        out = effects.output_change(
+            load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None
+        )
         return float(out.mean())
 
     return _cached("output_change", (text, layer, max_tokens, k, query), compute, size=lambda _: 64)
@@ -312,30 +321,30 @@ def indexer(layer):
 
 @models.per_model(max_entries=16)
 def head_votes(text, layer, max_tokens, query):
-    from dsa_core.analysis import walkthrough as steps
+    from dsa_core.analysis import numbers as nb
 
-    return steps.head_votes(indexer(layer), trace(text, layer, max_tokens)[1].x, query)
+    return nb.head_votes(indexer(layer), trace(text, layer, max_tokens)[1].x, query)
 
 
 @models.per_model(max_entries=16)
 def indexer_vs_target(text, layer, max_tokens, query):
-    from dsa_core.analysis import walkthrough as steps
+    from dsa_core.analysis import numbers as nb
 
-    return steps.indexer_vs_target(trace(text, layer, max_tokens)[1], query)
+    return nb.indexer_vs_target(trace(text, layer, max_tokens)[1], query)
 
 
 @models.per_model(max_entries=4)
 def kl_per_query(text, layer, max_tokens):
-    from dsa_core.analysis import walkthrough as steps
+    from dsa_core.analysis import numbers as nb
 
-    return steps.kl_per_query(trace(text, layer, max_tokens)[1])
+    return nb.kl_per_query(trace(text, layer, max_tokens)[1])
 
 
 @models.per_model(max_entries=8)
 def fp8_agreement(text, layer, max_tokens, k):
-    from dsa_core.analysis import walkthrough as steps
+    from dsa_core.analysis import numbers as nb
 
-    return steps.fp8_agreement(indexer(layer), trace(text, layer, max_tokens)[1].x, k)
+    return nb.fp8_agreement(indexer(layer), trace(text, layer, max_tokens)[1].x, k)
 
 
 def start_training(text, layer, max_tokens, k, steps, lr, n_queries, fresh=True):
@@ -366,11 +375,12 @@ def start_training(text, layer, max_tokens, k, steps, lr, n_queries, fresh=True)
 
 def view_with(text, layer, max_tokens, k, head, indexer_module):
     """LayerView of the trace scored by a session's own indexer (not cached: it changes while training)."""
-    from dsa_core.analysis import effects, views
-    from dsa_core.analysis import ranked as rk
+    from dsa_core.analysis import effects
+    from dsa_core.analysis import numbers as nb
+    from dsa_core.analysis import rank as rk
 
     rec = effects.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
     T = len(rec.tokens)
     own = rk.rank_scores(rec.index_scores, depth=next((d for d in RANK_DEPTHS if k <= d < T), None))
     r = {**ranks(text, layer, max_tokens, head, k), "DSA indexer": own}
-    return views.layer_view(rec, k, head, ranks=r, sparse=False)
+    return nb.layer_view(rec, k, head, ranks=r, sparse=False)

@@ -4,8 +4,8 @@ what top-k kept, and how much of dense attention the sparse version keeps, next 
 import streamlit as st
 
 from dsa_core import viz
-from dsa_core.analysis import views
-from lessons import cache, show, state
+from dsa_core.analysis import numbers
+from lessons import cache, keys, show, state
 
 st.title("Explore: what does DeepSeek Sparse Attention keep?")
 st.caption(
@@ -20,8 +20,7 @@ state.show_notes(a)
 if "UNTRAINED" in a["indexer"]:
     st.info(a["indexer"])
 T, k, tokens = a["T"], a["k"], a["rec"].tokens
-st.session_state.setdefault("query", T - 1)
-st.session_state.query = min(max(0, int(st.session_state.query)), T - 1)
+st.session_state.query = min(max(0, int(keys.ensure("query", T))), T - 1)  # a new text may be shorter
 
 
 if T > 1:
@@ -78,7 +77,7 @@ show.show_figure(
 st.subheader("How much attention does the selection keep?")
 oc_q = cache.output_change(a["text"], a["layer"], a["max_tokens"], k, q)
 oc_mean = cache.output_change(a["text"], a["layer"], a["max_tokens"], k)
-mean = views.summary(v)
+mean = numbers.summary(v)
 c = st.columns(4)
 c[0].metric(
     "Attention-mass recall (this query)",
@@ -117,13 +116,9 @@ st.subheader("All queries at once: aligned maps")
 zoom = None
 if T > viz.GRID_SIDE:
     if st.toggle("Zoom into a window at full resolution", key="zoom_on"):
-        lo = st.slider(
-            "Window start",
-            0,
-            T - viz.GRID_SIDE,
-            min(max(0, q - viz.GRID_SIDE // 2), T - viz.GRID_SIDE),
-            key="zoom_lo",
-        )
+        keys.ensure("zoom_lo", min(max(0, q - viz.GRID_SIDE // 2), T - viz.GRID_SIDE))  # around the query
+        st.session_state.zoom_lo = min(st.session_state.zoom_lo, T - viz.GRID_SIDE)
+        lo = st.slider("Window start", 0, T - viz.GRID_SIDE, key="zoom_lo")
         zoom = (lo, viz.GRID_SIDE)
 with st.spinner("Pooling the maps…"):
     m = cache.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)

@@ -1,50 +1,24 @@
 """Learn: a guided walkthrough of DSA, one step at a time, each on the current text: a short text, the
-formula, a live figure, and the source of the dsa_core function that computed it."""
+formula, a live figure, and the source of the dsa_core function that computed it.
+
+Each step is a function of the analysed text `a` (lessons/state.analyse), its LayerView `v` at the
+sidebar's k, and the query `q`; STEPS lists them in order (the step number is learn_step in
+lessons/keys.py, and `?step=N` in a link)."""
 
 import streamlit as st
 
 from dsa_core import dense, fp8, indexer, sparse, topk, viz
-from dsa_core.analysis import views
-from dsa_core.analysis import walkthrough as steps
+from dsa_core.analysis import numbers
 from dsa_core.cost import flops as cost
 from dsa_core.train import losses
 from dsa_core.train.positions import position_series, recorded_by_position
 from dsa_core.viz.positions import recall_by_position
-from lessons import cache, show, state
-
-STEPS = [
-    "1. Dense attention and its cost",
-    "2. The lightning indexer",
-    "3. Top-k selection and the causal trap",
-    "4. Sparse attention",
-    "5. Why 'dense, then mask' saves nothing",
-    "6. FP8 and the indexer cache",
-    "7. Training the indexer",
-    "8. Cost at scale",
-]
-st.session_state.setdefault("learn_step", STEPS[0])
+from lessons import cache, keys, records, show, state
 
 
-def _move(d):
-    i = STEPS.index(st.session_state.learn_step)
-    st.session_state.learn_step = STEPS[min(max(0, i + d), len(STEPS) - 1)]
-
-
-st.title("Learn: DeepSeek Sparse Attention, step by step")
-st.selectbox("Step", STEPS, key="learn_step")
-a = state.analyse(state.current())
-state.show_notes(a)
-T, k, tokens, layer = a["T"], a["k"], a["rec"].tokens, a["layer"]
-q = min(int(st.session_state.get("query", T - 1)), T - 1)
-v = cache.view(a["text"], layer, a["max_tokens"], k, a["head"])
-st.caption(
-    f"On your text: {state.count(T, 'token')}, layer {layer}, k = {k}, "
-    f"query {q} `{viz.display_token(tokens[q])}` "
-    "(change them in the sidebar or on the Explore page)."
-)
-step = STEPS.index(st.session_state.learn_step)
-
-if step == 0:
+def dense_attention(a, v, q):
+    """Step 1: Dense attention and its cost."""
+    T, tokens = a["T"], a["rec"].tokens
     st.markdown(
         "Every query token t compares itself with **every** earlier token s: a score, a softmax, a "
         "weighted sum of values. That is T(T+1)/2 query-key pairs per head and layer: the cost grows "
@@ -64,7 +38,11 @@ if step == 0:
         selection_mode="points",
     )
     show.show_source(dense.attention_probs)
-elif step == 1:
+
+
+def lightning_indexer(a, v, q):
+    """Step 2: The lightning indexer."""
+    tokens, layer = a["rec"].tokens, a["layer"]
     ix = cache.indexer(layer)
     st.markdown(
         f"The **lightning indexer** is a tiny extra attention: a few heads (here {ix.n_heads} × "
@@ -88,7 +66,11 @@ elif step == 1:
         selection_mode="points",
     )
     show.show_source(indexer.index_scores)
-elif step == 2:
+
+
+def top_k_selection(a, v, q):
+    """Step 3: Top-k selection and the causal trap."""
+    T, k, tokens = a["T"], a["k"], a["rec"].tokens
     st.markdown(
         f"Each query keeps the **k = {k}** keys with the highest index score. The trap: a query near "
         f"the start sees fewer than k keys. A plain `topk` then still returns k positions, and the "
@@ -121,11 +103,15 @@ elif step == 2:
     show.show_source(
         topk.select_topk,
         ran="How the page ran it: `select_topk` over whole rows, once per text, one block of queries at a "
-        "time (`dsa_core.analysis.ranked.rank_scores`); the picks at any k are the first k of each row, "
-        "which equals `select_topk(scores, k)` (tests/app/test_ranked.py::"
+        "time (`dsa_core.analysis.rank.rank_scores`); the picks at any k are the first k of each row, "
+        "which equals `select_topk(scores, k)` (tests/analysis/test_ranked.py::"
         "test_a_full_ranking_sliced_at_k_is_select_topk_at_k).",
     )
-elif step == 3:
+
+
+def sparse_attention_step(a, v, q):
+    """Step 4: Sparse attention."""
+    k, tokens, layer = a["k"], a["rec"].tokens, a["layer"]
     st.markdown(
         "Attention now runs over the selected keys only: the softmax is renormalised over S_t, so "
         "the weights of dropped keys move to the kept ones. Query t sees t + 1 keys (0 to t), so with "
@@ -143,12 +129,16 @@ elif step == 3:
         sparse.sparse_attention_probs,
         "Source: the probabilities drawn in the sparse map",
         ran="How the page ran it: one block of queries at a time; for k ≤ T / "
-        f"{views.GATHER_PER_TOKEN} `sparse_attention_probs` itself, above that its fast twin "
+        f"{numbers.GATHER_PER_TOKEN} `sparse_attention_probs` itself, above that its fast twin "
         "`dsa_core.fast.rows.sparse_probs_via_dense` (the same softmax over the picked slots, with the "
         "logits taken from one dense matrix product instead of k gathered keys per query), equal to it by "
-        "tests/app/test_ranked.py::test_sparse_probs_via_dense_equals_sparse_attention_probs.",
+        "tests/analysis/test_ranked.py::test_sparse_probs_via_dense_equals_sparse_attention_probs.",
     )
-elif step == 4:
+
+
+def masked_dense(a, v, q):
+    """Step 5: Why 'dense, then mask' saves nothing."""
+    T, k = a["T"], a["k"]
     st.markdown(
         "Many 'from scratch' versions compute the full T × T score matrix and then set the dropped "
         "entries to −∞. The result is right, but **every pair is still computed**: no saving. The "
@@ -158,7 +148,7 @@ elif step == 4:
         r"\text{dense/masked: } \tfrac{T^2}{2}\,H(D+D_v)\qquad\text{DSA: }"
         r"\tfrac{T^2}{2}\,H_I d_I+T\,k\,H(D+D_v)"
     )
-    c = steps.cost_on_text(T, k)
+    c = numbers.cost_on_text(T, k)
     show.show_figure(
         viz.bars(
             c, "multiply-adds, one layer, prefill of your text", f"Cost on your text (T = {T}, k = {k})"
@@ -172,7 +162,11 @@ elif step == 4:
     )
     show.show_source(sparse.masked_sparse_attention, "Source: the masked-dense version (no saving)")
     show.show_source(sparse.sparse_attention, "Source: the gathered version (the saving)")
-elif step == 5:
+
+
+def fp8_cache(a, v, q):
+    """Step 6: FP8 and the indexer cache."""
+    T, k, layer = a["T"], a["k"], a["layer"]
     st.markdown(
         "DeepSeek runs the indexer in **FP8** (8-bit floats with one scale per block of 128, after a "
         "Hadamard rotation) and caches one 128-dim indexer key per token: 132 bytes per token per "
@@ -208,7 +202,11 @@ elif step == 5:
     b = cost.cache_bytes_per_token(cost.V32_MQA)
     st.caption("Cache per token and layer, V3.2 671B: " + ", ".join(f"{n}: {x:,.0f} B" for n, x in b.items()))
     show.show_source(fp8.fp8_index_scores)
-elif step == 6:
+
+
+def training(a, v, q):
+    """Step 7: Training the indexer."""
+    T, layer = a["T"], a["layer"]
     st.markdown(
         "Stage 1, **dense warm-up**: the model stays frozen; the indexer learns to imitate the "
         "model's own attention (summed over heads, normalised) with a KL loss. Stage 2 then trains "
@@ -245,7 +243,7 @@ elif step == 6:
     st.page_link("lessons/train.py", label="Train an indexer live")
     show.show_source(losses.dense_warmup_loss)
     show.show_source(losses.kl_to_scores)
-    rec = steps.recorded_results()
+    rec = records.recorded_results()
     if rec:
         st.subheader("How the shipped indexers did (recorded, held-out text)")
         m, ppl = rec["mean"], rec["perplexity"]
@@ -303,7 +301,10 @@ elif step == 6:
                 "control trained the same way."
             )
             st.dataframe(rec["stage2"], hide_index=True)
-else:
+
+
+def cost_at_scale(a, v, q):
+    """Step 8: Cost at scale."""
     st.markdown(
         "At DeepSeek-V3.2's size (k = 2,048) the indexer is small next to attention: 64 heads × 128 "
         "dims in FP8, against 128 attention heads. The two sides run MLA in different modes. Dense "
@@ -344,6 +345,43 @@ else:
     st.page_link("lessons/cost.py", label="Open the cost lab")
     show.show_source(cost.dsa_cost)
 
+
+STEPS = [  # (title, step function), in teaching order
+    ("Dense attention and its cost", dense_attention),
+    ("The lightning indexer", lightning_indexer),
+    ("Top-k selection and the causal trap", top_k_selection),
+    ("Sparse attention", sparse_attention_step),
+    ("Why 'dense, then mask' saves nothing", masked_dense),
+    ("FP8 and the indexer cache", fp8_cache),
+    ("Training the indexer", training),
+    ("Cost at scale", cost_at_scale),
+]
+assert len(STEPS) == keys.LEARN_STEPS
+
+
+def _title(n):
+    return f"{n}. {STEPS[n - 1][0]}"
+
+
+def _move(d):
+    st.session_state.learn_step = min(max(1, st.session_state.learn_step + d), len(STEPS))
+
+
+st.title("Learn: DeepSeek Sparse Attention, step by step")
+st.selectbox("Step", range(1, len(STEPS) + 1), format_func=_title, key="learn_step")
+a = state.analyse(state.current())
+state.show_notes(a)
+T, tokens = a["T"], a["rec"].tokens
+q = min(int(keys.ensure("query", T)), T - 1)
+v = cache.view(a["text"], a["layer"], a["max_tokens"], a["k"], a["head"])
+st.caption(
+    f"On your text: {state.count(T, 'token')}, layer {a['layer']}, k = {a['k']}, "
+    f"query {q} `{viz.display_token(tokens[q])}` "
+    "(change them in the sidebar or on the Explore page)."
+)
+step = st.session_state.learn_step
+STEPS[step - 1][1](a, v, q)
+
 c1, c2, _ = st.columns([1, 1, 4])
-c1.button("◀ Back", on_click=_move, args=(-1,), disabled=step == 0, key="learn_back")
-c2.button("Next ▶", on_click=_move, args=(1,), disabled=step == len(STEPS) - 1, key="learn_next")
+c1.button("◀ Back", on_click=_move, args=(-1,), disabled=step == 1, key="learn_back")
+c2.button("Next ▶", on_click=_move, args=(1,), disabled=step == len(STEPS), key="learn_next")

@@ -6,7 +6,6 @@ Per-user state lives in st.session_state, so browser tabs can't interfere.
 
 import hashlib
 import logging
-import math
 import os
 import pathlib
 from contextlib import nullcontext
@@ -14,30 +13,13 @@ from contextlib import nullcontext
 import streamlit as st
 
 from dsa_core.host.text import DSAUserError
-from lessons import cache, links, models
+from lessons import cache, keys, links, models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEXTS = ROOT / "assets" / "texts"
-SAMPLES = {
-    "Contract (long, ~2,700 tokens)": "contract.txt",
-    "Chat (multi-turn)": "chat.txt",
-    "Article": "article.txt",
-    "Source code": "source_code.txt",
-}
-OWN = "Your text"  # the user's own text: kept when a sample is picked, back when this is picked again
-TOKEN_LIMITS = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
+SAMPLES, OWN, TOKEN_LIMITS = keys.SAMPLES, keys.OWN, keys.TOKEN_LIMITS  # declared in lessons/keys.py
 CHARS_PER_TOKEN_MAX = 16  # pasted text is cut to limit x 16 characters before tokenising (1 MB pastes)
 log = logging.getLogger("dsa_app")
-DEFAULTS = {
-    "sample": next(iter(SAMPLES)),
-    "max_tokens": 512,
-    "layer": 10,
-    "k": 64,
-    "head": "mean of heads",
-    "fig_fmt": "png",
-    "pool": "max",
-    "indexer_choice": "default",
-}
 
 
 def sample_text(name):
@@ -57,19 +39,61 @@ def _on_text():
         s.sample, s.own_text = OWN, s.text
 
 
+def _forget():
+    """ "Forget this text": off this server's links and caches (where no one else uses it), out of this
+    tab; the sidebar goes back to the first sample."""
+    s = st.session_state
+    for text in {s.get("text") or "", s.get("own_text") or ""} - {""}:
+        links.drop(text)
+        cache.forget_text(text)
+    s.own_text, s.text_shared, s.text_forgotten = "", False, True
+    s.sample = keys.KEYS["sample"].default
+    s.text = sample_text(s.sample)
+
+
+def _share():
+    links.share(st.session_state.text)
+
+
 def init_state():
-    """Fill session_state with defaults once per browser session (each tab has its own); the first run
-    of a session restores the view in the link it was opened with (lessons/links.py)."""
+    """Fill session_state with the registry's defaults once per browser session (each tab has its own);
+    the first run of a session restores the view in the link it was opened with (lessons/links.py)."""
     s = st.session_state
     if s.get("sample") == "Your own text":  # the selector's old name (kept for scripts that set it)
         s.sample = OWN
-    for key, value in DEFAULTS.items():
-        s.setdefault(key, value)
-    s.setdefault("text", sample_text(DEFAULTS["sample"]))
-    if s.sample == OWN:
-        s.setdefault("own_text", s.text)
+    keys.init()
+    keys.ensure("text", sample_text)
+    if s.sample == OWN and not s.own_text:
+        s.own_text = s.text
     if "link_notes" not in s:
-        s.link_notes = links.read(SAMPLES, TOKEN_LIMITS, sample_text)
+        s.link_notes = links.read(sample_text)
+
+
+def _text_privacy(sb):
+    """Under the text box: who can open this text by a link, and the controls to share or forget it."""
+    s = st.session_state
+    own = s.sample == OWN and (s.text or "").strip()
+    if s.pop("text_forgotten", False):
+        sb.success("The text is forgotten: it is off this server's links and caches, and out of this tab.")
+    if not own:
+        return
+    if links.class_mode():
+        if links.shared(s.text):
+            sb.caption(
+                "Shared: anyone with this page's link can open this text on this server, until you "
+                "forget it or the server restarts."
+            )
+        else:
+            sb.caption(
+                "Private to this tab: its link does not carry your text. Reloading the page forgets it."
+            )
+            sb.button("Share this text with a link", key="share_text", on_click=_share)
+    sb.button(
+        "Forget this text",
+        key="forget_text",
+        on_click=_forget,
+        help="Takes your text off this server's links and cached results and out of this tab.",
+    )
 
 
 def sidebar():
@@ -79,6 +103,8 @@ def sidebar():
     cfg, name = loaded.model.cfg, loaded.name
     if error:
         st.warning(error + " (Sidebar → Model.)")
+    for note in st.session_state.link_notes:  # on every page, above it
+        st.warning(f"The link could not restore everything: {note}.")
     s, sb = st.session_state, st.sidebar
     s.layer = min(max(0, int(s.layer)), cfg.n_layers - 1)  # another model may have fewer layers
     heads = ["mean of heads"] + [f"head {h}" for h in range(cfg.n_heads)]
@@ -99,6 +125,7 @@ def sidebar():
         on_change=_on_text,
         help="Paste any text. Press Ctrl+Enter (or click outside) to analyse it.",
     )
+    _text_privacy(sb)
     sb.select_slider(
         "Token limit",
         TOKEN_LIMITS,
@@ -108,9 +135,8 @@ def sidebar():
     sb.slider(
         "Layer", 0, cfg.n_layers - 1, key="layer", help=f"Which of {name}'s {cfg.n_layers} layers to look at."
     )
-    sb.number_input(  # a float box, so "1e9" or "2.5" reach us as typed and get a message (current())
+    sb.number_input(  # a float box with no bounds, so "0", "-1", "1e9" or "2.5" reach checked_k as typed
         "k: tokens kept per query (top-k selection)",
-        min_value=0.0,
         step=16.0,
         format="%g",
         key="k",
@@ -137,32 +163,37 @@ def sidebar():
     models.sidebar_input(sb, error)
     settings = current()
     with sb.expander("Link to this view"):
-        st.code(links.sync(SAMPLES, sample_text), language=None, wrap_lines=True)
+        st.code(links.sync(sample_text), language=None, wrap_lines=True)
         st.caption(
             "Copy it with the button at its right (the address bar holds the same link). It opens this "
-            "page with this text, token limit, layer, k, head, query (and the Family page's variant). "
-            "A pasted text travels as a short hash: the link works on this server until it restarts."
+            "page with this text, token limit, layer, k, head, query (and the Learn step and the Family "
+            "page's variant). "
+            + (
+                "A pasted text travels only once you share it, as a short hash: the link works on this "
+                "server until it restarts or you forget the text."
+                if links.class_mode()
+                else "A pasted text travels as a short hash: the link works on this server until it restarts."
+            )
         )
     return settings
 
 
 def checked_k():
-    """(k, note): the k box's value if it is a whole number from 0 to the largest token limit; otherwise
-    the last valid k and a note naming the problem (never a silent coercion)."""
+    """(k, note): the k box's value if the registry's check allows it (a whole number from 1 to the
+    largest token limit); otherwise the last valid k and a note naming the problem (never a silent
+    coercion, and never written into the link)."""
     s = st.session_state
-    raw, last = s.k, s.get("k_valid", DEFAULTS["k"])
-    if raw is None:
-        return (
-            last,
-            f"The k box is empty: type a whole number from 1 to {max(TOKEN_LIMITS):,}; k stays {last}.",
-        )
-    if not math.isfinite(raw) or raw != int(raw) or not 0 <= raw <= max(TOKEN_LIMITS):
+    raw, last = s.k, s.k_valid
+    try:
+        s.k_valid = keys.check("k", raw)
+    except keys.Invalid as e:
+        if raw is None:
+            return last, f"The k box is empty: type a whole number from 1 to {keys.MAX_K:,}; k stays {last}."
         return last, (
-            f"k = {raw:g} is not a whole number from 1 to {max(TOKEN_LIMITS):,} (the longest token limit): "
-            f"k stays {last}. Type a whole number of tokens."
+            f"k = {raw:g} {e}: k stays {last}. Type a whole number of tokens to keep per query, from 1 "
+            f"to {keys.MAX_K:,} (the longest token limit)."
         )
-    s.k_valid = int(raw)
-    return int(raw), None
+    return s.k_valid, None
 
 
 def current():
@@ -228,7 +259,6 @@ def analyse(settings, spinner=True):
         st.stop()
     T = len(prep.ids)
     notes = [n for n in prep.notes if not n.startswith("cut ")]
-    notes += [f"The link could not restore everything: {n}." for n in st.session_state.get("link_notes", [])]
     if "\ufffd" in text:
         notes.append(
             f"The text holds {count(text.count(chr(0xFFFD)), 'replacement character')} (�): invalid "
@@ -248,11 +278,9 @@ def analyse(settings, spinner=True):
         )
     if settings.get("k_note"):
         notes.append(settings["k_note"])
-    k_asked = settings["k"]
-    k = min(max(1, k_asked), T)
-    if k_asked <= 0:
-        notes.append("k = 0 would keep no token at all (attention over nothing is undefined): using k = 1.")
-    elif k_asked >= T:
+    k_asked = settings["k"]  # >= 1: checked_k refuses anything else
+    k = min(k_asked, T)
+    if k_asked >= T:
         notes.append(
             f"k = {k_asked} is at least the text length ({count(T, 'token')}): every query keeps all "
             f"its visible tokens, so DSA equals dense attention here. Lower k to see a difference."

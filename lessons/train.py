@@ -6,7 +6,7 @@ import streamlit as st
 
 from dsa_core import viz
 from dsa_core.train import losses
-from lessons import cache, show, state
+from lessons import cache, keys, show, state
 
 st.title("Train: teach a lightning indexer to imitate attention")
 st.markdown(
@@ -35,9 +35,9 @@ fresh = st.radio(
     key="train_start",
 ).startswith("a fresh")
 c = st.columns(3)
-steps = c[0].slider("Steps", 10, 400, 60, step=10, key="train_steps")
-lr = c[1].select_slider("Learning rate", [3e-4, 1e-3, 3e-3, 1e-2], value=3e-3, key="train_lr")
-n_queries = c[2].select_slider("Queries per step", [32, 64, 128, 256], value=128, key="train_nq")
+steps = c[0].slider("Steps", 10, 400, step=10, key="train_steps")  # defaults: lessons/keys.py
+lr = c[1].select_slider("Learning rate", [3e-4, 1e-3, 3e-3, 1e-2], key="train_lr")
+n_queries = c[2].select_slider("Queries per step", [32, 64, 128, 256], key="train_nq")
 settings = state.current()
 if source.startswith("the bundled"):
     settings = {**settings, "text": state.corpus_text()}
@@ -140,7 +140,8 @@ show.show_figure(
     "train-before-after",
     key="train_ba",
 )
-q = st.slider("Query token", 0, T - 1, T - 1, key="train_query")
+st.session_state.train_query = min(keys.ensure("train_query", T), T - 1)
+q = st.slider("Query token", 0, T - 1, key="train_query")
 for title, v in (("Before", before), ("After training", after)):
     kept = v.topk[q][v.topk[q] >= 0]
     st.markdown(

@@ -33,10 +33,10 @@ def test_editing_a_sample_makes_it_your_text_and_keeps_it():
 
 def test_k_is_validated_not_coerced():
     at = make_app(k=8)
-    for typed in (2.5, 1e9):
+    for typed, why in ((2.5, "is not a whole number from 1 to 8,192"), (1e9, "is outside 1–8,192")):
         at = at.number_input(key="k").set_value(typed).run()
         assert not at.exception
-        assert f"k = {typed:g} is not a whole number from 1 to 8,192" in _warnings(at)
+        assert f"k = {typed:g} {why}" in _warnings(at)
         assert "the indexer kept **8**" in " ".join(m.value for m in at.markdown)  # k stays 8
     at = at.number_input(key="k").set_value(4).run()
     no_errors(at)
@@ -79,12 +79,10 @@ def test_a_short_text_loses_0_percent_never_minus_0():
 
 
 def test_learn_step_3_never_says_fewer_than_k_when_it_is_not():
-    at = make_app(
-        text="Hello", k=1, page="lessons/learn.py", learn_step="3. Top-k selection and the causal trap"
-    )
+    at = make_app(text="Hello", k=1, page="lessons/learn.py", learn_step=3)
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "Query 0 sees 1 token, at least k = 1, so its selection has no empty slot" in text
     assert "fewer than k = 1" not in text
-    at = make_app(k=32, page="lessons/learn.py", learn_step="3. Top-k selection and the causal trap")
+    at = make_app(k=32, page="lessons/learn.py", learn_step=3)
     assert "Query 16 sees 17 tokens, fewer than k = 32" in " ".join(m.value for m in at.markdown)
