@@ -91,7 +91,8 @@ def _index_scores_kernel(
         if MAXG > 1:  # max of each G consecutive keys: [BN/G, BQ]
             sub = n0 // MAXG + tl.arange(0, BN // MAXG)
             m = tl.max(tl.reshape(sc, (BN // MAXG, MAXG, BQ)), axis=1)
-            tl.store(mx_ptr + b * sm_b + qi[None, :] * sm_s + sub[:, None], m, mask=(qi < S)[None, :])
+            mask = (qi < S)[None, :] & (sub < tl.cdiv(T, MAXG))[:, None]  # the buffer ends at T/G
+            tl.store(mx_ptr + b * sm_b + qi[None, :] * sm_s + sub[:, None], m, mask=mask)
     g = b * sg_b + qi * sg_s + pid_n
     tl.store(gmax_ptr + g, hi, mask=qi < S)
     tl.store(gmin_ptr + g, lo, mask=qi < S)

@@ -1,7 +1,10 @@
 """The Triton kernels against the reference on random inputs (skipped without Triton and a GPU).
 
 On a CUDA machine: bf16 inputs. Without a GPU, set TRITON_INTERPRET=1 to run the same checks in
-Triton's CPU interpreter (fp16: the interpreter mishandles bf16 matrix products).
+Triton's CPU interpreter (fp16: the interpreter mishandles bf16 matrix products), at small sizes.
+The selection is checked set for set: on random inputs against select_topk of the kernel's own
+scores (index_scores_triton runs the same tile code, so the same bits), and on integer inputs, whose
+scores are exact in fp32 in any order, against the reference itself, ties included.
 """
 
 import os
@@ -15,6 +18,7 @@ if not (torch.cuda.is_available() or INTERPRET):
     pytest.skip("needs a CUDA GPU (or TRITON_INTERPRET=1)", allow_module_level=True)
 
 from dsa_core.fast import api, plan
+from dsa_core.fast.decode_triton import combine_into  # noqa: F401 (imports the decode kernel)
 from dsa_core.fast.indexer_triton import index_scores_triton
 from dsa_core.fast.sparse_attn_triton import sparse_attention_into
 from dsa_core.fast.topk_triton import select_topk_into
@@ -103,7 +107,7 @@ def test_sparse_attention_kernel_matches_reference(B, T, H, H_kv, D, Dv, K, mla)
     p = api.attention_plan(q, kv, v)
     assert p["v_is_k"] == mla
     ref = sparse_attention(q.float(), kv.float(), v.float(), idx)
-    for trunc in (False, True):
+    for trunc, splits in ((False, 1), (True, 1), (True, 3)):  # splits: decode's split-K form
         out = torch.full((B, T, H, Dv), float("nan"), device=DEV, dtype=DT)
         sparse_attention_into(
             q,
@@ -118,6 +122,7 @@ def test_sparse_attention_kernel_matches_reference(B, T, H, H_kv, D, Dv, K, mla)
             trunc,
             bn=16 if INTERPRET else p["bn"],
             num_warps=p["num_warps"],
+            splits=splits,
         )
         assert ((out.float() - ref).norm() / ref.norm()).item() < 1e-2
 
@@ -155,3 +160,90 @@ def test_fp8_index_topk_picks_the_fp8_reference_scores():
     mine = ref_scores.gather(-1, idx.long().clamp(min=0)).masked_fill(idx < 0, 0).sum(-1)
     best = ref_scores.gather(-1, ref.clamp(min=0)).masked_fill(ref < 0, 0).sum(-1)
     assert torch.allclose(mine, best, rtol=1e-3, atol=1e-2)
+
+
+def _sets(idx):
+    return idx.long().sort(-1).values  # [B, S, K], -1 slots first
+
+
+def _indexer_inputs(B, S, T, h, d, seed, integer=False):
+    """Random q, k, w; integer=True: small integers, so every score is exact in fp32 (and ties abound)."""
+    g = torch.Generator().manual_seed(seed)
+    if integer:
+        q = torch.randint(-2, 3, (B, S, h, d), generator=g).to(DEV, DT)
+        k = torch.randint(-2, 3, (B, T, d), generator=g).to(DEV, DT)
+        return q, k, torch.randint(1, 4, (B, S, h), generator=g).float().to(DEV)
+    return (
+        torch.randn(B, S, h, d, generator=g).to(DEV, DT),
+        torch.randn(B, T, d, generator=g).to(DEV, DT),
+        torch.randn(B, S, h, generator=g).to(DEV),
+    )
+
+
+SELECTION_CASES = [
+    (2, 40, 40, 4, 32, 8),  # the first rows see fewer than K keys: -1 slots
+    (1, 130, 2600, 4, 16, 32),  # T not a multiple of the 64-key tile; pass A samples every 8th tile
+    (1, 1, 3000, 4, 16, 64),  # decode: one query against a long cache
+    (1, 3, 20, 4, 16, 64),  # T < K: every row is short
+] + (
+    []
+    if INTERPRET
+    else [
+        (1, 8192, 8192, 4, 64, 128),  # the host's indexer, several position ranges
+        (1, 4096, 4096, 64, 128, 2048),  # the 671B indexer
+        (32, 1, 131072, 64, 128, 2048),  # a 671B decode step at 128K
+    ]
+)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("B,S,T,h,d,K", SELECTION_CASES)
+def test_threshold_selection_is_the_top_k_of_the_kernel_scores(fused, B, S, T, h, d, K):
+    q, k, w = _indexer_inputs(B, S, T, h, d, seed=S + T)
+    stats = {}
+    idx = api.index_topk_triton(q, k, w, K, fused=fused, stats=stats)
+    scores = index_scores_triton(q, k, w, plan.indexer_blocks(h, d), bn=64)  # the same bits [B, S, T]
+    assert torch.equal(_sets(idx), _sets(select_topk(scores, K)))
+    assert torch.equal(idx < 0, select_topk(scores, K) < 0)  # -1 slots last, as many as the reference
+    assert stats["redone"] == 0  # no row needed the histogram path
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("B,S,T,h,d,K", [(1, 70, 700, 4, 16, 16), (2, 1, 2000, 4, 16, 64)])
+def test_threshold_selection_equals_the_reference_with_ties(fused, B, S, T, h, d, K):
+    q, k, w = _indexer_inputs(B, S, T, h, d, seed=7, integer=True)
+    idx = api.index_topk_triton(q, k, w, K, fused=fused)
+    ref = select_topk(index_scores(q.float(), k.float(), w), K)  # ties to the lower position
+    assert torch.equal(_sets(idx), _sets(ref))
+    zero = api.index_topk_triton(q * 0, k, w, K, fused=fused)  # all scores equal: the first K positions
+    assert torch.equal(_sets(zero), _sets(select_topk(index_scores(q.float() * 0, k.float(), w), K)))
+
+
+def test_rows_with_too_many_candidates_are_redone_exactly(monkeypatch):
+    monkeypatch.setattr(plan, "candidate_cap", lambda K: 2 * K)  # ties overflow a list of 2 K
+    q, k, w = _indexer_inputs(1, 30, 300, 4, 16, seed=8, integer=True)
+    stats = {}
+    idx = api.index_topk_triton(q * 0, k, w, 16, fused=True, stats=stats)
+    assert stats["redone"] > 0
+    assert torch.equal(_sets(idx), _sets(select_topk(index_scores(q.float() * 0, k.float(), w), 16)))
+
+
+@pytest.mark.skipif(INTERPRET, reason="65,536 queries: GPU only")
+@pytest.mark.parametrize("fused", [True, False])
+def test_selection_with_more_than_65536_queries(fused):
+    S = T = 66000  # grid axis 1 and 2 stop at 65,535: queries must go on axis 0
+    q, k, w = _indexer_inputs(1, S, T, 4, 16, seed=9)
+    idx = api.index_topk_triton(q, k, w, 64, fused=fused)
+    tail = index_scores_triton(q[:, -64:], k, w[:, -64:], plan.indexer_blocks(4, 16), bn=64)  # last rows
+    assert torch.equal(_sets(idx[:, -64:]), _sets(select_topk(tail, 64)))
+
+
+@pytest.mark.skipif(INTERPRET, reason="the 671B decode step at real size: GPU only")
+def test_decode_step_matches_the_reference_on_its_picks():
+    B, T, H, D, Dv, K = 4, 20000, 128, 576, 512, 2048
+    q, kv = _randn(B, 1, H, D, seed=20), _randn(B, T, 1, D, seed=21)
+    qi, ki, w = _indexer_inputs(B, 1, T, 64, 128, seed=22)
+    idx = api.index_topk(qi, ki, w, K)
+    out = api.dsa_layer_fused(q, kv, kv[..., :Dv], qi, ki, w, K)  # split-K attention (few programs)
+    ref = sparse_attention(q.float(), kv.float(), kv[..., :Dv].float(), idx.long())
+    assert ((out.float() - ref).norm() / ref.norm()).item() < 1e-2
