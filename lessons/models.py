@@ -28,6 +28,7 @@ from dsa_core.host.text import DSAUserError
 EMBEDDED = "the embedded SmolLM2-135M"
 KEEP_FOLDER_MODELS = 1  # folder models kept in memory next to the embedded one
 POLICY_ENV = "DSA_MODEL_FOLDERS"
+NAME_BYTES = 255  # the longest file name most file systems take (longer ones raise OSError)
 
 
 def policy():
@@ -53,16 +54,36 @@ def resolve(typed):
             "Loading other models is switched off on this server.",
             "Use the embedded model, or ask your teacher (docs/class_mode.md).",
         )
-    if mode == "any":
-        return pathlib.Path(typed).expanduser()
-    path = (root / typed).resolve()  # an absolute `typed` replaces root: checked just below
-    if not path.is_relative_to(root) or path == root or not path.exists():
+    too_long = DSAUserError(
+        f"'{typed[:40]}…' is too long for a model name.",
+        f"Model names and paths have at most {NAME_BYTES} bytes per part: type a shorter one.",
+    )
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_BYTES for part in pathlib.PurePath(typed).parts):
+        raise too_long
+    if "\x00" in typed:
+        raise DSAUserError(f"'{typed[:40]}' holds a NUL character.", "Type the model's name again.")
+    try:
+        if mode == "any":
+            return pathlib.Path(typed).expanduser()
+        path = (root / typed).resolve()  # an absolute `typed` replaces root: checked just below
+        if not path.is_relative_to(root) or path == root or not path.exists():
+            raise DSAUserError(
+                f"'{typed}' is not a model in this server's model folder.",
+                "Type the name of one of the models your teacher put there, e.g. `my-llama`.",
+            )
+        if not (path.is_dir() or (path.is_file() and path.suffix == ".gguf")):
+            raise DSAUserError(
+                f"'{typed}' is neither a model folder nor a .gguf file.", "Type a model's name."
+            )
+    except (OSError, ValueError) as e:  # a name the file system refuses (too long, a NUL byte, a link loop)
         raise DSAUserError(
-            f"'{typed}' is not a model in this server's model folder.",
+            f"'{typed[:40]}' is not a name this server can look up ({type(e).__name__}).",
             "Type the name of one of the models your teacher put there, e.g. `my-llama`.",
-        )
-    if not (path.is_dir() or (path.is_file() and path.suffix == ".gguf")):
-        raise DSAUserError(f"'{typed}' is neither a model folder nor a .gguf file.", "Type a model's name.")
+        ) from e
+    if path.is_dir():  # every file the folder names must be inside the model folder too
+        from dsa_core.host.hf import check_inside
+
+        check_inside(path, root)
     return path
 
 

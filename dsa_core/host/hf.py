@@ -73,10 +73,19 @@ def hf_config(raw):
     )
 
 
+def _weight_map_files(index):
+    """The shard names a model.safetensors.index.json lists (its weight_map's values)."""
+    raw = _read_json(index)
+    files = raw.get("weight_map") if isinstance(raw, dict) else None
+    if not isinstance(files, dict) or not files or not all(isinstance(f, str) for f in files.values()):
+        raise ModelFileError(f"{index.name} has no weight_map of shard names.", "Download the folder again.")
+    return sorted(set(files.values()))
+
+
 def _shards(folder):
     index = folder / "model.safetensors.index.json"
     if index.exists():
-        return sorted({folder / f for f in _read_json(index)["weight_map"].values()})
+        return [folder / f for f in _weight_map_files(index)]
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         fix = (
@@ -122,6 +131,36 @@ def hf_tokenizer(folder):
         return Tokenizer.from_file(str(path))
     except Exception as e:
         raise ModelFileError(f"{path} could not be read ({e}).", "Download tokenizer.json again.") from e
+
+
+def check_inside(folder, root):
+    """Refuse a folder that would make the loader open a file outside `root` (a teacher's model folder,
+    docs/class_mode.md): an index naming '../x' or '/x', or a config, tokenizer, index or shard that is a
+    link leading out. Every file the loader opens is checked, the index before it is read. Messages name
+    the file as the folder names it, never a path of the server."""
+    folder, root = Path(folder), Path(root).resolve()
+
+    def inside(name):
+        path = folder / name
+        try:
+            out = not path.resolve().is_relative_to(root)
+        except (OSError, ValueError) as e:  # a NUL byte, a name too long, a link loop
+            raise ModelFileError(f"{name[:60]!r} in {folder.name} is not a usable file name.", _HELP) from e
+        if out:
+            raise ModelFileError(
+                f"{folder.name}/{name} leads outside the model folder.",
+                "Copy the file into the model's folder instead of linking to it, and name shards by "
+                "their file name only.",
+            )
+        return path
+
+    fixed = ("config.json", "tokenizer.json", "model.safetensors.index.json")
+    for name in fixed:
+        inside(name)
+    index = folder / "model.safetensors.index.json"
+    shards = _weight_map_files(index) if index.exists() else [p.name for p in folder.glob("*.safetensors")]
+    for name in shards:
+        inside(name)
 
 
 def read_hf_folder(folder):
