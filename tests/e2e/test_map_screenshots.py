@@ -1,6 +1,8 @@
 """Projector checks in a real browser: the Explore page's six maps are not near-uniform (light and dark
-themes, 1280x720 and 1920x1080), and the line charts' legends overlap neither their titles nor their
-subplot titles. Screenshots of every case are kept under test-results/e2e/."""
+themes, 1280x720 and 1920x1080); no figure's texts (title, caption, subplot titles, legend, axis and
+colour-bar titles) overlap each other or a drawn map; Learn's code line and the Cost page's first chart
+fit a 1280x720 screen; log axes label every tick at full size. Screenshots of every case are kept under
+test-results/e2e/."""
 
 import pathlib
 
@@ -91,7 +93,8 @@ def _panel_kinds(titles):
     ]
 
 
-# bounding boxes of a plot's title, legend, subplot titles and axis titles, for an overlap check
+# bounding boxes of a plot's texts (title, legend, annotations: subplot titles and captions, axis and
+# colour-bar titles), of its drawn maps (Plotly draws a heatmap as an <image>) and of the plot itself
 BOXES = """(plot) => {
   const boxes = [];
   const add = (sel, kind) => plot.querySelectorAll(sel).forEach(e => {
@@ -100,20 +103,81 @@ BOXES = """(plot) => {
       boxes.push({kind, text: (e.textContent || '').slice(0, 40),
                   l: b.left, t: b.top, r: b.right, b: b.bottom});
   });
-  add('.gtitle', 'title'); add('.legend .bg', 'legend'); add('.annotation', 'annotation');
-  add('.xtitle', 'axis title'); add('.ytitle', 'axis title');
+  add('.gtitle', 'title'); add('.legend .bg', 'legend'); add('.annotation-text-g', 'annotation');
+  add('.xtitle', 'axis title'); add('.ytitle', 'axis title'); add('.cbtitle', 'colour-bar title');
+  add('.heatmaplayer image', 'map'); add('.main-svg', 'figure');
   return boxes;
 }"""
 
 
+def _hits(a, b):
+    return a["l"] < b["r"] - 1 and b["l"] < a["r"] - 1 and a["t"] < b["b"] - 1 and b["t"] < a["b"] - 1
+
+
 def _assert_no_overlap(plot):
+    """No two texts of a figure overlap (titles, captions, subplot titles, legend, axis titles), no text
+    lies on a drawn map, and every text lies inside the figure (none clipped at its top)."""
     boxes = plot.evaluate(BOXES)
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1 :]:
-            if a["kind"] == b["kind"] == "annotation":
-                continue  # the grid's own caption and titles are laid out by heatmaps.py
-            hit = a["l"] < b["r"] - 1 and b["l"] < a["r"] - 1 and a["t"] < b["b"] - 1 and b["t"] < a["b"] - 1
-            assert not hit, f"{a['kind']} {a['text']!r} overlaps {b['kind']} {b['text']!r}"
+    texts = [b for b in boxes if b["kind"] not in ("map", "figure")]
+    maps = [b for b in boxes if b["kind"] == "map"]
+    fig = next(b for b in boxes if b["kind"] == "figure")
+    for i, a in enumerate(texts):
+        assert a["t"] >= fig["t"] - 1 and a["b"] <= fig["b"] + 1, f"{a['kind']} {a['text']!r} is clipped"
+        for b in texts[i + 1 :] + maps:
+            assert not _hits(a, b), f"{a['kind']} {a['text']!r} overlaps {b['kind']} {b['text']!r}"
+
+
+def _assert_full_size_log_ticks(plot):
+    """Every tick label of a log axis at full size (no small '2' and '5' between the decades)."""
+    sizes = plot.evaluate(
+        """p => [...p.querySelectorAll('.xtick text, .ytick text')]
+                 .filter(t => t.textContent).map(t => parseFloat(getComputedStyle(t).fontSize))"""
+    )
+    assert sizes and min(sizes) >= 12, sizes
+
+
+def test_learn_and_cost_fit_a_projector(browser, app_url):
+    """At 1280x720: Learn 1's titled map keeps its title, caption and panel title apart; Learn 3's code
+    line wraps instead of running off the right edge, and its query strip's texts stay apart; the Cost
+    page's first chart (the class's hook) is whole on screen without scrolling, with full-size ticks."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{app_url}/learn?step=1")
+        heat = page.locator(".js-plotly-plot").filter(has_text="Dense attention on your text")
+        expect(heat.locator(".heatmaplayer image").first).to_be_attached(timeout=WAIT)
+        _wait_idle(page)
+        heat.scroll_into_view_if_needed()
+        heat.screenshot(path=str(SHOTS / "learn1-map-1280x720.png"))
+        _assert_no_overlap(heat)
+
+        page.goto(f"{app_url}/learn?step=3")
+        strip = page.locator(".js-plotly-plot").filter(has_text="index score I[t, s]")
+        expect(strip).to_be_attached(timeout=WAIT)
+        _wait_idle(page)
+        code = page.locator("pre").filter(has_text="select_topk(scores, k=").first
+        code.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "learn3-1280x720.png"))
+        overflow = code.evaluate("e => e.scrollWidth - e.clientWidth")
+        assert overflow <= 1, f"the code line runs {overflow}px past the right edge of its box"
+        box, width = code.bounding_box(), page.viewport_size["width"]
+        assert box["x"] + box["width"] <= width, box
+        _assert_no_overlap(strip)
+
+        page.goto(f"{app_url}/cost")
+        hook = page.locator(".js-plotly-plot").filter(has_text="context length (tokens)").first
+        expect(hook.locator(".legend")).to_be_attached(timeout=WAIT)
+        _wait_idle(page)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / "cost-hook-1280x720.png"))
+        assert page.evaluate("window.scrollY") == 0
+        bottom = hook.evaluate("p => p.getBoundingClientRect().bottom")
+        assert bottom <= 720, f"the hook chart ends at {bottom:.0f}px: it needs scrolling at 1280x720"
+        _assert_no_overlap(hook)
+        _assert_full_size_log_ticks(hook)
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -149,6 +213,8 @@ def test_line_chart_legends_overlap_no_title(browser, tmp_path, scheme, size):
             plot = page.locator(f"#{name} .js-plotly-plot")
             plot.screenshot(path=str(SHOTS / f"legend-{name}-{scheme}-{size[0]}x{size[1]}.png"))
             _assert_no_overlap(plot)
+            if name in ("timing", "training"):  # log axes
+                _assert_full_size_log_ticks(plot)
     finally:
         ctx.close()
 
