@@ -4,7 +4,8 @@ Top level follows dsa-bench/1 for the 671B shape (`shape`, `lengths`, `rows` wit
 `ms`); `dense/sdpa_causal` is DeepSeek's MHA-mode prefill (192/128) there, the GQA SDPA for the host.
 Everything else rides along in extra keys, which dsa-bench/1 readers ignore:
   rows[*]: device, shape_name, part, flops, bytes, tflops, tbps, pct_peak_flops, pct_peak_bytes, note, ...
-  "gpu": {"ceilings", "tuned", "sdpa_backend", "peaks"}; "tuning": [rows]; "decode": [rows];
+  "gpu": {"ceilings", "tuned", "sdpa_backend", "commit", "peaks"}; "tuning": [rows]; "decode": [rows];
+  "stages": [rows] (the selection's stages, stage/<name>);
   "other_shapes": {"smollm2-135m": {"shape", "lengths", "rows"}}.
 Usage: python benchmarks/gpu_bench_json.py RAW.json OUT.json (re-lay a raw list of rows).
 """
@@ -30,7 +31,7 @@ SHAPE_META = {
         "qk_head_dim": 64,
         "v_head_dim": 64,
         "index_n_heads": 4,
-        "index_head_dim": 32,
+        "index_head_dim": 64,
         "index_topk": 128,
         "n_kv_heads": 3,
     },
@@ -43,15 +44,18 @@ def _prefill(rows, name):
         r
         for r in rows
         if r["shape_name"] == name
-        and r["variant"].split("/")[0] in ("dsa", "dense", "torch", "speedup")
+        and r["variant"].split("/")[0] in ("dsa", "dense", "speedup")
         and not r["variant"].startswith("speedup/decode")
     ]
     out += [dict(r, variant=ALIAS[r["variant"]], alias_of=r["variant"]) for r in out if r["variant"] in ALIAS]
     return out
 
 
-def to_dsa_bench(meta, rows, peaks=(790.0, 4.3)):
-    """meta (device, torch, ceilings, tuned, sdpa_backend, wall_s, ...) + raw rows -> dsa-bench/1 dict."""
+def to_dsa_bench(meta, rows):
+    """meta (device, torch, ceilings, tuned, sdpa_backend, wall_s, ...) + raw rows -> dsa-bench/1 dict.
+    The peaks are the ceilings measured in the same run."""
+    c = meta.get("ceilings") or {}
+    peaks = (c.get("matmul_bf16_tflops"), c.get("copy_tbps"))
     main = _prefill(rows, "v32-671b")
     host = _prefill(rows, "smollm2-135m")
     return {
@@ -62,7 +66,7 @@ def to_dsa_bench(meta, rows, peaks=(790.0, 4.3)):
         "torch": meta.get("torch"),
         "threads": None,
         "dtype": "bfloat16",
-        "host": "project H200 machine",
+        "host": "project GPU machine (one H100 or H200: device_name)",
         "batch": 1,
         "n_kv_heads": 1,
         "shape": SHAPE_META["v32-671b"],
@@ -75,6 +79,7 @@ def to_dsa_bench(meta, rows, peaks=(790.0, 4.3)):
         | {"peaks": {"tflops": peaks[0], "tbps": peaks[1]}},
         "tuning": [r for r in rows if r["variant"].startswith("tune/")],
         "decode": [r for r in rows if "decode" in r["variant"]],
+        "stages": [r for r in rows if r["variant"].startswith("stage/")],
         "other_shapes": {
             "smollm2-135m": {
                 "shape": SHAPE_META["smollm2-135m"],

@@ -2,7 +2,8 @@
 
 Every function returns milliseconds (median of several CUDA-event-timed calls after a warm-up) and
 leaves FLOP/byte counting to the caller (dsa_core.fast.plan). Inputs are random normal bf16 (never
-zeros: a GPU multiplies zeros faster than data, which would flatter every figure), one sequence (B = 1) unless a batch is given.
+zeros: a GPU multiplies zeros faster than data, which would flatter every figure), one sequence
+(B = 1) unless a batch is given.
 """
 
 import statistics
@@ -12,8 +13,10 @@ import torch.nn.functional as F
 import triton
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from dsa_core.fast import api
+from dsa_core.fast import api, plan
+from dsa_core.fast.fused_topk_triton import collect_into, sample_max_into
 from dsa_core.fast.indexer_triton import index_scores_into
+from dsa_core.fast.select_triton import filter_into, final_into, threshold_into
 from dsa_core.fast.topk_triton import select_topk_into
 
 BF16 = torch.bfloat16
@@ -40,6 +43,17 @@ def time_ms(fn, budget_ms=300.0, max_reps=20):
         torch.cuda.synchronize()
         times.append(start.elapsed_time(end))
     return statistics.median(times)
+
+
+def once_ms(fn):
+    """ms of one call of fn() after one warm-up call (for the many small stages of a selection)."""
+    fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end)
 
 
 def attn_inputs(shape, T, B=1, S=None, mla=True, seed=0):
@@ -103,9 +117,69 @@ def selection_last_chunk(qi, ki, w, topk, bq, select=None):
 
 
 def index_topk_ms(qi, ki, w, topk, **kw):
-    """ms of the whole indexer + selection pipeline (chunked), and its indices."""
-    idx = api.index_topk(qi, ki, w, topk, **dict(kw))
-    return time_ms(lambda: api.index_topk(qi, ki, w, topk, **dict(kw))), idx
+    """ms of the whole indexer + selection pipeline (chunked), its indices and the rows it redid."""
+    stats = {}
+    idx = api.index_topk(qi, ki, w, topk, stats=stats, **dict(kw))
+    return time_ms(lambda: api.index_topk(qi, ki, w, topk, **dict(kw))), idx, stats.get("redone", 0)
+
+
+def selection_stages_ms(qi, ki, w, topk, fused, **tune):
+    """ms of each stage of the threshold selection, summed over its position ranges (api._threshold_rows
+    step by step): {"pass_a", "threshold", "collect", "final", "count_check"}, the mean and the largest
+    candidate count of a row. tune: the indexer's bq, bn, num_warps, num_stages."""
+    B, S, h, d = qi.shape
+    tune = dict(tune)
+    bq, bn = tune.pop("bq"), tune.pop("bn", 64)
+    T = ki.shape[1]
+    cap = plan.candidate_cap(topk)
+    ms = dict(pass_a=0.0, threshold=0.0, collect=0.0, final=0.0, count_check=0.0)
+    cands = []
+    for s0, s1, r, g in plan.selection_chunks(S, T, B, topk, bn, fused):
+        rows, end, pos0 = s1 - s0, T - S + s1, T - S + s0
+        qc, kc, wc = qi[:, s0:s1], ki[:, :end], w[:, s0:s1]
+        cnt = torch.zeros(B * rows, device="cuda", dtype=torch.int32)
+        ckey = torch.empty(B * rows, cap, device="cuda", dtype=torch.int32)
+        cpos = torch.empty_like(ckey)
+        tau = torch.empty(B, rows, device="cuda")
+        if fused:
+            cols = plan.sample_cols(end - 1, bn, r, g)
+            mx = torch.empty(B, rows, cols, device="cuda")
+            ms["pass_a"] += once_ms(lambda: sample_max_into(qc, kc, wc, mx, pos0, bq, r, g, bn, **tune))
+            rb = triton.next_power_of_2(cols)
+            ms["threshold"] += once_ms(
+                lambda: threshold_into(mx, tau, rows, end, pos0, topk, g, r, bn, bq, rb)
+            )
+
+            def collect():
+                cnt.zero_()
+                collect_into(qc, kc, wc, tau, cnt, ckey, cpos, pos0, bq, bn, 4096, tune.get("num_warps", 4))
+
+        else:
+            sc = torch.empty(B, rows, end, device="cuda")
+            gm = torch.empty(B, rows, triton.cdiv(end, 4096), device="cuda")
+            mx = sc if g == 1 else torch.empty(B, rows, triton.cdiv(end, g), device="cuda")
+            ms["pass_a"] += once_ms(
+                lambda: index_scores_into(qc, kc, wc, sc, gm, gm, pos0, bq, bn=bn, maxima=mx, g=g, **tune)
+            )
+            rb = triton.next_power_of_2(mx.shape[2])
+            ms["threshold"] += once_ms(
+                lambda: threshold_into(mx, tau, rows, end, pos0, topk, g, 0, bn, bq, rb)
+            )
+
+            def collect():
+                cnt.zero_()
+                filter_into(sc, tau, cnt, ckey, cpos, end, pos0)
+
+        ms["collect"] += once_ms(collect)
+        n_row = (torch.arange(pos0, pos0 + rows, device="cuda") + 1).clamp(max=end)
+        ms["count_check"] += once_ms(lambda: torch.stack([cnt.max(), (cnt < topk).any().int()]).tolist())
+        most = int(cnt.max())
+        out = torch.empty(B, rows, topk, device="cuda", dtype=torch.int32)
+        cb = triton.next_power_of_2(max(most, topk))
+        ms["final"] += once_ms(lambda: final_into(cnt, ckey, cpos, out, end, pos0, cb))
+        cands.append(cnt.view(B, rows)[:, n_row > topk].float().flatten())
+    c = torch.cat(cands)
+    return ms, (c.mean().item() if c.numel() else 0.0), (c.max().item() if c.numel() else 0.0)
 
 
 def sparse_ms(q, kv, v, idx, **tune):
@@ -150,11 +224,19 @@ def dense_decode_ms(B, H, T, D, Dv):
 
 
 def matmul_tflops(n=8192):
+    """Compute ceiling: an n³ bf16 matrix product on random data (cuBLAS)."""
     a, b = (torch.randn(n, n, device="cuda", dtype=BF16) for _ in range(2))
     return 2 * n**3 / time_ms(lambda: a @ b) / 1e9
 
 
 def copy_tbps(nbytes=2**32):
+    """Bandwidth ceiling: a device-to-device copy of 4 GiB, bytes read + written."""
     x = torch.empty(nbytes // 4, device="cuda", dtype=torch.int32).random_()
     y = torch.empty_like(x)
     return 2 * nbytes / time_ms(lambda: y.copy_(x)) / 1e9
+
+
+def read_tbps(nbytes=2**32):
+    """Read-only bandwidth: a sum over 4 GiB of fp32 (what the indexer and the filter do to HBM)."""
+    x = torch.randn(nbytes // 4, device="cuda")
+    return nbytes / time_ms(lambda: x.sum()) / 1e9

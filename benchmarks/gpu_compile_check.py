@@ -16,7 +16,10 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
+from dsa_core.fast.decode_triton import _combine_kernel
+from dsa_core.fast.fused_topk_triton import _collect_kernel, _sample_max_kernel
 from dsa_core.fast.indexer_triton import _index_scores_kernel
+from dsa_core.fast.select_triton import _filter_kernel, _final_kernel, _threshold_kernel
 from dsa_core.fast.sparse_attn_triton import _sparse_attn_kernel
 from dsa_core.fast.topk_triton import _topk_kernel
 
@@ -53,48 +56,49 @@ def compile_report(kernel, pointers, consts, floats=(), **opts):
 
 
 def main():
-    bf, f32 = "*bf16", "*fp32"
-    for fp8, bq, bn, w, h, d in [
-        (False, 4, 64, 4, 64, 128),
-        (True, 4, 64, 4, 64, 128),
-        (False, 16, 128, 4, 4, 32),
+    bf, f32, i32 = "*bf16", "*fp32", "*i32"
+    for fp8, bq, bn, w, h, d, g in [
+        (False, 4, 64, 4, 64, 128, 0),
+        (False, 4, 64, 4, 64, 128, 16),
+        (True, 4, 64, 4, 64, 128, 16),
+        (False, 32, 64, 4, 4, 64, 0),
     ]:
         dt = "*fp8e4nv" if fp8 else bf
-        ptr = {
-            "q_ptr": dt,
-            "k_ptr": dt,
-            "w_ptr": f32,
-            "ks_ptr": f32,
-            "out_ptr": f32,
-            "gmax_ptr": f32,
-            "gmin_ptr": f32,
-        }
-        compile_report(
-            _index_scores_kernel,
-            ptr,
-            dict(H=h, D=d, BQ=bq, BN=bn, KPP=4096, FP8=fp8),
-            num_warps=w,
-            num_stages=3,
-        )
-    ptr = {"x_ptr": f32, "gmax_ptr": f32, "gmin_ptr": f32, "out_ptr": "*i32", "cand_ptr": "*i64"}
-    for block in (512, 1024):
-        compile_report(
-            _topk_kernel, ptr, dict(K=2048, KPP=4096, GB=32, NB=128, BLOCK=block, CAP=512), num_warps=4
-        )
-    ptr = {"q_ptr": bf, "k_ptr": bf, "v_ptr": bf, "idx_ptr": "*i32", "o_ptr": bf}
-    for d1, d2, dv, bh, bn, vk, w in [
-        (512, 64, 512, 64, 64, True, 8),
-        (512, 64, 512, 64, 32, True, 8),
-        (64, 0, 64, 16, 128, False, 4),
+        ptr = {n: f32 for n in ("w_ptr", "ks_ptr", "out_ptr", "gmax_ptr", "gmin_ptr", "mx_ptr")}
+        ptr |= {"q_ptr": dt, "k_ptr": dt}
+        consts = dict(H=h, D=d, BQ=bq, BN=bn, KPP=4096, FP8=fp8, MAXG=g)
+        compile_report(_index_scores_kernel, ptr, consts, num_warps=w, num_stages=3)
+    for bq, bn, w in [(32, 64, 4), (32, 128, 8), (64, 64, 4)]:
+        ptr = {"q_ptr": bf, "k_ptr": bf, "w_ptr": f32, "mx_ptr": f32}
+        consts = dict(H=4, D=64, BQ=bq, BN=bn, R=8, G=8)
+        compile_report(_sample_max_kernel, ptr, consts, num_warps=w, num_stages=3)
+        ptr = {"q_ptr": bf, "k_ptr": bf, "w_ptr": f32, "tau_ptr": f32, "cnt_ptr": i32, "ckey_ptr": i32}
+        ptr["cpos_ptr"] = i32
+        consts = dict(H=4, D=64, BQ=bq, BN=bn, KPP=4096, CAP=4096)
+        compile_report(_collect_kernel, ptr, consts, num_warps=w, num_stages=3)
+    for rb, w in [(2048, 4), (8192, 8)]:
+        consts = dict(G=8, R=8, BN=64, BQ=32, RB=rb, BITS=16)
+        compile_report(_threshold_kernel, {"mx_ptr": f32, "tau_ptr": f32}, consts, num_warps=w)
+    ptr = {"x_ptr": f32, "tau_ptr": f32, "cnt_ptr": i32, "ckey_ptr": i32, "cpos_ptr": i32}
+    compile_report(_filter_kernel, ptr, dict(CAP=8192, PER=4096, BLOCK=1024), num_warps=4)
+    ptr = {"cnt_ptr": i32, "ckey_ptr": i32, "cpos_ptr": i32, "out_ptr": i32}
+    for cb, w in [(2048, 4), (4096, 8), (8192, 8)]:
+        compile_report(_final_kernel, ptr, dict(CB=cb, KB=1024), num_warps=w)
+    ptr = {"x_ptr": f32, "gmax_ptr": f32, "gmin_ptr": f32, "out_ptr": i32, "cand_ptr": "*i64"}
+    compile_report(_topk_kernel, ptr, dict(K=2048, KPP=4096, GB=32, NB=128, BLOCK=1024, CAP=512), num_warps=4)
+    ptr = {"q_ptr": bf, "k_ptr": bf, "v_ptr": bf, "idx_ptr": i32, "o_ptr": bf, "po_ptr": f32, "pml_ptr": f32}
+    for d1, d2, dv, bh, bn, vk, w, st, split in [
+        (512, 64, 512, 64, 64, True, 8, 2, False),
+        (512, 64, 512, 64, 32, True, 8, 2, False),
+        (512, 64, 512, 64, 32, True, 8, 3, False),
+        (512, 64, 512, 64, 64, True, 8, 2, True),
+        (64, 0, 64, 16, 64, False, 4, 2, False),
     ]:
-        compile_report(
-            _sparse_attn_kernel,
-            ptr,
-            dict(D1=d1, D2=d2, DV=dv, BH=bh, BN=bn, V_IS_K=vk, TRUNC=True),
-            floats=("scale_log2e",),
-            num_warps=w,
-            num_stages=2,
-        )
+        consts = dict(D1=d1, D2=d2, DV=dv, BH=bh, BN=bn, V_IS_K=vk, TRUNC=True, SPLIT=split)
+        compile_report(_sparse_attn_kernel, ptr, consts, floats=("scale_log2e",), num_warps=w, num_stages=st)
+    compile_report(
+        _combine_kernel, {"po_ptr": f32, "pml_ptr": f32, "o_ptr": bf}, dict(DV=512, NSB=4), num_warps=4
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def indexer_plan(q, k, w, topk):
     bq = plan.indexer_blocks(h, d)
     if bq is None or q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype:
         return None
+    bq = max(min(bq, plan.next_pow2(S)), -(-16 // h))  # decode: one query, but ≥ 16 dot columns
     T = k.shape[1]
     return {"bq": bq, "chunks": plan.query_chunks(S, T, B), "kpp": 4096, "groups": -(-T // 4096)}
 
@@ -86,7 +87,8 @@ def index_topk_triton(q, k, w, topk, chunk_plan=None, fp8=False, select=None, fu
     out = torch.empty(B, S, topk, device=q.device, dtype=torch.int32)  # [B, S, topk]
     tune = {"bq": p["bq"], **tune}
     fused = plan.fuse_rescore(S, h, d, fp8) if fused is None else fused and not fp8
-    chunks = None if select == "histogram" else plan.selection_chunks(S, k.shape[1], B, topk, 64, fused)
+    bn = tune.get("bn", 64)
+    chunks = None if select == "histogram" else plan.selection_chunks(S, k.shape[1], B, topk, bn, fused)
     if chunk_plan or chunks is None:
         _histogram_rows(q, k, w, k_scale, out, 0, S, chunk_plan or p["chunks"], tune)
         return out
