@@ -10,7 +10,7 @@ import streamlit as st
 
 from dsa_core import viz
 from dsa_core.cost import flops as cost
-from lessons import show, state
+from lessons import keys, show, state
 
 st.title("Cost: what DSA saves, predicted and measured")
 tab_pred, tab_paper, tab_api, tab_meas = st.tabs(
@@ -24,9 +24,8 @@ with tab_pred:
     name = controls.selectbox("Model", list(cost.SHAPES), key="cost_shape")
     phase = controls.radio("Phase", ["prefill", "decode"], horizontal=True, key="cost_phase")
     shape = cost.SHAPES[name]
-    kk = controls.select_slider(
-        "k (tokens kept)", [64, 128, 256, 512, 1024, 2048, 4096], value=shape.index_topk, key="cost_k"
-    )
+    keys.ensure("cost_k", shape.index_topk)  # the model's own k until changed
+    kk = controls.select_slider("k (tokens kept)", [64, 128, 256, 512, 1024, 2048, 4096], key="cost_k")
     s = dataclasses.replace(shape, index_topk=kk)
     Ls = [2**i for i in range(10, 18)]
     cur = cost.curves(s, s, Ls, phase)
@@ -136,12 +135,12 @@ with tab_api:
 
     w = st.selectbox("Workload", list(cost_api.WORKLOADS), key="api_workload")
     natural = cost_api.natural_hit_share(cost_api.WORKLOADS[w]())
+    keys.ensure("api_share", round(natural, 2))  # the workload's own share until changed
     share = st.slider(
         "Share of input served from the context cache",
         0.0,
         1.0,
-        round(natural, 2),
-        0.01,
+        step=0.01,
         key="api_share",
         help=f"The workload's repeated prefix is {natural:.0%} of its input.",
     )
@@ -174,10 +173,7 @@ with tab_meas:
     from dsa_core.cost import timing as bench
 
     lengths = st.multiselect(
-        "Context lengths",
-        [256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
-        [1024, 2048, 4096, 8192],
-        key="bench_lengths",
+        "Context lengths", [256, 512, 1024, 2048, 4096, 8192, 16384, 32768], key="bench_lengths"
     )
     if st.button("Measure on this machine", key="bench_go", disabled=not lengths):
         bar = st.progress(0.0, text="starting…")

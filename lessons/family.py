@@ -7,7 +7,7 @@ import streamlit as st
 from dsa_core.family import figures as vf
 from dsa_core.family import selectors
 from lessons import family_cache as fc
-from lessons import show, state
+from lessons import keys, show, state
 
 st.title("Family: four ways to choose the k keys")
 st.caption(
@@ -25,9 +25,8 @@ n_layers = a["model"]["n_layers"]
 
 # 1. each member's parameters (budget k is the sidebar's; n·b = k and (k/c)·c = k)
 c = st.columns(4)
-blocks = [b for b in (1, 2, 4, 8, 16, 32, 64) if b <= k] or [1]
-st.session_state.setdefault("fam_block", max(b for b in blocks if b <= max(1, k // 16)))
-st.session_state.fam_block = min(st.session_state.fam_block, blocks[-1])
+blocks = [b for b in keys.BLOCKS if b <= k] or [1]
+st.session_state.fam_block = min(keys.ensure("fam_block", k), blocks[-1])  # a smaller k allows fewer
 block = c[0].select_slider(
     "Block top-n: tokens per block b",
     blocks,
@@ -35,9 +34,8 @@ block = c[0].select_slider(
     help=f"The index scores are pooled over blocks of b keys; the best k/b blocks are kept ({k} tokens).",
 )
 pool = c[0].radio("Block score", ["max", "mean"], horizontal=True, key="fam_pool")
-comps = [x for x in (1, 2, 4, 8, 16) if x <= k] or [1]
-st.session_state.setdefault("fam_c", 4 if 4 in comps else comps[-1])
-st.session_state.fam_c = min(st.session_state.fam_c, comps[-1])
+comps = [x for x in keys.COMPRESS if x <= k] or [1]
+st.session_state.fam_c = min(keys.ensure("fam_c", k), comps[-1])
 compress = c[1].select_slider(
     "Compressed keys: tokens per pooled key c",
     comps,
@@ -55,7 +53,6 @@ weights_help = (
     f"{fc.POOLED_C} only."
 )
 if compress == fc.POOLED_C and fc.pooled_weights_fit():
-    st.session_state.setdefault("fam_cw", "pooled")  # the weights made for this c, unless changed
     cweights = c[1].radio(
         "Compressed keys: indexers", list(WEIGHTS), format_func=WEIGHTS.get, key="fam_cw", help=weights_help
     )
@@ -68,10 +65,9 @@ else:
         f"Pooled-key weights exist for c = {fc.POOLED_C} only"
         + ("." if fc.pooled_weights_fit() else " and for SmolLM2-135M only.")
     )
-st.session_state.setdefault("fam_every", 4)  # (not value=: a link may set it, lessons/links.py)
 every = c[2].select_slider(
     "Shared indices: one computing layer per r",
-    [1, 2, 3, 4, 5, 6],
+    keys.EVERY,
     key="fam_every",
     help=f"{n_layers} layers; layer 0 always computes.",
 )
@@ -86,8 +82,7 @@ rule = c[3].radio(
 params = (block, pool, compress, rule, every, cweights)
 
 # 2. the picks of one query
-st.session_state.setdefault("query", T - 1)
-st.session_state.query = min(max(0, int(st.session_state.query)), T - 1)
+st.session_state.query = min(max(0, int(keys.ensure("query", T))), T - 1)  # a new text may be shorter
 if T > 1:
     st.slider("Query token", 0, T - 1, key="query")
 q = st.session_state.query
