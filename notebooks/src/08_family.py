@@ -278,10 +278,11 @@ series = fa.growth(host, lengths)  # indexer FLOPs per token per member, and the
 viz.cost_curves(lengths, series, y_title="FLOPs per token, one layer", title="indexer vs attention, k = 2048")
 
 # %% [markdown]
-# At long context the indexer dominates. IndexCache measured the indexer at **81 % of prefill
-# time at 200K tokens** on its 30B DSA model (THUDM/IndexCache README, H100); that is a timing of
-# the whole prefill. The cost model below gives the indexer's share of the attention FLOPs only
-# (indexer + core attention, projections and MLPs left out), for our host shape and for
+# At long context the indexer dominates. The IndexCache README reports the indexer at **81 % of
+# prefill time at 200K tokens** (it names no model or GPU for that figure; its speed-ups are for a
+# 30B DSA model on H100); that is a timing of the whole prefill. The cost model below gives the
+# indexer's share of the attention FLOPs only (indexer + core attention, projections and MLPs left
+# out), for our host shape and for
 # DeepSeek-V3.2 671B, so read it as the same trend, not the same number. DSA's sparse attention runs
 # in MLA's MQA mode (576 dims for q·k, 512 for the values, per head and selected key: the report's
 # "we implement DSA based on the MQA mode of MLA", and FlashMLA's sparse prefill kernel), so the
