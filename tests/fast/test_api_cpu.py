@@ -45,7 +45,7 @@ def test_sparse_attention_and_dsa_match_reference_on_cpu():
     torch.testing.assert_close(
         fast.sparse_attention(q, k, v, idx.int(), trunc=True), sparse_attention(q, k, v, idx)
     )
-    torch.testing.assert_close(fast.dsa_attention(q, k, v, qi, ki, w, 5), sparse_attention(q, k, v, idx))
+    torch.testing.assert_close(api.dsa_layer_fused(q, k, v, qi, ki, w, 5), sparse_attention(q, k, v, idx))
 
 
 def test_bad_arguments_raise_value_error():
@@ -66,6 +66,7 @@ def test_plans_pick_kernel_settings_or_decline():
     q, kv = torch.zeros(1, 8, 128, 576, dtype=bf), torch.zeros(1, 8, 1, 576, dtype=bf)
     p = api.attention_plan(q, kv, kv[..., :512])
     assert p["split"] == (512, 64) and p["bh"] == 64 and p["v_is_k"] and p["bn"] == 64
+    assert p["splits"] is None  # chosen per call by plan.attention_splits
     assert not api.attention_plan(q, kv, torch.zeros(1, 8, 1, 512, dtype=bf))["v_is_k"]
     host = api.attention_plan(
         torch.zeros(1, 8, 9, 64, dtype=bf),
@@ -76,6 +77,7 @@ def test_plans_pick_kernel_settings_or_decline():
     assert api.attention_plan(q.float(), kv.float(), kv[..., :512].float()) is None  # fp32: reference
     qi, ki, w = torch.zeros(1, 8, 64, 128, dtype=bf), torch.zeros(1, 8, 128, dtype=bf), torch.zeros(1, 8, 64)
     assert api.indexer_plan(qi, ki, w, 4)["bq"] == 4
+    assert api.indexer_plan(qi[:, :1], ki, w[:, :1], 4)["bq"] == 1  # decode: one query a block
     assert api.indexer_plan(qi[:, :, :6], ki, w[..., :6], 4) is None  # 6 heads: reference
 
 

@@ -79,3 +79,40 @@ def test_argument_checks_raise_value_error():
         plan.check_attention_args(qa, torch.zeros(1, 4, 4, 8), torch.zeros(1, 4, 4, 5), idx)
     with pytest.raises(ValueError, match="idx"):
         plan.check_attention_args(qa, ka, va, idx.float())
+
+
+@pytest.mark.parametrize(
+    "S,T,B,K,fused",
+    [
+        (131072, 131072, 1, 128, True),  # host prefill: fused, sampled pass A
+        (131072, 131072, 1, 2048, False),  # 671B prefill: stored scores, chunks within the budget
+        (16384, 16384, 1, 128, True),
+        (1, 131072, 32, 2048, False),  # 671B decode step
+        (70000, 90000, 2, 64, True),  # S ≥ 65,536, queries that end a longer text
+        (3, 5, 1, 8, False),  # T < K
+    ],
+)
+def test_selection_chunks_cover_the_queries_and_bound_each_row(S, T, B, K, fused):
+    chunks = plan.selection_chunks(S, T, B, K, 64, fused)
+    assert chunks[0][0] == 0 and chunks[-1][1] == S
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    V = plan.threshold_values(K)
+    for s0, s1, r, g in chunks:
+        assert 64 % g == 0 and (r == 1 or fused)
+        n_first, n_last = T - S + s0 + 1, T - S + s1  # visible keys of the first and the last row
+        cols = plan.sample_cols(n_last - 1, 64, r, g) if fused else -(-n_last // g)
+        assert cols <= V  # the threshold kernel holds a row's values in registers
+        assert r * g == 1 or n_first // (r * g) >= 2 * K or g == 64  # enough values for a tight bound
+        per_row = B * (4 * V + 8 * plan.candidate_cap(K) + (0 if fused else 4 * T))
+        assert (s1 - s0) * per_row <= plan.SCORE_BUDGET_BYTES or s1 - s0 == 1
+
+
+def test_selection_choices():
+    assert plan.fuse_rescore(131072, 4, 64) and not plan.fuse_rescore(131072, 64, 128)
+    assert not plan.fuse_rescore(1, 4, 64)  # decode: each key tile serves one query, store instead
+    assert not plan.fuse_rescore(131072, 4, 64, fp8=True)
+    assert plan.candidate_cap(2048) == 8192 and plan.candidate_cap(128) == 4096
+    assert plan.selection_chunks(100, 100, 1, 8192, 64, True) is None  # K too large for the registers
+    assert plan.attention_splits(1, 32, 1, 2, 2048, 64) == 4  # decode: 64 programs -> 4 splits each
+    assert plan.attention_splits(4096, 1, 1, 2, 2048, 64) == 1  # prefill fills the GPU
+    assert plan.attention_splits(1, 1, 1, 1, 128, 64) == 2  # never more splits than slot tiles
