@@ -11,7 +11,7 @@ cached, so moving k, the query or the head costs no model run.
 from functools import lru_cache
 
 from dsa_core import viz
-from dsa_core.analysis import trace, views
+from dsa_core.analysis import maps, numbers, trace
 
 SLIDER_MIN_WIDTH = "420px"  # a track of about 300 px: more than 1 px per query of a 0-255 slider
 
@@ -19,18 +19,18 @@ SLIDER_MIN_WIDTH = "420px"  # a track of about 300 px: more than 1 px per query 
 def _figures(rec, k, query, head):
     """The three figures of one setting: maps, recall bars, query strip."""
     head = None if head == "mean" else int(head)
-    v = views.layer_view(rec, k, head=head)
+    v = numbers.layer_view(rec, k, head=head)
     layer = rec.layer
     who = "mean over heads" if head is None else f"head {head}"
-    maps = viz.aligned_maps(
-        views.view_maps(v), tokens=rec.tokens, query=query, title=f"layer {layer}, k = {v.k}, {who}"
+    maps_fig = viz.aligned_maps(
+        maps.view_maps(v), tokens=rec.tokens, query=query, title=f"layer {layer}, k = {v.k}, {who}"
     )
-    recall = {n.replace("recall: ", ""): x for n, x in views.summary(v).items() if n.startswith("recall")}
+    recall = {n.replace("recall: ", ""): x for n, x in numbers.summary(v).items() if n.startswith("recall")}
     bars = viz.baseline_bars(recall, k=v.k, title=f"attention mass kept at k = {v.k} ({who})")
     strip = viz.query_strip(
         v.scores[query], v.dense[query], v.topk[query], query, tokens=rec.tokens, dense_top=v.oracle[query]
     )
-    return maps, bars, strip
+    return maps_fig, bars, strip
 
 
 def explorer(loaded, text, max_tokens=384, layer=12, k=64, query=None, head="mean", recs=None):

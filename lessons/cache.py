@@ -10,6 +10,7 @@ after creation, so browser tabs can't interfere.
 """
 
 import contextlib
+import functools
 import threading
 import time
 
@@ -102,10 +103,14 @@ def _progress(label):
             bar.empty()
 
 
+def _key(name, args):
+    return (name, models.model_source(), *args)
+
+
 def _cached(name, args, compute, heavy=None, size=None):
     """compute(report) once per (name, model, args) in the byte budget. heavy: a label; then the work
     queues for its turn and shows progress (report is None for light work)."""
-    cache, key, sid = shared()[0], (name, models.model_source(), *args), _session()
+    cache, key, sid = shared()[0], _key(name, args), _session()
     hit = cache.get(key, sid)
     if hit is not None:
         return hit.value
@@ -121,9 +126,33 @@ def _cached(name, args, compute, heavy=None, size=None):
     return cache.put(key, value, sid, None if size is None else size(value))
 
 
+def budgeted(heavy=None, size=None):
+    """The app's one cache, as a decorator: f(*args) is computed once per (f, this session's model, args)
+    and kept in the byte budget all sessions share (least recently used first out; a closed tab's
+    entries dropped). heavy: a label, or a function of f's arguments giving one: the work then waits
+    its turn in the fair queue, shows a progress bar, and f gets report=(fraction, message), where
+    Streamlit also stops abandoned work. size: the value's bytes, when counting its tensors would
+    miss them. f.cached(*args) says whether the value is there already (no work, no waiting)."""
+
+    def wrap(fn):
+        name = fn.__qualname__
+
+        @functools.wraps(fn)
+        def call(*args):
+            if heavy is None:
+                return _cached(name, args, lambda _: fn(*args), None, size)
+            label = heavy(*args) if callable(heavy) else heavy
+            return _cached(name, args, lambda report: fn(*args, report=report), label, size)
+
+        call.cached = lambda *args: shared()[0].get(_key(name, args), _session()) is not None
+        return call
+
+    return wrap
+
+
 def forget_text(text):
     """Drop the cached results of this text that no other session uses (a student's "Forget this
-    text"); the per-query results of the Learn page (per_model) go when their cache turns over."""
+    text")."""
     dropped = shared()[0].forget(_session(), lambda key: text in key)
     if dropped:
         budget.give_back_memory()
@@ -132,7 +161,7 @@ def forget_text(text):
 
 def _checkpoints(text, max_tokens):
     """The residual-stream checkpoints saved so far for this text ({layer: h [1,T,dim]}; may be empty)."""
-    hit = shared()[0].get(("stream", models.model_source(), text, max_tokens), _session())
+    hit = shared()[0].get(_key("stream", (text, max_tokens)), _session())
     return hit.value if hit is not None else {}
 
 
@@ -141,74 +170,74 @@ def _keep_checkpoints(text, max_tokens, save):
     new = {l: h for l, h in save.items() if h is not None}
     if new:  # cached values are never modified: a new dict replaces the old one
         stream = {**_checkpoints(text, max_tokens), **new}
-        shared()[0].put(("stream", models.model_source(), text, max_tokens), stream, _session())
+        shared()[0].put(_key("stream", (text, max_tokens)), stream, _session())
 
 
-def trace(text, layer, max_tokens):
+@budgeted(heavy=lambda text, layer, max_tokens: f"Analysing layer {layer} of the text")
+def trace(text, layer, max_tokens, report=None):
     """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view.
     The residual stream entering every CHECKPOINT_EVERY-th layer is kept (budgeted like the rest,
     19 MB each at 8,192 tokens), so another layer of the same text starts from the nearest one below."""
     from dsa_core.analysis.trace import trace_layers
 
-    def compute(report):
-        have = _checkpoints(text, max_tokens)
-        below = [l for l in have if l <= layer]
-        resume = (max(below), have[max(below)]) if below else None
-        save = {l: None for l in range(CHECKPOINT_EVERY, layer + 1, CHECKPOINT_EVERY) if l not in have}
-        prep, recs = trace_layers(
-            load()[0],
-            text,
-            [layer],
-            max_tokens=max_tokens,
-            per_head=max_tokens <= PER_HEAD_MAX,
-            reselect=False,
-            progress=report,
-            resume=resume,
-            save=save,
-            keep_index_map=max_tokens <= PER_HEAD_MAX,  # long texts: index rows recomputed from x
-        )
-        _keep_checkpoints(text, max_tokens, save)
-        return prep, recs[layer]
-
-    return _cached("trace", (text, layer, max_tokens), compute, f"Analysing layer {layer} of the text")
+    have = _checkpoints(text, max_tokens)
+    below = [l for l in have if l <= layer]
+    resume = (max(below), have[max(below)]) if below else None
+    save = {l: None for l in range(CHECKPOINT_EVERY, layer + 1, CHECKPOINT_EVERY) if l not in have}
+    prep, recs = trace_layers(
+        load()[0],
+        text,
+        [layer],
+        max_tokens=max_tokens,
+        per_head=max_tokens <= PER_HEAD_MAX,
+        reselect=False,
+        progress=report,
+        resume=resume,
+        save=save,
+        keep_index_map=max_tokens <= PER_HEAD_MAX,  # long texts: index rows recomputed from x
+    )
+    _keep_checkpoints(text, max_tokens, save)
+    return prep, recs[layer]
 
 
-def _depth(name, key, k, T):
+def _depth(ranking, args, k, T):
     """How deep a ranking must go for budget k: the shallowest of RANK_DEPTHS that holds k (a [T, 256]
     int16 ranking is 4 MB at 8,192 tokens, [T, 1024] 17 MB), the whole row (134 MB, None) above them.
     A deeper ranking already in the cache serves a smaller k too, so it is used instead."""
     needed = [d for d in RANK_DEPTHS if k is not None and k <= d < T] + [None]
-    cache = shared()[0]
-    for d in needed:
-        if cache.get((name, models.model_source(), *key, d), _session()) is not None:
-            return d
-    return needed[0]
+    return next((d for d in needed if ranking.cached(*args, d)), needed[0])
 
 
 def ranked(text, layer, max_tokens, which, head=None, k=None):
     """One selection ranked ([T, depth] positions, best first): every k up to the depth is a slice of it.
     which: "DSA indexer" or "ideal top-k" (head matters only for the latter). k=None: the whole row."""
+    rec = trace(text, layer, max_tokens)[1]
+    head = None if which == "DSA indexer" or rec.dense_probs is None else head
+    args = (text, layer, max_tokens, which, head)
+    return _ranked(*args, _depth(_ranked, args, k, len(rec.tokens)))
+
+
+@budgeted(heavy=lambda text, layer, max_tokens, which, head, depth: f"Ranking the keys ({which})")
+def _ranked(text, layer, max_tokens, which, head, depth, report=None):
     from dsa_core.analysis import numbers as nb
     from dsa_core.analysis import rank as rk
 
     rec = trace(text, layer, max_tokens)[1]
-    head = None if which == "DSA indexer" or rec.dense_probs is None else head
-    key = (text, layer, max_tokens, which, head)
-    depth = _depth("ranked", key, k, len(rec.tokens))
     if which == "DSA indexer":
-        compute = lambda report: rk.rank_index(rec, report, depth=depth)  # noqa: E731
-    else:
-        compute = lambda report: rk.rank_oracle(nb.dense_of(rec, head), report, depth=depth)  # noqa: E731
-    return _cached("ranked", (*key, depth), compute, f"Ranking the keys ({which})")
+        return rk.rank_index(rec, report, depth=depth)
+    return rk.rank_oracle(nb.dense_of(rec, head), report, depth=depth)
 
 
 def ranked_random(T, k=None):
     """The random baseline ranked once per length (it does not depend on the text)."""
+    return _ranked_random(T, _depth(_ranked_random, (T,), k, T))
+
+
+@budgeted(heavy="Ranking the random baseline")
+def _ranked_random(T, depth, report=None):
     from dsa_core.analysis import rank as rk
 
-    depth = _depth("random", (T,), k, T)
-    compute = lambda report: rk.rank_random(T, 0, report, depth=depth)  # noqa: E731
-    return _cached("random", (T, depth), compute, "Ranking the random baseline")
+    return rk.rank_random(T, 0, report, depth=depth)
 
 
 def ranks(text, layer, max_tokens, head=None, k=None):
@@ -229,89 +258,81 @@ def view(text, layer, max_tokens, k, head):
     rec = trace(text, layer, max_tokens)[1]
     head = None if rec.dense_probs is None else head
     r = ranks(text, layer, max_tokens, head, k)
-    numbers = _cached("view", (text, layer, max_tokens, k, head), lambda _: nb.layer_numbers(rec, k, head, r))
+    numbers = _view_numbers(text, layer, max_tokens, k, head)
     return nb.layer_view(rec, k, head, ranks=r, sparse=False, numbers=numbers)
 
 
+@budgeted()
+def _view_numbers(text, layer, max_tokens, k, head):
+    from dsa_core.analysis import numbers as nb
+
+    rec = trace(text, layer, max_tokens)[1]
+    return nb.layer_numbers(rec, k, head, ranks(text, layer, max_tokens, head, k))
+
+
+@budgeted()
 def base_maps(text, layer, max_tokens, head, how, zoom):
     """Index scores and dense attention, pooled (or zoomed) once per setting: they do not depend on k."""
     from dsa_core.analysis import maps as mp
 
-    rec = trace(text, layer, max_tokens)[1]
-    return _cached(
-        "base_maps",
-        (text, layer, max_tokens, head, how, zoom),
-        lambda _: mp.base_maps(rec, head, how, zoom, viz.GRID_SIDE),
-    )
+    return mp.base_maps(trace(text, layer, max_tokens)[1], head, how, zoom, viz.GRID_SIDE)
 
 
 def maps(text, layer, max_tokens, k, head, how, zoom):
     """The six maps; those that depend on k are pooled from the [T, k] picks, a block of rows at a time."""
+    return _maps(text, layer, max_tokens, k, view(text, layer, max_tokens, k, head).head, how, zoom)
+
+
+@budgeted()
+def _maps(text, layer, max_tokens, k, head, how, zoom):
     from dsa_core.analysis import maps as mp
 
     rec, v = trace(text, layer, max_tokens)[1], view(text, layer, max_tokens, k, head)
-    base = base_maps(text, layer, max_tokens, v.head, how, zoom)
-    return _cached(
-        "maps",
-        (text, layer, max_tokens, k, v.head, how, zoom),
-        lambda _: mp.pick_maps(rec, v, base, how, zoom, viz.GRID_SIDE),
-    )
+    base = base_maps(text, layer, max_tokens, head, how, zoom)
+    return mp.pick_maps(rec, v, base, how, zoom, viz.GRID_SIDE)
 
 
+@budgeted()
 def layer_values(text, layer, max_tokens):
     """(value vectors [T,H_kv,D], dense output of the last 128 queries): k-independent, once per text."""
     from dsa_core.analysis import effects
 
-    def compute(_):
-        rec, model = trace(text, layer, max_tokens)[1], load()[0].model
-        v, T = effects.layer_values(model, rec), len(rec.tokens)
-        return v, effects.dense_output(model, rec, max(0, T - 128), T, v)
-
-    return _cached("values", (text, layer, max_tokens), compute)
+    rec, model = trace(text, layer, max_tokens)[1], load()[0].model
+    v, T = effects.layer_values(model, rec), len(rec.tokens)
+    return v, effects.dense_output(model, rec, max(0, T - 128), T, v)
 
 
+@budgeted(size=lambda _: 64)
 def output_change(text, layer, max_tokens, k, query=None):
     """Output change of this layer at one query, or (query=None) its mean over the last 128 queries."""
     from dsa_core.analysis import effects
     from dsa_core.analysis import rank as rk
 
-    def compute(_):
-        rec = trace(text, layer, max_tokens)[1]
-        T = len(rec.tokens)
-        s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
-        v, dense_tail = layer_values(text, layer, max_tokens)
-        idx = rk.picks(ranked(text, layer, max_tokens, "DSA indexer", k=k), min(max(1, k), T))
-        out = effects.output_change(
-            load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None
-        )
-        return float(out.mean())
-
-    return _cached("output_change", (text, layer, max_tokens, k, query), compute, size=lambda _: 64)
+    rec = trace(text, layer, max_tokens)[1]
+    T = len(rec.tokens)
+    s0, s1 = (query, query + 1) if query is not None else (max(0, T - 128), T)
+    v, dense_tail = layer_values(text, layer, max_tokens)
+    idx = rk.picks(ranked(text, layer, max_tokens, "DSA indexer", k=k), min(max(1, k), T))
+    out = effects.output_change(load()[0].model, rec, idx, s0, s1, v, dense_tail if query is None else None)
+    return float(out.mean())
 
 
-def has_effect(text, max_tokens, k):
-    """Whether next_token_effect for these settings is cached (then it shows without a button press)."""
-    return shared()[0].get(("effect", models.model_source(), text, max_tokens, k), _session()) is not None
-
-
-def next_token_effect(text, max_tokens, k):
+@budgeted(heavy="Running the model twice")
+def next_token_effect(text, max_tokens, k, report=None):
     """DSA in every layer vs dense (two full model runs, with progress; stopped by a rerun or Cancel)."""
     from dsa_core.analysis import effects
     from dsa_core.analysis.trace import encode
     from dsa_core.host.selects import dsa_select
 
-    def compute(report):
-        ids = encode(load()[0], text, max_tokens).ids
-        have, L = _checkpoints(text, max_tokens), len(load()[0].model.layers)
-        resume = (max(have), have[max(have)]) if have else None  # the dense run starts there
-        save = {l: None for l in range(CHECKPOINT_EVERY, L, CHECKPOINT_EVERY) if l not in have}
-        out = effects.next_token_effect(
-            load()[0].model, ids, k, dsa_select(k, fast=True), progress=report, resume=resume, save=save
-        )
-        _keep_checkpoints(text, max_tokens, save)  # every layer of this text is now near a checkpoint
-        return out
-
-    return _cached("effect", (text, max_tokens, k), compute, "Running the model twice")
+    ids = encode(load()[0], text, max_tokens).ids
+    have, L = _checkpoints(text, max_tokens), len(load()[0].model.layers)
+    resume = (max(have), have[max(have)]) if have else None  # the dense run starts there
+    save = {l: None for l in range(CHECKPOINT_EVERY, L, CHECKPOINT_EVERY) if l not in have}
+    out = effects.next_token_effect(
+        load()[0].model, ids, k, dsa_select(k, fast=True), progress=report, resume=resume, save=save
+    )
+    _keep_checkpoints(text, max_tokens, save)  # every layer of this text is now near a checkpoint
+    return out
 
 
 def indexer(layer):
@@ -319,28 +340,28 @@ def indexer(layer):
     return load()[0].model.layers[layer].self_attn.indexer
 
 
-@models.per_model(max_entries=16)
+@budgeted()
 def head_votes(text, layer, max_tokens, query):
     from dsa_core.analysis import numbers as nb
 
     return nb.head_votes(indexer(layer), trace(text, layer, max_tokens)[1].x, query)
 
 
-@models.per_model(max_entries=16)
+@budgeted()
 def indexer_vs_target(text, layer, max_tokens, query):
     from dsa_core.analysis import numbers as nb
 
     return nb.indexer_vs_target(trace(text, layer, max_tokens)[1], query)
 
 
-@models.per_model(max_entries=4)
+@budgeted()
 def kl_per_query(text, layer, max_tokens):
     from dsa_core.analysis import numbers as nb
 
     return nb.kl_per_query(trace(text, layer, max_tokens)[1])
 
 
-@models.per_model(max_entries=8)
+@budgeted()
 def fp8_agreement(text, layer, max_tokens, k):
     from dsa_core.analysis import numbers as nb
 

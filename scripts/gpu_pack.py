@@ -9,7 +9,8 @@ there; three once the working tree holds two indexer files;
 .gpu/gguf.sha256 checks the join). Token windows are cut here with the tokenizer and recipe of
 scripts/data_teacher.py (uint16, 4 MB per 1,000 windows), or, with --tokens above 2,048, cut from long
 documents by scripts/data_long.py, leaving out any document that shares text with an evaluation file
-(the check is written to a data_check JSON file in assets/indexers/). The held-out texts are tokenised by the same
+(the check is written to a data_check JSON file in assets/indexers/). The held-out texts are
+tokenised by the same
 function as `python -m dsa_core.train.evaluate`, so perplexities on both machines score the same ids.
 The pure-Python `gguf` package is copied to .gpu/site (the GPU image lacks it).
 """

@@ -1,7 +1,6 @@
 """What DSA changes downstream of one layer, from a trace: this layer's attention output (sparse vs
 dense, in the residual stream's units) and the next-token distribution with DSA in every layer.
-Also a trace re-scored by another indexer (the Train page's). These run parts of the model itself;
-analysis/views.py turns their numbers into the arrays the figures draw.
+Also a trace re-scored by another indexer (the Train page's). These run parts of the model itself.
 """
 
 from dataclasses import replace
@@ -9,9 +8,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from dsa_core.analysis import rank
 from dsa_core.dense import dense_attention
 from dsa_core.host.logprobs import log_softmax_blocks
 from dsa_core.indexer import index_scores
+from dsa_core.sparse import sparse_attention
 
 
 def _np(x):
@@ -39,7 +40,7 @@ def next_token_effect(model, ids, k, select_dsa, progress=None, rows=512, resume
     The [T, V] log-probabilities are made `rows` positions at a time (at 8,192 tokens one full copy is
     1.6 GB). progress(fraction, message) is called after every layer of both runs (it may raise to stop).
     resume / save: residual-stream checkpoints of the dense run (model.hidden), e.g. from a trace."""
-    from dsa_core.analysis.progress import layer_progress
+    from dsa_core.analysis.trace import layer_progress
 
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
     T, L = ids.shape[1], len(model.layers)
@@ -80,3 +81,19 @@ def with_indexer(rec, indexer):
     """The trace re-scored by another LightningIndexer (e.g. one trained on the Train page); no model run."""
     qi, ki, w = indexer.project(rec.x[None])
     return replace(rec, index_scores=index_scores(qi, ki, w)[0])  # scores [T,T]
+
+
+@torch.no_grad()
+def output_change(model, rec, topk_indices, s0, s1, v=None, dense_out=None):
+    """Relative change of this layer's attention output for the queries s0..s1-1, sparse vs dense:
+    -> [s1-s0] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj: in the residual stream's units).
+    A block of consecutive queries ending at s1 is exactly what dense_attention / sparse_attention take
+    (queries aligned to the end of keys 0..s1-1), so both run once on the block. v: layer_values(...)
+    and dense_out: the dense output [S,dim] of the block (k-independent), when the caller caches them."""
+    attn = model.layers[rec.layer].self_attn
+    v = (layer_values(model, rec) if v is None else v)[None, :s1]  # [1,s1,H_kv,D]
+    q, k = rec.q[None, s0:s1], rec.k[None, :s1]  # [1,S,H,D], [1,s1,H_kv,D]
+    idx = rank.rows_long(topk_indices, s0, s1)[None]  # [1,S,K]
+    d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0] if dense_out is None else dense_out  # [S,dim]
+    s_ = attn.o_proj(sparse_attention(q, k, v, idx).flatten(2))[0]  # [S,dim]
+    return _np((s_ - d).norm(dim=-1) / d.norm(dim=-1).clamp(min=1e-9))

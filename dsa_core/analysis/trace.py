@@ -1,26 +1,31 @@
-"""Run a real model on a text once and return, for the requested layers, what attention did.
+"""A text through the model once, and what each requested layer's attention step saw, read back.
 
 `trace_layers` gives one `LayerTrace` per requested layer: the tokens, the attention input x, the dense
 attention (per head and head-mean) and, when the layer has a lightning indexer, its index scores, the
 top-k selection, the sparse attention over it and the recall of the dense mass. Only requested layers
 are materialised (H·T² floats each); q and k are kept, so `LayerTrace.select(k)` re-selects at another
-budget (or takes any baseline selection) without running the model again.
-`next_token_logprobs` / `compare_runs` score the text with dense, DSA-in-every-layer and baseline runs.
+budget (or takes any baseline selection) without running the model again. `compare_runs` scores the
+text with dense, DSA-in-every-layer and baseline runs. `layer_progress` reports a run layer by layer
+(the app's progress bar; Streamlit raises there to stop it).
+Index scores of a long text are not kept as a [T, T] map (268 MB at 8,192 tokens): `index_rows(rec, s0,
+s1)` and `ScoreRows(rec)` recompute rows from x through the selection pipeline's score function
+(fast.cpu.index_scores_fast, the tested twin of indexer.index_scores).
 """
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
-from dsa_core.analysis.index_rows import index_map
-from dsa_core.analysis.progress import layer_progress
 from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
 from dsa_core.host.logprobs import next_token_logprobs
 from dsa_core.host.selects import dsa_select, random_select, window_select
 from dsa_core.host.text import PreparedText, TextInputError, prepare_ids
 from dsa_core.host.tokenizer import display_tokens
 from dsa_core.metrics import attention_recall, dense_maps
-from dsa_core.pipeline import select, top_k
+from dsa_core.pipeline import row_blocks, select, top_k
 from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
 
@@ -157,3 +162,99 @@ def compare_runs(loaded, text_or_ids, topk, modes=("dense", "dsa", "window"), ma
         "random": random_select(topk),
     }
     return {m: LogProbRun(m, *next_token_logprobs(loaded.model, ids, selects[m])) for m in modes}
+
+
+_local = threading.local()  # the progress callback of the model run on this thread (None: no report)
+
+
+def _report_layer(block, args, output):
+    callback = getattr(_local, "callback", None)
+    if callback is not None:
+        callback(block.self_attn.layer_id)
+
+
+@contextmanager
+def layer_progress(model, callback):
+    """Call callback(layer) after each layer of model runs made on this thread inside the block.
+
+    A forward hook on every layer, registered once per model, reads a thread-local callback: runs on
+    other threads (other browser sessions) are not reported. The callback may raise to stop the run."""
+    if not getattr(model, "_progress_hooks", False):
+        for block in model.layers:
+            block.register_forward_hook(_report_layer)
+        model._progress_hooks = True
+    before, _local.callback = getattr(_local, "callback", None), callback
+    try:
+        yield
+    finally:
+        _local.callback = before
+
+
+@torch.no_grad()
+def projected(rec):
+    """The layer's indexer inputs for the whole text: (q [1,T,h,d], k [1,T,d], w [1,T,h]), 8 MB at 8,192."""
+    if rec.indexer is None:
+        raise ValueError("this layer has no indexer: it has no index scores")
+    return rec.indexer.project(rec.x[None])
+
+
+@torch.no_grad()
+def index_rows(rec, s0, s1, proj=None):
+    """Rows s0..s1-1 of the layer's index scores: the stored map's rows, or recomputed from x with the
+    layer's indexer (proj: projected(rec), when the caller keeps it). -> fp32 [s1-s0, T], -inf after
+    each query's position."""
+    if rec.index_scores is not None:
+        return rec.index_scores[s0:s1]
+    qi, ki, w = projected(rec) if proj is None else proj  # [1,T,h,d], [1,T,d], [1,T,h]
+    T = ki.shape[1]
+    out = torch.full((s1 - s0, T), float("-inf"))  # [s1-s0, T]
+    out[:, :s1] = index_scores_fast(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]  # keys a block can see
+    return out
+
+
+class ScoreRows:
+    """A [T, T] index-score map that is never stored whole: `scores[t]` is row t and `scores[a:b]` rows
+    a..b-1 (numpy float32, computed by index_rows), `np.asarray(scores)` the whole map (only where a
+    figure needs it). viz.pool reads it one block-row at a time (it looks for `rows_of`)."""
+
+    def __init__(self, rec):
+        self.rec, self.proj = rec, None
+        T = rec.x.shape[0]
+        self.shape, self.ndim, self.dtype = (T, T), 2, np.dtype(np.float32)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def rows_of(self, s0, s1):
+        if self.proj is None and self.rec.index_scores is None:
+            self.proj = projected(self.rec)  # once: every later block of rows reuses it
+        return index_rows(self.rec, s0, s1, self.proj).numpy()  # [s1-s0, T]
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            t = int(key) % self.shape[0]
+            return self.rows_of(t, t + 1)[0]  # [T]
+        if isinstance(key, slice) and key.step in (None, 1):
+            s0, s1, _ = key.indices(self.shape[0])
+            return self.rows_of(s0, max(s0, s1))  # [s1-s0, T]
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None):
+        T = self.shape[0]
+        out = np.concatenate([self.rows_of(s0, s1) for s0, s1, _ in row_blocks(T, T)])
+        return out if dtype is None else out.astype(dtype)
+
+
+def keep_scores(T):
+    """A pipeline pick that keeps the block's scores, padded with -inf to T keys: [1,s,end] -> [1,s,T]."""
+    return lambda scores, end: torch.nn.functional.pad(scores, (0, T - end), value=float("-inf"))
+
+
+@torch.no_grad()
+def index_map(indexer, x, progress=None):
+    """Index scores of one layer through the selection pipeline, keeping every score: x [T,dim] -> [T,T]
+    (-inf above the diagonal). Scored by indexer.index_scores' one-matmul twin fast.cpu.index_scores_fast
+    (equal to float rounding, tests/fast/test_cpu_twins.py): about half the time (benchmarks/cpu_paths.py)."""
+    T = x.shape[0]
+    scores, _ = select(indexer, x[None], keep_scores(T), index_scores_fast, rows=256, progress=progress)
+    return scores[0]  # [T, T]

@@ -9,7 +9,7 @@ the same rows one query block at a time, so memory stays O(rows * T):
   sparse_probs_via_dense(q, k, idx)   == sparse.sparse_attention_probs(q, k, idx), to float rounding
   overlap_rows(a, b)                  == metrics.topk_overlap(a, b), without its two [S, T] masks
 
-Proved equal to the reference by tests/app/test_ranked.py (every row, several T, k and block sizes).
+Proved equal to the reference by tests/analysis/test_ranked.py (every row, several T, k and block sizes).
 """
 
 import torch

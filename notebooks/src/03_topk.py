@@ -148,9 +148,7 @@ print("k = T: sparse_attention == dense_attention")
 
 # %%
 qc, kc, wc = dsa.toy_indexer_inputs(B=1, T=300, h=h, d=d, seed=4)
-assert torch.equal(
-    dsa.index_topk(qc, kc, wc, 16, rows=64), dsa.select_topk(dsa.index_scores(qc, kc, wc), 16)
-)
+assert torch.equal(dsa.index_topk(qc, kc, wc, 16, rows=64), dsa.select_topk(dsa.index_scores(qc, kc, wc), 16))
 print("chunked selection == selection over the full score map")
 
 # %% [markdown]

@@ -40,7 +40,7 @@ import dsa_core as dsa
 from course import setup_notebook
 from course.checks import nb04 as ex
 from dsa_core import viz
-from dsa_core.analysis import views
+from dsa_core.analysis import maps
 
 setup_notebook(seed=0)
 cfg = dsa.TEACHING
@@ -106,8 +106,8 @@ print("GQA: one index set, 4 query heads, 2 key/value heads: rungs agree")
 # %% [markdown]
 # ## Picture: what the sparse layer keeps of dense attention
 #
-# To draw sparse attention on the same T×T grid as dense attention, `views.scatter_rows` (in
-# `dsa_core.analysis.views`) puts its `[T, K]` probabilities back at their key positions (a change of
+# To draw sparse attention on the same T×T grid as dense attention, `maps.scatter_rows` (in
+# `dsa_core.analysis.maps`) puts its `[T, K]` probabilities back at their key positions (a change of
 # layout, not new math).
 
 # %%
@@ -116,7 +116,7 @@ q48, k48, v48 = dsa.toy_qkv(1, T48, H, D, H_kv=H_kv, seed=3)
 iq48, ik48, iw48 = dsa.toy_indexer_inputs(1, T48, cfg.index_n_heads, cfg.index_head_dim, seed=3)
 idx48 = dsa.select_topk(dsa.index_scores(iq48, ik48, iw48), 8)  # [1, T, 8]
 sparse_probs = dsa.sparse_attention_probs(q48, k48, idx48)[0].mean(1)  # [T, 8], head mean
-sparse_map = views.scatter_rows(sparse_probs.numpy(), idx48[0].numpy(), T48)  # [T, T] numpy
+sparse_map = maps.scatter_rows(sparse_probs.numpy(), idx48[0].numpy(), T48)  # [T, T] numpy
 dense_map = dsa.attention_probs(q48, k48)[0].mean(0).numpy()  # [T, T]
 assert abs(sparse_map.sum(-1) - 1).max() < 1e-5  # rows still sum to 1
 viz.aligned_maps(

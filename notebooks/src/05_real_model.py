@@ -38,7 +38,7 @@ import dsa_core as dsa
 from course import setup_notebook
 from course.checks import nb05 as ex
 from dsa_core import viz
-from dsa_core.analysis import trace, views
+from dsa_core.analysis import effects, maps, numbers, trace
 from dsa_core.host.indexers import load_with_indexers
 
 setup_notebook(seed=0)
@@ -93,14 +93,14 @@ print(
 # %% [markdown]
 # ## Against the baselines, at the same budget
 #
-# `views.layer_view` re-selects at budget k and scores every method on the same attention (means over
+# `numbers.layer_view` re-selects at budget k and scores every method on the same attention (means over
 # the queries that see more than k keys, where the selection matters):
 
 # %%
 view = {}
 for layer, r in recs.items():
-    view[layer] = views.layer_view(r, K)
-    s = views.summary(view[layer])
+    view[layer] = numbers.layer_view(r, K)
+    s = numbers.summary(view[layer])
     print(
         f"layer {layer:2d}: "
         + " · ".join(
@@ -109,7 +109,7 @@ for layer, r in recs.items():
         + f" · overlap {s['overlap with ideal top-k']:.3f}"
     )
 viz.baseline_bars(
-    {n.replace("recall: ", ""): v for n, v in views.summary(view[12]).items() if n.startswith("recall")},
+    {n.replace("recall: ", ""): v for n, v in numbers.summary(view[12]).items() if n.startswith("recall")},
     k=K,
     title=f"layer 12: attention mass kept at k = {K}",
 )
@@ -123,7 +123,7 @@ viz.baseline_bars(
 
 # %%
 viz.aligned_maps(
-    views.view_maps(view[12]), tokens=rec.tokens, query=t, title=f"layer 12, k = {K} (mean over heads)"
+    maps.view_maps(view[12]), tokens=rec.tokens, query=t, title=f"layer 12, k = {K} (mean over heads)"
 )
 
 # %% [markdown]
@@ -172,7 +172,7 @@ controls = explorer(loaded, raw, max_tokens=384, layer=12, k=K, recs=recs)
 ks = [16, 32, 64, 128]
 curves = {}
 for k_i in ks:
-    for name, v in views.summary(views.layer_view(rec, k_i)).items():
+    for name, v in numbers.summary(numbers.layer_view(rec, k_i)).items():
         if name.startswith("recall"):
             curves.setdefault(name.replace("recall: ", ""), []).append(v)
 viz.recall_vs_k(ks, curves, k_now=K)
@@ -186,7 +186,7 @@ viz.recall_vs_k(ks, curves, k_now=K)
 
 # %%
 for name, picks in (("indexer", view[12].topk), ("window + 4 sinks", dsa.window_topk(T, K, 4).numpy())):
-    change = views.output_change(model, rec, picks, K, T)  # queries K..T-1: those that see more than k keys
+    change = effects.output_change(model, rec, picks, K, T)  # queries K..T-1: those that see more than k keys
     print(f"layer 12, {name:17s}: mean relative output change {change.mean():.3f} ({len(change)} queries)")
 
 # %% [markdown]

@@ -118,8 +118,8 @@ def test_a_trace_without_the_index_map_gives_the_same_rows_rankings_and_maps(ind
     stored map's, and so do the ranking, the pooled and zoomed score maps and a view's score rows."""
     import numpy as np
 
-    from dsa_core.analysis import maps, ranked, views
-    from dsa_core.analysis.index_rows import ScoreRows, index_rows
+    from dsa_core.analysis import maps, numbers, rank
+    from dsa_core.analysis.trace import ScoreRows, index_rows
 
     text = " ".join(TEXTS * 6)
     _, kept = trace_layers(indexed, text, layers=[4], per_head=False, reselect=False)
@@ -129,12 +129,12 @@ def test_a_trace_without_the_index_map_gives_the_same_rows_rankings_and_maps(ind
     T = len(a.tokens)
     torch.testing.assert_close(index_rows(b, 0, T), a.index_scores, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(index_rows(b, 7, 30), a.index_scores[7:30], rtol=1e-5, atol=1e-5)
-    assert torch.equal(ranked.rank_index(b, depth=16), ranked.rank_scores(a.index_scores, depth=16))
-    assert torch.equal(ranked.rank_index(b), ranked.rank_scores(a.index_scores))
+    assert torch.equal(rank.rank_index(b, depth=16), rank.rank_scores(a.index_scores, depth=16))
+    assert torch.equal(rank.rank_index(b), rank.rank_scores(a.index_scores))
     for how, zoom in (("max", None), ("mean", None), ("max", (5, 20))):
         za, zb = (maps.base_maps(r, None, how, zoom, 16)["scores"]["z"] for r in (a, b))
         np.testing.assert_allclose(zb, za, rtol=1e-5, atol=1e-5)
-    v = views.layer_view(b, 8, sparse=False)
+    v = numbers.layer_view(b, 8, sparse=False)
     assert isinstance(v.scores, ScoreRows) and v.scores.shape == (T, T)
     np.testing.assert_allclose(v.scores[T - 1], a.index_scores[T - 1].numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(v.scores), a.index_scores.numpy(), rtol=1e-5, atol=1e-5)

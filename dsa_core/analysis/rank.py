@@ -6,17 +6,11 @@ visible). That order is total, so the first k of `select_topk(scores, m)` are ex
 call the reference functions (`select_topk`, `metrics.oracle_topk`; random: its row-block twin) once per
 text, row block by row block (a query block ending at s1 sees keys 0..s1-1 only), and store the
 result compactly (int16 positions below 32,768 tokens: [T, T] is 134 MB at 8,192 tokens).
-`picks(ranked, k)` is then a view, never a copy. Tested equal in tests/app/test_ranked.py.
+`picks(ranked, k)` is then a view, never a copy. Tested equal in tests/analysis/test_ranked.py.
 A ranking may stop at a depth D < T ([T, D]: 17 MB instead of 134 MB at 8,192 tokens with D = 1,024);
 then every k <= D is a slice, and the app ranks the whole row only when a larger k is asked for.
-
-`pool_picks` pools a selection map straight from its [T, K] picks (what viz.prepare_map gives for the
-scattered [T, T] map, tested equal), so no T x T map is ever built per k.
 """
 
-import functools
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,7 +20,6 @@ from dsa_core.fast.rows import random_ranked_rows
 from dsa_core.metrics import oracle_topk
 from dsa_core.pipeline import row_blocks, select
 from dsa_core.topk import select_topk
-from dsa_core.viz.pool import block_edges, future_to_nan
 
 ROWS = 1024  # query rows per block when ranking: transient memory O(ROWS * T)
 
@@ -108,66 +101,3 @@ def picks(ranked, k):
 def rows_long(picks_, s0, s1):
     """Rows s0..s1-1 of picks as int64 (the dtype the reference metrics gather with)."""
     return torch.as_tensor(picks_[s0:s1]).long()
-
-
-@functools.lru_cache(maxsize=8)
-def _visible_per_block(T, max_side):
-    """Cells with key <= query in each (row block, column block) of a causal T x T map: [n, n] (read-only)."""
-    edges = block_edges(T, max_side)
-    widths = np.diff(np.append(edges, T))
-    per_row = np.clip(np.arange(1, T + 1)[:, None] - edges[None, :], 0, widths[None, :])  # [T, n]
-    out = np.add.reduceat(per_row, edges, axis=0)
-    out.flags.writeable = False
-    return out
-
-
-def _zoomed(t, s, v, T, zoom):
-    size = int(max(1, min(zoom[1], T)))
-    lo = int(min(max(0, zoom[0]), T - size))
-    z = np.zeros((size, size), np.float32)
-    inside = (t >= lo) & (t < lo + size) & (s >= lo) & (s < lo + size)
-    z[t[inside] - lo, s[inside] - lo] = v[inside]
-    pos = np.arange(lo, lo + size, dtype=np.float32)
-    return {
-        "z": future_to_nan(z),
-        "rows": pos,
-        "cols": pos,
-        "note": f"zoom: positions {lo}–{lo + size - 1} at full resolution",
-    }
-
-
-def pool_picks(idx, values, T, max_side, how="max", zoom=None, row0=0):
-    """prepare_map(scatter of values at idx, max_side, how, zoom) without the [T,T] map.
-
-    idx [S,K] picks of queries row0..row0+S-1 (-1 ignored, never in the future), values [S,K] or a
-    scalar -> {"z", "rows", "cols", "note"}. With row0 > 0 or S < T (pooled only), row0 and S must
-    cover whole row blocks and z holds just their pooled rows (stack the parts with np.concatenate)."""
-    idx = np.asarray(idx)
-    vals = np.broadcast_to(np.asarray(values, np.float32), idx.shape)
-    rows = np.broadcast_to(np.arange(row0, row0 + idx.shape[0])[:, None], idx.shape)
-    ok = idx >= 0
-    t, s, v = rows[ok], idx[ok].astype(np.int64), vals[ok]
-    if zoom is not None:
-        return _zoomed(t, s, v, T, zoom)
-    edges = block_edges(T, max_side)
-    n, b = len(edges), (int(edges[1]) if len(edges) > 1 else 1)
-    r0, r1 = row0 // b, min(n, -(-(row0 + idx.shape[0]) // b))  # pooled rows covered
-    cell = (t // b - r0) * n + s // b  # flat block index within the covered rows
-    visible = _visible_per_block(T, max_side)[r0:r1]  # [r,n]
-    size = (r1 - r0) * n
-    if how == "mean":
-        z = np.bincount(cell, weights=v, minlength=size).reshape(-1, n) / np.maximum(visible, 1)
-    elif how == "max":
-        count = np.bincount(cell, minlength=size).reshape(-1, n)
-        if np.ndim(values) == 0:  # one value for every pick
-            z = np.where(count > 0, np.float64(values), -np.inf)
-        else:  # block maxima (scatter_reduce: 10x np.maximum.at)
-            z = torch.full((size,), float("-inf"), dtype=torch.float64)
-            z = z.scatter_reduce_(0, torch.from_numpy(cell), torch.from_numpy(v).double(), "amax")
-            z = z.numpy().reshape(-1, n)
-        z = np.where(count >= visible, z, np.maximum(z, 0.0))  # a block not fully picked has a 0 cell
-    else:
-        raise ValueError(f"how must be 'max' or 'mean', got {how!r}")
-    z = np.where(visible > 0, z, np.nan).astype(np.float32)
-    note = "" if n == T else f"{how}-pooled blocks of {b} tokens"
-    return {"z": z, "rows": edges.astype(np.float32), "cols": edges.astype(np.float32), "note": note}

@@ -1,29 +1,41 @@
-"""From a model trace to the numpy arrays the figures draw: one layer at one budget k, one head or the
-head-mean; the baselines at the same budget; the output change of the layer; the next-token effect of
-DSA in every layer. Every number comes from a `dsa_core` reference function (select_topk through the
-rankings of analysis/ranked.py, metrics.*, sparse.*) or from a fast twin in dsa_core/fast/ that a test
-proves equal; this file only routes tensors between them, one block of query rows at a time (so no
-T x T array is made per k), and hands float32 numpy arrays to the figures.
-Used by the app (lessons/cache.py caches each step) and by the notebooks.
+"""The numbers of one layer at one budget k, from a trace and its rankings, as float32 numpy arrays.
+
+`layer_view` / `layer_numbers`: the picks, the ideal picks, recall of the dense mass for the indexer
+and the same-budget baselines, overlap, how often each key is kept, sparse attention over the picks;
+`summary` averages them. The Learn page's one-query numbers: per-indexer-head votes, the indexer's own
+distribution vs the target it learns, FP8 vs fp32 selection, and the arithmetic cost on this text.
+Every number comes from a `dsa_core` reference function (select_topk through analysis/rank.py,
+metrics.*, sparse.*) or from a fast twin in dsa_core/fast/ that a test proves equal; this file only
+routes tensors between them, one block of query rows at a time (no T x T array per k).
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from dsa_core.analysis import ranked as rk
-from dsa_core.analysis.effects import layer_values
-from dsa_core.analysis.index_rows import ScoreRows
-from dsa_core.dense import dense_attention
+from dsa_core.analysis import rank
+from dsa_core.analysis.trace import ScoreRows, index_rows, projected
+from dsa_core.cost import flops as cost
 from dsa_core.fast.rows import overlap_rows, sparse_probs_via_dense, window_rows
-from dsa_core.metrics import attention_recall
+from dsa_core.fp8 import fp8_index_scores
+from dsa_core.indexer import index_scores
+from dsa_core.metrics import attention_recall, topk_overlap
 from dsa_core.pipeline import row_blocks
-from dsa_core.sparse import sparse_attention, sparse_attention_probs
+from dsa_core.sparse import sparse_attention_probs
+from dsa_core.topk import select_topk
+from dsa_core.train.losses import attention_target, kl_to_scores
 
 N_SINKS = 4
+
+
 WINDOW = f"window + {N_SINKS} sinks"
+
+
 ORDER = ["DSA indexer", "ideal top-k", WINDOW, "random"]
+
+
 GATHER_PER_TOKEN = 48  # the reference gathers when K <= T / 48; above, the fast twin (measured crossover)
 
 
@@ -55,15 +67,6 @@ def dense_of(rec, head=None):
     return rec.dense_mean if head is None or rec.dense_probs is None else rec.dense_probs[head]
 
 
-def rank_all(rec, head=None, seed=0):
-    """Every selection fully ranked ({name: compact [T,T]}, see analysis/ranked.py): any k is a slice."""
-    return {
-        "DSA indexer": rk.rank_index(rec),
-        "ideal top-k": rk.rank_oracle(dense_of(rec, head)),
-        "random": rk.rank_random(len(rec.tokens), seed),
-    }
-
-
 def block_rows(T, k, budget=2**21):
     """Query rows per block so that a block holds about `budget` picks (16 MB as int64): transient memory
     of a new k stays O(budget), whatever T and k."""
@@ -73,16 +76,25 @@ def block_rows(T, k, budget=2**21):
 def sparse_rows(rec, picks, s0, s1, head=None):
     """Sparse attention over the picks of queries s0..s1-1 (the head, or the head-mean): -> [S,K].
     sparse.sparse_attention_probs gathers K keys per query; for K > T / 48 its fast twin
-    fast.rows.sparse_probs_via_dense (tests/app/test_ranked.py) gives the same numbers for less work."""
+    fast.rows.sparse_probs_via_dense (tests/analysis/test_ranked.py) gives the same numbers for less work."""
     gather = picks.shape[1] * GATHER_PER_TOKEN <= len(rec.tokens)
     fn = sparse_attention_probs if gather else sparse_probs_via_dense
     step = s1 - s0 if gather else 256  # the twin's logits: [H, 256, s1] floats per step (75 MB at 8,192)
     out = []
     for r0, _, b in row_blocks(s1 - s0, s1, step):  # queries a..b-1 see keys 0..b-1
         a = s0 + r0
-        p = fn(rec.q[None, a:b], rec.k[None, :b], rk.rows_long(picks, a, b)[None])[0]  # [S,H,K]
+        p = fn(rec.q[None, a:b], rec.k[None, :b], rank.rows_long(picks, a, b)[None])[0]  # [S,H,K]
         out.append(p.mean(1) if head is None else p[:, head])  # [S,K]
     return torch.cat(out)
+
+
+def rank_all(rec, head=None, seed=0):
+    """Every selection fully ranked ({name: compact [T,T]}, see analysis/rank.py): any k is a slice."""
+    return {
+        "DSA indexer": rank.rank_index(rec),
+        "ideal top-k": rank.rank_oracle(dense_of(rec, head)),
+        "random": rank.rank_random(len(rec.tokens), seed),
+    }
 
 
 @torch.no_grad()
@@ -93,12 +105,12 @@ def layer_numbers(rec, k, head=None, ranks=None, seed=0):
     k = int(min(max(1, k), T))
     dense = dense_of(rec, head)  # [T,T]
     ranks = ranks or rank_all(rec, head, seed)
-    picks = {name: rk.picks(r, k) for name, r in ranks.items()}  # views [T,k]
+    picks = {name: rank.picks(r, k) for name, r in ranks.items()}  # views [T,k]
     recall = {name: np.zeros(T, np.float32) for name in ORDER}
     overlap, counts = np.zeros(T, np.float32), np.zeros(T, np.int64)
     rows = block_rows(T, k)
     for s0, s1, _ in row_blocks(T, T, rows):  # one block of queries at a time: memory O(rows * k)
-        blk = {name: rk.rows_long(p, s0, s1) for name, p in picks.items()}  # [S,k] each
+        blk = {name: rank.rows_long(p, s0, s1) for name, p in picks.items()}  # [S,k] each
         blk[WINDOW] = window_rows(T, k, s0, s1, N_SINKS)  # = metrics.window_topk(T, k)[s0:s1]
         for name in ORDER:
             recall[name][s0:s1] = _np(attention_recall(dense[s0:s1], blk[name]))
@@ -118,7 +130,7 @@ def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True, numbers=None)
     head = None if rec.dense_probs is None else head
     ranks = ranks or rank_all(rec, head, seed)
     n = numbers or layer_numbers(rec, k, head, ranks)
-    topk, ideal = rk.picks(ranks["DSA indexer"], k), rk.picks(ranks["ideal top-k"], k)  # views [T,k]
+    topk, ideal = rank.picks(ranks["DSA indexer"], k), rank.picks(ranks["ideal top-k"], k)  # views [T,k]
     sp = _np(sparse_rows(rec, topk, 0, T, head)) if sparse else None  # [T,K] (it steps through rows)
     return LayerView(
         rec.tokens,
@@ -135,30 +147,6 @@ def layer_view(rec, k, head=None, seed=0, ranks=None, sparse=True, numbers=None)
     )
 
 
-def scatter_rows(values, idx, T):
-    """[S,K] values at [S,K] positions (-1 ignored) -> a [S,T] map (zeros elsewhere), float32."""
-    values, idx = np.asarray(values, np.float32), np.asarray(idx)
-    out = np.zeros((idx.shape[0], T), np.float32)
-    rows = np.broadcast_to(np.arange(idx.shape[0])[:, None], idx.shape)
-    ok = idx >= 0
-    out[rows[ok], idx[ok]] = values[ok] if values.shape == idx.shape else values
-    return out
-
-
-def view_maps(v):
-    """The six aligned maps of a LayerView (made with sparse=True) as [T,T] arrays (notebooks)."""
-    T = len(v.tokens)
-    sparse = scatter_rows(v.sparse, v.topk, T)
-    return {
-        "scores": v.scores,
-        "mask": scatter_rows(1.0, v.topk, T),
-        "oracle": scatter_rows(1.0, v.oracle, T),
-        "dense": v.dense,
-        "sparse": sparse,
-        "diff": sparse - v.dense,
-    }
-
-
 def summary(v, query=None):
     """Mean over queries that see more than k keys (where selection matters), or one query's numbers."""
     T = len(v.tokens)
@@ -172,16 +160,61 @@ def summary(v, query=None):
 
 
 @torch.no_grad()
-def output_change(model, rec, topk_indices, s0, s1, v=None, dense_out=None):
-    """Relative change of this layer's attention output for the queries s0..s1-1, sparse vs dense:
-    -> [s1-s0] ‖o_sparse − o_dense‖ / ‖o_dense‖ (after o_proj: in the residual stream's units).
-    A block of consecutive queries ending at s1 is exactly what dense_attention / sparse_attention take
-    (queries aligned to the end of keys 0..s1-1), so both run once on the block. v: layer_values(...)
-    and dense_out: the dense output [S,dim] of the block (k-independent), when the caller caches them."""
-    attn = model.layers[rec.layer].self_attn
-    v = (layer_values(model, rec) if v is None else v)[None, :s1]  # [1,s1,H_kv,D]
-    q, k = rec.q[None, s0:s1], rec.k[None, :s1]  # [1,S,H,D], [1,s1,H_kv,D]
-    idx = rk.rows_long(topk_indices, s0, s1)[None]  # [1,S,K]
-    d = attn.o_proj(dense_attention(q, k, v).flatten(2))[0] if dense_out is None else dense_out  # [S,dim]
-    s_ = attn.o_proj(sparse_attention(q, k, v, idx).flatten(2))[0]  # [S,dim]
-    return _np((s_ - d).norm(dim=-1) / d.norm(dim=-1).clamp(min=1e-9))
+def head_votes(indexer, x, query):
+    """Each indexer head's term w[t,j]·ReLU(q[t,j]·k[s]) for one query t: -> [h, t+1] (they sum to I[t,:])."""
+    qi, ki, w = indexer.project(x[None, : query + 1])  # [1,t+1,h,d], [1,t+1,d], [1,t+1,h]
+    per_head = [
+        index_scores(qi[:, -1:, j : j + 1], ki, w[:, -1:, j : j + 1])[0, 0] for j in range(qi.shape[2])
+    ]
+    return np.stack([_np(v) for v in per_head])  # [h, t+1]
+
+
+@torch.no_grad()
+def indexer_vs_target(rec, query):
+    """For one query: the target p (head-mean dense attention, what stage 1 teaches), the indexer's
+    distribution softmax(I), and their KL (the stage-1 loss of this row)."""
+    p = rec.dense_mean[query, : query + 1].float()  # [t+1]
+    s = index_rows(rec, query, query + 1)[0, : query + 1].float()  # [t+1]
+    kl = kl_to_scores(p[None, None], s[None, None])
+    return {"target": _np(p), "indexer": _np(torch.softmax(s, -1)), "kl": float(kl)}
+
+
+@torch.no_grad()
+def kl_per_query(rec, chunk=256):
+    """Stage-1 KL(p_t ‖ softmax(I_t)) for every query t: -> [T] (the loss the Train page lowers)."""
+    T = rec.dense_mean.shape[0]
+    p = attention_target(rec.dense_mean[None, None])[0]  # [T,T]
+    out, proj = [], projected(rec) if rec.index_scores is None else None
+    for s0, s1, _ in row_blocks(T, T, chunk):
+        scores = index_rows(rec, s0, s1, proj)  # [c,T]
+        out += [
+            float(kl_to_scores(p[None, t : t + 1], scores[None, t - s0 : t - s0 + 1])) for t in range(s0, s1)
+        ]
+    return np.asarray(out, np.float32)
+
+
+@torch.no_grad()
+def fp8_agreement(indexer, x, k):
+    """Index scores in fp32 vs simulated FP8 (e4m3, block scales, Hadamard rotation, as the official
+    kernel): -> {"overlap": [T] share of the fp32 top-k kept by the FP8 top-k, "fp32", "fp8": [T,T]}."""
+    qi, ki, w = indexer.project(x[None])
+    exact = index_scores(qi, ki, w)  # [1,T,T]
+    fp8 = fp8_index_scores(qi, ki, w)  # [1,T,T]
+    fp8 = fp8.masked_fill(torch.isinf(exact), float("-inf"))
+    overlap = topk_overlap(select_topk(exact, k), select_topk(fp8, k))[0]  # [T]
+    return {"overlap": _np(overlap), "fp32": _np(exact[0]), "fp8": _np(fp8[0])}
+
+
+def cost_on_text(T, k, shape=cost.SMOLLM2):
+    """Multiply-adds of one layer's prefill on this text: dense, masked dense ('sparse' computed by
+    masking a dense score matrix: still every pair) and DSA (indexer + attention over k keys)."""
+    s = dataclasses.replace(shape, index_topk=int(k))
+    dense = cost.dense_cost(s, T)["total_macs"]
+    dsa = cost.dsa_cost(s, T)
+    return {
+        "dense": dense,
+        "masked dense + indexer": dense + dsa["indexer/qk_macs"],
+        "DSA: indexer": dsa["indexer/qk_macs"],
+        "DSA: sparse attention": dsa["attention/core_macs"],
+        "DSA total": dsa["total_macs"],
+    }

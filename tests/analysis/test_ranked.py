@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from dsa_core.analysis import effects, maps, ranked, views
+from dsa_core.analysis import effects, maps, numbers, rank
 from dsa_core.dense import attention_probs
 from dsa_core.fast import rows
 from dsa_core.metrics import attention_recall, oracle_topk, random_topk, topk_overlap, window_topk
@@ -25,10 +25,10 @@ def _scores(T, seed=0, ties=True):
 @pytest.mark.parametrize("T,ties", [(1, True), (37, True), (300, True), (300, False)])
 def test_a_full_ranking_sliced_at_k_is_select_topk_at_k(T, ties):
     s = _scores(T, ties=ties)
-    r = ranked.rank_scores(s, rows=64)  # row blocks smaller than T
+    r = rank.rank_scores(s, rows=64)  # row blocks smaller than T
     assert r.dtype == torch.int16 and r.shape == (T, T)
     for k in sorted(k for k in {1, 2, 5, 16, 40, T} if k <= T):  # the app clamps k to [1, T]
-        assert torch.equal(ranked.picks(r, k).long(), select_topk(s[None], k)[0]), k
+        assert torch.equal(rank.picks(r, k).long(), select_topk(s[None], k)[0]), k
 
 
 @pytest.mark.parametrize("depth", [1, 16, 100, 299, 400])
@@ -37,9 +37,9 @@ def test_rankings_kept_to_a_depth_are_the_first_columns_of_the_full_ones(depth):
     s, p = _scores(T, 7), torch.softmax(_scores(T, 8, ties=False), -1)
     p[5:9, :3] = 0.0
     pairs = [
-        (ranked.rank_scores(s, rows=64, depth=depth), ranked.rank_scores(s, rows=64)),
-        (ranked.rank_oracle(p, rows=64, depth=depth), ranked.rank_oracle(p, rows=64)),
-        (ranked.rank_random(T, 3, rows=40, depth=depth), ranked.rank_random(T, 3, rows=40)),
+        (rank.rank_scores(s, rows=64, depth=depth), rank.rank_scores(s, rows=64)),
+        (rank.rank_oracle(p, rows=64, depth=depth), rank.rank_oracle(p, rows=64)),
+        (rank.rank_random(T, 3, rows=40, depth=depth), rank.rank_random(T, 3, rows=40)),
     ]
     for part, full in pairs:
         assert part.shape == (T, min(depth, T)) and part.dtype == full.dtype
@@ -50,10 +50,10 @@ def test_oracle_and_random_rankings_equal_the_metrics_baselines():
     T = 150
     p = torch.softmax(_scores(T, 1, ties=False), -1)
     p[5:9, :3] = 0.0  # exact zeros: ties among visible keys
-    ro, rr = ranked.rank_oracle(p, rows=64), ranked.rank_random(T, seed=3, rows=40)
+    ro, rr = rank.rank_oracle(p, rows=64), rank.rank_random(T, seed=3, rows=40)
     for k in (1, 7, 64, T):
-        assert torch.equal(ranked.picks(ro, k).long(), oracle_topk(p, k))
-        assert torch.equal(ranked.picks(rr, k).long(), random_topk(T, k, seed=3))
+        assert torch.equal(rank.picks(ro, k).long(), oracle_topk(p, k))
+        assert torch.equal(rank.picks(rr, k).long(), random_topk(T, k, seed=3))
 
 
 @pytest.mark.parametrize("T,k,n", [(1, 1, 4), (50, 3, 4), (50, 50, 4), (300, 37, 0), (300, 7, 9)])
@@ -65,8 +65,8 @@ def test_window_rows_equal_window_topk(T, k, n):
 
 @pytest.mark.parametrize("T,k", [(1, 1), (50, 8), (300, 40), (300, 300)])
 def test_overlap_rows_equals_topk_overlap(T, k):
-    a = ranked.picks(ranked.rank_scores(_scores(T, 4)), k).long()
-    b = ranked.picks(ranked.rank_scores(_scores(T, 5, ties=False)), k).long()
+    a = rank.picks(rank.rank_scores(_scores(T, 4)), k).long()
+    b = rank.picks(rank.rank_scores(_scores(T, 5, ties=False)), k).long()
     for x, y in ((a, b), (b, a), (a, a)):
         assert torch.equal(rows.overlap_rows(x, y), topk_overlap(x, y).float())
 
@@ -101,14 +101,14 @@ def test_layer_view_numbers_equal_the_reference_metrics(head):
     rec, k = _Rec(), 32
     T = len(rec.tokens)
     dense = rec.dense_mean if head is None else rec.dense_probs[head]
-    v = views.layer_view(rec, k, head)
+    v = numbers.layer_view(rec, k, head)
     picks = select_topk(rec.index_scores[None], k)[0]
     ideal = oracle_topk(dense, k)
     assert np.array_equal(v.topk, picks.numpy()) and np.array_equal(v.oracle, ideal.numpy())
     want = {
         "DSA indexer": picks,
         "ideal top-k": ideal,
-        views.WINDOW: window_topk(T, k, views.N_SINKS),
+        numbers.WINDOW: window_topk(T, k, numbers.N_SINKS),
         "random": random_topk(T, k),
     }
     for name, idx in want.items():
@@ -126,12 +126,12 @@ def test_pool_picks_in_row_blocks_equals_prepare_map_of_the_scattered_map(T, sid
     vals[:, -1] = 0.0  # exact zeros among the picked values
     b = -(-T // side)
     for values in (1.0, vals):
-        full = views.scatter_rows(values, idx, T)
+        full = maps.scatter_rows(values, idx, T)
         for how in ("max", "mean"):
             want = prepare_map(full, side, how)
             cut = min(T, 3 * b)  # two row blocks that each cover whole pooling blocks
             parts = [
-                ranked.pool_picks(
+                maps.pool_picks(
                     idx[a:c], values if np.ndim(values) == 0 else values[a:c], T, side, how, row0=a
                 )
                 for a, c in ((0, cut), (cut, T))
@@ -143,7 +143,7 @@ def test_pool_picks_in_row_blocks_equals_prepare_map_of_the_scattered_map(T, sid
         for zoom in ((0, 40), (T - 10, 40), (T // 2, 30)):
             want, got = (
                 prepare_map(full, side, "max", zoom),
-                ranked.pool_picks(idx, values, T, side, "max", zoom),
+                maps.pool_picks(idx, values, T, side, "max", zoom),
             )
             assert np.array_equal(got["z"], want["z"], equal_nan=True) and got["note"] == want["note"]
             assert np.array_equal(got["cols"], want["cols"])
@@ -154,8 +154,8 @@ def test_pick_maps_equal_the_pooled_full_maps(k):
     """The app's maps (k-dependent ones pooled block by block from the picks) match pooling
     view_maps' [T,T] arrays."""
     rec = _Rec()
-    v = views.layer_view(rec, k, head=1)
-    full = views.view_maps(v)
+    v = numbers.layer_view(rec, k, head=1)
+    full = maps.view_maps(v)
     for how, zoom in (("max", None), ("mean", None), ("max", (100, 192))):
         got = maps.pick_maps(rec, v, maps.base_maps(rec, 1, how, zoom), how, zoom)
         for kind, z in full.items():
@@ -182,10 +182,10 @@ def test_output_change_with_cached_values_equals_the_plain_call():
     idx = select_topk(_scores(T, 7)[None], 6)[0]
     v = effects.layer_values(model, Rec)
     for s0, s1 in ((30, 40), (12, 13)):
-        want = views.output_change(model, Rec, idx, s0, s1)
-        got = views.output_change(model, Rec, idx, s0, s1, v, effects.dense_output(model, Rec, s0, s1, v))
+        want = effects.output_change(model, Rec, idx, s0, s1)
+        got = effects.output_change(model, Rec, idx, s0, s1, v, effects.dense_output(model, Rec, s0, s1, v))
         assert np.allclose(got, want, atol=1e-6) and np.allclose(
-            views.output_change(model, Rec, idx, s0, s1, v), want
+            effects.output_change(model, Rec, idx, s0, s1, v), want
         )
 
 
@@ -208,7 +208,7 @@ def test_next_token_effect_in_row_blocks_equals_the_whole_text_at_once():
 
 
 def test_a_progress_callback_that_raises_stops_the_model_run():
-    from dsa_core.analysis.progress import layer_progress
+    from dsa_core.analysis.trace import layer_progress
 
     model, _ = _tiny_model()
 
