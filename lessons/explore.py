@@ -138,7 +138,7 @@ show.show_figure(
 st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")
 if st.session_state.pop("effect_cancelled", False):
     st.info("Cancelled: the two model runs were stopped. Press the button again to start them over.")
-e, have = None, cache.has_effect(a["text"], a["max_tokens"], k)
+e, have = None, cache.next_token_effect.cached(a["text"], a["max_tokens"], k)
 if have or st.button(f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"):
     stop = st.empty()
     if not have:  # a new run: it can be stopped (a changed setting, another page or a closed tab stop it too)

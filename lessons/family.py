@@ -122,7 +122,7 @@ st.caption(
 
 # 5. the whole model with each member in every layer
 st.subheader(f"The whole model with each member in all {n_layers} layers")
-if fc.has_perplexities(text, mt, k, params) or st.button(
+if fc.perplexities.cached(text, mt, k, params) or st.button(
     f"Run the model {len(picks)} times on {state.count(T, 'token')} (dense, then each member)",
     key="fam_ppl_go",
 ):

@@ -8,7 +8,7 @@ of m picks (m = a power of two ≥ k, at least 128), so every k ≤ m is a slice
 """
 
 from dsa_core.host.indexers import COMPRESSED_C as POOLED_C  # the c the pooled-key indexers were trained for
-from lessons import cache, models
+from lessons import cache
 
 FLOOR = 128  # the shortest ranked prefix: L x T x 128 int16 is 16 MB at 2,048 tokens
 
@@ -24,14 +24,12 @@ def prefix(k, T):
     return int(min(T, max(FLOOR, 1 << max(0, int(k) - 1).bit_length())))
 
 
-def ranked_layers(text, max_tokens, m):
+@cache.budgeted(heavy="Running every layer's indexer")
+def ranked_layers(text, max_tokens, m, report=None):
     """Token top-m of every layer's indexer: int16/32 [L, T, m] (one dense run of the model)."""
     from dsa_core.family import on_text as fa
 
-    def compute(report):
-        return fa.ranked_all_layers(cache.load()[0].model, ids(text, max_tokens), m, report)
-
-    return cache._cached("family_ranked", (text, max_tokens, m), compute, "Running every layer's indexer")
+    return fa.ranked_all_layers(cache.load()[0].model, ids(text, max_tokens), m, report)
 
 
 def token_by_layer(text, max_tokens, k):
@@ -41,14 +39,12 @@ def token_by_layer(text, max_tokens, k):
     return fa.take(ranked_layers(text, max_tokens, prefix(k, T)), min(k, T))
 
 
-def overlap(text, max_tokens, k):
+@cache.budgeted(heavy="Measuring the layer overlap")
+def overlap(text, max_tokens, k, report=None):
     """Layer x layer Jaccard overlap of the token top-k: [L, L]."""
     from dsa_core.family import selectors
 
-    def compute(report):
-        return selectors.layer_overlap(token_by_layer(text, max_tokens, k))
-
-    return cache._cached("family_overlap", (text, max_tokens, k), compute, "Measuring the layer overlap")
+    return selectors.layer_overlap(token_by_layer(text, max_tokens, k))
 
 
 def computing(text, max_tokens, k, rule, every):
@@ -89,21 +85,18 @@ def page_members(text, max_tokens, k, params):
     return out
 
 
+@cache.budgeted()
 def member(text, layer, max_tokens, k, name, v):
     """One member's picks at this layer ([T, K]), cached by its own parameters only: changing the block
     size never recomputes the compressed member, and a new r costs no indexer work at all."""
     from dsa_core.family import on_text as fa
+    from dsa_core.family.in_model import member_indexer
 
-    def compute(_):
-        from dsa_core.family.in_model import member_indexer
-
-        rec = cache.trace(text, layer, max_tokens)[1]
-        attached = cache.load()[0].model.layers[layer].self_attn.indexer
-        indexer = member_indexer(v, layer, attached, rec.x.device)  # the member's own weights, if any
-        tokens = token_by_layer(text, max_tokens, k)
-        return fa.member_picks(indexer, rec.x, {name: v}, k, tokens, layer, scores=rec.index_scores)[name]
-
-    return cache._cached("family_member", (text, layer, max_tokens, k, name, v), compute)
+    rec = cache.trace(text, layer, max_tokens)[1]
+    attached = cache.load()[0].model.layers[layer].self_attn.indexer
+    indexer = member_indexer(v, layer, attached, rec.x.device)  # the member's own weights, if any
+    tokens = token_by_layer(text, max_tokens, k)
+    return fa.member_picks(indexer, rec.x, {name: v}, k, tokens, layer, scores=rec.index_scores)[name]
 
 
 def picks(text, layer, max_tokens, k, params):
@@ -115,15 +108,13 @@ def picks(text, layer, max_tokens, k, params):
     return {"ideal top-k": ideal, **{n: member(text, layer, max_tokens, k, n, v) for n, v in members.items()}}
 
 
+@cache.budgeted(size=lambda _: 4096)
 def recall(text, layer, max_tokens, k, params):
     """(recall of each selection {name: float}, Jaccard overlap between the selections [n, n])."""
     from dsa_core.family import on_text as fa
 
-    def compute(_):
-        p = picks(text, layer, max_tokens, k, params)
-        return fa.recall_table(cache.trace(text, layer, max_tokens)[1].dense_mean, p, k), fa.agreement(p)
-
-    return cache._cached("family_recall", (text, layer, max_tokens, k, params), compute, size=lambda _: 4096)
+    p = picks(text, layer, max_tokens, k, params)
+    return fa.recall_table(cache.trace(text, layer, max_tokens)[1].dense_mean, p, k), fa.agreement(p)
 
 
 def savings(text, max_tokens, k, T, params):
@@ -134,23 +125,11 @@ def savings(text, max_tokens, k, T, params):
     return fa.savings(shape, T, page_members(text, max_tokens, k, params))
 
 
-def has_perplexities(text, max_tokens, k, params):
-    key = ("family_ppl", models.model_source(), text, max_tokens, k, params)
-    return cache.shared()[0].get(key, cache._session()) is not None
-
-
-def perplexities(text, max_tokens, k, params):
-    """Dense and each member in every layer, {name: perplexity}: five model runs, with progress."""
+@cache.budgeted(heavy="Running the model with each member", size=lambda _: 512)
+def perplexities(text, max_tokens, k, params, report=None):
+    """Dense and each member in every layer, {name: perplexity}: five model runs, with progress.
+    perplexities.cached(...) says whether they are there already (then the page shows them)."""
     from dsa_core.family import on_text as fa
 
-    def compute(report):
-        members = page_members(text, max_tokens, k, params)
-        return fa.perplexities(cache.load()[0].model, ids(text, max_tokens), k, members, report)
-
-    return cache._cached(
-        "family_ppl",
-        (text, max_tokens, k, params),
-        compute,
-        "Running the model with each member",
-        lambda _: 512,
-    )
+    members = page_members(text, max_tokens, k, params)
+    return fa.perplexities(cache.load()[0].model, ids(text, max_tokens), k, members, report)

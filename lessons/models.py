@@ -1,7 +1,7 @@
 """Which model the app runs on: the embedded SmolLM2-135M, or a local model typed in the sidebar.
 Loading shows a real progress bar (the first start converts the embedded model once, ~10 s); a model
 that cannot be loaded gives a clear message with the fix, and the app carries on with the embedded one.
-`per_model` caches a dsa_core call by the session's model as well as its arguments.
+Cached results are keyed by the session's model (lessons/cache.py's `budgeted`).
 
 Who may load what (docs/class_mode.md), set by the environment variable DSA_MODEL_FOLDERS:
 - unset or "any": any local path (one user on their own machine; the server listens on localhost only);
@@ -15,7 +15,6 @@ guards the registry; each model has its own load lock, so loading a folder model
 that use the embedded one. Which model a tab uses lives in its own st.session_state.
 """
 
-import functools
 import logging
 import os
 import pathlib
@@ -210,24 +209,3 @@ def sidebar_input(container, error):
         )
         if error:
             st.error(error)
-
-
-def per_model(max_entries):
-    """Like st.cache_resource(max_entries), but keyed by this session's model too: pages call
-    f(text, layer, ...) and the cache sees f(model_source, text, layer, ...)."""
-
-    def wrap(fn):
-        def keyed(source, *args):
-            return fn(*args)
-
-        keyed.__module__, keyed.__name__, keyed.__qualname__ = fn.__module__, fn.__name__, fn.__qualname__
-        cached = st.cache_resource(max_entries=max_entries, show_spinner=False)(keyed)
-
-        @functools.wraps(fn)
-        def call(*args):
-            return cached(model_source(), *args)
-
-        call.clear = cached.clear
-        return call
-
-    return wrap

@@ -79,3 +79,39 @@ def test_a_ticket_that_leaves_while_waiting_lets_the_others_move_up():
     assert q.ahead(third) == 1
     q.leave(first)
     assert q.ahead(third) == 0
+
+
+def test_one_decorator_caches_by_arguments_and_reports_progress_of_heavy_work():
+    """lessons/cache.budgeted: computed once per arguments, kept in the shared budget, .cached() says so;
+    heavy work gets a progress callback."""
+    from lessons import cache
+
+    calls = []
+
+    @cache.budgeted()
+    def light(a, b):
+        calls.append((a, b))
+        return np.zeros(a, np.float32)
+
+    @cache.budgeted(heavy=lambda n: f"Counting to {n}")
+    def heavy(n, report=None):
+        report(1.0, "done")
+        return n
+
+    assert not light.cached(4, "x")
+    assert light(4, "x").shape == (4,) and light(4, "x").shape == (4,) and calls == [(4, "x")]
+    assert light.cached(4, "x") and not light.cached(5, "x")
+    assert heavy(3) == 3 and heavy.cached(3)
+
+
+def test_pages_reach_the_cache_through_its_decorator_only():
+    """No page or cache module reaches into lessons/cache.py's private parts (one caching mechanism)."""
+    import pathlib
+    import re
+
+    lessons = pathlib.Path(__file__).resolve().parents[2] / "lessons"
+    for path in lessons.glob("*.py"):
+        if path.name != "cache.py":
+            text = path.read_text()
+            assert not re.search(r"cache\._\w", text), path.name
+            assert "st.cache_data" not in text and "per_model" not in text, path.name
