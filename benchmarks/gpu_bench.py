@@ -107,9 +107,9 @@ def prefill(rep, name, s, T, best, mla_max, stages):
     bk = rep.meta.setdefault("sdpa_backend", {})
     if name == "v32-671b":
         ms, bk["mha"] = P.sdpa_ms(1, 128, 128, T, 192, 128, backend=bk.get("mha", "best"))
-        rep.add(
-            name, T, "dense/sdpa_mha_192_128", ms, plan.dense_flops(T, T, 128, 192, 128), backend=bk["mha"]
-        )
+        mha_bytes = 2 * T * 128 * (192 + 192 + 128 + 128)  # q, k, v, o once
+        rep.add(name, T, "dense/sdpa_mha_192_128", ms, plan.dense_flops(T, T, 128, 192, 128), mha_bytes)
+        rep.rows[-1]["backend"] = bk["mha"]
         dense["mha"] = ms
         fl_mla = plan.dense_flops(T, T, H, D, Dv)
         if T <= mla_max:
@@ -123,7 +123,8 @@ def prefill(rep, name, s, T, best, mla_max, stages):
         dense["mla"] = ms
     else:
         ms, bk["gqa"] = P.sdpa_ms(1, H, s["H_kv"], T, D, Dv, backend=bk.get("gqa", "best"))
-        rep.add(name, T, "dense/sdpa_gqa", ms, plan.dense_flops(T, T, H, D, Dv), backend=bk["gqa"])
+        gqa_bytes = 2 * T * (H * D + s["H_kv"] * (D + Dv) + H * Dv)  # q, k, v, o once
+        rep.add(name, T, "dense/sdpa_gqa", ms, plan.dense_flops(T, T, H, D, Dv), gqa_bytes, backend=bk["gqa"])
         dense["gqa"] = ms
     torch.cuda.empty_cache()
     for k, ms in dense.items():
