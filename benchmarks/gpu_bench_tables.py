@@ -28,9 +28,7 @@ def main(path):
     d = json.load(open(path))
     R = _rows(d)
     c = d["gpu"]["ceilings"]
-    print(
-        f"device {d['device_name']}, commit {d['gpu'].get('commit')}, ceilings {c}, wall {d['wall_s']:.0f} s\n"
-    )
+    print(f"device {d['device_name']}, commit {d['gpu'].get('commit')}, ceilings {c}, wall {d['wall_s']} s\n")
     lengths = sorted({T for (_, T, _) in R if T})
     g = lambda s, T, v: R.get((s, T, v))  # noqa: E731
     s = "v32-671b"
@@ -43,13 +41,16 @@ def main(path):
         if ix is None:
             continue
         mha, mla = g(s, T, "speedup/dense_mha_over_dsa"), g(s, T, "speedup/dense_mla_over_dsa")
+        dn, star = (
+            g(s, T, "dense/sdpa_mha_192_128"),
+            "*" if g(s, T, "dense/sdpa_mla_576_512").get("extrapolated") else "",
+        )
         print(
             f"| {T // 1024}K | {_ms(ix)}{_rate(ix, 'tflops')} | {_ms(g(s, T, 'dsa/indexer_fp8'))} "
             f"| {_ms(sel)}{_rate(sel, 'tbps', '{:.2f}')} | {sel['ms'] / ix['ms']:.0%} "
             f"| {_ms(g(s, T, 'dsa/index_topk'))} | {_ms(g(s, T, 'dsa/index_topk_histogram'))} "
             f"| {_ms(at)}{_rate(at, 'tflops')} | **{_ms(g(s, T, 'dsa/total'))}** "
-            f"| {_ms(g(s, T, 'dense/sdpa_mha_192_128'))}{_rate(g(s, T, 'dense/sdpa_mha_192_128'), 'tflops')} "
-            f"| **{mha['ms']:.2f}×** | {mla['ms']:.1f}×{'*' if g(s, T, 'dense/sdpa_mla_576_512').get('extrapolated') else ''} |"
+            f"| {_ms(dn)}{_rate(dn, 'tflops')} | **{mha['ms']:.2f}×** | {mla['ms']:.1f}×{star} |"
         )  # fmt: skip
     s = "smollm2-135m"
     print("\n| T | fused index_topk ms | indexer alone, scores to HBM | earlier (histogram) | sparse attn ms "
@@ -61,7 +62,8 @@ def main(path):
             continue
         dn = g(s, T, "dense/sdpa_gqa")
         print(
-            f"| {T // 1024}K | {_ms(it)} | {_ms(g(s, T, 'dsa/indexer'))} | {_ms(g(s, T, 'dsa/index_topk_histogram'))} "
+            f"| {T // 1024}K | {_ms(it)} | {_ms(g(s, T, 'dsa/indexer'))} "
+            f"| {_ms(g(s, T, 'dsa/index_topk_histogram'))} "
             f"| {_ms(g(s, T, 'dsa/sparse_attention'))} | **{_ms(g(s, T, 'dsa/total'))}** "
             f"| {_ms(dn)}{_rate(dn, 'tflops')} | **{g(s, T, 'speedup/dense_gqa_over_dsa')['ms']:.2f}×** |"
         )  # fmt: skip
