@@ -17,7 +17,7 @@ Perplexity on the held-out texts (the ids in the --data file, tokenised by gpu_p
 `python -m dsa_core.train.evaluate` does) is measured before and after.
 Writes OUT/stage1_<spec>.safetensors, OUT/stage2_k<k>_indexers.safetensors, OUT/gpu_eval.json and
 OUT/gpu_train.json.
---smoke runs every step on a random 2-layer model for a few steps (checks the code on the device).
+--smoke runs every step on a small random 2-layer model for a few steps (checks the code on the device).
 """
 
 import argparse
@@ -59,7 +59,8 @@ def load(args, device):
     """(model on device, DSAConfig base) from the GGUF, or a random 2-layer model with --smoke."""
     if args.smoke:
         torch.manual_seed(0)
-        cfg = ModelConfig(n_layers=2, max_seq_len=2048)
+        # small widths: the smoke run checks that every step runs, not what it learns
+        cfg = ModelConfig(n_layers=2, dim=64, n_heads=4, n_kv_heads=2, head_dim=16, hidden_dim=128, max_seq_len=2048)
         return Transformer(cfg).to(device).eval()
     from dsa_core.host.load import load_model
 
