@@ -17,5 +17,5 @@ pages = [
     st.Page("lessons/cost.py", title="Cost"),
 ]
 page = st.navigation(pages)
-state.sidebar()
+state.sidebar(link_box=page.title not in ("Explore", "Family"))  # those two draw it in their query part
 page.run()

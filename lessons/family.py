@@ -83,15 +83,24 @@ params = (block, pool, compress, rule, every, cweights)
 
 # 2. the picks of one query
 st.session_state.query = min(max(0, int(keys.ensure("query", T))), T - 1)  # a new text may be shorter
-if T > 1:
-    st.slider("Query token", 0, T - 1, key="query")
-q = st.session_state.query
 picks = fc.picks(text, layer, mt, k, params)
-st.subheader(f"What each member keeps for query {q} (layer {layer}, k = {k})")
-show.show_figure(
-    vf.pick_rows({n: p[q] for n, p in picks.items()}, q, tokens), f"family-picks-q{q}", key="picks"
-)
-st.caption(f"Compressed keys (c = {compress}) score with the indexers {WEIGHTS[cweights]}.")
+
+
+@st.fragment
+def per_query():
+    """The query slider and its picks: moving the query reruns only this part of the page."""
+    if T > 1:
+        st.slider("Query token", 0, T - 1, key="query")
+    q = st.session_state.query
+    st.subheader(f"What each member keeps for query {q} (layer {layer}, k = {k})")
+    show.show_figure(
+        vf.pick_rows({n: p[q] for n, p in picks.items()}, q, tokens), f"family-picks-q{q}", key="picks"
+    )
+    st.caption(f"Compressed keys (c = {compress}) score with the indexers {WEIGHTS[cweights]}.")
+    state.show_link()  # the link follows the query (a fragment rerun does not redraw the sidebar)
+
+
+per_query()
 
 # 3. recall against the ideal and against each other
 recall, agree = fc.recall(text, layer, mt, k, params)

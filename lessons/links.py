@@ -147,11 +147,18 @@ def params(sample_text):
     return p
 
 
-def sync(sample_text):
-    """Write the current view into the address bar (only when it changed) and return its full link."""
+def follow(sample_text):
+    """Write the current view into the address bar, only when it changed (a page's fragment calls it:
+    a fragment rerun does not redraw the sidebar's link box, but the address bar stays right)."""
     p = params(sample_text)
     if dict(st.query_params) != p:
         st.query_params.from_dict(p)
+    return p
+
+
+def sync(sample_text):
+    """Write the current view into the address bar (only when it changed) and return its full link."""
+    p = follow(sample_text)
     url = st.context.url or ""
     parts = urlsplit(url)
     base = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else url

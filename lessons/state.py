@@ -96,8 +96,9 @@ def _text_privacy(sb):
     )
 
 
-def sidebar():
-    """The controls every page shares (ranges from the loaded model's config). Returns the settings."""
+def sidebar(link_box=True):
+    """The controls every page shares (ranges from the loaded model's config). Returns the settings.
+    link_box=False: the page draws "Link to this view" itself (show_link, inside its query fragment)."""
     init_state()
     loaded, _, error = models.choose()
     cfg, name = loaded.model.cfg, loaded.name
@@ -162,7 +163,18 @@ def sidebar():
         st.radio("Figure download format (camera button)", ["png", "svg"], key="fig_fmt", horizontal=True)
     models.sidebar_input(sb, error)
     settings = current()
-    with sb.expander("Link to this view"):
+    if link_box:
+        with sb:
+            show_link()
+    else:
+        links.follow(sample_text)
+    return settings
+
+
+def show_link():
+    """ "Link to this view": the current view's link with a copy button. In the sidebar, or on a page
+    whose query lives in a fragment at the fragment's end, so that it follows the query too."""
+    with st.expander("Link to this view"):
         st.code(links.sync(sample_text), language=None, wrap_lines=True)
         st.caption(
             "Copy it with the button at its right (the address bar holds the same link). It opens this "
@@ -175,7 +187,6 @@ def sidebar():
                 else "A pasted text travels as a short hash: the link works on this server until it restarts."
             )
         )
-    return settings
 
 
 def checked_k():

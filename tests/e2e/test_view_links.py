@@ -43,9 +43,9 @@ def test_a_copied_link_restores_the_view_in_a_fresh_browser(page: Page, browser:
     expect(page.get_by_role("combobox", name="Text")).to_have_value("Your text")  # the selector follows
     assert f"q={q}" in page.url and "k=4" in page.url and "text=" in page.url  # the address bar follows
 
-    sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Link to this view").click()
-    code = sidebar.get_by_test_id("stCode")
+    box = page.get_by_test_id("stExpander").filter(has_text="Link to this view")  # in the query's part
+    box.get_by_text("Link to this view").click()
+    code = box.get_by_test_id("stCode")
     code.hover()
     code.get_by_role("button").click()  # Streamlit's copy-to-clipboard button
     link = page.evaluate("navigator.clipboard.readText()")
