@@ -19,14 +19,15 @@ from pathlib import Path
 import torch
 
 from dsa_core.analysis.trace import encode
-from dsa_core.family import selectors
+from dsa_core.family import presets, selectors
 from dsa_core.family.in_model import Member, parse
 from dsa_core.family.measure import mean_recall, overlap_rule, report
 from dsa_core.host.indexers import COMPRESSED_C, COMPRESSED_PATH, DEFAULT_PATH
 
 CALIBRATION = Path(__file__).resolve().parents[2] / "assets" / "texts" / "contract.txt"
-NAMES = ("token", "block", "compressed", "compressed-trained", "shared", "shared-overlap")
-HELP = ", ".join(NAMES)
+NAMES = ("token", "block", "compressed", "compressed-trained", "shared", "shared-overlap", "two-level")
+PRESETS = {p.slug: p.member for p in presets.PRESETS if p.member is not None}  # the real systems, scaled
+HELP = ", ".join(NAMES) + "; presets: " + ", ".join(PRESETS)
 
 
 def build_members(loaded, names, args):
@@ -40,9 +41,16 @@ def build_members(loaded, names, args):
             out[name] = Member("shared", computing=tuple(overlap_rule(loaded.model, cal, args.k, n)[0]))
         elif name == "compressed-trained":
             out[name] = Member("compressed", compress=COMPRESSED_C, weights=str(COMPRESSED_PATH))
+        elif name in PRESETS:
+            out[name] = PRESETS[name]
         else:
             out[name] = parse(
-                name, block=args.block, pool=args.pool, compress=args.compress, every=args.every
+                name,
+                block=args.block,
+                pool=args.pool,
+                compress=args.compress,
+                every=args.every,
+                blocks=args.blocks,
             )
     return out
 
@@ -85,6 +93,7 @@ def main(argv=None):
     ap.add_argument("--pool", choices=("max", "mean"), default=None)
     ap.add_argument("--compress", type=int, default=None, help="compressed keys: tokens per pooled key (4)")
     ap.add_argument("--every", type=int, default=4, help="shared: every r-th layer computes (4)")
+    ap.add_argument("--blocks", type=int, default=31, help="two-level: candidate blocks besides the own (31)")
     ap.add_argument("--calibration", default=str(CALIBRATION), help="text for shared-overlap's rule")
     ap.add_argument("--indexers", default=None, help="safetensors file (default: shipped)")
     ap.add_argument("--model", default=None, help="GGUF file or HF folder (default: embedded SmolLM2)")
@@ -94,9 +103,9 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.member.split(",") if n.strip()]
-    bad = [n for n in names if n not in NAMES]
+    bad = [n for n in names if n not in NAMES and n not in PRESETS]
     if bad or not names:
-        ap.error(f"unknown member(s) {bad}: choose from {', '.join(NAMES)}")
+        ap.error(f"unknown member(s) {bad}: choose from {HELP}")
     if "compressed-trained" in names and args.compress not in (None, COMPRESSED_C):
         ap.error(f"compressed-trained's weights fit c = {COMPRESSED_C} only, not --compress {args.compress}")
     if args.threads:

@@ -135,3 +135,63 @@ def member_bars(values, ideal=None, title="Recall: share of dense attention insi
             annotation_position="top",
         )
     return fig
+
+
+def frontier(cost, value, higher_is_better):
+    """Indices of the points on the Pareto frontier, cheapest first: no other point costs less (or the
+    same) and is better (or as good). cost, value: sequences of floats."""
+    sign = 1.0 if higher_is_better else -1.0
+    order = sorted(range(len(cost)), key=lambda i: (cost[i], -sign * value[i]))
+    out, best = [], -np.inf
+    for i in order:
+        if sign * value[i] > best:
+            out.append(i)
+            best = sign * value[i]
+    return out
+
+
+def pareto(points, title="The family at equal tokens read: quality against the indexer's cost"):
+    """Two panels against the indexer's FLOPs per token (whole model, the cost model): perplexity
+    (lower is better) and recall ÷ ideal top-k (higher is better); one marker per member, its Pareto
+    frontier as a dotted line. points: [{"name", "flops" (per token), "perplexity", "recall"}], every
+    member reading the same k tokens per query."""
+    lay, _ = style.grid(
+        1, 2, titles=("perplexity (lower is better)", "recall ÷ ideal top-k (higher is better)"), share="x"
+    )
+    x = [p["flops"] / 1e6 for p in points]
+    names = [p["name"] for p in points]
+    data = []
+    for panel, (key, better_high) in enumerate((("perplexity", False), ("recall", True))):
+        y = [p[key] for p in points]
+        axes = {"xaxis": "x" if panel == 0 else "x2", "yaxis": "y" if panel == 0 else "y2"}
+        front = frontier(x, y, better_high)
+        data.append(
+            go.Scatter(
+                x=[x[i] for i in front],
+                y=[y[i] for i in front],
+                mode="lines",
+                line={"dash": "dot", "color": style.GREY},
+                name="Pareto frontier",
+                showlegend=panel == 0,
+                hoverinfo="skip",
+                **axes,
+            )
+        )
+        data.append(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="markers+text",
+                text=names,
+                textposition="top center",
+                textfont={"size": 10},
+                marker={"size": 10, "color": [style.PALETTE[i % 8] for i in range(len(points))]},
+                name=key,
+                showlegend=False,
+                hovertemplate="%{text}<br>%{x:.2f} MFLOP/token<br>" + key + " %{y:.3f}<extra></extra>",
+                **axes,
+            )
+        )
+    lay["xaxis"]["title"] = {"text": "indexer MFLOP per token"}
+    lay["xaxis2"]["title"] = {"text": "indexer MFLOP per token"}
+    return style.figure(data, title, height=520, **lay)

@@ -17,35 +17,49 @@ from dsa_core.host.selects import dsa_select
 from dsa_core.indexer import index_scores
 from dsa_core.pipeline import select, top_k
 
-NAMES = ("token", "block", "compressed", "shared")
+NAMES = ("token", "block", "compressed", "shared", "two-level")
 
 
 @dataclass(frozen=True)
 class Member:
-    """One member of the selectors. Parameters unused by a member are ignored."""
+    """One member of the family. Parameters unused by a member are ignored."""
 
-    name: str = "token"  # token | block | compressed | shared
-    block: int = 0  # block top-n: b tokens per block (0: k // 16, i.e. 16 blocks as in MSA's 16 × 128)
+    name: str = "token"  # token | block | compressed | shared | two-level
+    block: int = 0  # block top-n, two-level: b tokens per block (0: k // 16, as in MSA's 16 × 128)
     pool: str = "max"  # block top-n: max or mean over a block's index scores
     local: bool = True  # block top-n: the query's own block is always kept
+    dot: bool = False  # block top-n: MSA's score (one head, plain dot product) instead of Eq. 1
     compress: int = 4  # compressed keys: c tokens per pooled key
-    every: int = 4  # shared: every r-th layer computes (GLM-5.2 IndexShare uses 4)
+    window: int = 0  # compressed keys: the query's last `window` tokens are always kept (V4's window)
+    sink: int = 0  # compressed keys: the text's first `sink` tokens are always kept
+    blocks: int = 0  # two-level: m candidate blocks besides the query's own
+    sources: bool = False  # two-level: candidates from the latest computing layer (V4.1), not pooled keys
+    every: int = 4  # shared, two-level with sources: every r-th layer computes (GLM-5.2 IndexShare: 4)
+    offset: int = 0  # shared: the first `offset` layers all compute (GLM-5.2: 3), then every r-th
     computing: tuple = ()  # shared: explicit computing layers (e.g. chosen by overlap); overrides every
-    weights: str = ""  # token/block/compressed: an indexers file to score with ("": the layer's own)
+    weights: str = ""  # an indexers file to score with ("": each layer's own)
+    title: str = ""  # a preset's name, shown instead of the label
 
     def block_size(self, k):
         return self.block or max(1, k // 16)
 
     def label(self, k):
+        if self.title:
+            return self.title
+        note = self.weights_note()
         if self.name == "block":
             b = self.block_size(k)
-            return f"block top-{k // b} (b = {b}, {self.pool})"
+            return f"block top-{k // b} (b = {b}, {'one-head dot product' if self.dot else self.pool}{note})"
         if self.name == "compressed":
-            return f"compressed keys (c = {self.compress}{self.weights_note()})"
+            extra = f", window {self.window} + sink {self.sink}" if self.window or self.sink else ""
+            return f"compressed keys (c = {self.compress}{extra}{note})"
         if self.name == "shared":
             rule = f"{len(self.computing)} chosen layers" if self.computing else f"every {self.every}th layer"
-            return f"shared indices ({rule} compute)"
-        return "token top-k" + (f" ({self.weights_note()[2:]})" if self.weights else "")
+            return f"shared indices ({rule} compute{note})"
+        if self.name == "two-level":
+            how = f"candidates from every {self.every}th layer" if self.sources else "pooled-key blocks"
+            return f"two-level (b = {self.block_size(k)}, {self.blocks} blocks, {how}{note})"
+        return "token top-k" + (f" ({note[2:]})" if note else "")
 
     def weights_note(self):
         """The label's note on the weights: ', pooled-key weights' (COMPRESSED_PATH), ', weights FILE', ''."""
@@ -55,12 +69,29 @@ class Member:
         return ", pooled-key weights" if name == COMPRESSED_PATH.name else f", weights {name}"
 
     def computing_layers(self, n_layers):
-        return (
-            sorted(set(self.computing) | {0}) if self.computing else selectors.every_r(n_layers, self.every)
-        )
+        if self.computing:
+            return sorted(set(self.computing) | {0})
+        return selectors.every_r(n_layers, self.every, self.offset)
 
     def computes(self, layer):
-        return layer == 0 or (layer in self.computing if self.computing else layer % self.every == 0)
+        if self.computing:
+            return layer == 0 or layer in self.computing
+        return max(layer - self.offset, 0) % self.every == 0
+
+    def cost_kwargs(self, k, n_layers, heads=None):
+        """member_cost's keyword arguments (family/cost.py); heads: the member's indexer width relative
+        to the shape's (h·d of its own indexer over the shape's), None = the same."""
+        share = len(self.computing_layers(n_layers)) / n_layers
+        return {
+            "block": {"b": self.block_size(k), "heads": heads},
+            "compressed": {"c": self.compress},
+            "shared": {"share": share},
+            "two-level": {
+                "b": self.block_size(k),
+                "m": self.blocks,
+                "share": share if self.sources else None,
+            },
+        }.get(self.name, {})
 
 
 def parse(name, **params):
@@ -81,25 +112,45 @@ def member_indexer(v, layer, attached, device="cpu"):
 
 
 def member_pick(v, k, T):
-    """Member v's (score, pick) for the selection pipeline at budget k over T tokens."""
+    """Member v's (score, pick) for the selection pipeline at budget k over T tokens (one-pass members)."""
     if v.name == "compressed":
+        if v.window or v.sink:
+            return selectors.compressed_score(v.compress), selectors.window_pick(
+                v.compress, k, v.window, v.sink
+            )
         return selectors.compressed_score(v.compress), selectors.compressed_pick(v.compress, k)
     if v.name == "token":
         return index_scores, top_k(min(k, T))
     if v.name == "block":
-        b = v.block_size(k)
-        return index_scores, lambda scores, end: selectors.block_topn(
-            scores, b, max(1, k // b), v.pool, v.local
-        )
-    raise ValueError(f"layer_picks handles token, block and compressed, not {v.name!r}")
+        b, score = v.block_size(k), selectors.dot_scores if v.dot else index_scores
+        return score, lambda scores, end: selectors.block_topn(scores, b, max(1, k // b), v.pool, v.local)
+    raise ValueError(f"member_pick handles token, block and compressed, not {v.name!r}")
+
+
+def candidate_blocks(indexer, x, v):
+    """Two-level's coarse pass: the own block and the m best blocks of b tokens, by pooled keys (HISA)
+    or by max-pooled token scores (V4.1's candidate source): x [B,T,dim] -> block ids [B,T,m+1]."""
+    b = v.block_size(0)
+    score = selectors.block_max_score(b) if v.sources else selectors.compressed_score(b)
+    return select(indexer, x, selectors.top_blocks(b, v.blocks), score)[0]  # [B,T,m+1]
+
+
+def two_level_picks(indexer, x, v, k, blocks=None):
+    """Two-level's fine pass: token top-k (Eq. 1 and 2) inside the candidate blocks, this layer's own
+    (blocks=None) or those a source layer published: x [B,T,dim] -> int64 [B,T,k]."""
+    T = x.shape[1]
+    blocks = candidate_blocks(indexer, x, v) if blocks is None else blocks  # [B,T,m+1]
+    return select(indexer, x, selectors.within_blocks(blocks, v.block_size(0), min(k, T), T))[0]
 
 
 def layer_picks(indexer, x, v, k):
     """One layer's selection by member v at budget k: x [B,T,dim] -> int64 [B,T,K] (-1 = empty).
 
-    "shared" is not a per-layer rule (it needs another layer's picks): use shared_select or
-    selectors.share_sources for it.
+    "shared" and two-level with sources are not per-layer rules (they need another layer's picks or
+    candidates): use member_select, or selectors.share_sources for sharing.
     """
+    if v.name == "two-level":
+        return two_level_picks(indexer, x, v, k)
     score, pick = member_pick(v, k, x.shape[1])
     return select(indexer, x, pick, score)[0]  # [B,T,K]
 
@@ -117,12 +168,32 @@ def shared_select(inner, computes):
     return select
 
 
+def candidate_select(v, k):
+    """DeepSeek-V4.1's two levels as a plug-in: a computing layer runs token top-k and publishes its
+    candidate blocks; every other layer picks its top-k inside the latest published blocks."""
+    held = {}
+
+    def select(attn, x, q, key):
+        indexer = member_indexer(v, attn.layer_id, attn.indexer, x.device)
+        if attn.layer_id == 0 or v.computes(attn.layer_id) or "blocks" not in held:
+            held["blocks"] = candidate_blocks(indexer, x, v)  # [B,T,m+1]
+            return layer_picks(indexer, x, Member("token"), k)  # [B,T,k]
+        return two_level_picks(indexer, x, v, k, held["blocks"])  # [B,T,k]
+
+    return select
+
+
 def member_select(v, k):
     """The model plug-in for member v at budget k (v.weights: its own indexers, else each layer's)."""
     if v.name == "token" and not v.weights:
         return dsa_select(k)
+    if v.name == "two-level" and v.sources:
+        return candidate_select(v, k)
     if v.name == "shared":
-        return shared_select(dsa_select(k), v.computes)
+        return shared_select(
+            dsa_select(k) if not v.weights else member_select(Member("token", weights=v.weights), k),
+            v.computes,
+        )
 
     def select(attn, x, q, key):
         if attn.indexer is None and not v.weights:

@@ -11,18 +11,27 @@ follow index_scores' convention: with S ≤ T keys, query s sits at position T -
                    groups g < (t+1)/c;  S_t = own partial group ∪ Top_g Ī[t,g], expanded; (k/c)·c = k
   shared indices   layer l reuses S_t of layer src(l) ≤ l; src from a rule (every r-th layer computes,
                    or the computing layers are chosen from the measured layer × layer overlap)
+  block, MSA-style J[t,j] = max_{s ∈ block j} q[t]·k[s]/√d with a one-head indexer of its own (dot_scores)
+  compressed keys  as above, plus the last `window` tokens and `sink` first tokens always kept (window_pick)
+  + window, sink
+  two-level        coarse: the own block and the m best blocks of b (top_blocks) by pooled keys (HISA) or
+                   by max-pooled token scores of a source layer (DeepSeek-V4.1); fine: token top-k inside
+                   the kept blocks (within_blocks). Two passes of the pipeline, see in_model.py.
 Mechanisms as described in public sources, scaled to our host model, not reproductions of those
 models (docs/family.md lists and cites them): block top-n after MiniMax-M3's MSA (max-pooled block
 scores, local block forced; ggml-org/llama.cpp#24908), compressed keys after DeepSeek-V4's CSA and a
 Qwen QSA design (keys pooled 4×, only complete groups scored, the partial tail group forced;
 ggml-org/llama.cpp#24162, sgl-project/sglang-jax#1674), shared indices after GLM-5.2's IndexShare and
-IndexCache (THUDM/IndexCache, arXiv 2603.12201). Official reference for the token selector: topk.py.
+IndexCache (THUDM/IndexCache, arXiv 2603.12201), two-level after HISA (arXiv 2603.28458) and DeepSeek-V4.1's
+candidate blocks (sgl-project/sglang#38944). Official reference for the token selector: topk.py.
 The members in the model: in_model.py; their cost: cost.py.
 """
 
 import torch
 import torch.nn.functional as F
 
+from dsa_core.dense import causal_mask
+from dsa_core.indexer import index_scores
 from dsa_core.pipeline import ROWS, select_keys
 from dsa_core.topk import select_topk, topk_mask
 
@@ -135,6 +144,86 @@ def compressed_topk(q, k, w, c, k_tokens, rows=ROWS):
     """Compressed keys through the selection pipeline: q [B,S,h,d], k [B,T,d], w [B,S,h] ->
     int64 [B,S,(k/c)·c]. Score work ÷ c."""
     return select_keys(q, k, w, compressed_pick(c, k_tokens), compressed_score(c), rows)  # [B,S,n·c]
+
+
+def dot_scores(q, k, w):
+    """MiniMax-M3 MSA's index score: one head, a scaled dot product, no ReLU and no head weight:
+    I[t,s] = q[t]·k[s] / √d, -inf in the future. q [B,S,1,d], k [B,T,d] -> fp32 [B,S,T]; w is not
+    used (the signature is index_scores', so the pipeline takes either score function)."""
+    S, d, T = q.shape[1], q.shape[-1], k.shape[1]
+    scores = torch.einsum("bsd,btd->bst", q[:, :, 0].float(), k.float()) * d**-0.5  # [B,S,T]
+    return scores.masked_fill(~causal_mask(S, T, q.device), float("-inf"))
+
+
+def groups_between(pos, G, c, window, sink):
+    """Which of G groups of c tokens lie wholly after the first `sink` tokens and before the last `window`
+    tokens of each query: pos [s] (query positions) -> bool [s,G]. window = sink = 0: the complete groups."""
+    start = torch.arange(G, device=pos.device) * c  # first token of each group [G]
+    return (start[None, :] >= sink) & (start[None, :] + c <= (pos + 1 - window)[:, None])  # [s,G]
+
+
+def window_pick(c, k_tokens, window, sink):
+    """Compressed keys with a sliding window and sink tokens (after DeepSeek-V4's CSA): the query's last
+    `window` tokens and the text's first `sink` tokens are always kept; the other k - window - sink slots
+    go to the best complete groups of c that lie wholly between the two, expanded to tokens.
+    Group scores [B,s,G] of queries ending at position end-1 -> int64 [B,s,sink+window+n·c]."""
+    n = (k_tokens - window - sink) // c
+    if c < 1 or window < 0 or sink < 0 or n < 0:
+        raise ValueError(f"need c >= 1 and window + sink <= k, got c={c}, window={window}, sink={sink}")
+
+    def pick(scores, end):
+        B, s, G = scores.shape
+        pos = _positions(s, end, scores.device)  # [s]
+        between = groups_between(pos, G, c, window, sink)  # [s,G]
+        groups = select_topk(scores.masked_fill(~between, float("-inf")), n) if n and G else None
+        tokens = expand_groups(groups, c, end) if groups is not None else pos.new_empty(B, s, 0)  # [B,s,n·c]
+        recent = pos[:, None] - torch.arange(window, device=scores.device)  # newest first [s,window]
+        recent = recent.masked_fill(recent < sink, -1)  # the sink tokens are kept once
+        first = torch.arange(sink, device=scores.device).expand(s, -1)  # [s,sink]
+        first = first.masked_fill(first > pos[:, None], -1)  # a sink token the query cannot see yet
+        forced = torch.cat([first, recent], -1).expand(B, -1, -1)  # [B,s,sink+window]
+        return _empty_last(torch.cat([forced, tokens], -1))  # [B,s,sink+window+n·c]
+
+    return pick
+
+
+def top_blocks(b, m):
+    """The coarse pick of two-level selection: the query's own block of b tokens and its m best other
+    blocks (block scores [B,s,G], -inf where a block is not scored) -> block ids [B,s,m+1], own first."""
+    if b < 1 or m < 0:
+        raise ValueError(f"need b >= 1 and m >= 0, got b={b}, m={m}")
+
+    def pick(scores, end):
+        B, s, G = scores.shape
+        own = (_positions(s, end, scores.device) // b).expand(B, s)[..., None]  # [B,s,1]
+        padded = F.pad(scores, (0, 1), value=float("-inf"))  # a column for a partial own block [B,s,G+1]
+        others = padded.scatter(-1, own.clamp(max=G), float("-inf"))  # the own block competes no more
+        none = torch.full((B, s, m), -1, dtype=torch.long, device=scores.device)  # no block scored yet
+        rest = select_topk(others[..., :G], m) if m and G else none  # [B,s,m]
+        return torch.cat([own, rest], -1)  # [B,s,m+1]
+
+    return pick
+
+
+def within_blocks(blocks, b, k, T):
+    """The fine pick of two-level selection: the k best token scores inside each query's candidate
+    blocks. blocks [B,S,n] (top_blocks' ids, -1 = none) for S queries that are the last S of T tokens;
+    token scores [B,s,end] of the queries ending at position end-1 -> int64 [B,s,k]."""
+    S = blocks.shape[1]
+
+    def pick(scores, end):
+        s1 = end - (T - S)  # the row block's queries are s1 - s … s1 - 1 of the S
+        rows = blocks[:, s1 - scores.shape[1] : s1]  # [B,s,n]
+        keep = topk_mask(rows, -(-end // b)).repeat_interleave(b, -1)[..., :end]  # keys in a kept block
+        return select_topk(scores.masked_fill(~keep, float("-inf")), k)  # [B,s,k]
+
+    return pick
+
+
+def block_max_score(b):
+    """DeepSeek-V4.1's candidate score: index scores (Eq. 1) max-pooled over blocks of b keys, for
+    pipeline.select_keys: (q, k [B,end,d], w) -> [B,s,ceil(end/b)]."""
+    return lambda q, k, w: pool_blocks(index_scores(q, k, w), b, "max")  # [B,s,nb]
 
 
 def every_r(n_layers, r, offset=0):
