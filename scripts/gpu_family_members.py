@@ -81,8 +81,8 @@ def main():
     ap.add_argument("--cache", default="/tmp/dsa/cache")
     ap.add_argument("--data", default=str(ROOT / ".gpu" / "tokens.npz"))
     ap.add_argument("--out", required=True)
-    ap.add_argument("--seconds", type=float, default=60.0, help="training time per run")
-    ap.add_argument("--windows", type=int, default=64)
+    ap.add_argument("--seconds", type=float, default=35.0, help="training time per run")
+    ap.add_argument("--windows", type=int, default=32)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--queries", type=int, default=512)
     ap.add_argument("--tokens", type=int, default=8192)
@@ -122,7 +122,7 @@ def main():
 
     # 1. MSA's block member
     def make_block():
-        return {l: ft.one_head(model.layers[l].self_attn.indexer, cfg) for l in range(L)}
+        return {l: ft.one_head(model.layers[l].self_attn.indexer, cfg, xv[l][:, :2048]) for l in range(L)}
 
     def block_loss(ind):
         return held_out(lambda l, xl: ft.block_step(model, l, ind[l], xl, n, B)[0], range(L))

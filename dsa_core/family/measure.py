@@ -177,3 +177,18 @@ def mean_recall(values):
     """Mean over the layers where recall was measured."""
     values = [v for v in values if v is not None]
     return sum(values) / len(values)
+
+
+def pareto_points(rep):
+    """The equal-cost figure's points from a report (the --json schema): one per member, with its label,
+    indexer FLOPs per token, perplexity and recall ÷ ideal top-k (both means over the measured layers)."""
+    ideal = mean_recall(rep["ideal_recall"])
+    return [
+        {
+            "name": v["label"],
+            "flops": v["indexer_flops_per_token"],
+            "perplexity": v["perplexity"],
+            "recall": v["mean_recall"] / ideal,
+        }
+        for v in rep["members"].values()
+    ]

@@ -17,6 +17,7 @@ BLOCK_PATH = INDEXERS / "smollm2_msa_block_b8.safetensors"  # one-head block ind
 CSA_PATH = INDEXERS / "smollm2_csa_c4_window.safetensors"  # pooled keys with window and sink (V4 CSA)
 SHARED_PATH = INDEXERS / "smollm2_shared_every4.safetensors"  # sources trained for the layers they serve
 K = 128  # the budget every preset reads, in tokens
+RUN = INDEXERS / "runs" / "family_members_8192.json"  # every member and preset measured (equal tokens read)
 
 
 @dataclass(frozen=True)

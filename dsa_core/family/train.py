@@ -120,13 +120,16 @@ def shared_step(model, served, indexer, xs, n_queries):
     return kl_to_scores(target, index_scores(qi[:, T - S :], ki, w[:, T - S :]))
 
 
-def one_head(indexer, cfg):
-    """A one-head copy of a LightningIndexer (MSA's index branch has one head): the same key projection,
-    and the query rows and head weight of its head with the largest weight norm, as a warm start."""
+def one_head(indexer, cfg, x=None):
+    """A one-head copy of a LightningIndexer (MSA's index branch has one head), as a warm start: the same
+    key projection, and the query rows of the head whose weight w[t,j] is largest on average over the
+    tokens x [B,T,dim] (a head with negative weights ranks keys upside down), or, without x, the head
+    with the largest weight norm."""
     new = LightningIndexer(replace(cfg, index_n_heads=1)).to(indexer.wk.weight.device)
-    j = int(indexer.weights_proj.weight.norm(dim=1).argmax())
-    d = indexer.head_dim
     with torch.no_grad():
+        norm = indexer.weights_proj.weight.norm(dim=1)  # [h]
+        j = int((indexer.weights_proj(x.float()).mean((0, 1)) if x is not None else norm).argmax())
+        d = indexer.head_dim
         new.wk.load_state_dict(indexer.wk.state_dict())
         new.k_norm.load_state_dict(indexer.k_norm.state_dict())
         new.wq_b.weight.copy_(indexer.wq_b.weight[j * d : (j + 1) * d])
