@@ -145,8 +145,9 @@ def masked_dense(a, v, q):
         "saving comes only from gathering the k selected keys and computing k scores per query."
     )
     st.latex(
-        r"\text{dense/masked: } \tfrac{T^2}{2}\,H(D+D_v)\qquad\text{DSA: }"
-        r"\tfrac{T^2}{2}\,H_I d_I+T\,k\,H(D+D_v)"
+        r"\text{dense: } \tfrac{T^2}{2}\,H(D+D_v)\qquad"
+        r"\text{masked dense + indexer: } \tfrac{T^2}{2}\,H(D+D_v)+\tfrac{T^2}{2}\,H_I d_I\qquad"
+        r"\text{DSA: } \tfrac{T^2}{2}\,H_I d_I+T\,k\,H(D+D_v)"
     )
     c = numbers.cost_on_text(T, k)
     show.show_figure(

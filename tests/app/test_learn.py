@@ -104,3 +104,12 @@ def test_training_step_states_no_motive_the_report_does_not(at):
     text = " ".join(m.value for m in at.markdown)
     assert "Why DeepSeek trains the indexer at full length" not in text
     assert "the report gives no other reason" in text
+
+
+def test_the_masked_steps_formula_names_the_bars_it_draws(at):
+    """Step 5's bars are dense, masked dense + indexer and DSA: the formula prices each of them."""
+    at.selectbox(key="learn_step").set_value(5).run()
+    formula = " ".join(x.value for x in at.latex)
+    assert "masked dense + indexer" in formula and "dense/masked" not in formula
+    bars = next(f for f in figures(at) if "Cost on your text" in str(f["layout"].get("title")))
+    assert "masked dense + indexer" in str(bars["data"])
