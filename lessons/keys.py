@@ -160,7 +160,14 @@ KEYS = {
         Key(
             "layer", "the layer (the sidebar clamps it to the model's layers)", 10, whole(0, 10_000), "layer"
         ),
-        Key("k", "the k box as typed (a float box: 1e9 or 2.5 reach the check)", 64.0, whole(1, MAX_K), "k"),
+        Key(
+            "k",
+            "the k box as typed (a float box: 1e9 or 2.5 reach the check)",
+            64.0,
+            whole(1, MAX_K),
+            "k",
+            store=float,
+        ),
         Key("k_valid", "the last k that passed the check: what the pages use and the link holds", 64),
         Key(
             "head",
