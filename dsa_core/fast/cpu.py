@@ -16,9 +16,9 @@ tests/fast/test_cpu_twins.py (random rows, rows full of ties, -0.0, rows that se
 
 import torch
 
-from dsa_core._checks import check_index_inputs, check_topk_args
+from dsa_core._checks import check_index_inputs, check_indices, check_qkv, check_topk_args
 from dsa_core.dense import causal_mask
-from dsa_core.sparse import sparse_attention
+from dsa_core.sparse import gather_selected, valid_slots
 
 CHUNK_ELEMENTS = 2**20  # gathered floats per query chunk (4 MB fp32: about a CPU cache)
 
@@ -84,15 +84,21 @@ def index_scores_fast(q, k, w):
 
 def sparse_attention_chunked(q, k, v, topk_indices, scale=None, chunk_elements=CHUNK_ELEMENTS):
     """== sparse.sparse_attention(q, k, v, topk_indices, scale), one chunk of queries at a time: each
-    chunk gathers about chunk_elements floats (on a GPU pass a larger budget). -> [B,S,H,Dv]."""
-    S, K = topk_indices.shape[1], topk_indices.shape[2]
-    T, width = k.shape[1], k.shape[2] * max(k.shape[3], v.shape[3])
-    rows = max(1, chunk_elements // (K * width))  # queries per chunk
+    chunk gathers about chunk_elements floats (on a GPU pass a larger budget); the arguments are checked
+    once, not per chunk. -> [B,S,H,Dv]."""
+    B, S, H, D = q.shape
+    T, H_kv, K = k.shape[1], k.shape[2], topk_indices.shape[-1]
+    check_qkv(q, k, v)
+    check_indices(topk_indices, B, S, T)
+    scale = D**-0.5 if scale is None else scale
+    valid = valid_slots(topk_indices, S, T)[:, :, None, None, :]  # [B, S, 1, 1, K]
+    rows = max(1, chunk_elements // (K * H_kv * max(D, v.shape[3])))  # queries per chunk
     out = []
     for s0 in range(0, S, rows):
-        s1 = min(s0 + rows, S)
-        # the chunk's queries are the last (S - s0) of T - S + s1 keys: keys after them are all future
-        end = T - S + s1
-        idx = topk_indices[:, s0:s1].masked_fill(topk_indices[:, s0:s1] >= end, -1)  # future: empty anyway
-        out.append(sparse_attention(q[:, s0:s1], k[:, :end], v[:, :end], idx, scale))  # [B, s, H, Dv]
-    return torch.cat(out, dim=1)  # [B, S, H, Dv]
+        idx, s1 = topk_indices[:, s0 : s0 + rows], min(s0 + rows, S)
+        k_sel, v_sel = gather_selected(k, idx).float(), gather_selected(v, idx).float()  # [B,s,K,H_kv,D|Dv]
+        qc = q[:, s0:s1].float().view(B, s1 - s0, H_kv, H // H_kv, D)  # [B, s, H_kv, G, D]
+        logits = torch.einsum("bsngd,bsknd->bsngk", qc, k_sel) * scale  # [B, s, H_kv, G, K]
+        probs = logits.masked_fill(~valid[:, s0:s1], float("-inf")).softmax(dim=-1).nan_to_num(0.0)
+        out.append(torch.einsum("bsngk,bsknd->bsngd", probs, v_sel).reshape(B, s1 - s0, H, -1))  # [B,s,H,Dv]
+    return torch.cat(out, dim=1).to(v.dtype)  # [B, S, H, Dv]

@@ -20,6 +20,7 @@ Several files: layer numbers are means over files, perplexities pool every score
 import argparse
 import json
 import math
+import pathlib
 import sys
 import time
 
@@ -161,7 +162,7 @@ def main(argv=None):
     report = evaluate_files(loaded, args.files, args.k, args.tokens)
     report.update(
         model=loaded.name,
-        indexers=args.indexers,
+        indexers=pathlib.Path(args.indexers).name,  # the file, not where it sits on this machine
         device=device_name(args.device),
         seconds=round(time.time() - t0, 1),
     )

@@ -14,7 +14,7 @@ from dsa_core.train.evaluate import LAYER_KEYS, evaluate_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CARD_DIR = ROOT / "assets" / "indexers"
-EVAL = [ROOT / "assets" / "texts" / "eval" / f for f in ("handbook_foreword.txt", "handbook_internals.txt")]
+EVAL = [ROOT / "assets" / "texts" / "eval" / "handbook_foreword.txt"]
 
 
 def test_model_card_is_generated_from_the_measured_files():
@@ -26,12 +26,14 @@ def test_model_card_is_generated_from_the_measured_files():
 
 @pytest.mark.slow
 def test_shipped_indexers_reproduce_the_recorded_k128_evaluation():
-    """Re-runs the card's evaluation command (about 90 s on 2 cores) and compares with eval_k128.json."""
-    recorded = json.loads((CARD_DIR / "eval_k128.json").read_text())
+    """Re-runs a recorded evaluation of the shipped indexers and compares: the command of
+    eval_k128_1024_ci.json (one held-out text at 1,024 tokens, about a minute on 2 cores; the card's
+    2,048-token eval_k128.json runs the same code on two texts, four times the attention work)."""
+    recorded = json.loads((CARD_DIR / "eval_k128_1024_ci.json").read_text())
     loaded = load_model()
     load_default_indexers(loaded.model, DEFAULT_PATH)
     with torch.inference_mode():
-        report = evaluate_files(loaded, EVAL, k=128, tokens=2048)
+        report = evaluate_files(loaded, EVAL, k=128, tokens=recorded["tokens"])
     for now, then in zip(report["layers"], recorded["layers"]):
         for key in LAYER_KEYS:
             assert now[key] == pytest.approx(then[key], abs=2e-3), (now["layer"], key)
