@@ -208,6 +208,12 @@ def _depth(ranking, args, k, T):
     return next((d for d in needed if ranking.cached(*args, d)), needed[0])
 
 
+def depth_for(k, T):
+    """The shallowest ranking depth that holds budget k (None: the whole row); _depth may serve k from a
+    deeper ranking already cached, which runs the same top-k (analysis.rank.topk_fn)."""
+    return next((d for d in RANK_DEPTHS if k <= d < T), None)
+
+
 def ranked(text, layer, max_tokens, which, head=None, k=None):
     """One selection ranked ([T, depth] positions, best first): every k up to the depth is a slice of it.
     which: "DSA indexer" or "ideal top-k" (head matters only for the latter). k=None: the whole row."""
@@ -402,6 +408,6 @@ def view_with(text, layer, max_tokens, k, head, indexer_module):
 
     rec = effects.with_indexer(trace(text, layer, max_tokens)[1], indexer_module)
     T = len(rec.tokens)
-    own = rk.rank_scores(rec.index_scores, depth=next((d for d in RANK_DEPTHS if k <= d < T), None))
+    own = rk.rank_scores(rec.index_scores, depth=depth_for(k, T))
     r = {**ranks(text, layer, max_tokens, head, k), "DSA indexer": own}
     return nb.layer_view(rec, k, head, ranks=r, sparse=False)

@@ -8,7 +8,7 @@ lessons/keys.py, and `?step=N` in a link)."""
 import streamlit as st
 
 from dsa_core import dense, fp8, indexer, sparse, topk, viz
-from dsa_core.analysis import numbers
+from dsa_core.analysis import numbers, rank, trace
 from dsa_core.cost import flops as cost
 from dsa_core.train import losses
 from dsa_core.train.positions import position_series, recorded_by_position
@@ -65,7 +65,7 @@ def lightning_indexer(a, v, q):
         on_select=show.query_from_click("l_scores"),
         selection_mode="points",
     )
-    show.show_source(indexer.index_scores)
+    show.show_source(indexer.index_scores, ran=trace.INDEX_SCORES)
 
 
 def top_k_selection(a, v, q):
@@ -100,12 +100,11 @@ def top_k_selection(a, v, q):
         "learn-strip",
         key="l_strip",
     )
-    show.show_source(
-        topk.select_topk,
-        ran="How the page ran it: `select_topk` over whole rows, once per text, one block of queries at a "
-        "time (`dsa_core.analysis.rank.rank_scores`); the picks at any k are the first k of each row, "
-        "which equals `select_topk(scores, k)` (tests/analysis/test_ranked.py::"
-        "test_a_full_ranking_sliced_at_k_is_select_topk_at_k).",
+    show.show_source(topk.select_topk, ran=rank.topk_fn(cache.depth_for(k, T)))
+    st.caption(
+        "The page ranks each row once per text (`dsa_core.analysis.rank.rank_index`); the picks at any k are "
+        "the first k of each row, which equals `select_topk(scores, k)` (tests/analysis/test_ranked.py::"
+        "test_a_full_ranking_sliced_at_k_is_select_topk_at_k)."
     )
 
 
@@ -128,11 +127,7 @@ def sparse_attention_step(a, v, q):
     show.show_source(
         sparse.sparse_attention_probs,
         "Source: the probabilities drawn in the sparse map",
-        ran="How the page ran it: one block of queries at a time; for k ≤ T / "
-        f"{numbers.GATHER_PER_TOKEN} `sparse_attention_probs` itself, above that its fast twin "
-        "`dsa_core.fast.rows.sparse_probs_via_dense` (the same softmax over the picked slots, with the "
-        "logits taken from one dense matrix product instead of k gathered keys per query), equal to it by "
-        "tests/analysis/test_ranked.py::test_sparse_probs_via_dense_equals_sparse_attention_probs.",
+        ran=numbers.sparse_fn(k, a["T"]),
     )
 
 

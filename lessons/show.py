@@ -7,6 +7,7 @@ import inspect
 import streamlit as st
 
 from dsa_core import viz
+from dsa_core.fast import twins
 
 
 def show_figure(fig, name, key=None, alt=None, **kwargs):
@@ -54,10 +55,10 @@ def query_from_click(key):
 
 def show_source(fn, label=None, ran=None):
     """The real source of the dsa_core function that produced a figure (inspect.getsource, never pasted).
-    ran: how it ran when that was not one plain call (a fast twin, row blocks), naming the test that
-    proves the result equal."""
+    ran: the function that really ran (the reference itself or a tested twin, as returned by the analysis
+    code that ran it): the caption names it and the test that proves it equal (dsa_core/fast/twins.py)."""
     name = f"{fn.__module__}.{fn.__qualname__}"
     with st.expander(label or f"Source: `{name}`"):
-        if ran:
-            st.caption(ran)
+        if ran is not None:
+            st.caption(twins.ran_note(fn, ran))
         st.code(inspect.getsource(fn), language="python")

@@ -73,12 +73,18 @@ def block_rows(T, k, budget=2**21):
     return int(min(T, max(64, budget // max(1, k))))
 
 
+def sparse_fn(K, T):
+    """What sparse_rows runs at budget K over T tokens: sparse_attention_probs (it gathers K keys per
+    query) while K <= T / GATHER_PER_TOKEN, above that its twin fast.rows.sparse_probs_via_dense."""
+    return sparse_attention_probs if K * GATHER_PER_TOKEN <= T else sparse_probs_via_dense
+
+
 def sparse_rows(rec, picks, s0, s1, head=None):
     """Sparse attention over the picks of queries s0..s1-1 (the head, or the head-mean): -> [S,K].
     sparse.sparse_attention_probs gathers K keys per query; for K > T / 48 its fast twin
     fast.rows.sparse_probs_via_dense (tests/analysis/test_ranked.py) gives the same numbers for less work."""
-    gather = picks.shape[1] * GATHER_PER_TOKEN <= len(rec.tokens)
-    fn = sparse_attention_probs if gather else sparse_probs_via_dense
+    fn = sparse_fn(picks.shape[1], len(rec.tokens))
+    gather = fn is sparse_attention_probs
     step = s1 - s0 if gather else 256  # the twin's logits: [H, 256, s1] floats per step (75 MB at 8,192)
     out = []
     for r0, _, b in row_blocks(s1 - s0, s1, step):  # queries a..b-1 see keys 0..b-1

@@ -42,10 +42,15 @@ def _rank_rows(fn, T, rows=ROWS, progress=None, depth=None):
     return out
 
 
+def topk_fn(depth):
+    """The top-k a ranking runs: select_topk over whole rows, or with a depth its partial twin
+    fast.cpu.select_topk_fast (the same picks, tested in tests/fast/test_cpu_twins.py)."""
+    return select_topk if depth is None else select_topk_fast
+
+
 def _top(scores, k, depth):
-    """select_topk, or with a depth its partial twin fast.cpu.select_topk_fast (the same picks, tested
-    in tests/fast/test_cpu_twins.py): scores [B,S,T] -> [B,S,k]."""
-    return (select_topk if depth is None else select_topk_fast)(scores, k)
+    """topk_fn(depth)(scores, k): scores [B,S,T] -> [B,S,k]."""
+    return topk_fn(depth)(scores, k)
 
 
 def rank_scores(scores, progress=None, rows=ROWS, depth=None):

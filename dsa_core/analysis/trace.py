@@ -29,6 +29,8 @@ from dsa_core.pipeline import row_blocks, select, top_k
 from dsa_core.sparse import sparse_attention_probs
 from dsa_core.topk import select_topk
 
+INDEX_SCORES = index_scores_fast  # computes every index score of a trace (named on pages: fast/twins.py)
+
 
 @dataclass
 class LayerTrace:
@@ -64,7 +66,7 @@ def _topk_rows(rec, k):
     """select_topk on the trace's index scores: the stored map, or the selection pipeline from x."""
     if rec.index_scores is not None:
         return select_topk(rec.index_scores[None], k)[0]  # [T, K]
-    return select(rec.indexer, rec.x[None], top_k(k, select_topk_fast), score=index_scores_fast)[0][0]
+    return select(rec.indexer, rec.x[None], top_k(k, select_topk_fast), score=INDEX_SCORES)[0][0]
 
 
 def encode(loaded, text_or_ids, max_tokens=None):
@@ -208,7 +210,7 @@ def index_rows(rec, s0, s1, proj=None):
     qi, ki, w = projected(rec) if proj is None else proj  # [1,T,h,d], [1,T,d], [1,T,h]
     T = ki.shape[1]
     out = torch.full((s1 - s0, T), float("-inf"))  # [s1-s0, T]
-    out[:, :s1] = index_scores_fast(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]  # keys a block can see
+    out[:, :s1] = INDEX_SCORES(qi[:, s0:s1], ki[:, :s1], w[:, s0:s1])[0]  # keys a block can see
     return out
 
 
@@ -256,5 +258,5 @@ def index_map(indexer, x, progress=None):
     (-inf above the diagonal). Scored by indexer.index_scores' one-matmul twin fast.cpu.index_scores_fast
     (equal to float rounding, tests/fast/test_cpu_twins.py): about half the time (benchmarks/cpu_paths.py)."""
     T = x.shape[0]
-    scores, _ = select(indexer, x[None], keep_scores(T), index_scores_fast, rows=256, progress=progress)
+    scores, _ = select(indexer, x[None], keep_scores(T), INDEX_SCORES, rows=256, progress=progress)
     return scores[0]  # [T, T]
