@@ -2,7 +2,8 @@
 # One call on the GPU machine (see /docs/gpu.md, "Running it"): what is there, the kernel tests, the
 # benchmark; everything lands in $OUT (env.txt, tests.txt, bench.log, <device>.json).
 #   bash benchmarks/gpu_session.sh [gpu_bench.py arguments]      e.g. --lengths 16384 --shapes v32-671b
-# TEST_S / BENCH_S bound the two steps in seconds (the device allows 10 minutes a call).
+# TEST_S / BENCH_S bound the two steps in seconds (the device allows 10 minutes a call); TEST_K picks
+# tests by pytest's -k expression.
 set -u
 OUT=${OUT:-/tmp/gpu_out}
 mkdir -p "$OUT"
@@ -14,7 +15,8 @@ export PYTHONPATH="$PWD:$PWD/benchmarks${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFF
 } 2>&1 | tee "$OUT/env.txt"
 dev=$(python3 -c 'import torch; n = torch.cuda.get_device_name(); print("h200" if "H200" in n else "h100")')
 if [ "${TEST_S:-240}" -gt 0 ]; then
-  timeout "${TEST_S:-240}" python3 -m pytest -q -x -p no:cacheprovider tests/fast/test_kernels.py > "$OUT/tests.txt" 2>&1
+  timeout "${TEST_S:-240}" python3 -m pytest -q --maxfail=5 -p no:cacheprovider tests/fast/test_kernels.py \
+    -k "${TEST_K:-}" > "$OUT/tests.txt" 2>&1
   echo "tests exit $?" >> "$OUT/tests.txt"
   tail -n 15 "$OUT/tests.txt"
 fi
