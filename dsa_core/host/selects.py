@@ -6,7 +6,7 @@ own lightning indexer scores the past and top-k keeps the best K (dsa_core/pipel
 the queries block by block so no T × T matrix is built).
 """
 
-from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
+from dsa_core.fast.cpu import select_topk_fast
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import random_topk, window_topk
 from dsa_core.pipeline import select, top_k
@@ -20,8 +20,8 @@ def dsa_select(topk, fast=True):
         if attn.indexer is None:
             raise ValueError(f"layer {attn.layer_id} has no indexer; call attach_indexers() first")
         K = min(topk, x.shape[1])
-        if fast:  # twins in dsa_core/fast/cpu.py: one-matmul scores, partial top-k (tested equal)
-            picks, _ = select(attn.indexer, x, top_k(K, select_topk_fast), score=index_scores_fast)
+        if fast:  # the partial top-k of dsa_core/fast/cpu.py, bitwise equal to select_topk: same picks
+            picks, _ = select(attn.indexer, x, top_k(K, select_topk_fast), score=index_scores)
         else:  # the reference: Eq. 1 head by head, a stable sort (Eq. 2)
             picks, _ = select(attn.indexer, x, top_k(K, select_topk), score=index_scores)
         return picks  # [B, T, K]
