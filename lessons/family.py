@@ -2,9 +2,13 @@
 keys and shared indices: which keys each keeps, how much attention that holds, how alike the layers'
 choices are, what the whole model loses, and what each saves (dsa_core/family/, cost model)."""
 
+import json
+
 import streamlit as st
 
 from dsa_core.family import figures as vf
+from dsa_core.family import measure as family_measure
+from dsa_core.family import presets as family_presets
 from dsa_core.family import selectors
 from lessons import family_cache as fc
 from lessons import keys, show, state
@@ -169,3 +173,27 @@ st.caption(
 # 7. the code that ran
 for fn in (selectors.block_topn, selectors.compressed_topk, selectors.share_sources, selectors.layer_overlap):
     show.show_source(fn)
+
+# 8. The family as designed, at equal cost: a recorded GPU run on held-out texts, not the text above.
+#    (A separate block: it reads the run file only; nothing above depends on it.)
+st.divider()
+st.subheader("The family as its designers build it, compared at equal cost")
+if family_presets.RUN.exists():
+    run = json.loads(family_presets.RUN.read_text(encoding="utf-8"))
+    show.show_figure(vf.pareto(family_measure.pareto_points(run)), "family-pareto", key="pareto")
+    st.caption(
+        f"Recorded on {run['device']} ({family_presets.RUN.name}): the three long held-out texts at "
+        f"{run['tokens']:,} tokens, k = {run['k']} tokens read by every member; indexer FLOPs from the cost "
+        "model (dsa_core.family.cost.member_cost), whole model, per token. Trained members use their own "
+        "weights (assets/indexers/); docs/family.md gives the commands, seeds and targets."
+    )
+    st.dataframe(
+        [
+            {"preset": p.name, "theirs": p.theirs, "ours (k = 128, 30 layers)": p.ours, "sources": p.sources}
+            for p in family_presets.PRESETS
+        ],
+        hide_index=True,
+    )
+else:
+    st.info(f"The recorded run ({family_presets.RUN.name}) is not installed; docs/family.md shows its table.")
+show.show_source(family_measure.pareto_points)

@@ -25,6 +25,7 @@ the whole record (commands, seeds, steps, losses, data check) -> OUT/family_memb
 import argparse
 import copy
 import json
+import os
 import pathlib
 import shutil
 import sys
@@ -46,7 +47,7 @@ from dsa_core.host.indexers import COMPRESSED_PATH, DEFAULT_PATH, load_indexers,
 from dsa_core.host.model import attach_indexers
 from dsa_core.train.device import device_name, on_device
 
-LONG = sorted(str(p) for p in (ROOT / "assets" / "texts" / "eval").glob("long_*.txt"))
+LONG = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "assets" / "texts" / "eval").glob("long_*.txt"))
 HOST = "SmolLM2-135M-Instruct.Q4_1"
 WINDOW, SINK, C, B, EVERY, K = 28, 4, 4, 8, 4, 128
 
@@ -89,6 +90,8 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--smoke", action="store_true", help="CPU check: tiny windows, texts and steps")
     args = ap.parse_args()
+    args.out = str(pathlib.Path(args.out).resolve())
+    os.chdir(ROOT)  # the report names the texts relative to the repository
     if args.smoke:
         args.device, args.windows, args.queries, args.tokens, args.batch = "cpu", 4, 64, 256, 2
     out = pathlib.Path(args.out)

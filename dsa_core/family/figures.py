@@ -150,16 +150,18 @@ def frontier(cost, value, higher_is_better):
     return out
 
 
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star", "pentagon", "hexagon"]
+
+
 def pareto(points, title="The family at equal tokens read: quality against the indexer's cost"):
     """Two panels against the indexer's FLOPs per token (whole model, the cost model): perplexity
-    (lower is better) and recall ÷ ideal top-k (higher is better); one marker per member, its Pareto
-    frontier as a dotted line. points: [{"name", "flops" (per token), "perplexity", "recall"}], every
-    member reading the same k tokens per query."""
+    (lower is better) and recall ÷ ideal top-k (higher is better); one marker per member (named in the
+    legend), each panel's Pareto frontier as a dotted line. points: [{"name", "flops" (per token),
+    "perplexity", "recall"}], every member reading the same k tokens per query."""
     lay, _ = style.grid(
         1, 2, titles=("perplexity (lower is better)", "recall ÷ ideal top-k (higher is better)"), share="x"
     )
     x = [p["flops"] / 1e6 for p in points]
-    names = [p["name"] for p in points]
     data = []
     for panel, (key, better_high) in enumerate((("perplexity", False), ("recall", True))):
         y = [p[key] for p in points]
@@ -172,26 +174,84 @@ def pareto(points, title="The family at equal tokens read: quality against the i
                 mode="lines",
                 line={"dash": "dot", "color": style.GREY},
                 name="Pareto frontier",
+                legendgroup="frontier",
                 showlegend=panel == 0,
                 hoverinfo="skip",
                 **axes,
             )
         )
-        data.append(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="markers+text",
-                text=names,
-                textposition="top center",
-                textfont={"size": 10},
-                marker={"size": 10, "color": [style.PALETTE[i % 8] for i in range(len(points))]},
-                name=key,
-                showlegend=False,
-                hovertemplate="%{text}<br>%{x:.2f} MFLOP/token<br>" + key + " %{y:.3f}<extra></extra>",
-                **axes,
+        for i, p in enumerate(points):
+            data.append(
+                go.Scatter(
+                    x=[x[i]],
+                    y=[y[i]],
+                    mode="markers",
+                    marker={"size": 11, "color": style.PALETTE[i % 8], "symbol": SYMBOLS[i % len(SYMBOLS)]},
+                    name=p["name"],
+                    legendgroup=p["name"],
+                    showlegend=panel == 0,
+                    hovertemplate=p["name"]
+                    + "<br>%{x:.2f} MFLOP/token<br>"
+                    + key
+                    + " %{y:.3f}<extra></extra>",
+                    **axes,
+                )
             )
-        )
     lay["xaxis"]["title"] = {"text": "indexer MFLOP per token"}
     lay["xaxis2"]["title"] = {"text": "indexer MFLOP per token"}
-    return style.figure(data, title, height=520, **lay)
+    lay["legend"] = {"orientation": "h", "y": -0.22, "x": 0}
+    return style.figure(data, title, height=640, **lay)
+
+
+def pareto_svg(points, width=980, height=560):
+    """The same two panels as `pareto`, as a static SVG string for pages that cannot run Plotly (docs/):
+    perplexity and recall ÷ ideal against indexer MFLOP per token, the frontier dotted, each member a
+    numbered point and a line of the key below."""
+    pad, gap, plot_h = 56, 60, 300
+    w = (width - 2 * pad - gap) / 2
+    x = [p["flops"] / 1e6 for p in points]
+    x0, x1 = 0.0, max(x) * 1.08
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="white"/>'
+    ]
+    panels = (
+        ("perplexity", False, "perplexity (lower is better)"),
+        ("recall", True, "recall ÷ ideal (higher is better)"),
+    )
+    for panel, (key, better_high, title) in enumerate(panels):
+        y = [p[key] for p in points]
+        lo, hi = min(y), max(y)
+        lo, hi = lo - 0.06 * (hi - lo or 1), hi + 0.06 * (hi - lo or 1)
+        left = pad + panel * (w + gap)
+
+        def px(v, left=left):
+            return left + (v - x0) / (x1 - x0) * w
+
+        def py(v, lo=lo, hi=hi):
+            return pad + (1 - (v - lo) / (hi - lo)) * plot_h
+
+        out.append(f'<rect x="{left}" y="{pad}" width="{w}" height="{plot_h}" fill="none" stroke="#999"/>')
+        out.append(
+            f'<text x="{left + w / 2}" y="{pad - 12}" text-anchor="middle" font-size="13">{title}</text>'
+        )
+        out.append(
+            f'<text x="{left + w / 2}" y="{pad + plot_h + 32}" text-anchor="middle">'
+            "indexer MFLOP per token</text>"
+        )
+        for t in range(5):
+            xv, yv = x0 + t * (x1 - x0) / 4, lo + t * (hi - lo) / 4
+            out.append(f'<text x="{px(xv)}" y="{pad + plot_h + 14}" text-anchor="middle">{xv:.0f}</text>')
+            out.append(f'<text x="{left - 6}" y="{py(yv) + 4}" text-anchor="end">{yv:.3g}</text>')
+        front = frontier(x, y, better_high)
+        path = " ".join(f"{px(x[i]):.1f},{py(y[i]):.1f}" for i in front)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{style.GREY}" stroke-dasharray="3,3"/>')
+        for i in range(len(points)):
+            color = style.PALETTE[i % 8]
+            out.append(f'<circle cx="{px(x[i]):.1f}" cy="{py(y[i]):.1f}" r="5" fill="{color}"/>')
+            out.append(f'<text x="{px(x[i]) + 6:.1f}" y="{py(y[i]) - 5:.1f}" fill="#333">{i + 1}</text>')
+    for i, p in enumerate(points):  # the key, two columns
+        kx, ky = pad + (i % 2) * (width / 2), pad + plot_h + 60 + (i // 2) * 16
+        out.append(f'<circle cx="{kx}" cy="{ky - 4}" r="5" fill="{style.PALETTE[i % 8]}"/>')
+        out.append(f'<text x="{kx + 10}" y="{ky}">{i + 1}. {p["name"]}</text>')
+    return "\n".join(out + ["</svg>"]) + "\n"

@@ -30,8 +30,10 @@ class Member:
     local: bool = True  # block top-n: the query's own block is always kept
     dot: bool = False  # block top-n: MSA's score (one head, plain dot product) instead of Eq. 1
     compress: int = 4  # compressed keys: c tokens per pooled key
-    window: int = 0  # compressed keys: the query's last `window` tokens are always kept (V4's window)
-    sink: int = 0  # compressed keys: the text's first `sink` tokens are always kept
+    window: int = (
+        0  # compressed keys: the last `window` tokens always kept; two-level: the blocks holding them
+    )
+    sink: int = 0  # compressed keys: the first `sink` tokens always kept; two-level: > 0 keeps block 0
     blocks: int = 0  # two-level: m candidate blocks besides the query's own
     sources: bool = False  # two-level: candidates from the latest computing layer (V4.1), not pooled keys
     every: int = 4  # shared, two-level with sources: every r-th layer computes (GLM-5.2 IndexShare: 4)
@@ -58,6 +60,8 @@ class Member:
             return f"shared indices ({rule} compute{note})"
         if self.name == "two-level":
             how = f"candidates from every {self.every}th layer" if self.sources else "pooled-key blocks"
+            how += ", first block kept" if self.sink else ""
+            how += f", last {self.window} tokens' blocks kept" if self.window else ""
             return f"two-level (b = {self.block_size(k)}, {self.blocks} blocks, {how}{note})"
         return "token top-k" + (f" ({note[2:]})" if note else "")
 
@@ -132,7 +136,8 @@ def candidate_blocks(indexer, x, v):
     or by max-pooled token scores (V4.1's candidate source): x [B,T,dim] -> block ids [B,T,m+1]."""
     b = v.block_size(0)
     score = selectors.block_max_score(b) if v.sources else selectors.compressed_score(b)
-    return select(indexer, x, selectors.top_blocks(b, v.blocks), score)[0]  # [B,T,m+1]
+    pick = selectors.top_blocks(b, v.blocks, first=v.sink > 0, local=max(1, -(-v.window // b)))
+    return select(indexer, x, pick, score)[0]  # [B,T,m+1]
 
 
 def two_level_picks(indexer, x, v, k, blocks=None):

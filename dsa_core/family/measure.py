@@ -180,15 +180,15 @@ def mean_recall(values):
 
 
 def pareto_points(rep):
-    """The equal-cost figure's points from a report (the --json schema): one per member, with its label,
+    """The equal-cost figure's points from a report (the --json schema): one per member, with its name,
     indexer FLOPs per token, perplexity and recall ÷ ideal top-k (both means over the measured layers)."""
     ideal = mean_recall(rep["ideal_recall"])
     return [
         {
-            "name": v["label"],
+            "name": name,
             "flops": v["indexer_flops_per_token"],
             "perplexity": v["perplexity"],
             "recall": v["mean_recall"] / ideal,
         }
-        for v in rep["members"].values()
+        for name, v in rep["members"].items()
     ]

@@ -187,20 +187,27 @@ def window_pick(c, k_tokens, window, sink):
     return pick
 
 
-def top_blocks(b, m):
-    """The coarse pick of two-level selection: the query's own block of b tokens and its m best other
-    blocks (block scores [B,s,G], -inf where a block is not scored) -> block ids [B,s,m+1], own first."""
-    if b < 1 or m < 0:
-        raise ValueError(f"need b >= 1 and m >= 0, got b={b}, m={m}")
+def top_blocks(b, m, first=False, local=1):
+    """The coarse pick of two-level selection: the query's own block of b tokens and the local - 1 blocks
+    before it, the first block too when `first` (it holds the attention sink), then the best other
+    blocks up to m + 1 in all. Block scores [B,s,G] (-inf where a block is not scored) -> block ids
+    [B,s,m+1] (-1 = none), the forced ones first."""
+    if b < 1 or local < 1 or m + 1 < local + int(first):
+        raise ValueError(f"need b >= 1 and m + 1 >= local + first blocks, got b={b}, m={m}, local={local}")
 
     def pick(scores, end):
         B, s, G = scores.shape
         own = (_positions(s, end, scores.device) // b).expand(B, s)[..., None]  # [B,s,1]
-        padded = F.pad(scores, (0, 1), value=float("-inf"))  # a column for a partial own block [B,s,G+1]
-        others = padded.scatter(-1, own.clamp(max=G), float("-inf"))  # the own block competes no more
-        none = torch.full((B, s, m), -1, dtype=torch.long, device=scores.device)  # no block scored yet
-        rest = select_topk(others[..., :G], m) if m and G else none  # [B,s,m]
-        return torch.cat([own, rest], -1)  # [B,s,m+1]
+        near = (own - torch.arange(local, device=scores.device)).clamp(min=-1)  # [B,s,local], -1 = none
+        if first:  # block 0, unless it is among the local ones already
+            zero = torch.where((near == 0).any(-1, keepdim=True), -1, torch.zeros_like(own))  # [B,s,1]
+            near = torch.cat([near, zero], -1)  # [B,s,local+1]
+        padded = F.pad(scores, (0, 1), value=float("-inf"))  # column G: a partial own block, or "none"
+        others = padded.scatter(-1, near.masked_fill(near < 0, G).clamp(max=G), float("-inf"))  # forced
+        n = m + 1 - near.shape[-1]
+        none = torch.full((B, s, n), -1, dtype=torch.long, device=scores.device)  # no block scored yet
+        rest = select_topk(others[..., :G], n) if n and G else none  # [B,s,n]
+        return torch.cat([near, rest], -1)  # [B,s,m+1]
 
     return pick
 

@@ -295,6 +295,27 @@ for label, shape_ in (("SmolLM2 host, k = 2048", host), ("V3.2 671B (MLA MQA mod
         print(f"  {shares.pop('member'):<32}", ", ".join(f"{n}: {v:.0%}" for n, v in shares.items()))
 
 # %% [markdown]
+# ## 6. The family as its designers build it, at equal cost
+#
+# Every member above scores with indexers trained for token top-k. The systems they come from train
+# their own, each for its rule. `dsa_core.family.presets` lists each system's published configuration
+# next to the same mechanism at our scale. A GPU run (`scripts/gpu_family_members.py`) trained three of
+# them: MSA's one-head block indexer, V4's compressed keys with a window and sink, and IndexCache's
+# shared sources. It then measured every member on the three long held-out texts at 8,192 tokens, with
+# k = 128 tokens read by every member. The figure reads that run's file; the numbers and targets are in
+# [docs/family.md](../docs/family.md).
+
+# %%
+import json
+
+from dsa_core.family import measure, presets
+
+for p in presets.PRESETS:
+    print(f"{p.name}\n  theirs: {p.theirs}\n  ours:   {p.ours}\n")
+run = json.loads(presets.RUN.read_text(encoding="utf-8"))
+vf.pareto(measure.pareto_points(run))
+
+# %% [markdown]
 # ## Takeaways
 #
 # - Every member keeps **k token positions** per query; they differ in how those are found.
