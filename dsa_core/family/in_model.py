@@ -5,7 +5,9 @@ A `Member` names a member and its parameters at a token budget k; `member_select
 selection from its attention input x (for recall and the app). The math lives in selectors.py;
 here it only meets a lightning indexer: the layer's own, or one from the member's own weights file
 (`weights`: e.g. the compressed-keys member with indexers trained for pooled keys). Long texts are
-scored through the selection pipeline (dsa_core/pipeline.py), so no T × T matrix is built.
+scored through the selection pipeline (dsa_core/pipeline.py), so no T × T matrix is built. Two-level
+selection is two passes of it (candidate_blocks, then two_level_picks); sharing and V4.1's candidates
+carry one layer's result to the next (shared_select, candidate_select).
 """
 
 from dataclasses import dataclass, replace
