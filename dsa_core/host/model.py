@@ -6,9 +6,15 @@ keys (dense). Otherwise `select(attn, x, q, k)` returns the K key positions each
 the same gathered `sparse_attention` runs: with `host/selects.py`'s `dsa_select` the layer's own lightning
 indexer picks them (DeepSeek-V3.2-Exp: indexer -> top-k -> sparse attention, in every layer), with
 `host/selects.py`'s `window_select` or `random_select` a baseline with the same budget K does.
+Decoding: with a `KVCache` the model runs only the S new tokens. Each layer appends their keys and values
+(after RoPE) to its `LayerCache` and attends over all T cached ones; the select then receives the layer's
+cache as a fifth argument, `select(attn, x, q, k, cache)`, and keeps the indexer's own key cache there
+(`host/generate.py` has such selects, and the generation loop).
 Weights keep Hugging Face's Llama names (minus "model."), so HF folders and our GGUF cache load as is.
-Sources: karpathy/nanoGPT `model.py` (layout), transformers `models/llama/modeling_llama.py` (semantics).
-Left out: KV cache and generation, dropout, Mistral's sliding-window mask, RoPE scaling (YaRN, llama3).
+Sources: karpathy/nanoGPT `model.py` (layout), transformers `models/llama/modeling_llama.py` (semantics),
+deepseek-ai/DeepSeek-V3.2-Exp `inference/model.py` (`MLA.kv_cache`, `Indexer.k_cache`, `start_pos`).
+Left out: paged and quantised (FP8) caches, batched prompts of different lengths, dropout, Mistral's
+sliding-window mask, RoPE scaling (YaRN, llama3).
 """
 
 from dataclasses import dataclass
@@ -18,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dsa_core.config import SMOLLM2_HOST
-from dsa_core.dense import dense_attention
+from dsa_core.dense import causal_mask, dense_attention
 from dsa_core.fast.cpu import sparse_attention_chunked
 from dsa_core.rope import apply_rope_half, rope_cos_sin
 from dsa_core.sparse import sparse_attention
@@ -42,6 +48,49 @@ class ModelConfig:
     max_seq_len: int = SMOLLM2_HOST.max_seq_len  # context length the model was trained for
     qkv_bias: bool = False  # Qwen2
     tie_embeddings: bool = True  # lm_head shares the token embedding matrix (SmolLM2)
+
+
+@dataclass
+class LayerCache:
+    """What one layer keeps between decode steps: its keys and values after RoPE, written in place into
+    buffers of a fixed capacity (no copy of the past per step), and its lightning indexer's keys."""
+
+    k: torch.Tensor  # [B, capacity, H_kv, D]
+    v: torch.Tensor  # [B, capacity, H_kv, D]
+    index_k: torch.Tensor | None = None  # [B, T, d] the indexer's key cache (a DSA select keeps it)
+    length: int = 0  # tokens cached so far
+
+    def append(self, k, v):
+        """Store the S new tokens' keys and values after the cached ones: -> all T of them [B,T,H_kv,D]."""
+        T = self.length + k.shape[1]
+        if T > self.k.shape[1]:
+            raise ValueError(f"the cache holds {self.k.shape[1]} tokens; {T} do not fit (make a larger one)")
+        self.k[:, self.length : T] = k
+        self.v[:, self.length : T] = v
+        self.length = T
+        return self.k[:, :T], self.v[:, :T]  # [B, T, H_kv, D] views, no copy
+
+
+@dataclass
+class KVCache:
+    """The decode state of the whole model: one LayerCache per layer."""
+
+    layers: list
+
+    @property
+    def length(self):
+        return self.layers[0].length
+
+    def truncate(self, n):
+        """Forget every token after the first n (a later step overwrites them): a rollback."""
+        for c in self.layers:
+            c.length = min(c.length, n)
+            c.index_k = None if c.index_k is None else c.index_k[:, :n]
+
+    def nbytes(self):
+        """{'kv': bytes held for keys and values, 'index': bytes of the indexer keys so far}."""
+        kv = sum(c.k.nbytes + c.v.nbytes for c in self.layers)
+        return {"kv": kv, "index": sum(c.index_k.nbytes for c in self.layers if c.index_k is not None)}
 
 
 class RMSNorm(nn.Module):
@@ -71,12 +120,21 @@ class MLP(nn.Module):
 
 def fused_dense_attention(q, k, v):
     """= dense.dense_attention(q, k, v) (the readable oracle; tests check they agree to 1e-5), run by
-    torch's fused causal kernel: about 3x faster on CPU and it never builds a [T,T] matrix.
-    q [B,T,H,D], k/v [B,T,H_kv,D] -> [B,T,H,D]."""
+    torch's fused kernel: about 3x faster on CPU and it never builds a [T,T] matrix.
+    q [B,S,H,D], k/v [B,T,H_kv,D] -> [B,S,H,D]; query s sits at position T - S + s (S < T: decoding)."""
+    S, T = q.shape[1], k.shape[1]
+    # torch's is_causal aligns the mask top-left (query s sees keys <= s), right only when S == T; one
+    # new token sees every cached key (no mask); a few new ones get dense.causal_mask's bottom-right mask.
+    mask = None if S == T or S == 1 else causal_mask(S, T, q.device)  # [S, T]
     y = F.scaled_dot_product_attention(
-        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True, enable_gqa=True
-    )  # [B,H,T,D]
-    return y.transpose(1, 2)  # [B,T,H,D]
+        q.transpose(1, 2),
+        k.transpose(1, 2),
+        v.transpose(1, 2),
+        attn_mask=mask,
+        is_causal=mask is None and S > 1,
+        enable_gqa=True,
+    )  # [B,H,S,D]
+    return y.transpose(1, 2)  # [B,S,H,D]
 
 
 class Attention(nn.Module):
@@ -93,24 +151,34 @@ class Attention(nn.Module):
         self.indexer = None  # this layer's LightningIndexer, once attach_indexers() has run
         self.fast = True  # run the tested twins of dense and sparse attention (False: the reference)
 
-    def forward(self, x, cos, sin, select=None):
-        """x [B,T,dim] (normed) -> out [B,T,dim], and (q, k, v, topk_indices) for traces."""
-        B, T, _ = x.shape
-        q = apply_rope_half(self.q_proj(x).view(B, T, self.H, self.D), cos, sin)  # [B,T,H,D]
-        k = apply_rope_half(self.k_proj(x).view(B, T, self.H_kv, self.D), cos, sin)  # [B,T,H_kv,D]
-        v = self.v_proj(x).view(B, T, self.H_kv, self.D)  # [B,T,H_kv,D]
+    def forward(self, x, cos, sin, select=None, cache=None):
+        """x [B,S,dim] (normed) -> out [B,S,dim], and (q, k, v, topk_indices) for traces.
+
+        Without a cache S = T (the whole text). With one, x holds the S new tokens: their keys and
+        values join the cache and the queries attend over all T = cached + S (k, v [B,T,H_kv,D])."""
+        B, S, _ = x.shape
+        q = apply_rope_half(self.q_proj(x).view(B, S, self.H, self.D), cos, sin)  # [B,S,H,D]
+        k = apply_rope_half(self.k_proj(x).view(B, S, self.H_kv, self.D), cos, sin)  # [B,S,H_kv,D]
+        v = self.v_proj(x).view(B, S, self.H_kv, self.D)  # [B,S,H_kv,D]
+        if cache is not None:
+            k, v = cache.append(k, v)  # every token so far [B,T,H_kv,D]
 
         # ============ the plug-in point: which keys may each query attend to? ============
-        topk_indices = None if select is None else select(self, x, q, k)  # [B,T,K], -1 = empty slot
+        if select is None:
+            topk_indices = None
+        elif cache is None:
+            topk_indices = select(self, x, q, k)  # [B,S,K], -1 = empty slot
+        else:  # decoding: the select also keeps the indexer's key cache in `cache`
+            topk_indices = select(self, x, q, k, cache)  # [B,S,K] positions among the T cached
         if topk_indices is None:  # dense: every causal key s <= t
-            y = fused_dense_attention(q, k, v) if self.fast else dense_attention(q, k, v)  # [B,T,H,D]
+            y = fused_dense_attention(q, k, v) if self.fast else dense_attention(q, k, v)  # [B,S,H,D]
         elif self.fast:  # DSA (or a baseline): only K keys per query, in cache-sized query chunks
-            y = sparse_attention_chunked(q, k, v, topk_indices)  # = sparse_attention  [B,T,H,D]
+            y = sparse_attention_chunked(q, k, v, topk_indices)  # = sparse_attention  [B,S,H,D]
         else:  # the reference gathers every query's K keys at once
-            y = sparse_attention(q, k, v, topk_indices)  # [B,T,H,D]
+            y = sparse_attention(q, k, v, topk_indices)  # [B,S,H,D]
         # ==================================================================================
 
-        return self.o_proj(y.reshape(B, T, self.H * self.D)), (q, k, v, topk_indices)  # [B,T,dim]
+        return self.o_proj(y.reshape(B, S, self.H * self.D)), (q, k, v, topk_indices)  # [B,S,dim]
 
 
 class Block(nn.Module):
@@ -121,9 +189,9 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, h, cos, sin, select=None):
+    def forward(self, h, cos, sin, select=None, cache=None):
         x = self.input_layernorm(h)  # the attention input (and the indexer's input)
-        a, qkv = self.self_attn(x, cos, sin, select)
+        a, qkv = self.self_attn(x, cos, sin, select, cache)
         h = h + a
         return h + self.mlp(self.post_attention_layernorm(h)), (x, *qkv)
 
@@ -139,35 +207,46 @@ class Transformer(nn.Module):
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
 
-    def hidden(self, idx, select=None, keep=(), stop_after=None, resume=None, save=None):
-        """idx [B,T] -> (final normed hidden state [B,T,dim], {layer: (x, q, k, v, topk_indices)}).
+    def new_cache(self, capacity, batch=1):
+        """An empty KVCache for up to `capacity` tokens (prompt + generated), float32 like the weights."""
+        shape = (batch, capacity, self.cfg.n_kv_heads, self.cfg.head_dim)
+        dev = self.embed_tokens.weight.device
+        return KVCache(
+            [LayerCache(torch.zeros(shape, device=dev), torch.zeros(shape, device=dev)) for _ in self.layers]
+        )
+
+    def hidden(self, idx, select=None, keep=(), stop_after=None, resume=None, save=None, cache=None):
+        """idx [B,S] -> (final normed hidden state [B,S,dim], {layer: (x, q, k, v, topk_indices)}).
 
         Only layers in `keep` are recorded. With stop_after=l the run ends after layer l (a trace of
         layer l needs no more) and the hidden state returned is None. Checkpoints, for a later run on
-        the same idx: save is a dict whose keys name layers; it receives the residual stream h [B,T,dim]
+        the same idx: save is a dict whose keys name layers; it receives the residual stream h [B,S,dim]
         entering each of them. resume=(i, h) starts at layer i from such an h (layers before i skipped).
+        cache: a KVCache; idx are then the S tokens after the cache.length already in it (prefill: an
+        empty cache and the whole prompt; a decode step: one token), and the cache grows by S.
         """
-        B, T = idx.shape
+        B, S = idx.shape
+        start = 0 if cache is None else cache.length  # position of the first new token
         cos, sin = rope_cos_sin(
-            torch.arange(T, device=idx.device), self.cfg.head_dim, self.cfg.rope_theta
-        )  # [T,D]
-        first, h = resume if resume is not None else (0, self.embed_tokens(idx))  # [B,T,dim]
+            torch.arange(start, start + S, device=idx.device), self.cfg.head_dim, self.cfg.rope_theta
+        )  # [S,D]
+        first, h = resume if resume is not None else (0, self.embed_tokens(idx))  # [B,S,dim]
         acts = {}
         for i, block in enumerate(self.layers):
             if i < first:
                 continue
             if save is not None and i in save:
                 save[i] = h
-            h, layer_acts = block(h, cos, sin, select)
+            h, layer_acts = block(h, cos, sin, select, None if cache is None else cache.layers[i])
             if i in keep:
                 acts[i] = layer_acts
             if i == stop_after:
                 return None, acts
         return self.norm(h), acts
 
-    def forward(self, idx, select=None):
-        """idx [B,T] -> logits [B,T,V]."""
-        return self.lm_head(self.hidden(idx, select)[0])  # [B,T,V]
+    def forward(self, idx, select=None, cache=None):
+        """idx [B,S] -> logits [B,S,V] (with a cache: of the S tokens after the cached ones)."""
+        return self.lm_head(self.hidden(idx, select, cache=cache)[0])  # [B,S,V]
 
 
 def attach_indexers(model, indexers):
