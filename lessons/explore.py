@@ -118,6 +118,17 @@ def per_query():
             key="base_mean",
         )
 
+    if cache.next_token_effect.cached(a["text"], a["max_tokens"], k):  # once the whole model has run (below)
+        e = cache.next_token_effect(a["text"], a["max_tokens"], k)
+        qe = min(q, len(e["kl"]) - 1)
+        c = st.columns(4)
+        c[0].metric(
+            "Next-token KL at this query",
+            f"{e['kl'][qe]:.4f}",
+            help="KL(dense ‖ DSA in every layer) in nats",
+        )
+        c[1].metric("Top-1 prediction changed here?", "yes" if e["top1_changed"][qe] else "no")
+
     # 5. aligned maps over the whole text (pooled when long), or a zoomed window at full resolution
     st.subheader("All queries at once: aligned maps")
     zoom = None
@@ -141,35 +152,6 @@ def per_query():
         selection_mode="points",
     )
 
-    # 6. the whole model: DSA in every layer
-    st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")
-    if st.session_state.pop("effect_cancelled", False):
-        st.info("Cancelled: the two model runs were stopped. Press the button again to start them over.")
-    e, have = None, cache.next_token_effect.cached(a["text"], a["max_tokens"], k)
-    if have or st.button(
-        f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"
-    ):
-        stop = st.empty()
-        if (
-            not have
-        ):  # a new run: it can be stopped (a changed setting, another page or a closed tab stop it too)
-            stop.button(
-                "Cancel", key="cancel_effect", on_click=lambda: st.session_state.update(effect_cancelled=True)
-            )
-        e = cache.next_token_effect(a["text"], a["max_tokens"], k)
-        stop.empty()
-    if e is not None:
-        qe = min(q, len(e["kl"]) - 1)
-        c = st.columns(4)
-        c[0].metric("Next-token KL at this query", f"{e['kl'][qe]:.4f}", help="KL(dense ‖ DSA) in nats")
-        c[1].metric("Top-1 prediction changed here?", "yes" if e["top1_changed"][qe] else "no")
-        c[2].metric("Mean KL over the text", f"{e['kl'].mean():.4f}")
-        c[3].metric("Top-1 changed at", f"{e['top1_changed'].mean():.0%} of positions")
-        st.caption(
-            f"Perplexity of the text: dense {e['perplexity']['dense']:.2f}, DSA everywhere "
-            f"{e['perplexity']['dsa']:.2f}."
-        )
-
     # 7. selection statistics: how far back this query's picks reach
     st.subheader("Selection statistics")
     c1, _ = st.columns(2)
@@ -182,3 +164,28 @@ per_query()
 c1, _ = st.columns(2)  # ... and which keys every query picks (the whole text: outside the fragment)
 with c1:
     show.show_figure(viz.key_popularity(v.counts, tokens), "popular-keys", key="pop")
+
+# 6. the whole model: DSA in every layer. Outside the fragment, so that Cancel (and any changed setting)
+# reruns the whole page, which is what stops a running comparison; its per-query numbers are above.
+st.subheader(f"The whole model with DSA in all {a['model']['n_layers']} layers")
+if st.session_state.pop("effect_cancelled", False):
+    st.info("Cancelled: the two model runs were stopped. Press the button again to start them over.")
+e, have = None, cache.next_token_effect.cached(a["text"], a["max_tokens"], k)
+if have or st.button(f"Run the model twice (dense, and DSA with k = {k} in every layer)", key="run_effect"):
+    stop = st.empty()
+    if not have:  # a new run: it can be stopped (a changed setting, another page or a closed tab stop it too)
+        stop.button(
+            "Cancel", key="cancel_effect", on_click=lambda: st.session_state.update(effect_cancelled=True)
+        )
+    e = cache.next_token_effect(a["text"], a["max_tokens"], k)
+    stop.empty()
+    if not have:
+        st.rerun()  # the query's own numbers, drawn above before this run ended, now show too (cached)
+if e is not None:
+    c = st.columns(2)
+    c[0].metric("Mean KL over the text", f"{e['kl'].mean():.4f}", help="KL(dense ‖ DSA) in nats")
+    c[1].metric("Top-1 changed at", f"{e['top1_changed'].mean():.0%} of positions")
+    st.caption(
+        f"Perplexity of the text: dense {e['perplexity']['dense']:.2f}, DSA everywhere "
+        f"{e['perplexity']['dsa']:.2f}. The query's own KL and top-1 change are shown with its numbers above."
+    )

@@ -109,3 +109,4 @@ def test_whole_model_effect_button():
     no_errors(at)
     labels = [m.label for m in at.metric]
     assert "Next-token KL at this query" in labels and "Top-1 prediction changed here?" in labels
+    assert "Mean KL over the text" in labels
