@@ -69,11 +69,18 @@ def line_chart(
         title_text=y_title, range=y_range, **(style.log_axis(np.concatenate(ys)) if log_y else {})
     )
     if vline is not None:
+        x0 = float(vline[0])
         fig.add_vline(
-            x=float(vline[0]),
-            line={"dash": "dot", "color": style.GREY},  # data units, also on log axes
-            annotation_text=vline[1],
-            annotation_position="top",
+            x=x0, line={"dash": "dot", "color": style.GREY}
+        )  # a shape: data units, also on log axes
+        fig.add_annotation(  # an annotation on a log axis is placed by log10(x), not x
+            x=float(np.log10(x0)) if log_x else x0,
+            xref="x",
+            y=1,
+            yref="y domain",
+            yanchor="bottom",
+            text=vline[1],
+            showarrow=False,
         )
     return style.base_layout(fig, title, height)
 

@@ -108,3 +108,13 @@ def test_log_axes_label_every_tick_in_full():
     assert hook.yaxis.type == "log" and hook.yaxis.tickformat == "~s"
     train = viz.training_curves(np.arange(5), np.linspace(2, 0.2, 5), {"recall": np.zeros(5)}).layout
     assert train.yaxis.type == "log" and train.yaxis.tickformat == "~g"  # 0.2, 0.5, 1, 2
+
+
+def test_the_crossover_label_sits_on_its_line_on_a_log_axis():
+    """Plotly places an annotation on a log axis by log10(x) (a shape by x): the label of the crossover
+    line was drawn at 10^5000, off the chart."""
+    hook = _hook().layout
+    (line,), (label,) = hook.shapes, hook.annotations
+    assert line.x0 == 5000 and np.isclose(10**label.x, 5000) and label.text == "crossover ≈ 5,000"
+    lin = viz.line_chart([1, 2, 3], {"a": [1, 2, 3]}, "x", "y", vline=(2, "here")).layout
+    assert lin.annotations[0].x == 2 and lin.shapes[0].x0 == 2
