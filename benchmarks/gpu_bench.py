@@ -5,9 +5,10 @@ For T = 4K … 128K, one causal prefill (B = 1), at two shapes:
   smollm2-135m  9 query heads on 3 KV heads, d 64, indexer 4 × 64, k = 128 (dsa_core.config)
 it times dense SDPA (671B: DeepSeek's MHA prefill mode 192/128, and the 576/512 MLA shape with
 expanded KV, measured up to --mla-max and extrapolated by T² beyond, flagged) against DSA split into
-indexer, selection (index_topk: threshold top-k, fused with the indexer at the host shape) and sparse
-attention; the earlier histogram selection beside it; the selection's stages at --stages lengths;
-then one decode step (B = 32, 128K context) against dense decoding and its bandwidth floor.
+indexer, selection (index_topk: the threshold top-k, fused with the indexer at the host shape, and the
+histogram top-k that index_topk runs by default in a prefill, plan.selection_path) and sparse
+attention; the selection's stages at --stages lengths; then one decode step (B = 32, 128K context)
+against dense decoding and its bandwidth floor.
 The compute and bandwidth ceilings are measured first, in the same run (a bf16 matrix product, a
 device-to-device copy, a read-only sum): percentages and floors use them.
 FLOPs as FlashMLA / DeepGEMM count them (docs/sources.md §1); bytes are the fewest a part must move.
@@ -70,12 +71,13 @@ def prefill(rep, name, s, T, best, mla_max, stages):
     ix_ms = P.indexer_only(qi, ki, w, **it)
     rep.add(name, T, "dsa/indexer", ix_ms, ix_fl, 4 * pairs + io, note="scores to HBM (no selection)")
     fused = plan.fuse_rescore(T, h, d)
-    pipe_ms, idx, redone = P.index_topk_ms(qi, ki, w, K, **it)
+    pipe_ms, idx, redone = P.index_topk_ms(qi, ki, w, K, select="threshold", **it)
     how = "fused: scores never in HBM" if fused else "stored scores, one filtering read"
     rep.add(name, T, "dsa/index_topk", pipe_ms, ix_fl, io, note=how, fused=fused, redone=redone)
     if not fused:  # the selection alone: it reads each stored score once
         rep.add(name, T, "dsa/selection", pipe_ms - ix_ms, None, 4 * pairs, note="index_topk minus indexer")
     hist_ms = P.index_topk_ms(qi, ki, w, K, select="histogram", **it)[0]
+    default_ms = hist_ms if plan.selection_path(T) == "histogram" else pipe_ms  # what index_topk runs
     rep.add(
         name, T, "dsa/index_topk_histogram", hist_ms, ix_fl, None, note="earlier path: scores + histogram"
     )
@@ -89,7 +91,7 @@ def prefill(rep, name, s, T, best, mla_max, stages):
         rep.add(name, T, "dsa/fp8_quantize", P.time_ms(lambda: api.quantize_fp8(qi, ki, w)), note="torch")
         rep.add(name, T, "dsa/indexer_fp8", P.indexer_only(q8, k8, w8, k_scale=ks, **it), ix_fl, None)
         del q8, k8, w8, ks
-        pipe8_ms = P.index_topk_ms(qi, ki, w, K, fp8=True, **it)[0]
+        pipe8_ms = P.index_topk_ms(qi, ki, w, K, fp8=True, select=plan.selection_path(T), **it)[0]
     del qi, ki, w
     sp = dict(best.get("sparse", {}))
     at_ms = P.sparse_ms(q, kv, v, idx, **sp)
@@ -97,8 +99,11 @@ def prefill(rep, name, s, T, best, mla_max, stages):
     at_bytes = 2 * sel_pairs * (D + (0 if s["mla"] else Dv)) * s["H_kv"] + 2 * T * H * (D + Dv)
     rep.add(name, T, "dsa/sparse_attention", at_ms, plan.sparse_flops(T, T, H, D, Dv, K), at_bytes)
     fl = ix_fl + plan.sparse_flops(T, T, H, D, Dv, K)
-    total = pipe_ms + at_ms
-    rep.add(name, T, "dsa/total", total, fl, None)
+    total = default_ms + at_ms
+    rep.add(
+        name, T, "dsa/total", total, fl, None, note=f"{plan.selection_path(T)} selection + sparse attention"
+    )
+    rep.add(name, T, "dsa/total_threshold", pipe_ms + at_ms, fl, None, note="threshold selection + attention")
     if pipe8_ms:
         rep.add(name, T, "dsa/total_fp8_indexer", pipe8_ms + at_ms, fl, None, note="indexer in FP8")
     del q, kv, v, idx

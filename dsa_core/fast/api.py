@@ -54,10 +54,11 @@ def quantize_fp8(q, k, w):
 def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, fused=None, stats=None, **tune):
     """Top-k positions of the index scores: q [B,S,h,d], k [B,T,d], w [B,S,h] -> int [B,S,topk].
 
-    Never builds the T×T matrix. On a GPU the selection is the threshold one (select_triton.py):
-    fused=True scores twice and never writes the scores (fused_topk_triton.py), fused=False writes a
-    query chunk's fp32 scores and filters them once; None lets plan.fuse_rescore choose.
-    select="histogram" (or chunk_plan) keeps the earlier two-kernel path (scores + histogram top-k).
+    Never builds the T×T matrix. On a GPU, select picks the top-k (None: plan.selection_path):
+      "threshold" (select_triton.py): fused=True scores twice and never writes the scores
+          (fused_topk_triton.py), fused=False writes a query chunk's fp32 scores and filters them once;
+          None lets plan.fuse_rescore choose;
+      "histogram" (or a chunk_plan): fp32 scores of a query chunk, then the histogram top-k.
     fp8=True scores as DeepSeek's production indexer does (e4m3 q and k, see quantize_fp8): the
     selection then matches `dsa_core.fp8.fp8_index_scores(..., rotate=False)`, not the bf16 scores.
     stats: a dict that receives the number of rows redone by the histogram path ("redone").
@@ -88,6 +89,7 @@ def index_topk_triton(q, k, w, topk, chunk_plan=None, fp8=False, select=None, fu
     tune = {"bq": p["bq"], **tune}
     fused = plan.fuse_rescore(S, h, d, fp8) if fused is None else fused and not fp8
     bn = tune.get("bn", 64)
+    select = select or plan.selection_path(S)
     chunks = None if select == "histogram" else plan.selection_chunks(S, k.shape[1], B, topk, bn, fused)
     if chunk_plan or chunks is None:
         _histogram_rows(q, k, w, k_scale, out, 0, S, chunk_plan or p["chunks"], tune)

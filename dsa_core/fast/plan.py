@@ -117,6 +117,14 @@ def threshold_values(K):
     return min(8192, max(1024, 16 * next_pow2(K)))
 
 
+def selection_path(S):
+    """The top-k that index_topk runs on a GPU when the caller does not choose: "threshold" (select_triton.py)
+    for a decode step, "histogram" (topk_triton.py) for a prefill. From the H100 run (assets/bench/h100.json):
+    a decode step's index_topk took 0.67 ms; in a prefill the histogram path was as fast or faster at
+    both shapes (671B: 331 against 333 ms at 128K; host: 107 against 151 ms, docs/gpu.md says why)."""
+    return "threshold" if S < 256 else "histogram"
+
+
 def fuse_rescore(S, h, d, fp8=False):
     """Score twice instead of writing and reading 4-byte scores? Yes when the indexer is small (2·h·d
     FLOP per pair ≤ 1,024: cheaper than 8 bytes of HBM per pair at the H100's ratio of ~270 FLOP/B)

@@ -108,6 +108,7 @@ def test_selection_chunks_cover_the_queries_and_bound_each_row(S, T, B, K, fused
 
 
 def test_selection_choices():
+    assert plan.selection_path(1) == "threshold" and plan.selection_path(131072) == "histogram"
     assert plan.fuse_rescore(131072, 4, 64) and not plan.fuse_rescore(131072, 64, 128)
     assert not plan.fuse_rescore(1, 4, 64)  # decode: each key tile serves one query, store instead
     assert not plan.fuse_rescore(131072, 4, 64, fp8=True)
