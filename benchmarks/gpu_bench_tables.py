@@ -41,10 +41,10 @@ def main(path):
         if ix is None:
             continue
         mha, mla = g(s, T, "speedup/dense_mha_over_dsa"), g(s, T, "speedup/dense_mla_over_dsa")
-        dn, star = (
-            g(s, T, "dense/sdpa_mha_192_128"),
-            "*" if g(s, T, "dense/sdpa_mla_576_512").get("extrapolated") else "",
-        )
+        dn, mla_ms = g(s, T, "dense/sdpa_mha_192_128"), g(s, T, "dense/sdpa_mla_576_512") or {}
+        star = "*" if mla_ms.get("extrapolated") else ""
+        mha = mha or {"ms": float("nan")}
+        mla = mla or {"ms": float("nan")}
         print(
             f"| {T // 1024}K | {_ms(ix)}{_rate(ix, 'tflops')} | {_ms(g(s, T, 'dsa/indexer_fp8'))} "
             f"| {_ms(sel)}{_rate(sel, 'tbps', '{:.2f}')} | {sel['ms'] / ix['ms']:.0%} "
