@@ -1,6 +1,6 @@
 """Cost: how compute, memory and money grow with context, predicted (dsa_core.cost.flops), checked against
 the paper's Figure 3 (dsa_core.cost.paper), priced (dsa_core.cost.prices) and measured on this machine
-(dsa_core.cost.timing), beside recorded H200 timings from assets/bench/."""
+(dsa_core.cost.timing), beside recorded GPU timings (H100, H200) from assets/bench/."""
 
 import dataclasses
 import json
@@ -167,7 +167,7 @@ with tab_api:
     st.caption(r["price_source"] + ". Not a quote: check current prices.")
     show.show_source(cost_api.compare)
 
-# 4. measured timings on this machine, beside recorded H200 results
+# 4. measured timings on this machine, beside recorded GPU results (assets/bench/)
 with tab_meas:
     from dsa_core.cost import report as cost_bench
     from dsa_core.cost import timing as bench
@@ -194,7 +194,7 @@ with tab_meas:
     if not results:
         st.info(
             "Press the button to time dense attention, the masked-dense rung and DSA's parts here. "
-            "Recorded H200 results will appear beside yours once assets/bench/ ships them."
+            "Recorded GPU results will appear beside yours once assets/bench/ ships them."
         )
     for label, res in results.items():
         try:
