@@ -60,7 +60,9 @@ def load(args, device):
     if args.smoke:
         torch.manual_seed(0)
         # small widths: the smoke run checks that every step runs, not what it learns
-        cfg = ModelConfig(n_layers=2, dim=64, n_heads=4, n_kv_heads=2, head_dim=16, hidden_dim=128, max_seq_len=2048)
+        cfg = ModelConfig(
+            n_layers=2, dim=64, n_heads=4, n_kv_heads=2, head_dim=16, hidden_dim=128, max_seq_len=2048
+        )
         return Transformer(cfg).to(device).eval()
     from dsa_core.host.load import load_model
 
