@@ -229,4 +229,3 @@ def dsa_layer_fused(q, k, v, q_index, k_index, w, topk, scale=None):
     """
     idx = index_topk(q_index, k_index, w, topk)  # [B, S, topk]
     return sparse_attention(q, k, v, idx, scale, trunc=True)
-
