@@ -13,6 +13,7 @@ pages = [
     st.Page("lessons/explore.py", title="Explore", default=True),
     st.Page("lessons/learn.py", title="Learn"),
     st.Page("lessons/family.py", title="Family"),
+    st.Page("lessons/generate.py", title="Generate"),
     st.Page("lessons/train.py", title="Train"),
     st.Page("lessons/cost.py", title="Cost"),
 ]

@@ -16,10 +16,11 @@ Left out: batches of prompts, top-p / top-k sampling, speculative decoding, page
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
+from dsa_core.cost import flops
 from dsa_core.dense import attention_probs
 from dsa_core.family import in_model
 from dsa_core.fast.cpu import index_scores_fast, select_topk_fast
@@ -110,6 +111,28 @@ def window_step_select(topk, n_sinks=4):
     return pick_keys
 
 
+def step_bytes(T, k, fmt="bf16", shape=flops.SMOLLM2):
+    """Cache bytes one decode step at context T reads, whole model (dsa_core.cost.flops's decode bytes
+    times the layers): {"dense": K and V of all T tokens, "dsa index": T index keys, "dsa kv": K and V
+    of min(T, k) picks, "dsa": both}. fmt: "fp8" (DeepSeek's layout), "bf16", or "fp32" (this host's
+    caches: twice bf16). The 671B reference: shape=flops.V32_MQA, fmt="fp8" (656 B + 132 B a token)."""
+    fmt_of_table, scale = ("bf16", 2) if fmt == "fp32" else (fmt, 1)
+    shape = replace(shape, index_topk=k)
+    dense = flops.dense_cost(shape, T, "decode", fmt_of_table)["decode/read_bytes"]
+    dsa = flops.dsa_cost(shape, T, "decode", kv_fmt=fmt_of_table)["decode/read_bytes"]
+    index = flops.cache_bytes_per_token(shape, fmt_of_table)["index_cache/bytes_per_token"] * T
+    per_layer = {"dense": dense, "dsa index": index, "dsa kv": dsa - index, "dsa": dsa}
+    return {name: b * scale * shape.n_layers for name, b in per_layer.items()}
+
+
+def cache_bytes(model, T):
+    """Bytes of this host's caches for T tokens (fp32, as the model keeps them): {"kv": keys and values
+    of every layer, "index": every layer's indexer keys (0 without indexers)}."""
+    cfg, indexer = model.cfg, model.layers[0].self_attn.indexer
+    d = indexer.head_dim if indexer is not None else 0
+    return {"kv": 4 * 2 * cfg.n_kv_heads * cfg.head_dim * cfg.n_layers * T, "index": 4 * d * cfg.n_layers * T}
+
+
 @dataclass
 class Step:
     """One generated token, and what the query that produced it read (None for dense)."""
@@ -186,6 +209,29 @@ def generate(model, ids, max_new_tokens, select=None, temperature=0.0, seed=0, s
         if token in stop:
             return
         tokens = torch.tensor([[token]], device=ids.device)  # [1, 1]
+
+
+def in_turn(model, ids, max_new_tokens, selects, temperature=0.0, seed=0, stop=(), read=True):
+    """One generate() per mode ({name: select or None}), advanced a token at a time in turn: yields
+    (name, Step). The modes run under the same load, so their times compare; each keeps its own cache
+    while it runs (memory: one cache per mode). A mode that meets a stop token drops out."""
+    runs = {
+        name: generate(model, ids, max_new_tokens, sel, temperature, seed, stop, read)
+        for name, sel in selects.items()
+    }
+    while runs:
+        for name in list(runs):
+            step = next(runs[name], None)
+            if step is None:
+                del runs[name]
+            else:
+                yield name, step
+
+
+def first_difference(a, b):
+    """Index of the first place two token lists differ (the shorter one ending counts), or None."""
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return None if i == len(a) == len(b) else i
 
 
 @torch.no_grad()
