@@ -58,8 +58,9 @@ def test_a_copied_link_restores_the_view_in_a_fresh_browser(page: Page, browser:
         other.goto(link)
         expect(other.get_by_text(re.compile(rf"^Query {q} "))).to_be_visible(timeout=WAIT)
         expect(other.get_by_text(re.compile("the indexer kept 4 of them"))).to_be_visible()
-        expect(other.get_by_role("textbox", name="Text to analyse")).to_have_value(TEXT)
-        expect(other.get_by_role("combobox", name="Text")).to_have_value("Your text")
+        # the sidebar of a loaded machine can lag the page's first lines: wait as long as for the page
+        expect(other.get_by_role("textbox", name="Text to analyse")).to_have_value(TEXT, timeout=WAIT)
+        expect(other.get_by_role("combobox", name="Text")).to_have_value("Your text", timeout=WAIT)
         shot(other, "link-opened-fresh")
         # the same link on the Learn page opens Learn with the same settings
         other.goto(
