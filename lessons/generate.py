@@ -8,7 +8,7 @@ from dsa_core import viz
 from dsa_core.host import generate as gen
 from dsa_core.host.text import DSAUserError
 from dsa_core.viz import decode as vd
-from lessons import budget, cache, show, state
+from lessons import budget, cache, keys, show, state
 from lessons import generate_cache as gc
 
 FORMATS = {
@@ -35,15 +35,7 @@ if not text.strip():
     st.stop()
 if settings.get("k_note"):
     st.warning(settings["k_note"])
-s = st.session_state
-for key, value in {
-    "gen_n": 32,
-    "gen_sampling": "greedy",
-    "gen_temp": 0.8,
-    "gen_seed": 0,
-    "gen_fmt": "fp8",
-}.items():
-    s.setdefault(key, value)
+s = st.session_state  # gen_* defaults: lessons/keys.py
 c = st.columns([1, 1, 1, 1.3])
 n = int(
     c[0].number_input(
@@ -137,8 +129,7 @@ diff = gen.first_difference(tokens["dense"], tokens["dsa"])
 prompt_ids = r["prompt"].tolist()
 tail = gc.labels(prompt_ids[-gc.LIVE_TAIL :])
 dsa_labels = gc.labels(prompt_ids + tokens["dsa"])
-s.setdefault("gen_step", n_out)
-s.gen_step = min(max(1, int(s.gen_step)), n_out)
+s.gen_step = min(max(1, int(keys.ensure("gen_step", n_out))), n_out)
 
 # 4. the two continuations and their speed
 st.subheader("The two continuations")

@@ -210,6 +210,16 @@ KEYS = {
         Key("fam_every", "Family: one computing layer per r", 4, one_of(*EVERY), "every"),
         Key("fam_rule", "Family: which layers compute", "every", one_of("every", "overlap"), "rule"),
         Key("fam_cw", "Family: the compressed member's indexers", "pooled", one_of("token", "pooled"), "cw"),
+        # Generate
+        Key("gen_n", "Generate: new tokens per mode", 32, whole(1, 256)),
+        Key("gen_sampling", "Generate: greedy or sampled next token", "greedy", one_of("greedy", "sample")),
+        Key("gen_temp", "Generate: sampling temperature", 0.8, one_of(0.5, 0.8, 1.0, 1.2)),
+        Key("gen_seed", "Generate: the sampling seed", 0, whole(0, 2**31 - 1)),
+        Key("gen_fmt", "Generate: the cache format of the byte counts", "fp8"),
+        Key(
+            "gen_step", "Generate: the generated token shown (default: the last)", lambda n: n, whole(1, 256)
+        ),
+        Key("gen_cancelled", "Generate: Cancel was pressed during the run", False),
         # Train
         Key("train_source", "Train: the text", "the current text"),
         Key("train_start", "Train: the starting indexer", "a fresh, untrained indexer (watch it learn)"),
@@ -232,6 +242,7 @@ KEYS = {
 EVENTS = {
     "run_effect", "cancel_effect", "token_grid", "maps", "learn_back", "learn_next", "fam_ppl_go",
     "train_go", "bench_go", "l_dense", "l_scores", "share_text", "forget_text",
+    "gen_go", "gen_cancel", "gen_picks", "gen_mass", "gen_curves",
 }  # fmt: skip
 EVENT_PREFIXES = ("csv-", "json-", "bj_", "train_live_")  # downloads and the live training chart
 

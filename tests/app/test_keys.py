@@ -136,7 +136,8 @@ def _registered(name):
 def test_every_session_key_of_every_page_is_in_the_registry():
     at = make_app(max_tokens=64, k=8)
     seen = set()
-    for page in (None, "lessons/learn.py", "lessons/family.py", "lessons/train.py", "lessons/cost.py"):
+    pages = (None, "lessons/learn.py", "lessons/family.py", "lessons/generate.py", "lessons/train.py")
+    for page in (*pages, "lessons/cost.py"):
         if page:
             at.switch_page(page)
             at = at.run()
