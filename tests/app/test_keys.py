@@ -156,3 +156,13 @@ def test_every_key_has_an_about_and_linked_keys_a_validator():
             assert key.check is not None, key.name
     params = [k.param for k in keys.linked()]
     assert len(params) == len(set(params))
+
+
+def test_no_page_sets_a_session_default_of_its_own():
+    """Defaults live in lessons/keys.py (keys.init, keys.ensure), not in setdefault calls on the pages."""
+    import pathlib
+    import re
+
+    for path in (pathlib.Path(__file__).resolve().parents[2] / "lessons").glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"session_state\.setdefault|\bs\.setdefault\(", text), path.name
