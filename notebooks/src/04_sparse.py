@@ -126,7 +126,7 @@ viz.aligned_maps(
 )
 
 # %% [markdown]
-# The difference panel: red where the sparse layer lost attention mass (dropped keys), blue where it
+# The difference panel: orange where the sparse layer lost attention mass (dropped keys), blue where it
 # gained (renormalisation moves the lost mass onto the kept keys). These toy indexer scores are random
 # and unrelated to the attention, so much is lost; notebook 05 measures a trained indexer on a real
 # model.
