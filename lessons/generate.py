@@ -161,7 +161,7 @@ m[3].metric(
 )
 st.caption(
     "Times are wall-clock seconds of this server, which other students share: the two modes take turns "
-    "token by token, so load falls on both alike. benchmarks/decode_bench.py measures them on their own."
+    "token by token, so load falls on both alike; a decode benchmark on a quiet machine measures them alone."
 )
 
 # 5. one step: what the new token's query read
