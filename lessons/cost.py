@@ -226,3 +226,55 @@ with tab_meas:
             )
         except Exception as e:  # noqa: BLE001 - a malformed result file must not break the page
             st.warning(f"Could not show the timings in {label}: {type(e).__name__}: {e}")
+
+# 5. decode, one generated token at a time (the Generate page's numbers): recorded on a CPU by
+#    benchmarks/decode_bench.py, beside the cache bytes a step reads; and the recorded GPU decode rows
+with tab_meas:
+    from dsa_core.host import generate as gen
+    from dsa_core.viz import decode as vdec
+    from lessons import generate_cache as gcache
+
+    st.subheader("Decode: one generated token at a time")
+    rec = gcache.recorded_decode()
+    if rec is None:
+        st.info(
+            "No recorded decode run in assets/bench/: `python benchmarks/decode_bench.py --json "
+            "assets/bench/decode_cpu.json` writes one."
+        )
+    else:
+        ctx, k_rec, load_avg = [r["context"] for r in rec["steps"]], rec["k"], rec["load_before"][0]
+        show.show_figure(
+            vdec.step_cost_curves(
+                ctx,
+                {
+                    "dense": [r["dense_s"] for r in rec["steps"]],
+                    f"DSA, k = {k_rec}": [r["dsa_s"] for r in rec["steps"]],
+                },
+                {
+                    "dense: every K and V": [gen.step_bytes(T, k_rec, "fp32")["dense"] for T in ctx],
+                    "DSA: every index key + k rows": [gen.step_bytes(T, k_rec, "fp32")["dsa"] for T in ctx],
+                },
+                title=f"SmolLM2-135M, {rec['cpu']}, {rec['threads']} threads, load {load_avg:.1f}",
+            ),
+            "cost-decode-cpu",
+            key="cost_decode_cpu",
+        )
+        st.caption(
+            f"Measured: `{rec['command']}` ({rec['created']}; input checks "
+            f"{'on' if rec['input_checks'] else 'off'}), the median of single decode steps, the two modes "
+            f"in turn. Modelled: the fp32 cache bytes a step reads (dsa_core.host.generate.step_bytes). Both "
+            f"modes also read all {rec['weights_bytes'] / 1e6:,.0f} MB of weights every step. docs/decode.md "
+            "explains the run; the Generate page runs it on your text."
+        )
+    for name, (device, rows) in gcache.gpu_decode_rows().items():
+        step, dense, floor = (
+            rows.get(v, {}).get("ms")
+            for v in ("decode/dsa_step", "decode/dense_torch_bmm", "decode/dense_floor")
+        )
+        if step and dense:
+            st.markdown(
+                f"- **{device}** (assets/bench/{name}, rows `decode/*`; the 671B shape at 128K, batch 32, "
+                f"one layer): a DSA decode step {step:.3f} ms, dense {dense:.2f} ms in torch"
+                + (f", dense's floor (its cache read once at the copy rate) {floor:.2f} ms" if floor else "")
+                + ". docs/gpu.md."
+            )

@@ -9,6 +9,9 @@ each new token's query read in every layer (int16 positions, float32 scores: abo
 The KV caches live only while it runs: one per mode, their size shown by the page (cache_bytes).
 """
 
+import json
+import pathlib
+
 import numpy as np
 import streamlit as st
 
@@ -91,17 +94,26 @@ def continuations(text, max_tokens, k, n, temperature, seed, report=None):
         for box in live.values():
             box.empty()
     dsa = steps["dsa"]
+    pos = np.int16 if P + n < 2**15 else np.int32
     return {
         "prompt": np.asarray(prep.ids, dtype=np.int32),
         "tokens": {m: np.asarray([s.token for s in steps[m]], dtype=np.int32) for m in MODES},
         "seconds": {m: np.asarray([s.seconds for s in steps[m]], dtype=np.float64) for m in MODES},
-        "picks": np.stack([s.picks.numpy() for s in dsa]).astype(np.int16 if P + n < 2**15 else np.int32),
-        "scores": np.stack([s.scores.numpy() for s in dsa]).astype(np.float32),
-        "mass": np.stack([s.mass.numpy() for s in dsa]).astype(np.float32),
-        "dense_top": np.stack([s.dense_top.numpy() for s in dsa]).astype(
-            np.int16 if P + n < 2**15 else np.int32
-        ),
+        "picks": _stack([s.picks.numpy() for s in dsa], -1, pos),  # [n', L, K]
+        "scores": _stack([s.scores.numpy() for s in dsa], np.nan, np.float32),  # [n', L, K]
+        "mass": np.stack([s.mass.numpy() for s in dsa]).astype(np.float32),  # [n', L]
+        "dense_top": _stack([s.dense_top.numpy() for s in dsa], -1, pos),  # [n', L, K]
     }
+
+
+def _stack(rows, fill, dtype):
+    """[L, K_i] arrays of the steps -> [n, L, max K_i]: early steps see fewer than k tokens, so they
+    read fewer (the rest is `fill`: -1 for positions, NaN for scores)."""
+    K = max(r.shape[-1] for r in rows)
+    out = np.full((len(rows), rows[0].shape[0], K), fill, dtype=dtype)
+    for i, r in enumerate(rows):
+        out[i, :, : r.shape[-1]] = r
+    return out
 
 
 def step_bytes(P, n, k, fmt):
@@ -154,3 +166,31 @@ def scores_row(T, picks, scores):
 def decode_tokens_per_second(seconds):
     """Generated tokens a second after the first (the first token comes from the prefill)."""
     return (len(seconds) - 1) / float(np.sum(seconds[1:])) if len(seconds) > 1 else float("nan")
+
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "assets" / "bench"
+
+
+def recorded_decode():
+    """benchmarks/decode_bench.py's recorded run (assets/bench/decode_cpu.json), or None if not shipped."""
+    path = BENCH / "decode_cpu.json"
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return rec if rec.get("schema") == "decode_cpu/1" and rec.get("steps") else None
+
+
+def gpu_decode_rows():
+    """{file name: (device, {variant: row})} of the decode rows of the recorded GPU runs in assets/bench/
+    (benchmarks/gpu_bench.py: the 671B shape at 128K, batch 32), newest first."""
+    out = {}
+    for name in ("h100.json", "h200.json"):
+        try:
+            d = json.loads((BENCH / name).read_text())
+        except (OSError, ValueError):
+            continue
+        rows = {r["variant"]: r for r in d.get("decode", []) if r.get("ms") is not None}
+        if rows:
+            out[name] = (d.get("device_name", name), rows)
+    return out

@@ -240,8 +240,9 @@ def step_seconds(model, ids, contexts, selects, repeats=3):
     of `repeats`: {name: [seconds per context]}. selects: {name: None (dense) or a cache-aware select}.
 
     Each mode prefills ids[:max(contexts) - 1] once; a step at context L rolls its cache back to L - 1
-    tokens and runs token L - 1, whose query then sees L keys. The modes take turns step by step, so
-    load from other processes falls on all of them alike. ids: at least max(contexts) token ids.
+    tokens and runs token L - 1, whose query then sees L keys (the longest context first: a rollback
+    only forgets). The modes take turns step by step, so load from other processes falls on all of
+    them alike. ids: at least max(contexts) token ids.
     """
     ids = torch.as_tensor(ids, device=model.embed_tokens.weight.device).reshape(1, -1)  # [1, N]
     top = max(contexts)
@@ -251,16 +252,14 @@ def step_seconds(model, ids, contexts, selects, repeats=3):
     for name, sel in selects.items():
         caches[name] = model.new_cache(top)
         model.hidden(ids[:, : top - 1], sel, cache=caches[name])  # the prefill, once per mode
-    out = {name: [] for name in selects}
-    for L in contexts:
-        times = {name: [] for name in selects}
+    times = {(name, L): [] for name in selects for L in contexts}
+    for L in sorted(set(contexts), reverse=True):
         for _ in range(repeats):
             for name, sel in selects.items():
                 caches[name].truncate(L - 1)
                 t0 = time.perf_counter()
                 h = model.hidden(ids[:, L - 1 : L], sel, cache=caches[name])[0]  # [1, 1, dim]
                 next_token(model.lm_head(h[0, -1]))
-                times[name].append(time.perf_counter() - t0)
-        for name in selects:
-            out[name].append(sorted(times[name])[len(times[name]) // 2])
-    return out
+                times[name, L].append(time.perf_counter() - t0)
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    return {name: [median(times[name, L]) for L in contexts] for name in selects}

@@ -166,9 +166,10 @@ vd.pick_ranking(
 # A prefill multiplies each weight by thousands of tokens at once; a decode step by **one**. Each
 # float32 weight (4 bytes) then takes part in one multiply-add (2 FLOPs): 0.5 FLOP per byte fetched.
 # The cache is the same: every cached number is read once and used in one multiply-add per query head
-# that shares it (H / H_kv = 3 here). A CPU core does tens of FLOPs in the time it fetches a byte from
-# memory, a GPU hundreds; so the step waits for memory, and its time follows the **bytes it reads**:
-# all weights (the same in both modes) plus the caches (where DSA differs).
+# that shares it (H / H_kv = 3 here). A CPU core can do several multiply-adds in the time one byte
+# arrives from memory, a GPU's tensor cores hundreds; so the step waits for memory, and its time
+# follows the **bytes it reads**: all weights (the same in both modes) plus the caches (where DSA
+# differs), as long as nothing else (many small operations, say) costs more.
 
 # %%
 weights = sum(p.numel() * p.element_size() for p in model.parameters())

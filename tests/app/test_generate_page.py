@@ -65,9 +65,12 @@ def test_a_cancelled_run_says_so_and_an_empty_text_gets_a_message():
 
 
 def test_k_above_the_text_says_dsa_equals_dense_and_long_prompts_are_cut_to_fit():
-    at = make_app(page=PAGE, k=4096, gen_n=3)
+    at = make_app(page=PAGE, k=4096, gen_n=2)
     no_errors(at)
     assert any("both continuations are the same" in i.value for i in at.info)
+    at.button(key="gen_go").click().run()  # each step reads every token it sees: fewer than k
+    no_errors(at)
+    assert metric(at, "First different token") == "none"
     long_text = "The river keeps its own account of the years. " * 1200  # ~ 11,000 tokens
     at = make_app(text=long_text, max_tokens=8192, page=PAGE, k=128, gen_n=256)
     no_errors(at)

@@ -144,3 +144,18 @@ def test_fused_dense_attention_aligns_fewer_queries_to_the_last_keys(S):
     torch.testing.assert_close(
         host_model.fused_dense_attention(q, k, v), host_model.dense_attention(q, k, v), atol=1e-5, rtol=1e-5
     )
+
+
+@torch.no_grad()
+def test_step_seconds_times_a_step_at_each_context_asked_for(model, ids):
+    seen = []
+    inner = gen.step_select(K)
+
+    def recording(attn, x, q, k, cache=None):
+        if attn.layer_id == 0 and x.shape[1] == 1:  # a decode step: how many keys its query sees
+            seen.append(k.shape[1])
+        return inner(attn, x, q, k, cache)
+
+    out = gen.step_seconds(model, ids[0], [20, ids.shape[1], 33], {"dsa": recording}, repeats=2)
+    assert sorted(set(seen)) == [20, 33, ids.shape[1]] and len(seen) == 6
+    assert len(out["dsa"]) == 3 and all(s > 0 for s in out["dsa"])
