@@ -79,10 +79,14 @@ info = cache.model_info()
 layer = min(settings["layer"], info["n_layers"] - 1)
 for note in [x for x in prep.notes if not x.startswith("cut ")] + ([cut_note] if cut_note else []):
     st.warning(note)
-if prep.n_cut:
-    st.warning(
-        f"The text is longer than the token limit: the prompt is its first {state.count(P, 'token')}. "
+if prep.n_cut and not cut_note:
+    more = (
         "Raise the token limit in the sidebar to continue from further in."
+        if settings["max_tokens"] < max(state.TOKEN_LIMITS)
+        else f"{max(state.TOKEN_LIMITS):,} tokens is the app's longest limit."
+    )
+    st.warning(
+        f"The text is longer than the token limit: the prompt is its first {state.count(P, 'token')}. {more}"
     )
 if k >= P + n - 1:
     st.info(
@@ -161,7 +165,8 @@ m[3].metric(
 )
 st.caption(
     "Times are wall-clock seconds of this server, which other students share: the two modes take turns "
-    "token by token, so load falls on both alike; a decode benchmark on a quiet machine measures them alone."
+    "token by token, so load falls on both alike. benchmarks/decode_bench.py measures them alone "
+    "(docs/decode.md)."
 )
 
 # 5. one step: what the new token's query read
