@@ -159,3 +159,18 @@ def test_step_seconds_times_a_step_at_each_context_asked_for(model, ids):
     out = gen.step_seconds(model, ids[0], [20, ids.shape[1], 33], {"dsa": recording}, repeats=2)
     assert sorted(set(seen)) == [20, 33, ids.shape[1]] and len(seen) == 6
     assert len(out["dsa"]) == 3 and all(s > 0 for s in out["dsa"])
+
+
+def test_what_was_read_weighs_the_picks_with_the_dense_attention_of_the_newest_query():
+    from dsa_core.dense import attention_probs
+    from dsa_core.host.model import KVCache, LayerCache
+
+    torch.manual_seed(0)
+    T, H, H_kv, D = 12, 6, 2, 8
+    cache = KVCache([LayerCache(torch.randn(1, T + 3, H_kv, D), torch.randn(1, T + 3, H_kv, D), None, T)])
+    q, picks = torch.randn(H, D), torch.tensor([3, 11, 0, -1])
+    got_picks, _, mass, top = gen.what_was_read(cache, {0: {"q": q, "picks": picks, "scores": torch.ones(4)}})
+    p = attention_probs(q[None, None], cache.layers[0].k[:, :T])[0, :, 0].mean(0)  # the reference [T]
+    assert got_picks[0].tolist() == picks.tolist()
+    torch.testing.assert_close(mass[0], p[[3, 11, 0]].sum())
+    assert top[0].tolist() == p.topk(4).indices.tolist()
