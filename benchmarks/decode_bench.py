@@ -16,7 +16,8 @@ a step multiplies each weight once and each cached value once, so bytes, not FLO
 --no-input-checks turns off dsa_core._checks.check_finite, which the reference functions run on every
 argument: in a decode step that is one pass over the whole KV cache and index-key cache per layer,
 the very reads DSA avoids. The flag shows what the step costs without them; it changes no result
-(docs/decode.md has both).
+(docs/decode.md has both). --app-malloc sets glibc's mmap threshold to 1 MB as the app server does
+(lessons/budget.py): every larger temporary is then a fresh mapping, page faults included.
 """
 
 import argparse
@@ -56,6 +57,11 @@ def main():
     ap.add_argument("--generate", type=int, default=64, help="tokens per generation (0: skip)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     ap.add_argument("--no-input-checks", action="store_true", help="diagnostic: skip isfinite checks")
+    ap.add_argument(
+        "--app-malloc",
+        action="store_true",
+        help="serve allocations above 1 MB by mmap, as the app server does",
+    )
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     if args.threads:
@@ -64,6 +70,10 @@ def main():
         import dsa_core._checks as checks
 
         checks.check_finite = lambda name, x: None
+    if args.app_malloc:  # lessons/budget.py, fix_mmap_threshold: glibc's M_MMAP_THRESHOLD = 1 MB
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)
 
     from dsa_core.host import generate as gen
     from dsa_core.host.indexers import load_with_indexers
@@ -81,7 +91,8 @@ def main():
     print(f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
     print(
         f"{loaded.name}; {note.split(';')[0]}; k = {args.k}; "
-        f"input checks {'OFF' if args.no_input_checks else 'on'}"
+        f"input checks {'OFF' if args.no_input_checks else 'on'}; "
+        f"allocations above 1 MB {'by mmap (as the app)' if args.app_malloc else 'by glibc defaults'}"
     )
     print(f"weights read by every step: {weights / 1e6:.0f} MB (fp32)")
 
@@ -158,6 +169,7 @@ def main():
             "model": loaded.name,
             "k": args.k,
             "input_checks": not args.no_input_checks,
+            "app_malloc": args.app_malloc,
             "weights_bytes": weights,
             "load_before": load0,
             "load_after": load1,
