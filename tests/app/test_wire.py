@@ -2,6 +2,7 @@
 valid messages pass untouched. (tests/e2e/test_class_safety.py types one in a real browser.)"""
 
 import asyncio
+import threading
 
 import pytest
 from google.protobuf.message import DecodeError
@@ -30,6 +31,16 @@ def test_valid_messages_are_untouched():
     assert wire.repair(good) is good
 
 
+def _run_on_own_thread(coroutine):
+    """asyncio.run on a fresh thread: an earlier test (a Playwright or AppTest session) may have left a
+    loop marked as running on this one, and asyncio.run refuses to nest."""
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("value", asyncio.run(coroutine)))
+    thread.start()
+    thread.join(timeout=30)
+    return out["value"]
+
+
 def test_install_routes_websocket_reads_through_repair(monkeypatch):
     from starlette.websockets import WebSocket
 
@@ -41,7 +52,7 @@ def test_install_routes_websocket_reads_through_repair(monkeypatch):
     monkeypatch.setattr(WebSocket, "receive_bytes", fake_receive)
     wire.install()
     wire.install()  # idempotent: wrapped once
-    got = asyncio.run(WebSocket.receive_bytes(None))
+    got = _run_on_own_thread(WebSocket.receive_bytes(None))
     m = BackMsg()
     m.ParseFromString(got)
     assert m.rerun_script.query_string == "\ufffd"
