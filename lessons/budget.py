@@ -5,9 +5,11 @@ SESSION_BYTES created by one session (its own least recently used entries go fir
 drops what only closed browser tabs were using and gives the memory back to the system (gc, then
 glibc's malloc_trim), so the server returns to its baseline after a class leaves.
 
-`Queue` lets one heavy job (a model run, a full ranking) run at a time, first come first served; the
-others wait with a visible "waiting for N other students" note. Waiting and progress updates are
-Streamlit calls, so a changed setting, a page switch or a closed tab interrupts the job there.
+`Queue` runs heavy jobs (a model run, a full ranking) in two lanes, short and long, one job at a time in
+each, first come first served within a lane: a long 8K run never holds up the short ones. The others
+wait with a visible note of what is ahead ("2 short runs ahead; 1 long run beside"). Waiting and
+progress updates are Streamlit calls, so a changed setting, a page switch or a closed tab interrupts
+the job there.
 No tensor math here: sizes are read from .nbytes.
 """
 
@@ -155,37 +157,59 @@ def give_back_memory():
         libc.malloc_trim(0)
 
 
-class Queue:
-    """First come, first served: one heavy job at a time across all sessions."""
+LONG_WORK = 4096 * 4096 * 30  # tokens² × layers: one whole-model pass at 4,096 tokens and more is "long"
 
-    def __init__(self, slots=1):
-        self.slots = slots
+
+class Queue:
+    """Two lanes, one job running in each: short jobs and long ones (work >= long_work, estimated as
+    tokens² × layers). Within a lane, first come first served. A long run (an 8K text) so never holds
+    up the short ones (a k change at 2K): they run beside it, one at a time, in their own lane."""
+
+    LANES = ("short", "long")
+
+    def __init__(self, long_work=LONG_WORK):
+        self.long_work = long_work
         self.cond = threading.Condition()
-        self.waiting = []  # tickets in arrival order; the first `slots` run
-        self.owner = threading.local()
+        self.lanes = {lane: [] for lane in self.LANES}  # tickets in arrival order; the first one runs
         self.count = 0
 
-    def join(self):
+    def join(self, work=0):
+        """A ticket (lane, number) for a job of this much work."""
         with self.cond:
             self.count += 1
-            ticket = self.count
-            self.waiting.append(ticket)
+            ticket = ("long" if work >= self.long_work else "short", self.count)
+            self.lanes[ticket[0]].append(ticket)
             return ticket
 
     def ahead(self, ticket):
-        """How many jobs run or wait before this ticket may start (0: its turn)."""
+        """How many jobs of this ticket's lane run or wait before it (0: its turn)."""
         with self.cond:
-            return max(0, self.waiting.index(ticket) - self.slots + 1)
+            return self.lanes[ticket[0]].index(ticket)
+
+    def beside(self, ticket):
+        """How many jobs the other lane holds (running or waiting): they do not hold this one up."""
+        with self.cond:
+            return sum(len(q) for lane, q in self.lanes.items() if lane != ticket[0])
+
+    def note(self, ticket, label):
+        """The waiting note: what is ahead in this ticket's lane, and what runs beside it."""
+        n, lane = self.ahead(ticket), ticket[0]
+        ahead = f"{n} {'long' if lane == 'long' else 'short'} run{'s' if n > 1 else ''} ahead"
+        if lane == "long":
+            return f"Waiting for {ahead} before {label.lower()} (short requests go beside long runs)…"
+        m = self.beside(ticket)
+        side = f"; {m} long run{'s' if m > 1 else ''} beside, not in your way" if m else ""
+        return f"Waiting for {ahead} before {label.lower()}{side}…"
 
     def wait(self, ticket, timeout):
         with self.cond:
-            if self.waiting.index(ticket) >= self.slots:
+            if self.lanes[ticket[0]].index(ticket) > 0:
                 self.cond.wait(timeout)
 
     def leave(self, ticket):
         with self.cond:
-            if ticket in self.waiting:
-                self.waiting.remove(ticket)
+            if ticket in self.lanes[ticket[0]]:
+                self.lanes[ticket[0]].remove(ticket)
             self.cond.notify_all()
 
 

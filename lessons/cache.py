@@ -59,19 +59,32 @@ def _session():
     return ctx.session_id if ctx is not None else "script"
 
 
+def work(tokens, layers=1):
+    """The queue's estimate of a job's size: tokens² × layers run (budget.LONG_WORK and above: long)."""
+    return int(tokens) ** 2 * int(layers)
+
+
+def n_tokens(text, max_tokens):
+    """How many tokens of the text are analysed (for the queue's estimate of a job's size)."""
+    from dsa_core.analysis.trace import encode
+
+    return len(encode(load()[0], text, max_tokens).ids)
+
+
 @contextlib.contextmanager
-def _turn(label):
-    """Wait for this session's turn at heavy work, saying how many others are ahead (a Streamlit call
-    every 0.5 s, so leaving the page or closing the tab ends the wait)."""
+def _turn(label, size=0):
+    """Wait for this session's turn at heavy work of this size (work()), in the queue's short or long
+    lane, saying what is ahead (a Streamlit call every 0.5 s, so leaving the page or closing the tab
+    ends the wait)."""
     if getattr(_held, "on", False):
         yield
         return
     queue = shared()[1]
-    ticket, note = queue.join(), None
+    ticket, note = queue.join(size), None
     try:
-        while (n := queue.ahead(ticket)) > 0:
+        while queue.ahead(ticket) > 0:
             note = note or st.empty()
-            note.info(f"Waiting for {n} other student{'s' if n > 1 else ''} before {label.lower()}…")
+            note.info(queue.note(ticket, label))
             queue.wait(ticket, 0.5)
         if note is not None:
             note.empty()
@@ -107,9 +120,18 @@ def _key(name, args):
     return (name, models.model_source(), *args)
 
 
-def _cached(name, args, compute, heavy=None, size=None):
+@contextlib.contextmanager
+def queued(label, size=0):
+    """Heavy work that is not cached (a timing run): wait for the turn in the queue, then a progress
+    bar; yields report(fraction, message), where Streamlit also stops abandoned work."""
+    with _turn(label, size), _progress(label) as report:
+        yield report
+
+
+def _cached(name, args, compute, heavy=None, size=None, cost=lambda: 0):
     """compute(report) once per (name, model, args) in the byte budget. heavy: a label; then the work
-    queues for its turn and shows progress (report is None for light work)."""
+    queues for its turn (cost: its work(), which picks the queue's lane) and shows progress (report
+    is None for light work)."""
     cache, key, sid = shared()[0], _key(name, args), _session()
     hit = cache.get(key, sid)
     if hit is not None:
@@ -117,7 +139,7 @@ def _cached(name, args, compute, heavy=None, size=None):
     if heavy is None:
         value = compute(None)
     else:
-        with _turn(heavy):
+        with _turn(heavy, cost()):
             hit = cache.get(key, sid)  # another student may have made it while this one waited
             if hit is not None:
                 return hit.value
@@ -126,13 +148,14 @@ def _cached(name, args, compute, heavy=None, size=None):
     return cache.put(key, value, sid, None if size is None else size(value))
 
 
-def budgeted(heavy=None, size=None):
+def budgeted(heavy=None, size=None, cost=None):
     """The app's one cache, as a decorator: f(*args) is computed once per (f, this session's model, args)
     and kept in the byte budget all sessions share (least recently used first out; a closed tab's
     entries dropped). heavy: a label, or a function of f's arguments giving one: the work then waits
     its turn in the fair queue, shows a progress bar, and f gets report=(fraction, message), where
-    Streamlit also stops abandoned work. size: the value's bytes, when counting its tensors would
-    miss them. f.cached(*args) says whether the value is there already (no work, no waiting)."""
+    Streamlit also stops abandoned work. cost: a function of f's arguments giving its work() (long
+    jobs wait in their own lane; default: short). size: the value's bytes, when counting its tensors
+    would miss them. f.cached(*args) says whether the value is there already (no work, no waiting)."""
 
     def wrap(fn):
         name = fn.__qualname__
@@ -142,7 +165,8 @@ def budgeted(heavy=None, size=None):
             if heavy is None:
                 return _cached(name, args, lambda _: fn(*args), None, size)
             label = heavy(*args) if callable(heavy) else heavy
-            return _cached(name, args, lambda report: fn(*args, report=report), label, size)
+            lane = (lambda: cost(*args)) if cost else (lambda: 0)  # estimated only when computed
+            return _cached(name, args, lambda report: fn(*args, report=report), label, size, lane)
 
         call.cached = lambda *args: shared()[0].get(_key(name, args), _session()) is not None
         return call
@@ -173,7 +197,10 @@ def _keep_checkpoints(text, max_tokens, save):
         shared()[0].put(_key("stream", (text, max_tokens)), stream, _session())
 
 
-@budgeted(heavy=lambda text, layer, max_tokens: f"Analysing layer {layer} of the text")
+@budgeted(
+    heavy=lambda text, layer, max_tokens: f"Analysing layer {layer} of the text",
+    cost=lambda text, layer, max_tokens: work(n_tokens(text, max_tokens), layer + 1),
+)
 def trace(text, layer, max_tokens, report=None):
     """(PreparedText, LayerTrace) of one layer: the only call that runs the model for a page view.
     The residual stream entering every CHECKPOINT_EVERY-th layer is kept (budgeted like the rest,
@@ -223,7 +250,10 @@ def ranked(text, layer, max_tokens, which, head=None, k=None):
     return _ranked(*args, _depth(_ranked, args, k, len(rec.tokens)))
 
 
-@budgeted(heavy=lambda text, layer, max_tokens, which, head, depth: f"Ranking the keys ({which})")
+@budgeted(
+    heavy=lambda text, layer, max_tokens, which, head, depth: f"Ranking the keys ({which})",
+    cost=lambda text, layer, max_tokens, *_: work(n_tokens(text, max_tokens)),
+)
 def _ranked(text, layer, max_tokens, which, head, depth, report=None):
     from dsa_core.analysis import numbers as nb
     from dsa_core.analysis import rank as rk
@@ -323,7 +353,10 @@ def output_change(text, layer, max_tokens, k, query=None):
     return float(out.mean())
 
 
-@budgeted(heavy="Running the model twice")
+@budgeted(
+    heavy="Running the model twice",
+    cost=lambda text, max_tokens, k: work(n_tokens(text, max_tokens), 2 * model_info()["n_layers"]),
+)
 def next_token_effect(text, max_tokens, k, report=None):
     """DSA in every layer vs dense (two full model runs, with progress; stopped by a rerun or Cancel)."""
     from dsa_core.analysis import effects

@@ -81,6 +81,58 @@ def test_a_ticket_that_leaves_while_waiting_lets_the_others_move_up():
     assert q.ahead(third) == 0
 
 
+def _run_when_its_turn(q, ticket, name, done, started=None, hold=None):
+    """A job: wait for the turn, say it started, wait for `hold` (if any), finish, leave."""
+    while q.ahead(ticket) > 0:
+        q.wait(ticket, 0.05)
+    if started is not None:
+        started.set()
+    if hold is not None:
+        assert hold.wait(10), "the test never released this job"
+    done.append(name)
+    q.leave(ticket)
+
+
+def test_short_jobs_run_beside_a_long_one_and_long_ones_wait_in_their_own_lane():
+    """One student's 8K run must not stall nine others' small ones: short jobs have their own lane."""
+    q = budget.Queue(long_work=1000)
+    long1, long2 = q.join(work=5000), q.join(work=1000)
+    shorts = [q.join(work=w) for w in (0, 10, 999)]
+    assert (q.ahead(long1), q.ahead(long2)) == (0, 1) and [q.ahead(t) for t in shorts] == [0, 1, 2]
+    assert "1 long run ahead" in q.note(long2, "Analysing")
+    assert "1 short run ahead" in q.note(shorts[1], "Ranking") and "2 long runs beside" in q.note(
+        shorts[1], "Ranking"
+    )
+    done, release, long1_started = [], threading.Event(), threading.Event()
+    runs = [
+        threading.Thread(target=_run_when_its_turn, args=(q, long1, "long1", done, long1_started, release))
+    ]
+    runs.append(threading.Thread(target=_run_when_its_turn, args=(q, long2, "long2", done)))
+    runs += [
+        threading.Thread(target=_run_when_its_turn, args=(q, t, f"short{i}", done))
+        for i, t in enumerate(shorts)
+    ]
+    for th in runs:
+        th.start()
+    assert long1_started.wait(10)
+    for th in runs[2:]:  # every short job finishes while the long one still runs
+        th.join(10)
+    assert done == ["short0", "short1", "short2"] and runs[1].is_alive()  # long2 waits behind long1
+    release.set()
+    for th in runs[:2]:
+        th.join(10)
+    assert done[3:] == ["long1", "long2"]
+
+
+def test_a_job_that_leaves_its_lane_does_not_move_the_other_lane():
+    q = budget.Queue(long_work=100)
+    long1, short1, long2, short2 = q.join(500), q.join(1), q.join(500), q.join(1)
+    q.leave(long1)  # a long run ends (or its tab closes)
+    assert (q.ahead(long2), q.ahead(short2)) == (0, 1)
+    q.leave(short1)
+    assert q.ahead(short2) == 0 and q.beside(short2) == 1  # long2 still holds the long lane
+
+
 def test_one_decorator_caches_by_arguments_and_reports_progress_of_heavy_work():
     """lessons/cache.budgeted: computed once per arguments, kept in the shared budget, .cached() says so;
     heavy work gets a progress callback."""
