@@ -10,7 +10,7 @@ import streamlit as st
 
 from dsa_core import viz
 from dsa_core.cost import flops as cost
-from lessons import keys, show, state
+from lessons import cache, keys, show, state
 
 st.title("Cost: what DSA saves, predicted and measured")
 tab_pred, tab_paper, tab_api, tab_meas = st.tabs(
@@ -175,14 +175,23 @@ with tab_meas:
     lengths = st.multiselect(
         "Context lengths", [256, 512, 1024, 2048, 4096, 8192, 16384, 32768], key="bench_lengths"
     )
+    if st.session_state.pop("bench_cancelled", False):
+        st.info("Cancelled: the timing run was stopped. Press the button again to start it over.")
     if st.button("Measure on this machine", key="bench_go", disabled=not lengths):
-        bar = st.progress(0.0, text="starting…")
-        for ev in bench.bench_iter(device="cpu", lengths=sorted(lengths), call_limit_s=20.0):
-            if ev["event"] == "progress":
-                bar.progress(ev["done"] / ev["total"], text=f"T = {ev['T']:,}: {ev['variant']}")
-            else:
-                st.session_state.bench_result = ev["result"]
-        bar.empty()
+        # the class's one queue (long sweeps in the long lane), a progress bar, and Cancel: a click, a
+        # changed setting or a closed tab stops the sweep at its next timing
+        stop = st.empty()
+        stop.button(
+            "Cancel", key="bench_cancel", on_click=lambda: st.session_state.update(bench_cancelled=True)
+        )
+        size = sum(cache.work(T, 6) for T in lengths)  # six timed variants per length
+        with cache.queued("Timing attention on this machine", size) as report:
+            for ev in bench.bench_iter(device="cpu", lengths=sorted(lengths), call_limit_s=20.0):
+                if ev["event"] == "progress":
+                    report(ev["done"] / ev["total"], f"T = {ev['T']:,}: {ev['variant']}")
+                else:
+                    st.session_state.bench_result = ev["result"]
+        stop.empty()
     results = {}
     if "bench_result" in st.session_state:
         results["this machine"] = st.session_state.bench_result

@@ -43,3 +43,33 @@ def test_measure_button_runs_a_tiny_sweep():
     no_errors(at)
     assert "bench_result" in at.session_state
     assert any(("this machine" in str(f["layout"].get("title"))) for f in figures(at))
+
+
+def test_measure_waits_its_turn_in_the_class_queue():
+    """The timing run goes through the one queue: while another job holds the lane, it waits (the page's
+    note loop), and it runs once that job leaves. No timing: the releasing thread watches the queue."""
+    import threading
+
+    from lessons import cache
+
+    at = make_app(page=PAGE)
+    at.multiselect(key="bench_lengths").set_value([256]).run()
+    queue = cache.shared()[1]  # the server's one queue (st.cache_resource: one per process)
+    held = queue.join(0)  # another student's short job holds the short lane
+    saw_waiting = threading.Event()
+
+    def release_when_the_page_queues():
+        for _ in range(2000):
+            if len(queue.lanes["short"]) >= 2:  # the page's ticket waits behind ours
+                saw_waiting.set()
+                break
+            threading.Event().wait(0.01)
+        queue.leave(held)
+
+    th = threading.Thread(target=release_when_the_page_queues)
+    th.start()
+    at.button(key="bench_go").click().run()
+    th.join(30)
+    no_errors(at)
+    assert saw_waiting.is_set() and "bench_result" in at.session_state
+    assert not queue.lanes["short"]  # the page's ticket left the queue when its run ended
