@@ -3,7 +3,8 @@
 `Budget` holds every large cached result of every session: at most SERVER_BYTES in all, and at most
 SESSION_BYTES created by one session (its own least recently used entries go first). A janitor thread
 drops what only closed browser tabs were using and gives the memory back to the system (gc, then
-glibc's malloc_trim), so the server returns to its baseline after a class leaves.
+glibc's malloc_trim), then again once Streamlit discards a closed tab's session (its own state), so
+the server returns to its baseline after a class leaves.
 
 `Queue` runs heavy jobs (a model run, a full ranking) in two lanes, short and long, one job at a time in
 each, first come first served within a lane: a long 8K run never holds up the short ones. The others
@@ -20,7 +21,6 @@ import gc
 import logging
 import os
 import threading
-import time
 
 GB = 2**30
 SERVER_BYTES = int(float(os.environ.get("DSA_APP_CACHE_GB", "2.0")) * GB)  # all sessions together
@@ -213,31 +213,54 @@ class Queue:
             self.cond.notify_all()
 
 
-def active_sessions():
-    """Ids of the sessions with an open browser tab, or None outside a running server (AppTest)."""
+def server_sessions():
+    """(ids of the sessions with an open browser tab, ids of every session the server still holds: closed
+    tabs too, until Streamlit discards them), or None outside a running server (AppTest)."""
     try:
         from streamlit import runtime
 
         if not runtime.exists():
             return None
         mgr = runtime.get_instance()._session_mgr
-        return {info.session.id for info in mgr.list_active_sessions()}
+        active = {info.session.id for info in mgr.list_active_sessions()}
+        return active, active | {info.session.id for info in mgr.list_sessions()}
     except Exception:  # noqa: BLE001 - a private API: without it closed tabs are only dropped by LRU
-        log.debug("cannot list active sessions", exc_info=True)
+        log.debug("cannot list the sessions", exc_info=True)
         return None
 
 
-def janitor(budget, period=JANITOR_S):
-    """Start a daemon thread that drops closed sessions' entries every `period` seconds."""
+def active_sessions():
+    """Ids of the sessions with an open browser tab, or None outside a running server (AppTest)."""
+    now = server_sessions()
+    return None if now is None else now[0]
+
+
+def sweep(budget, now, before):
+    """One janitor pass. now, before: server_sessions() of this pass and the last one (None: unknown).
+    Drops the entries only closed tabs used; gives memory back to the system when it dropped any, or
+    when a session closed or was discarded (its st.session_state, a trained indexer or a timing run,
+    is freed then, often long after its entries). -> bytes dropped."""
+    if now is None:
+        return 0
+    dropped = budget.drop_sessions(now[0])
+    gone = before is not None and bool((before[0] - now[0]) | (before[1] - now[1]))
+    if dropped or gone:
+        give_back_memory()
+    if dropped:
+        log.warning("closed tabs: dropped %.0f MB of cached results", dropped / 2**20)
+    return dropped
+
+
+def janitor(budget, period=JANITOR_S, sessions=server_sessions, stop=None):
+    """Start a daemon thread that sweeps every `period` seconds (until `stop`, an Event, is set)."""
+    stop = stop or threading.Event()
 
     def loop():
-        while True:
-            time.sleep(period)
-            active = active_sessions()
-            dropped = budget.drop_sessions(active) if active is not None else 0
-            if dropped:
-                give_back_memory()
-                log.warning("closed tabs: dropped %.0f MB of cached results", dropped / 2**20)
+        before = None
+        while not stop.wait(period):
+            now = sessions()
+            sweep(budget, now, before)
+            before = now if now is not None else before
 
     thread = threading.Thread(target=loop, name="dsa-budget-janitor", daemon=True)
     thread.start()

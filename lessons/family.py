@@ -10,8 +10,8 @@ from dsa_core.family import figures as vf
 from dsa_core.family import measure as family_measure
 from dsa_core.family import presets as family_presets
 from dsa_core.family import selectors
+from lessons import budget, keys, show, state
 from lessons import family_cache as fc
-from lessons import keys, show, state
 
 st.title("Family: four ways to choose the k keys")
 st.caption(
@@ -26,6 +26,21 @@ a = state.analyse(state.current())
 state.show_notes(a)
 T, k, layer, text, mt, tokens = a["T"], a["k"], a["layer"], a["text"], a["max_tokens"], a["rec"].tokens
 n_layers = a["model"]["n_layers"]
+
+# 0. the page's work must fit in a session's share of the memory budget: checked before anything runs
+#    (otherwise its own cached results would evict each other and the model would run again and again)
+trace_bytes = budget.nbytes(a["rec"])
+if not fc.fits(T, k, trace_bytes):
+    need, smaller = fc.working_bytes(T, k, trace_bytes), fc.largest_k_that_fits(T, k, trace_bytes)
+    st.warning(
+        f"At {state.count(T, 'token')} and k = {k:,} this page would hold about {need / 2**30:.1f} GB, more "
+        f"than the {budget.SESSION_BYTES / 2**30:.1f} GB one session may use on this server. "
+        + (f"Use k = {smaller:,} or less, " if smaller else "")
+        + "or lower the token limit in the sidebar."
+    )
+    if smaller:
+        st.button(f"Use k = {smaller:,}", on_click=lambda: st.session_state.update(k=smaller))
+    st.stop()
 
 # 1. each member's parameters (budget k is the sidebar's; n·b = k and (k/c)·c = k)
 c = st.columns(4)
@@ -128,18 +143,28 @@ show.show_figure(vf.overlap_heatmap(overlap, computing=computing), "family-layer
 adjacent = [float(overlap[i, i + 1]) for i in range(n_layers - 1)]
 st.caption(
     f"Neighbouring layers share {min(adjacent):.0%}–{max(adjacent):.0%} of their picks (mean "
-    f"{sum(adjacent) / len(adjacent):.0%}) on this text at k = {k}. Squares: the {len(computing)} layers "
+    f"{sum(adjacent) / len(adjacent):.0%}) on this text at k = {k} (mean over up to {fc.SAMPLE_ROWS} queries "
+    f"spread over the text). Squares: the {len(computing)} layers "
     f"that compute their own top-k under '{rule}'; every other layer reuses the one above it. Each layer "
     f"then keeps on average {selectors.coverage(overlap.tolist(), computing):.0%} of its own top-k."
 )
 
-# 5. the whole model with each member in every layer
+# 5. the whole model with each member in every layer (queued, with progress after every layer and Cancel)
 st.subheader(f"The whole model with each member in all {n_layers} layers")
-if fc.perplexities.cached(text, mt, k, params) or st.button(
+if st.session_state.pop("fam_ppl_cancelled", False):
+    st.info("Cancelled: the model runs were stopped. Press the button again to start them over.")
+have = fc.perplexities.cached(text, mt, k, params)
+if have or st.button(
     f"Run the model {len(picks)} times on {state.count(T, 'token')} (dense, then each member)",
     key="fam_ppl_go",
 ):
+    stop = st.empty()
+    if not have:  # a new run: Cancel, a changed setting, another page or a closed tab stop it
+        stop.button(
+            "Cancel", key="fam_ppl_cancel", on_click=lambda: st.session_state.update(fam_ppl_cancelled=True)
+        )
     ppl = fc.perplexities(text, mt, k, params)
+    stop.empty()
     st.dataframe(
         [{"run": n, "perplexity": p, "vs dense": p / ppl["dense"] - 1} for n, p in ppl.items()],
         column_config={

@@ -1,23 +1,28 @@
 """The DSA family on one text, for the app's Family page and notebook 08.
 
-Every layer's token top-k from one dense run (ranked, so any k ≤ m is a slice), each member's picks at
-one layer, recall against the ideal and against each other, perplexity with a member in every layer,
-and what each member saves from the one cost model (cost.py `member_cost`). The selectors are
-selectors.py's; in_model.py puts them in the model.
+Every layer's token top-k from one dense run (ranked, so any k ≤ m is a slice), for every query or for
+a sample of queries spread over the text (the layer overlap is a mean over queries: a sample of 256
+holds it in L × 256 × m positions instead of L × T × m), each member's picks at one layer, recall
+against the ideal and against each other (row block by row block: no [T,K] int64 copy of a whole
+selection), perplexity with a member in every layer, and what each member saves from the one cost
+model (cost.py `member_cost`). The selectors are selectors.py's; in_model.py puts them in the model.
 """
 
 from dataclasses import replace
 
 import torch
 
+from dsa_core.analysis.trace import layer_progress
 from dsa_core.cost import flops
 from dsa_core.family import selectors
 from dsa_core.family.cost import indexer_share, member_cost
 from dsa_core.family.in_model import Member, layer_picks, member_select
 from dsa_core.host.logprobs import next_token_logprobs
+from dsa_core.indexer import index_scores
 from dsa_core.metrics import attention_recall
 from dsa_core.pipeline import row_blocks
 from dsa_core.rope import rope_cos_sin
+from dsa_core.topk import select_topk
 
 
 def _layer_inputs(model, ids):
@@ -45,9 +50,37 @@ def ranked_all_layers(model, ids, m, progress=None):
     return torch.stack(out)  # [L,T,m]
 
 
+def sample_rows(T, m, n=256):
+    """n query positions spread evenly over those that see more than m keys (over all T when none
+    does), sorted and distinct: -> int64 [R], R ≤ n."""
+    first = m if T > m else 0
+    return torch.linspace(first, T - 1, min(n, T - first)).round().long().unique()  # [R]
+
+
+@torch.no_grad()
+def ranked_sampled_layers(model, ids, m, rows, progress=None):
+    """Token top-m of every layer's own indexer at the queries `rows` only, one dense run: ids [T],
+    rows [R] (sample_rows) -> [L,R,min(m,T)] best first, -1 = empty (int16 below 32,768 tokens).
+    Each layer scores R rows against the keys up to the last of them: [R,end] floats, not [T,T]."""
+    ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
+    L, T, end = len(model.layers), ids.shape[1], int(rows[-1]) + 1
+    future = torch.arange(end)[None, :] > rows[:, None]  # key after the query [R,end]
+    out = []
+    for layer, x in _layer_inputs(model, ids):
+        q, k, w = model.layers[layer].self_attn.indexer.project(x[:, :end])  # [1,end,h,d] [1,end,d] [1,end,h]
+        # index_scores puts query i at end - R + i, never before rows[i]: its mask hides less than
+        # `future`, which then hides each sampled query's own future
+        scores = index_scores(q[:, rows], k, w[:, rows]).masked_fill(future, float("-inf"))  # [1,R,end]
+        picks = select_topk(scores, min(m, T))[0]  # [R,m]
+        out.append(picks.to(torch.int16 if T < 2**15 else torch.int32))
+        if progress:
+            progress((layer + 1) / L, f"layer {layer + 1} of {L}")
+    return torch.stack(out)  # [L,R,m]
+
+
 def take(ranked, k):
-    """The top-k of every layer from the ranked top-m: [L,T,m] -> L × int64 [T,k]."""
-    return [r[:, :k].long() for r in ranked]
+    """The top-k of every layer from the ranked top-m: [L,T,m] -> L × [T,k], views (no copy)."""
+    return [r[:, :k] for r in ranked]
 
 
 def members(k, block=0, pool="max", compress=4, every=4, computing=()):
@@ -63,16 +96,17 @@ def members(k, block=0, pool="max", compress=4, every=4, computing=()):
 @torch.no_grad()
 def member_picks(indexer, x, members, k, token_by_layer, layer, scores=None, rows=1024):
     """Each member's selection at one layer: x [T,dim] -> {name: int64 [T,K]}. A shared member takes the
-    token top-k of the latest computing layer (token_by_layer: L × [T,K]). scores: the layer's [T,T]
+    token top-k of the latest computing layer (token_by_layer: L × [T,K], any integer type; only the
+    token and shared members read it). scores: the layer's [T,T]
     index scores when already computed (a trace keeps them): block top-n then pools them, row block by
     row block, instead of scoring the keys again."""
     out = {}
     for name, v in members.items():
         if v.name == "shared":
             src = selectors.share_sources(len(token_by_layer), v.computing_layers(len(token_by_layer)))
-            out[name] = token_by_layer[src[layer]]
+            out[name] = token_by_layer[src[layer]].long()
         elif v.name == "token":
-            out[name] = token_by_layer[layer]
+            out[name] = token_by_layer[layer].long()
         elif v.name == "block" and scores is not None:
             b, T = v.block_size(k), scores.shape[0]
             out[name] = torch.cat(
@@ -86,33 +120,46 @@ def member_picks(indexer, x, members, k, token_by_layer, layer, scores=None, row
     return out
 
 
-def recall_table(dense_mean, picks, k):
-    """Mean recall of each selection over the queries that see more than k keys: {name: float}."""
+def recall_table(dense_mean, picks, k, rows=1024):
+    """Mean recall of each selection over the queries that see more than k keys: {name: float}.
+    picks: {name: [T,K]} of any integer type, read a block of rows at a time."""
     T = dense_mean.shape[0]
-    rows = torch.arange(T) + 1 > k
-    if not rows.any():
-        rows = torch.ones(T, dtype=torch.bool)
-    return {name: float(attention_recall(dense_mean, idx)[rows].mean()) for name, idx in picks.items()}
+    keep = torch.arange(T) + 1 > k  # [T]
+    if not keep.any():
+        keep = torch.ones(T, dtype=torch.bool)
+    out = {}
+    for name, idx in picks.items():
+        total = sum(
+            float(attention_recall(dense_mean[s0:s1], idx[s0:s1].long())[keep[s0:s1]].sum())
+            for s0, s1, _ in row_blocks(T, T, rows)
+        )
+        out[name] = total / int(keep.sum())
+    return out
 
 
 def agreement(picks):
     """Jaccard overlap between every pair of selections at one layer: {name: [T,K]} -> [n,n]
-    (widths may differ: narrower ones are padded with -1)."""
-    K = max(p.shape[1] for p in picks.values())
-    padded = [torch.cat([p, p.new_full((p.shape[0], K - p.shape[1]), -1)], 1) for p in picks.values()]
-    return selectors.layer_overlap(padded)  # [n,n]
+    (widths may differ: layer_overlap pads the narrower ones with -1, a block of rows at a time)."""
+    return selectors.layer_overlap(list(picks.values()))  # [n,n]
 
 
 @torch.no_grad()
 def perplexities(model, ids, k, members, progress=None):
-    """Perplexity of the text with dense attention and with each member in every layer: {name: float}."""
+    """Perplexity of the text with dense attention and with each member in every layer: {name: float}.
+    progress(fraction, message) is called after every layer of every run (where the app stops it)."""
     ids = torch.as_tensor(ids).reshape(1, -1)  # [1,T]
     runs = {"dense": None, **{name: member_select(v, k) for name, v in members.items()}}
-    out = {}
+    out, L, n = {}, len(model.layers), len(runs)
     for i, (name, select) in enumerate(runs.items()):
-        if progress:
-            progress(i / len(runs), f"{name} in every layer ({i + 1} of {len(runs)})")
-        out[name] = float(torch.exp(-next_token_logprobs(model, ids, select)[0].mean()))
+
+        def after_layer(layer, i=i, name=name):
+            if progress:
+                progress(
+                    (i * L + layer + 1) / (n * L), f"{name} in every layer ({i + 1} of {n}), layer {layer}"
+                )
+
+        with layer_progress(model, after_layer):
+            out[name] = float(torch.exp(-next_token_logprobs(model, ids, select)[0].mean()))
     if progress:
         progress(1.0, "done")
     return out

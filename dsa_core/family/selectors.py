@@ -278,26 +278,37 @@ def jaccard_rows(a, b):
     return torch.where(union > 0, both / union.clamp(min=1), 1.0)  # [S]
 
 
-def layer_overlap(indices_by_layer, rows=None):
+def layer_overlap(indices_by_layer, rows=None, block_bytes=2**24):
     """Jaccard overlap of the top-k sets of every pair of layers, mean over queries: L × [S,K] -> [L,L].
 
     rows: bool [S] queries to average (default: those that see more keys than K, where choice matters).
-    Same numbers as jaccard_rows pair by pair; each layer's set is built once and read by all later layers.
+    Selections of any integer type and width (narrower ones padded with -1). Same numbers as jaccard_rows
+    pair by pair; each layer's set is built once per block of rows and read by all later layers. The
+    rows go a block at a time, so the int64 copies stay near block_bytes (not L × S × K × 8 bytes).
     """
     L = len(indices_by_layer)
-    S, K = indices_by_layer[0].shape
+    S, K = indices_by_layer[0].shape[0], max(i.shape[1] for i in indices_by_layer)
+    device = indices_by_layer[0].device
     if rows is None:
-        rows = torch.arange(S, device=indices_by_layer[0].device) >= K  # [S] (all False when S <= K)
+        rows = torch.arange(S, device=device) >= K  # [S] (all False when S <= K)
         rows = rows if S > K else torch.ones_like(rows)
-    idx = torch.stack(indices_by_layer)[:, rows]  # [L,S',K]
-    size = (idx >= 0).sum(-1)  # [L,S']
-    T = int(idx.max()) + 1
-    out = torch.eye(L, device=idx.device)  # [L,L]
-    for i in range(L - 1):
-        in_i = topk_mask(idx[i][None], T)[0]  # layer i's set as a mask [S',T]
-        later = idx[i + 1 :]  # [n,S',K]
-        both = (in_i[None].expand(len(later), -1, -1).gather(-1, later.clamp(min=0)) & (later >= 0)).sum(-1)
-        union = size[i][None] + size[i + 1 :] - both  # [n,S']
-        jac = torch.where(union > 0, both / union.clamp(min=1), 1.0).mean(-1)  # [n]
-        out[i, i + 1 :] = out[i + 1 :, i] = jac
+    keep = rows.nonzero()[:, 0]  # [S']
+    T = max(int(i.max()) for i in indices_by_layer) + 1
+    total = torch.zeros(L, L, device=device)  # Σ over the rows of each pair's Jaccard
+    step = max(1, block_bytes // (8 * L * K))
+    for b0 in range(0, len(keep), step):
+        r = keep[b0 : b0 + step]
+        idx = torch.stack(
+            [F.pad(i[r].long(), (0, K - i.shape[1]), value=-1) for i in indices_by_layer]
+        )  # [L,b,K]
+        size = (idx >= 0).sum(-1)  # [L,b]
+        for i in range(L - 1):
+            in_i = topk_mask(idx[i][None], T)[0]  # layer i's set as a mask [b,T]
+            later = idx[i + 1 :]  # [n,b,K]
+            both = (in_i[None].expand(len(later), -1, -1).gather(-1, later.clamp(min=0)) & (later >= 0)).sum(
+                -1
+            )
+            union = size[i][None] + size[i + 1 :] - both  # [n,b]
+            total[i, i + 1 :] += torch.where(union > 0, both / union.clamp(min=1), 1.0).sum(-1)  # [n]
+    out = torch.eye(L, device=device) + (total + total.T) / max(1, len(keep))  # [L,L]
     return out

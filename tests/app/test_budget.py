@@ -167,3 +167,41 @@ def test_pages_reach_the_cache_through_its_decorator_only():
             text = path.read_text()
             assert not re.search(r"cache\._\w", text), path.name
             assert "st.cache_data" not in text and "per_model" not in text, path.name
+
+
+def test_the_janitor_gives_memory_back_when_tabs_close_and_when_their_sessions_are_discarded(monkeypatch):
+    """Closed tabs' entries go at once; the memory of their session state comes back when Streamlit
+    discards the session later, even when no entry is dropped then (the class probe's 150 s plateau)."""
+    trims, calls = [], threading.Event()
+    monkeypatch.setattr(budget, "give_back_memory", lambda: trims.append(1))
+    b = budget.Budget()
+    b.put("a", 1, "s1", size=MB)
+    b.put("b", 2, "s2", size=MB)
+    script = [
+        ({"s1", "s2"}, {"s1", "s2"}),  # both tabs open
+        ({"s2"}, {"s1", "s2"}),  # s1 closed: its entry dropped, memory given back
+        ({"s2"}, {"s1", "s2"}),  # nothing changed: no trim
+        ({"s2"}, {"s2"}),  # Streamlit discards s1's session: nothing to drop, memory given back again
+        (set(), {"s2"}),  # the last tab closes: everything dropped
+    ]
+    seen = []
+
+    def sessions():
+        seen.append(len(seen))
+        if len(seen) > len(script):
+            calls.set()
+            return script[-1]
+        return script[len(seen) - 1]
+
+    stop = threading.Event()
+    thread = budget.janitor(b, period=0.001, sessions=sessions, stop=stop)
+    assert calls.wait(10)
+    stop.set()
+    thread.join(10)
+    assert not b.entries and len(trims) == 3
+
+
+def test_sweep_drops_nothing_outside_a_running_server():
+    b = budget.Budget()
+    b.put("a", 1, "s", size=MB)
+    assert budget.sweep(b, None, None) == 0 and "a" in b.entries
