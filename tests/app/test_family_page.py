@@ -75,3 +75,36 @@ def test_cost_page_family_section_follows_k():
     assert np.allclose(y["block top-n (b = 128)"], y["token top-k"])  # blocks score every key
     shares = at.dataframe[0].value
     assert (shares["L = 200,000"] > shares["L = 8,192"]).all()  # the indexer's share grows with L
+
+
+def _trace_of_the_page():
+    """The trace the page analysed, from the server's byte budget: (T, its bytes)."""
+    from lessons import budget, cache
+
+    entries = cache.shared()[0].entries
+    prep, rec = next(e.value for key, e in reversed(entries.items()) if key[0] == "trace")
+    return len(rec.tokens), budget.nbytes(rec)
+
+
+def test_work_that_does_not_fit_the_session_budget_is_refused_before_it_runs(monkeypatch):
+    """No thrash: above a session's share of the budget the page says so before any family work runs,
+    and offers the largest k that fits."""
+    from lessons import budget
+    from lessons import family_cache as fc
+
+    at = make_app(page=PAGE, k=16)
+    no_errors(at)
+    T, trace_bytes = _trace_of_the_page()
+    monkeypatch.setattr(fc, "_layers", lambda: 30)
+    monkeypatch.setattr(budget, "SESSION_BYTES", fc.working_bytes(T, 4, trace_bytes))  # k = 4 fits, 8 not
+    assert fc.largest_k_that_fits(T, 16, trace_bytes) == 4
+    at = make_app(page=PAGE, k=16)
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "this page would hold about" in warning and "Use k = 4 or less" in warning
+    assert not figures(at) and not any(b.key == "fam_ppl_go" for b in at.button)  # nothing ran
+    next(b for b in at.button if b.label == "Use k = 4").click().run()
+    no_errors(at)
+    assert at.session_state["k"] == 4
+    z = decode(figure_with(at, title_part="Which keys each member keeps")["data"][0]["z"])
+    assert (z.sum(1) <= 4 + 1e-6).all()
