@@ -128,8 +128,11 @@ def page_members(text, max_tokens, k, params):
     return out
 
 
-@cache.budgeted()
-def member(text, layer, max_tokens, k, name, v):
+@cache.budgeted(
+    heavy=lambda text, layer, max_tokens, k, name, v: f"Choosing the keys of {name}",
+    cost=lambda text, layer, max_tokens, *_: cache.work(cache.n_tokens(text, max_tokens)),
+)
+def member(text, layer, max_tokens, k, name, v, report=None):
     """The block or compressed member's picks at this layer ([T, K] int16), cached by its own parameters
     only: changing the block size never recomputes the compressed member."""
     from dsa_core.analysis import rank
