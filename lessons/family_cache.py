@@ -73,9 +73,11 @@ def working_bytes(T, k, trace_bytes):
     """Bytes the page holds for one layer at budget k, at its peak: the traces of the shown layer and of
     the layer the shared member reuses (trace_bytes each, measured), three rankings (the indexer at both
     layers, the ideal top-k: int16 [T, depth]), the block and compressed picks (int16 [T, K]), the
-    sampled every-layer ranking (int16 [L, 256, m]), and one member's int64 picks while it is made."""
-    K, depth = min(k, T), cache.depth_for(min(k, T), T) or T
-    held = 2 * trace_bytes + 3 * T * depth * 2 + 2 * T * K * 2 + _layers() * SAMPLE_ROWS * prefix(k, T) * 2
+    sampled every-layer ranking (int16 [L, 256, m]), the residual-stream checkpoints the traces keep
+    (fp32 [T, dim] every CHECKPOINT_EVERY layers), and one member's int64 picks while it is made."""
+    K, depth, L = min(k, T), cache.depth_for(min(k, T), T) or T, _layers()
+    stream = L // cache.CHECKPOINT_EVERY * T * cache.load()[0].model.cfg.dim * 4
+    held = 2 * trace_bytes + 3 * T * depth * 2 + 2 * T * K * 2 + L * SAMPLE_ROWS * prefix(k, T) * 2 + stream
     return held + 2 * T * K * 8
 
 
