@@ -9,14 +9,18 @@ import numbers
 import torch
 
 
-def check_finite(name, x):
-    """Raise ValueError if a tensor holds NaN or inf."""
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf values")
+def check_finite(name, *xs):
+    """Raise ValueError if a tensor holds NaN or inf. A sum is NaN or ±inf whenever one of its terms is,
+    so one reduction (no temporary tensors) screens each tensor; only a sum that is not finite is looked
+    at element by element (it may have overflowed from finite values)."""
+    for x in xs:
+        if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf values")
 
 
-def check_qkv(q, k, v=None):
-    """Validate q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv]; raise ValueError naming the problem."""
+def check_qkv(q, k, v=None, finite=True):
+    """Validate q [B,S,H,D], k [B,T,H_kv,D], v [B,T,H_kv,Dv]; raise ValueError naming the problem.
+    finite=False leaves out the NaN/inf pass over k and v (sparse attention checks the rows it gathers)."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         if x is not None and x.dim() != 4:
             raise ValueError(f"{name} must be 4-d [B, S|T, heads, dim], got shape {tuple(x.shape)}")
@@ -30,8 +34,16 @@ def check_qkv(q, k, v=None):
     if v is not None and v.shape[:3] != k.shape[:3]:
         raise ValueError(f"shape mismatch: k {tuple(k.shape)} vs v {tuple(v.shape)}")
     for name, x in (("q", q), ("k", k), ("v", v)):
-        if x is not None:
+        if x is not None and (finite or name == "q"):
             check_finite(name, x)
+
+
+def check_sparse_args(q, k, v, topk_indices):
+    """check_qkv and check_indices for sparse attention, without reading all T keys and values: the
+    NaN/inf check of k and v runs on the K rows each query gathers (check_finite on them), so a decode
+    step reads O(K) cached rows, not the whole cache."""
+    check_qkv(q, k, v, finite=False)
+    check_indices(topk_indices, q.shape[0], q.shape[1], k.shape[1])
 
 
 def check_index_inputs(q, k, w):

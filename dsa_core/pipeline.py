@@ -65,13 +65,13 @@ def index_topk(q, k, w, topk, rows=ROWS):
     return select_keys(q, k, w, top_k(topk), rows=rows)  # [B, S, topk]
 
 
-def select(indexer, x, pick, score=index_scores, rows=ROWS, qr=None, k_cache=None, progress=None):
+def select(indexer, x, pick, score=index_scores, rows=ROWS, qr=None, start_pos=0, grow=None, progress=None):
     """The whole job for S new tokens: project x once, then select_keys. x [B,S,dim] -> (picks [B,S,K],
-    index keys [B,T,d]). k_cache [B,T-S,d]: the indexer keys of earlier tokens (None in prefill); the
-    returned keys are the cache grown by the S new ones (what a decoder keeps for the next step)."""
-    S = x.shape[1]
-    T = S if k_cache is None else k_cache.shape[1] + S
-    q, k, w = indexer.project(x, qr, start_pos=T - S)  # [B,S,h,d], [B,S,d], [B,S,h]
-    if k_cache is not None:
-        k = torch.cat([k_cache, k], dim=1)  # [B, T, d]
+    index keys [B,T,d]). Decoding: start_pos is the position of x's first token (the tokens cached before
+    it), and grow(k_new [B,S,d]) stores the new index keys after the cached ones and returns all T of them
+    (host/model.py, LayerCache.append_index: a buffer written in place, as the official Indexer.k_cache).
+    Prefill: start_pos 0 and no grow, T = S."""
+    q, k, w = indexer.project(x, qr, start_pos=start_pos)  # [B,S,h,d], [B,S,d], [B,S,h]
+    if grow is not None:
+        k = grow(k)  # the cached keys and the S new ones [B, T, d]
     return select_keys(q, k, w, pick, score, rows, progress), k  # [B, S, K], [B, T, d]

@@ -16,7 +16,7 @@ Left out: MLA's latent (absorbed) form and FP8 KV cache of the production kernel
 
 import torch
 
-from dsa_core._checks import check_indices, check_qkv
+from dsa_core._checks import check_finite, check_indices, check_qkv, check_sparse_args
 from dsa_core.dense import attention_logits, causal_mask, mix_values
 
 
@@ -65,11 +65,11 @@ def sparse_attention(q, k, v, topk_indices, scale=None):
     """
     B, S, H, D = q.shape
     T, H_kv = k.shape[1], k.shape[2]
-    check_qkv(q, k, v)
-    check_indices(topk_indices, B, S, T)
+    check_sparse_args(q, k, v, topk_indices)  # shapes, and q finite; keys and values: only those read
     scale = D**-0.5 if scale is None else scale
     k_sel = gather_selected(k, topk_indices).float()  # the K keys of each query [B, S, K, H_kv, D]
     v_sel = gather_selected(v, topk_indices).float()  # and their values [B, S, K, H_kv, Dv]
+    check_finite("the selected keys and values", k_sel, v_sel)
     q = q.float().view(B, S, H_kv, H // H_kv, D)  # G = H / H_kv heads share a key head [B, S, H_kv, G, D]
     logits = torch.einsum("bsngd,bsknd->bsngk", q, k_sel) * scale  # [B, S, H_kv, G, K]
     valid = valid_slots(topk_indices, S, T)[:, :, None, None, :]  # [B, S, 1, 1, K]

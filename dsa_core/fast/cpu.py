@@ -16,7 +16,7 @@ tests/fast/test_cpu_twins.py (random rows, rows full of ties, -0.0, rows that se
 
 import torch
 
-from dsa_core._checks import check_index_inputs, check_indices, check_qkv, check_topk_args
+from dsa_core._checks import check_finite, check_index_inputs, check_sparse_args, check_topk_args
 from dsa_core.dense import causal_mask
 from dsa_core.sparse import gather_selected, valid_slots
 
@@ -88,8 +88,7 @@ def sparse_attention_chunked(q, k, v, topk_indices, scale=None, chunk_elements=C
     once, not per chunk. -> [B,S,H,Dv]."""
     B, S, H, D = q.shape
     T, H_kv, K = k.shape[1], k.shape[2], topk_indices.shape[-1]
-    check_qkv(q, k, v)
-    check_indices(topk_indices, B, S, T)
+    check_sparse_args(q, k, v, topk_indices)  # keys and values: only the gathered rows, below
     scale = D**-0.5 if scale is None else scale
     valid = valid_slots(topk_indices, S, T)[:, :, None, None, :]  # [B, S, 1, 1, K]
     rows = max(1, chunk_elements // (K * H_kv * max(D, v.shape[3])))  # queries per chunk
@@ -97,6 +96,7 @@ def sparse_attention_chunked(q, k, v, topk_indices, scale=None, chunk_elements=C
     for s0 in range(0, S, rows):
         idx, s1 = topk_indices[:, s0 : s0 + rows], min(s0 + rows, S)
         k_sel, v_sel = gather_selected(k, idx).float(), gather_selected(v, idx).float()  # [B,s,K,H_kv,D|Dv]
+        check_finite("the selected keys and values", k_sel, v_sel)
         qc = q[:, s0:s1].float().view(B, s1 - s0, H_kv, H // H_kv, D)  # [B, s, H_kv, G, D]
         logits = torch.einsum("bsngd,bsknd->bsngk", qc, k_sel) * scale  # [B, s, H_kv, G, K]
         probs = logits.masked_fill(~valid[:, s0:s1], float("-inf")).softmax(dim=-1).nan_to_num(0.0)

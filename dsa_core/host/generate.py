@@ -6,7 +6,7 @@ LayerCache) and attends from the new query:
   DSA    the layer's lightning indexer scores the new query against every cached INDEX key (its own,
          smaller cache: d = 64 values a token instead of 2·H_kv·D = 384), top-k keeps K of them, and
          sparse_attention gathers only those K keys and values          reads T index keys + K rows
-The selection is the prefill's: pipeline.select with the cached index keys (k_cache=), the same score
+The selection is the prefill's: pipeline.select growing the cached index keys (grow=), the same score
 and pick functions, the same sparse_attention (Attention.fast: its chunked twin). So decoding token by
 token gives the prefill's logits at every position (tests/host/test_decode.py), and any family member
 decodes through the same plug-in point (`step_select(k, member)`).
@@ -73,11 +73,9 @@ def step_select(topk, member=None, fast=True):
         group = member.compress if member is not None and member.name == "compressed" else 1
         read = reads.setdefault(layer, {})
         read["q"] = q[0, -1].detach().clone()  # [H, D] the last query, to weigh its picks later
-        old = None if cache is None else cache.index_k  # [B, T-S, d] or None
-        picks, keys = select(indexer, x, _recorded(pick, read, group), score, k_cache=old)  # [B,S,K], [B,T,d]
-        if cache is not None:
-            cache.index_k = keys  # the indexer's own key cache, grown by the S new tokens
-        return picks
+        start, grow = (0, None) if cache is None else (cache.index_length, cache.append_index)
+        # the indexer's own key cache grows by the S new tokens (grow); picks [B,S,K]
+        return select(indexer, x, _recorded(pick, read, group), score, start_pos=start, grow=grow)[0]
 
     if member is None or member.name != "shared":
         own_picks.read = reads

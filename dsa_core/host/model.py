@@ -57,8 +57,25 @@ class LayerCache:
 
     k: torch.Tensor  # [B, capacity, H_kv, D]
     v: torch.Tensor  # [B, capacity, H_kv, D]
-    index_k: torch.Tensor | None = None  # [B, T, d] the indexer's key cache (a DSA select keeps it)
     length: int = 0  # tokens cached so far
+    index_buffer: torch.Tensor | None = None  # [B, capacity, d] the indexer's keys (a DSA select fills it)
+    index_length: int = 0  # index keys cached so far
+
+    @property
+    def index_k(self):
+        """The indexer's key cache so far, [B, T, d] (a view), or None where no indexer ran."""
+        return None if self.index_buffer is None else self.index_buffer[:, : self.index_length]
+
+    def append_index(self, k):
+        """Store the S new tokens' indexer keys after the cached ones: k [B,S,d] -> all T of them [B,T,d]."""
+        T = self.index_length + k.shape[1]
+        if self.index_buffer is None:  # the first call: a buffer as long as the KV cache
+            self.index_buffer = k.new_zeros(k.shape[0], self.k.shape[1], k.shape[2])  # [B, capacity, d]
+        if T > self.index_buffer.shape[1]:
+            raise ValueError(f"the cache holds {self.index_buffer.shape[1]} tokens; {T} do not fit")
+        self.index_buffer[:, self.index_length : T] = k
+        self.index_length = T
+        return self.index_buffer[:, :T]  # [B, T, d] a view, no copy
 
     def append(self, k, v):
         """Store the S new tokens' keys and values after the cached ones: -> all T of them [B,T,H_kv,D]."""
@@ -84,8 +101,7 @@ class KVCache:
     def truncate(self, n):
         """Forget every token after the first n (a later step overwrites them): a rollback."""
         for c in self.layers:
-            c.length = min(c.length, n)
-            c.index_k = None if c.index_k is None else c.index_k[:, :n]
+            c.length, c.index_length = min(c.length, n), min(c.index_length, n)
 
     def nbytes(self):
         """{'kv': bytes held for keys and values, 'index': bytes of the indexer keys so far}."""

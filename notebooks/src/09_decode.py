@@ -338,7 +338,7 @@ ex.check_step_bytes(answer_3)
 # - Decode runs one token per step against caches: per layer the KV cache (keys after RoPE, values)
 #   and, with DSA, the indexer's own key cache. Token by token it gives the prefill's logits.
 # - A DSA step scores every cached index key, keeps k, and reads only those k keys and values: the
-#   same selection pipeline and sparse attention as the prefill, with `k_cache=`.
+#   same selection pipeline and sparse attention as the prefill, growing the index-key cache (`grow=`).
 # - Decode is memory-bound: its time follows the bytes read. The weights are read by both modes; DSA
 #   cuts the cache bytes towards (KV bytes) / (index bytes) per token, 5–6× at long context.
 # - Measured times belong with their machine and load.

@@ -67,3 +67,24 @@ def test_bad_indices_raise_value_error():
         sparse_attention(q, k, v, torch.tensor([[[0], [1], [5]]]))
     with pytest.raises(ValueError, match="divisible"):
         sparse_attention(torch.randn(1, 3, 3, 4), k, v, torch.zeros(1, 3, 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("attend", ["reference", "chunked"])
+def test_only_the_selected_keys_and_values_are_read(attend):
+    """O(S·K): a NaN in a key or value nobody selected changes nothing (it is never read, not even by the
+    argument checks); a NaN in a selected one is named."""
+    from dsa_core.fast.cpu import sparse_attention_chunked
+
+    fn = sparse_attention if attend == "reference" else sparse_attention_chunked
+    torch.manual_seed(3)
+    q, k, v = torch.randn(1, 6, 2, 4), torch.randn(1, 6, 1, 4), torch.randn(1, 6, 1, 4)
+    idx = torch.tensor([[[0, -1], [1, 0], [1, 2], [2, 0], [4, 1], [5, 4]]])  # nobody selects key 3
+    clean = fn(q, k, v, idx)
+    k_bad, v_bad = k.clone(), v.clone()
+    k_bad[0, 3], v_bad[0, 3] = float("nan"), float("inf")
+    torch.testing.assert_close(fn(q, k_bad, v_bad, idx), clean)
+    k_bad[0, 1] = float("nan")  # key 1 is selected by queries 1 and 4
+    with pytest.raises(ValueError, match="selected keys and values contains NaN"):
+        fn(q, k_bad, v, idx)
+    with pytest.raises(ValueError, match="q contains NaN"):
+        fn(q.masked_fill(torch.ones_like(q, dtype=torch.bool), float("nan")), k, v, idx)

@@ -167,7 +167,7 @@ def test_what_was_read_weighs_the_picks_with_the_dense_attention_of_the_newest_q
 
     torch.manual_seed(0)
     T, H, H_kv, D = 12, 6, 2, 8
-    cache = KVCache([LayerCache(torch.randn(1, T + 3, H_kv, D), torch.randn(1, T + 3, H_kv, D), None, T)])
+    cache = KVCache([LayerCache(torch.randn(1, T + 3, H_kv, D), torch.randn(1, T + 3, H_kv, D), length=T)])
     q, picks = torch.randn(H, D), torch.tensor([3, 11, 0, -1])
     got_picks, _, mass, top = gen.what_was_read(cache, {0: {"q": q, "picks": picks, "scores": torch.ones(4)}})
     p = attention_probs(q[None, None], cache.layers[0].k[:, :T])[0, :, 0].mean(0)  # the reference [T]
