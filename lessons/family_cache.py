@@ -56,7 +56,10 @@ def overlap(text, max_tokens, k):
     from dsa_core.family import selectors
 
     T = len(ids(text, max_tokens))
-    rows, ranked = ranked_layers(text, max_tokens, prefix(k, T))
+    m = prefix(k, T)
+    deeper = sorted({prefix(m << i, T) for i in range(1, 8)} - {m, T})  # its queries see > k keys too
+    m = next((d for d in deeper if ranked_layers.cached(text, max_tokens, d)), m)
+    rows, ranked = ranked_layers(text, max_tokens, m)
     every_row = torch.ones(len(rows), dtype=torch.bool)  # the sample holds only queries that choose
     return selectors.layer_overlap(fa.take(ranked, min(k, T)), rows=every_row)
 
