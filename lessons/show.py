@@ -3,17 +3,23 @@ query, and the real source of the function that ran (inspect.getsource, never pa
 """
 
 import inspect
+import time
 
 import streamlit as st
 
 from dsa_core import viz
 from dsa_core.fast import twins
+from lessons import profile
+
+profile.install()  # only with DSA_APP_PROFILE=path: per-rerun timings for benchmarks/class_bench.py
 
 
 def show_figure(fig, name, key=None, alt=None, **kwargs):
     """st.plotly_chart with the modebar download (PNG or SVG) plus CSV and JSON of the figure's numbers."""
     fmt = st.session_state.get("fig_fmt", "png")
+    t = time.perf_counter()
     event = st.plotly_chart(fig, config=viz.export_config(f"dsa-{name}", fmt), key=key, **kwargs)
+    profile.figure_drawn(time.perf_counter() - t)
     row = st.container(horizontal=True)
     row.download_button(
         "CSV",

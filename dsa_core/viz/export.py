@@ -25,10 +25,13 @@ def _arr(v):
 
 def figure_data(fig):
     """{trace name (made unique): {"type", "x", "y", "z"}} with numpy arrays, from a go.Figure."""
-    out = {}
+    out, cells = {}, getattr(fig, "_cells", {})  # maps drawn as images keep their numbers here
     for i, tr in enumerate(fig.to_plotly_json()["data"]):
         if isinstance(tr.get("meta"), dict) and tr["meta"].get("ui"):
-            continue  # click targets (e.g. the maps' row pickers), not data
+            continue  # click targets (e.g. the maps' row pickers) and colour-bar carriers, not data
+        if tr.get("type") == "image" and tr.get("name") in cells:
+            out[tr["name"]] = dict(cells[tr["name"]])
+            continue
         name = str(tr.get("name") or tr.get("type", "trace"))
         key = name if name not in out else f"{name} ({i})"
         out[key] = {"type": tr.get("type", "scatter")}

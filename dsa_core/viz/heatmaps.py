@@ -12,13 +12,14 @@ caption names them; data and hover values stay true.
 import numpy as np
 import plotly.graph_objects as go
 
-from dsa_core.viz import style
+from dsa_core.viz import raster, style
 from dsa_core.viz.panels import GRID_SIDE, prepare_map, row_picker, tick_labels
 from dsa_core.viz.pool import cell_of, span
 from dsa_core.viz.scales import ATTENTION_NOTE, ATTENTION_POWER_SCALE, DIFF_LOG_SCALE, DIFF_NOTE
 
 # Heights in pixels of the text above the maps (fonts: style.FONT for panel titles, style.FONT + 3 for the
 # figure title, CAPTION_FONT for the caption), with a little room for descenders.
+PICK_DISTANCE = 60  # px: with 4 row-picker markers a row, a click anywhere on a panel finds its row
 TITLE_GAP, PANEL_TITLE_PX, CAPTION_FONT, CAPTION_LINE_PX, TITLE_PX = 4, 20, 13, 20, 24
 
 _KIND = {  # colour scale, fixed range, short panel title
@@ -73,6 +74,7 @@ def aligned_maps(
     height=None,
     title=None,
     pick_rows=(),
+    cells="heatmap",
 ):
     """Maps side by side with linked axes (zoom one, all follow).
 
@@ -80,7 +82,12 @@ def aligned_maps(
     given); if 'dense' and 'sparse' arrays are given and 'diff' is not, 'diff' = sparse − dense is
     added. A colour bar is drawn once per scale. pick_rows: kinds whose rows are clickable (row_picker;
     their hover label then names the query instead of the cell's value).
+    cells="image": each map travels as one PNG (raster.py: the same colours, a fraction of the bytes,
+    one image for the browser to draw; hover names the query and key, the values stay exact in
+    export.figure_csv/figure_json); "heatmap" (the default): Plotly heatmaps, hover shows each value.
     """
+    if cells not in ("heatmap", "image"):
+        raise ValueError(f"cells must be 'heatmap' or 'image', got {cells!r}")
     maps = dict(maps)
     if "dense" in maps and "sparse" in maps and "diff" not in maps and not isinstance(maps["dense"], dict):
         maps["diff"] = style.f32(maps["sparse"]) - style.f32(maps["dense"])
@@ -98,7 +105,7 @@ def aligned_maps(
         titles=[_KIND[k][2] for k in kinds],
         title_gap=TITLE_GAP,
     )
-    data, notes, bars, xs, shapes, pickers = [], set(), set(), None, [], []
+    data, notes, bars, xs, shapes, pickers, numbers = [], set(), set(), None, [], [], {}
     for i, kind in enumerate(kinds):
         n = "" if i == 0 else str(i + 1)
         m = maps[kind] if isinstance(maps[kind], dict) else prepare_map(maps[kind], max_side, how, zoom)
@@ -111,32 +118,38 @@ def aligned_maps(
             rng = (lo, hi if hi > lo else lo + 1)
         (x0, x1), (y0, y1) = doms[i]
         label = {"attention": "p (0–1)", "scores": "score", "diff": "Δp"}.get(bar, "")
-        data.append(
-            go.Heatmap(
-                z=z,
-                x=xs,
-                y=ys,
-                colorscale=scale,
-                zmin=rng[0],
-                zmax=rng[1],
-                name=kind,
-                xaxis=f"x{n}",
-                yaxis=f"y{n}",
-                showscale=bar not in bars and bar != "mask",
-                hoverongaps=False,
-                colorbar={
-                    "x": x1 + 0.005,
-                    "y": (y0 + y1) / 2,
-                    "len": y1 - y0,
-                    "thickness": 10,
-                    "title": {"text": label, "side": "top", "font": {"size": 12}},
-                },
-                hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>",
+        colorbar = {
+            "x": x1 + 0.005,
+            "y": (y0 + y1) / 2,
+            "len": y1 - y0,
+            "thickness": 10,
+            "title": {"text": label, "side": "top", "font": {"size": 12}},
+        }
+        showscale = bar not in bars and bar != "mask"
+        if cells == "image" and _uniform(xs) and _uniform(ys):
+            numbers[kind] = {"type": "heatmap", "x": xs, "y": ys, "z": z}
+            data += _image_panel(z, xs, ys, kind, n, scale, rng, showscale, colorbar)
+        else:
+            data.append(
+                go.Heatmap(
+                    z=z,
+                    x=xs,
+                    y=ys,
+                    colorscale=scale,
+                    zmin=rng[0],
+                    zmax=rng[1],
+                    name=kind,
+                    xaxis=f"x{n}",
+                    yaxis=f"y{n}",
+                    showscale=showscale,
+                    hoverongaps=False,
+                    colorbar=colorbar,
+                    hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<br>value %{{z:.4f}}<extra></extra>",
+                )
             )
-        )
         bars.add(bar)
-        if kind in pick_rows:
-            pickers.append(row_picker(ys, xs, n, tokens))
+        if kind in pick_rows:  # images: 4 markers a row, found from further away (PICK_DISTANCE)
+            pickers.append(row_picker(ys, xs, n, tokens, columns=16 if cells == "heatmap" else 4))
         row = None if query is None else cell_of(query, ys)  # the query's row, or its pooled block
         if query is not None and row is None:
             notes.add(f"query {query} is outside this window")
@@ -161,6 +174,7 @@ def aligned_maps(
             zeroline=False,
             showticklabels=first_col,
             title_text="query position" if first_col else None,
+            **({"scaleanchor": False} if cells == "image" else {}),  # an image would force square cells
         )
         lay[f"xaxis{n}"].update(
             showgrid=False, zeroline=False, title_text="key position" if i // cols == rows - 1 else None
@@ -203,9 +217,12 @@ def aligned_maps(
         plot_bgcolor=style.FUTURE,
         shapes=shapes,
         clickmode="event+select" if pickers else "event",
+        **({"hoverdistance": PICK_DISTANCE} if cells == "image" and pickers else {}),
         meta=meta,
         **lay,
     )
+    if numbers:  # the exact values of the panels drawn as images, for figure_csv / figure_json
+        fig._cells = numbers
     if title:  # at the very top (Plotly's default centres it in the top margin, on the caption)
         fig.update_layout(
             title={
@@ -218,3 +235,48 @@ def aligned_maps(
             }
         )
     return fig
+
+
+def _uniform(pos):
+    """Positions evenly spaced (a zoom window, or pooled blocks' starts): an image can place them."""
+    d = np.diff(np.asarray(pos, dtype=np.float64))
+    return d.size == 0 or np.allclose(d, d[0])
+
+
+def _image_panel(z, xs, ys, kind, n, scale, rng, showscale, colorbar):
+    """One map as a PNG image (cells centred on xs, ys like a heatmap's), plus, when its colour bar is
+    drawn here, an invisible one-cell heatmap that carries it (an image has no colour bar)."""
+    step = lambda p: float(p[1] - p[0]) if len(p) > 1 else 1.0  # noqa: E731
+    out = [
+        go.Image(
+            source=raster.png_uri(z, scale, *rng),
+            x0=float(xs[0]),
+            dx=step(xs),
+            y0=float(ys[0]),
+            dy=step(ys),
+            name=kind,
+            xaxis=f"x{n}",
+            yaxis=f"y{n}",
+            hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<extra></extra>",
+        )
+    ]
+    if showscale:
+        out.append(
+            go.Heatmap(
+                z=[[rng[0]]],
+                x=[float(xs[0])],
+                y=[float(ys[0])],
+                colorscale=scale,
+                zmin=rng[0],
+                zmax=rng[1],
+                opacity=0,
+                hoverinfo="skip",
+                showscale=True,
+                colorbar=colorbar,
+                name=f"{kind} colour bar",
+                meta={"ui": "colour bar"},
+                xaxis=f"x{n}",
+                yaxis=f"y{n}",
+            )
+        )
+    return out

@@ -69,3 +69,42 @@ def test_kept_token_chips_are_solid_and_legible_on_any_theme():
         lum, text = tokens._luminance(rgb), (1.0 if fg.endswith("#fff") else 0.0)
         ratio = (max(lum, text) + 0.05) / (min(lum, text) + 0.05)
         assert "rgba" not in css and ratio >= 4.5, (score, css, ratio)  # WCAG AA for normal text
+
+
+def test_maps_as_images_keep_colours_layout_and_exact_exports():
+    """cells="image": each map travels as a PNG of the heatmap's colours (NaN transparent, so the grey
+    future shows through), far fewer bytes; the exports hold the same exact numbers as the heatmaps'."""
+    import base64
+    import zlib
+
+    import plotly.io as pio
+
+    from dsa_core.viz import raster
+
+    rng = np.random.default_rng(2)
+    z = np.tril(rng.random((600, 600))).astype(np.float32)
+    maps = {"scores": z, "dense": z / 2, "mask": (z > 0.5).astype(np.float32)}
+    toks = [f"t{i}" for i in range(600)]
+    heat = viz.aligned_maps(maps, toks, query=300, pick_rows=("scores", "dense"))
+    img = viz.aligned_maps(maps, toks, query=300, pick_rows=("scores", "dense"), cells="image")
+    assert [t.type for t in img.data if t.type == "image"] == ["image"] * 3
+    assert viz.figure_csv(img) == viz.figure_csv(heat) and viz.figure_json(img) == viz.figure_json(heat)
+    assert len(pio.to_json(img)) < len(pio.to_json(heat)) / 3
+    assert img.layout.yaxis.range == heat.layout.yaxis.range and img.layout.shapes == heat.layout.shapes
+    bars = [t for t in img.data if t.type == "heatmap"]  # colour-bar carriers: one cell, invisible
+    assert {t.colorbar.title.text for t in bars} == {"score", "p (0–1)"} and all(t.opacity == 0 for t in bars)
+    # decode the dense panel's PNG: each pixel is the colour scale at the cell's value, NaN transparent
+    im = next(t for t in img.data if t.type == "image" and t.name == "dense")
+    raw = base64.b64decode(im.source.split(",", 1)[1])
+    w, h = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    idat = raw[raw.index(b"IDAT") + 4 : raw.index(b"IEND") - 8]
+    px = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + 4 * w)[:, 1:].reshape(h, w, 4)
+    cell = heat.data[1]  # the dense heatmap: same cells
+    assert (w, h) == (len(cell.x), len(cell.y)) and (im.dx, im.x0) == (cell.x[1] - cell.x[0], cell.x[0])
+    zz = np.asarray(cell.z)
+    assert (px[..., 3] == 0).tolist() == np.isnan(zz).tolist()
+    r, c = 100, 20
+    lut = raster._lut(tuple((float(a), str(b)) for a, b in cell.colorscale))
+    assert px[r, c, :3].tolist() == lut[round(zz[r, c] * 255)].tolist()
+    with pytest.raises(ValueError):
+        viz.aligned_maps(maps, cells="png")

@@ -3,8 +3,9 @@ paste their own texts, drag k across six values, switch layers, run the whole-mo
 close their tabs, while the server's resident memory is sampled every 0.2 s.
 
 Used by tests/e2e/test_class_load.py (short, at the length CI can afford) and by
-`python benchmarks/app_bench.py --class-session 8192` (the same script at 8,192 tokens).
-Debian's chromium only (never a downloaded browser).
+`python benchmarks/app_bench.py --class-session 8192` (the same script at 8,192 tokens). The server
+starter, the memory Sampler, the controls and the per-browser settle times (settle) are shared with
+benchmarks/class_bench.py. Debian's chromium only (never a downloaded browser).
 """
 
 import os
@@ -95,6 +96,23 @@ def stop_server(proc):
 
 RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'  # Streamlit's root while a script runs
 
+# Added to every page of a context (new_context(...).add_init_script): the browser's own clock (ms since
+# the epoch, the same clock as time.time() on this machine) of the last moment its script run ended, so
+# each browser's settle time is its own, however long the driver takes to look at the other tabs.
+IDLE_WATCH = """(() => {
+  window.__dsaIdle = 0;
+  const seen = records => {
+    for (const r of records) {
+      const el = r.target;
+      if (el.getAttribute && el.getAttribute("data-testid") === "stApp"
+          && el.getAttribute("data-test-script-state") !== "running") window.__dsaIdle = Date.now();
+    }
+  };
+  new MutationObserver(seen).observe(document, {
+    attributes: true, subtree: true, attributeFilter: ["data-test-script-state"],
+  });
+})();"""
+
 
 def wait_idle(page, timeout_s, start_s=3.0):
     """Until the script run is over; raises on a freeze or an error. Streamlit marks its root element
@@ -122,6 +140,44 @@ def _all(pages, action, timeout_s, log, name):
         saw_queue |= note.count() > 0
         wait_idle(p, timeout_s, start_s=1.5 if i == 0 else 0.3)  # the later tabs' runs have begun by then
     log.append({"step": name, "seconds": round(time.perf_counter() - t, 2), "saw_queue_note": saw_queue})
+
+
+def settle(pages, action, timeout_s):
+    """Do action(page) in every tab, wait until every tab is idle; -> each tab's settle time in seconds
+    (from its own action to the end of its last script run, by the browser's clock; None where no run
+    followed the action). The pages' contexts need IDLE_WATCH."""
+    starts = []
+    for p in pages:
+        starts.append(time.time())
+        action(p)
+    for i, p in enumerate(pages):
+        wait_idle(p, timeout_s, start_s=1.5 if i == 0 else 0.3)
+    out = []
+    for t, p in zip(starts, pages):
+        idle = p.evaluate("window.__dsaIdle || 0") / 1000
+        out.append(round(idle - t, 3) if idle > t else None)
+    return out
+
+
+def _select(label, option):
+    """Pick `option` in the sidebar's select box named `label` (Streamlit's select is a combobox)."""
+
+    def act(page):
+        page.get_by_role("combobox", name=re.compile(label)).click()
+        page.get_by_role("option", name=option, exact=True).click()
+
+    return act
+
+
+def _query(key):
+    """Move the query slider one step (key: ArrowLeft, ArrowRight, Home, End)."""
+
+    def act(page):
+        slider = page.get_by_role("slider", name=re.compile("^Query token"))
+        slider.focus()
+        slider.press(key)
+
+    return act
 
 
 def _set_k(value):
