@@ -25,15 +25,16 @@ def _arr(v):
 
 def figure_data(fig):
     """{trace name (made unique): {"type", "x", "y", "z"}} with numpy arrays, from a go.Figure."""
-    out, cells = {}, getattr(fig, "_cells", {})  # maps drawn as images keep their numbers here
+    out, cells = {}, getattr(fig, "_cells", {})  # numbers of traces drawn otherwise (images, stems)
     for i, tr in enumerate(fig.to_plotly_json()["data"]):
-        if isinstance(tr.get("meta"), dict) and tr["meta"].get("ui"):
+        meta = tr.get("meta") if isinstance(tr.get("meta"), dict) else {}
+        if meta.get("ui"):
             continue  # click targets (e.g. the maps' row pickers) and colour-bar carriers, not data
-        if tr.get("type") == "image" and tr.get("name") in cells:
-            out[tr["name"]] = dict(cells[tr["name"]])
-            continue
         name = str(tr.get("name") or tr.get("type", "trace"))
         key = name if name not in out else f"{name} ({i})"
+        if meta.get("numbers") in cells:  # a map drawn as an image, a strip's stems: the exact values
+            out[key] = dict(cells[meta["numbers"]])
+            continue
         out[key] = {"type": tr.get("type", "scatter")}
         for f in ("x", "y", "z"):
             a = _arr(tr.get(f))

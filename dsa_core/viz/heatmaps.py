@@ -258,6 +258,7 @@ def _image_panel(z, xs, ys, kind, n, scale, rng, showscale, colorbar):
             xaxis=f"x{n}",
             yaxis=f"y{n}",
             hovertemplate=f"{kind}<br>query %{{y}} · key %{{x}}<extra></extra>",
+            meta={"numbers": kind},  # its exact values: fig._cells[kind] (export.py)
         )
     ]
     if showscale:

@@ -7,6 +7,55 @@ import plotly.graph_objects as go
 
 from dsa_core.viz import style
 
+STRIP_BARS = 256  # above this many keys, they are drawn as stems: one SVG path a kind, not one per bar
+
+
+def _bars(x, y, labels, name, colour, pattern, axis, width, numbers):
+    """One bar per key (patterned when kept, so the strip reads without colour)."""
+    return [
+        go.Bar(
+            x=x,
+            y=y,
+            name=name,
+            marker={"color": colour, "pattern": {"shape": pattern}},
+            customdata=labels,
+            legendgroup=name,
+            showlegend=axis == "",
+            xaxis=f"x{axis}",
+            yaxis=f"y{axis}",
+            hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>",
+        )
+    ]
+
+
+def _stems(x, y, labels, name, colour, pattern, axis, width, numbers):
+    """Many keys: a vertical line per key, all in one unbroken path (0 -> value -> 0, key after key: a
+    browser draws thousands of bars, or a path broken by gaps, slowly; at this many keys a bar is under
+    a pixel wide anyway), kept keys thicker. Hover gives each key's label and value; CSV/JSON export
+    reads the keys' values, kept in `numbers` (export.py)."""
+    ref = f"{name} {axis or 1}"
+    numbers[ref] = {"type": "bar", "x": x.astype(np.float32), "y": y.astype(np.float32)}
+    sx = np.repeat(x.astype(np.float32), 3)
+    sy = np.stack([np.zeros_like(y), y, np.zeros_like(y)], 1).ravel().astype(np.float32)
+    return [
+        go.Scatter(
+            x=sx,
+            y=sy,
+            mode="lines",
+            name=name,
+            line={"color": colour, "width": width},
+            legendgroup=name,
+            legendrank=1 if width > 1 else 2,  # kept first in the legend, as with bars
+            showlegend=axis == "",
+            xaxis=f"x{axis}",
+            yaxis=f"y{axis}",
+            text=np.stack([np.full(len(x), "", object), labels, np.full(len(x), "", object)], 1).ravel(),
+            customdata=np.repeat(y.astype(np.float32), 3),
+            hovertemplate="%{text}<br>%{customdata:.4f}<extra>" + name + "</extra>",
+            meta={"numbers": ref},
+        )
+    ]
+
 
 def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=None, height=460):
     """Index scores (top) against true dense attention (bottom) over keys 0..query of one query.
@@ -14,6 +63,8 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
     scores_row, dense_row: [T] (entries after `query` are ignored); selected: positions kept by top-k
     (-1 ignored); dense_top: positions of dense attention's own top-k (the ideal set), marked with a ◆.
     Kept keys are drawn solid blue with a hatch; dropped keys light grey, so the strip reads without colour.
+    Above STRIP_BARS keys they are drawn as stems (kept ones thicker, on top), which a browser draws
+    at once.
     """
     n = int(query) + 1
     s = style.f32(scores_row)[:n]
@@ -33,27 +84,16 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
         titles=["index score I[t, s] (unnormalised)", "dense attention p[t, s] (probability, 0 to 1)"],
         share="x",
     )
-    data = []
+    data, numbers = [], {}
     for axis, y in (("", s), ("2", p)):
-        for is_kept, name, colour, pattern in (
-            (True, "kept by top-k", style.ROLE["indexer"], "/"),
-            (False, "dropped", "#b9c2cc", ""),
+        traces = _bars if n <= STRIP_BARS else _stems
+        for is_kept, name, colour, pattern in (  # stems: the kept ones drawn last, on top
+            ((True, "kept by top-k", style.ROLE["indexer"], "/"), (False, "dropped", "#b9c2cc", ""))[
+                :: 1 if traces is _bars else -1
+            ]
         ):
             m = kept == is_kept
-            data.append(
-                go.Bar(
-                    x=pos[m],
-                    y=y[m],
-                    name=name,
-                    marker={"color": colour, "pattern": {"shape": pattern}},
-                    customdata=labels[m],
-                    legendgroup=name,
-                    showlegend=axis == "",
-                    xaxis=f"x{axis}",
-                    yaxis=f"y{axis}",
-                    hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + name + "</extra>",
-                )
-            )
+            data += traces(pos[m], y[m], labels[m], name, colour, pattern, axis, 2 if is_kept else 1, numbers)
     if dense_top is not None:
         top = np.asarray(dense_top, dtype=np.int64).ravel()
         top = top[(top >= 0) & (top < n)]
@@ -87,7 +127,7 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
     lay["yaxis2"].update(range=[0, 1.0 if pmax > 0.5 else max(0.05, pmax * 1.1)])
     lay["xaxis2"].update(title_text=f"key position (query = {query})", range=[-0.5, n - 0.5])
     lay["xaxis"].update(range=[-0.5, n - 0.5], showticklabels=False)
-    return style.figure(
+    fig = style.figure(
         data,
         None,
         height,
@@ -98,6 +138,9 @@ def query_strip(scores_row, dense_row, selected, query, tokens=None, dense_top=N
         meta={"query": int(query), "kept": int(kept.sum())},
         **lay,
     )
+    if numbers:  # the stems' values, for figure_csv / figure_json
+        fig._cells = numbers
+    return fig
 
 
 def token_grid(tokens, query=None, selected=None, per_row=16, start=0, height=None):

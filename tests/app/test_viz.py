@@ -108,3 +108,26 @@ def test_maps_as_images_keep_colours_layout_and_exact_exports():
     assert px[r, c, :3].tolist() == lut[round(zz[r, c] * 255)].tolist()
     with pytest.raises(ValueError):
         viz.aligned_maps(maps, cells="png")
+
+
+def test_long_query_strips_draw_stems_and_export_each_keys_value():
+    """Above STRIP_BARS keys the strip draws one path of stems a kind (kept on top) instead of a bar per
+    key; CSV/JSON still give every key's own value, and the hover names the key."""
+    from dsa_core.viz import strips
+
+    n = strips.STRIP_BARS + 144
+    rng = np.random.default_rng(3)
+    scores, dense = rng.random(n).astype(np.float32), (rng.random(n) / n).astype(np.float32)
+    kept = [3, 50, n - 1]
+    fig = viz.query_strip(scores, dense, kept, n - 1, [f"t{i}" for i in range(n)])
+    assert {t.type for t in fig.data} == {"scatter"} and fig.data[-1].name == "kept by top-k"
+    data = viz.figure_data(fig)
+    assert data["kept by top-k"]["x"].tolist() == kept and np.allclose(
+        data["kept by top-k"]["y"], scores[kept]
+    )
+    dropped = [k for k in data if k.startswith("dropped") and data[k]["y"].max() < 1 / n]  # the dense panel
+    assert len(dropped) == 1 and len(data[dropped[0]]["x"]) == n - 3
+    top = fig.data[0]  # dropped scores: 0 -> value -> 0 per key, the label on the value's point
+    assert top.text[1] == "0:t0" and top.y[1] == scores[0] and top.y[0] == top.y[2] == 0
+    short = viz.query_strip(scores[:40], dense[:40], [3], 39)
+    assert {t.type for t in short.data[:4]} == {"bar"}
