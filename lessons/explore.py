@@ -139,13 +139,16 @@ def per_query():
             lo = st.slider("Window start", 0, T - viz.GRID_SIDE, key="zoom_lo")
             zoom = (lo, viz.GRID_SIDE)
     with st.spinner("Pooling the maps…"):
-        m = cache.maps(a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom)
+        fig = show.maps_figure(
+            a["text"], a["layer"], a["max_tokens"], k, a["head"], st.session_state.pool, zoom, q
+        )
     st.caption(
         "Click a row of the index-score or dense-attention map: that query becomes the query everywhere "
-        "on the page (pooled maps: the first query of the block)."
+        "on the page (pooled maps: the first query of the block). Hover names the query and key; the "
+        "values are in the CSV and JSON below the maps."
     )
     show.show_figure(
-        viz.aligned_maps(m, tokens, query=q, pick_rows=("scores", "dense")),
+        fig,
         "maps",
         key="maps",
         on_select=show.query_from_click("maps"),

@@ -31,7 +31,15 @@ def dense_attention(a, v, q):
     H = a["model"]["n_heads"]
     st.metric(f"Query-key pairs in this layer (all {H} heads)", f"{H * T * (T + 1) // 2:,}")
     show.show_figure(
-        viz.heatmap(v.dense, "dense", tokens, query=q, title="Dense attention on your text", pick_rows=True),
+        viz.heatmap(
+            v.dense,
+            "dense",
+            tokens,
+            query=q,
+            title="Dense attention on your text",
+            pick_rows=True,
+            cells="auto",
+        ),
         "learn-dense",
         key="l_dense",
         on_select=show.query_from_click("l_dense"),
@@ -59,7 +67,15 @@ def lightning_indexer(a, v, q):
         key="l_votes",
     )
     show.show_figure(
-        viz.heatmap(v.scores, "scores", tokens, query=q, title="Index scores, all queries", pick_rows=True),
+        viz.heatmap(
+            v.scores,
+            "scores",
+            tokens,
+            query=q,
+            title="Index scores, all queries",
+            pick_rows=True,
+            cells="auto",
+        ),
         "learn-scores",
         key="l_scores",
         on_select=show.query_from_click("l_scores"),
@@ -119,7 +135,9 @@ def sparse_attention_step(a, v, q):
     st.latex(r"o_t=\sum_{s\in S_t}\mathrm{softmax}_{s\in S_t}\Big(\tfrac{q_t\cdot k_s}{\sqrt{D}}\Big)\,v_s")
     m = cache.maps(a["text"], layer, a["max_tokens"], k, a["head"], st.session_state.pool, None)
     show.show_figure(
-        viz.aligned_maps({x: m[x] for x in ("dense", "sparse", "diff")}, tokens, query=q, height=460),
+        viz.aligned_maps(
+            {x: m[x] for x in ("dense", "sparse", "diff")}, tokens, query=q, height=460, cells="auto"
+        ),
         "learn-sparse",
         key="l_sparse",
     )

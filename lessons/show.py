@@ -9,7 +9,8 @@ import streamlit as st
 
 from dsa_core import viz
 from dsa_core.fast import twins
-from lessons import profile
+from dsa_core.viz.pool import cell_of
+from lessons import budget, cache, profile
 
 profile.install()  # only with DSA_APP_PROFILE=path: per-rerun timings for benchmarks/class_bench.py
 
@@ -40,6 +41,27 @@ def show_figure(fig, name, key=None, alt=None, **kwargs):
         icon=":material/download:",
     )
     return event
+
+
+def _figure_bytes(fig):
+    """Bytes a cached figure holds: its JSON (images, labels) and the exact numbers kept for export."""
+    return len(fig.to_json()) + budget.nbytes(getattr(fig, "_cells", {}))
+
+
+@cache.budgeted(size=_figure_bytes)
+def _maps_figure(text, layer, max_tokens, k, head, how, zoom, row):
+    m = cache.maps(text, layer, max_tokens, k, head, how, zoom)
+    tokens = cache.trace(text, layer, max_tokens)[1].tokens
+    return viz.aligned_maps(m, tokens, query=row, pick_rows=("scores", "dense"), cells="auto")
+
+
+def maps_figure(text, layer, max_tokens, k, head, how, zoom, query):
+    """Explore's six aligned maps (as images, rows clickable), built once per view and query row (a
+    pooled block, or a zoom window's row) in the byte budget all sessions share: moving the query
+    inside a block, or a second student on the same view, reuses the figure."""
+    rows = cache.maps(text, layer, max_tokens, k, head, how, zoom)["scores"]["rows"]
+    row = cell_of(query, rows)
+    return _maps_figure(text, layer, max_tokens, k, head, how, zoom, query if row is None else int(row))
 
 
 def query_from_click(key):

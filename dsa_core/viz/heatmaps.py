@@ -19,6 +19,7 @@ from dsa_core.viz.scales import ATTENTION_NOTE, ATTENTION_POWER_SCALE, DIFF_LOG_
 
 # Heights in pixels of the text above the maps (fonts: style.FONT for panel titles, style.FONT + 3 for the
 # figure title, CAPTION_FONT for the caption), with a little room for descenders.
+IMAGE_CELLS = 96 * 96  # cells="auto": larger maps travel as images (a 96 x 96 heatmap is ~50 kB of JSON)
 PICK_DISTANCE = 60  # px: with 4 row-picker markers a row, a click anywhere on a panel finds its row
 TITLE_GAP, PANEL_TITLE_PX, CAPTION_FONT, CAPTION_LINE_PX, TITLE_PX = 4, 20, 13, 20, 24
 
@@ -43,11 +44,13 @@ def heatmap(
     query=None,
     height=520,
     pick_rows=False,
+    cells="heatmap",
 ):
     """One map [T,T] of `kind` in scores | mask | oracle | dense | sparse | diff.
 
     `zoom=(lo, size)` shows a full-resolution window; otherwise maps above max_side are pooled.
     `query` draws a horizontal line on that query's row. `pick_rows`: clicking a row selects it.
+    `cells`: "heatmap" or "image" (as in aligned_maps).
     """
     return aligned_maps(
         {kind: z},
@@ -60,6 +63,7 @@ def heatmap(
         height=height,
         title=title,
         pick_rows=(kind,) if pick_rows else (),
+        cells=cells,
     )
 
 
@@ -84,10 +88,11 @@ def aligned_maps(
     their hover label then names the query instead of the cell's value).
     cells="image": each map travels as one PNG (raster.py: the same colours, a fraction of the bytes,
     one image for the browser to draw; hover names the query and key, the values stay exact in
-    export.figure_csv/figure_json); "heatmap" (the default): Plotly heatmaps, hover shows each value.
+    export.figure_csv/figure_json); "heatmap" (the default): Plotly heatmaps, hover shows each value;
+    "auto": images for maps above IMAGE_CELLS cells, heatmaps (hover values) for smaller ones.
     """
-    if cells not in ("heatmap", "image"):
-        raise ValueError(f"cells must be 'heatmap' or 'image', got {cells!r}")
+    if cells not in ("heatmap", "image", "auto"):
+        raise ValueError(f"cells must be 'heatmap', 'image' or 'auto', got {cells!r}")
     maps = dict(maps)
     if "dense" in maps and "sparse" in maps and "diff" not in maps and not isinstance(maps["dense"], dict):
         maps["diff"] = style.f32(maps["sparse"]) - style.f32(maps["dense"])
@@ -126,6 +131,8 @@ def aligned_maps(
             "title": {"text": label, "side": "top", "font": {"size": 12}},
         }
         showscale = bar not in bars and bar != "mask"
+        if cells == "auto":  # decided by the first map (they are all the same size)
+            cells = "image" if np.size(z) > IMAGE_CELLS else "heatmap"
         if cells == "image" and _uniform(xs) and _uniform(ys):
             numbers[kind] = {"type": "heatmap", "x": xs, "y": ys, "z": z}
             data += _image_panel(z, xs, ys, kind, n, scale, rng, showscale, colorbar)

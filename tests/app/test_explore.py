@@ -1,5 +1,7 @@
 """The Explore page in AppTest: widgets change the figures' data as expected; bad input never crashes."""
 
+import base64
+
 import numpy as np
 from apphelp import SHORT, decode, figure_with, figures, make_app, no_errors
 
@@ -97,7 +99,11 @@ def test_long_text_maps_are_pooled_never_above_512_cells():
         for t in f["data"]:
             if t["type"] == "heatmap":
                 assert np.prod(decode(t["z"]).shape) <= 512 * 512
+            if t["type"] == "image":  # the maps travel as PNGs: width x height from the PNG header
+                head = base64.b64decode(t["source"].split(",", 1)[1][:44])
+                assert int.from_bytes(head[16:20], "big") * int.from_bytes(head[20:24], "big") <= 192 * 192
     assert maps(at)["layout"]["meta"]["pooled"]
+    assert sum(t["type"] == "image" for t in maps(at)["data"]) == 6
     at.toggle(key="zoom_on").set_value(True).run()
     no_errors(at)
     assert "zoom" in maps(at)["layout"]["meta"]["note"]
