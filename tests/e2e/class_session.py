@@ -97,15 +97,23 @@ def stop_server(proc):
 RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'  # Streamlit's root while a script runs
 
 # Added to every page of a context (new_context(...).add_init_script): the browser's own clock (ms since
-# the epoch, the same clock as time.time() on this machine) of the last moment its script run ended, so
-# each browser's settle time is its own, however long the driver takes to look at the other tabs.
+# the epoch, the same clock as time.time() on this machine) of the last moment its script run ended
+# (__dsaIdle) and of the first moment after it when the page had drawn it (__dsaDrawn: two animation
+# frames later, once the main thread is free of Plotly's drawing), so each browser's settle time is
+# its own, however long the driver takes to look at the other tabs.
 IDLE_WATCH = """(() => {
   window.__dsaIdle = 0;
+  window.__dsaDrawn = 0;
+  const drawn = at => requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (window.__dsaIdle === at) window.__dsaDrawn = Date.now();
+  }));
   const seen = records => {
     for (const r of records) {
       const el = r.target;
-      if (el.getAttribute && el.getAttribute("data-testid") === "stApp"
-          && el.getAttribute("data-test-script-state") !== "running") window.__dsaIdle = Date.now();
+      if (el.getAttribute && el.getAttribute("data-testid") === "stApp") {
+        if (el.getAttribute("data-test-script-state") === "running") window.__dsaDrawn = 0;
+        else { window.__dsaIdle = Date.now(); drawn(window.__dsaIdle); }
+      }
     }
   };
   new MutationObserver(seen).observe(document, {
@@ -143,19 +151,27 @@ def _all(pages, action, timeout_s, log, name):
 
 
 def settle(pages, action, timeout_s):
-    """Do action(page) in every tab, wait until every tab is idle; -> each tab's settle time in seconds
-    (from its own action to the end of its last script run, by the browser's clock; None where no run
-    followed the action). The pages' contexts need IDLE_WATCH."""
-    starts = []
+    """Do action(page) in every tab, wait until every tab is idle and has drawn; -> each tab's settle
+    time in seconds, from the moment its action was done (the last key press or click sent) to the
+    moment it had drawn the end of its last script run, by the browser's clock (0 when the page
+    settled before the action call returned; None where no run followed the action). The pages'
+    contexts need IDLE_WATCH."""
+    before, after = [], []
     for p in pages:
-        starts.append(time.time())
+        before.append(time.time())
         action(p)
+        after.append(time.time())
     for i, p in enumerate(pages):
         wait_idle(p, timeout_s, start_s=1.5 if i == 0 else 0.3)
     out = []
-    for t, p in zip(starts, pages):
-        idle = p.evaluate("window.__dsaIdle || 0") / 1000
-        out.append(round(idle - t, 3) if idle > t else None)
+    for t0, t1, p in zip(before, after, pages):
+        try:
+            p.wait_for_function("window.__dsaDrawn > 0", timeout=30_000)
+        except Exception:  # noqa: BLE001 - not drawn within 30 s: fall back to the end of the run
+            pass
+        idle, drawn = p.evaluate("[window.__dsaIdle || 0, window.__dsaDrawn || 0]")
+        end = (drawn or idle) / 1000
+        out.append(None if end <= t0 else round(max(0.0, end - t1), 3))
     return out
 
 
