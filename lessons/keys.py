@@ -210,6 +210,7 @@ KEYS = {
         Key("fam_every", "Family: one computing layer per r", 4, one_of(*EVERY), "every"),
         Key("fam_rule", "Family: which layers compute", "every", one_of("every", "overlap"), "rule"),
         Key("fam_cw", "Family: the compressed member's indexers", "pooled", one_of("token", "pooled"), "cw"),
+        Key("fam_ppl_cancelled", "Family: Cancel was pressed during the model runs", False),
         # Generate
         Key("gen_n", "Generate: new tokens per mode", 32, whole(1, 256)),
         Key("gen_sampling", "Generate: greedy or sampled next token", "greedy", one_of("greedy", "sample")),
@@ -235,14 +236,15 @@ KEYS = {
         Key("api_workload", "Cost: the API calculator's workload", lambda first: first),
         Key("api_share", "Cost: share of input from the context cache", lambda share: share),
         Key("bench_lengths", "Cost: lengths to time", [1024, 2048, 4096, 8192]),
+        Key("bench_cancelled", "Cost: Cancel was pressed during the timing run", False),
         Key("bench_result", "Cost: this session's timing result"),
     ]
 }
 # Keys of buttons, charts and downloads: they hold an event (a click, a selection), not a setting.
 EVENTS = {
     "run_effect", "cancel_effect", "token_grid", "maps", "learn_back", "learn_next", "fam_ppl_go",
-    "train_go", "bench_go", "l_dense", "l_scores", "share_text", "forget_text",
-    "gen_go", "gen_cancel", "gen_picks", "gen_mass", "gen_curves",
+    "fam_ppl_cancel", "train_go", "bench_go", "bench_cancel", "l_dense", "l_scores", "share_text",
+    "forget_text", "gen_go", "gen_cancel", "gen_picks", "gen_mass", "gen_curves",
 }  # fmt: skip
 EVENT_PREFIXES = ("csv-", "json-", "bj_", "train_live_")  # downloads and the live training chart
 

@@ -166,3 +166,93 @@ def test_no_page_sets_a_session_default_of_its_own():
     for path in (pathlib.Path(__file__).resolve().parents[2] / "lessons").glob("*.py"):
         text = path.read_text()
         assert not re.search(r"session_state\.setdefault|\bs\.setdefault\(", text), path.name
+
+
+CHARTS = {"show_figure", "plotly_chart", "dataframe"}  # their key holds state only with on_select
+DICT_METHODS = {"get", "pop", "setdefault", "update", "keys", "items", "values", "clear", "to_dict"}
+
+
+def _session_keys_in_source(tree):
+    """(name, line) of every session key a source file names literally: a widget's key= (a chart's only
+    with on_select; an f-string key by its literal start), st.session_state (or an alias of it)
+    subscripted, read as an attribute, passed to get/pop/setdefault, tested with `in`, or given to
+    update(name=...), and the names given to keys.ensure/keys.check."""
+    import ast
+
+    def is_state(node):
+        dotted = isinstance(node, ast.Attribute) and node.attr == "session_state"
+        return dotted or (isinstance(node, ast.Name) and node.id in aliases)
+
+    def literal(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):  # f"bj_{label}": its literal start, which must be a prefix
+            head = node.values[0] if node.values else None
+            return head.value if isinstance(head, ast.Constant) else ""
+        return None
+
+    aliases = set()  # s = st.session_state; s, sb = st.session_state, st.sidebar
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            pairs = [(node.targets[0], node.value)]
+            if isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Tuple):
+                pairs = zip(node.targets[0].elts, node.value.elts)
+            aliases |= {t.id for t, v in pairs if isinstance(t, ast.Name) and is_state(v)}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Call):
+            f, kw = node.func, {k.arg: k.value for k in node.keywords}
+            fname = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            if "key" in kw and (fname not in CHARTS or "on_select" in kw):
+                names.append(literal(kw["key"]))
+            if isinstance(f, ast.Attribute) and is_state(f.value) and node.args:
+                if f.attr in ("get", "pop", "setdefault"):
+                    names.append(literal(node.args[0]))
+            if isinstance(f, ast.Attribute) and is_state(f.value) and f.attr == "update":
+                names += [k.arg for k in node.keywords if k.arg]
+            if isinstance(f, ast.Attribute) and f.attr in ("ensure", "check") and node.args:
+                if isinstance(f.value, ast.Name) and f.value.id == "keys":
+                    names.append(literal(node.args[0]))
+        elif isinstance(node, ast.Subscript) and is_state(node.value):
+            names.append(literal(node.slice))
+        elif isinstance(node, ast.Attribute) and is_state(node.value) and id(node) not in called:
+            if node.attr not in DICT_METHODS:
+                names.append(node.attr)
+        elif isinstance(node, ast.Compare) and any(is_state(c) for c in node.comparators):
+            names.append(literal(node.left))
+        found += [(n, node.lineno) for n in names if n is not None]
+    return found
+
+
+def test_every_session_key_named_in_the_source_is_in_the_registry():
+    """Also the keys a page sets only on a click (a Cancel, a finished run), which opening the pages
+    above never reaches: every literal session key in app.py and lessons/*.py is declared."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    found, unknown = set(), []
+    for path in [root / "app.py", *sorted((root / "lessons").glob("*.py"))]:
+        for name, line in _session_keys_in_source(ast.parse(path.read_text())):
+            found.add(name)
+            ok = name in keys.KEYS or name in keys.EVENTS or (name and name.startswith(keys.EVENT_PREFIXES))
+            if not ok:
+                unknown.append(f"{path.name}:{line} {name!r}")
+    assert not unknown, f"session keys missing from lessons/keys.py: {unknown}"
+    # the scan reaches widgets, attribute reads, pop/update in callbacks and keys.ensure
+    assert {"k", "query", "learn_step", "gen_cancelled", "bench_cancelled", "fam_ppl_cancel"} <= found
+
+
+def test_the_source_scan_finds_an_undeclared_key():
+    import ast
+
+    src = (
+        "import streamlit as st\ns = st.session_state\nst.button('Go', key='x_go')\n"
+        "if s.pop('x_cancelled', False): pass\nst.session_state.update(x_done=True)\n"
+        "v = s.x_attr + st.session_state['x_sub']\nok = 'x_in' in st.session_state\n"
+        "show.show_figure(fig, 'n', key='x_chart')\nshow.show_figure(fig, 'n', key='x_sel', on_select=f)\n"
+    )
+    names = {n for n, _ in _session_keys_in_source(ast.parse(src))}
+    assert names == {"x_go", "x_cancelled", "x_done", "x_attr", "x_sub", "x_in", "x_sel"}
