@@ -53,10 +53,19 @@ def _stream():
     return {mode: col.empty() for mode, col in zip(MODES, cols)}
 
 
+def work(text, max_tokens, k, n, temperature, seed):
+    """The queue's size of a generation (cache.work: tokens² × layers): the prompt, as cut to fit, and
+    its n new tokens through every layer, twice (dense, then DSA). An 8K prompt so waits in the long
+    lane and does not hold up the class's short requests."""
+    P = len(prompt(text, max_tokens, n)[0].ids)
+    return cache.work(P + n, 2 * cache.model_info()["n_layers"])
+
+
 @cache.budgeted(
     heavy=lambda text, max_tokens, k, n, temperature, seed: (
         f"Generating {n} tokens twice (dense, and DSA with k = {k}), one token at a time"
-    )
+    ),
+    cost=work,
 )
 def continuations(text, max_tokens, k, n, temperature, seed, report=None):
     """Both continuations and, for DSA, what each new token's query read. A dict of numpy arrays:

@@ -77,3 +77,32 @@ def test_k_above_the_text_says_dsa_equals_dense_and_long_prompts_are_cut_to_fit(
     assert any("cut to 7,936 tokens" in w.value for w in at.warning)  # 7,936 + 256 = 8,192
     size = next(c.value for c in at.caption if "While it runs" in c.value)
     assert "for 8,192 tokens" in size and "within the 1.2 GB" in size
+
+
+def test_an_8k_generation_waits_in_the_long_lane_and_a_short_one_in_the_short_lane(monkeypatch):
+    """The size the generation brings to the class queue (its cost=): the queue's join is stopped there,
+    so nothing generates."""
+    import pytest
+    from apphelp import SHORT
+
+    from lessons import budget, cache
+    from lessons import generate_cache as gc
+
+    class Joined(Exception):
+        pass
+
+    sizes, queue = [], cache.shared()[1]
+
+    def join(work=0):
+        sizes.append(work)
+        raise Joined
+
+    monkeypatch.setattr(queue, "join", join)
+    long_text = "The river keeps its own account of the years. " * 1200  # ~ 11,000 tokens
+    for text, max_tokens in ((long_text, 8192), (SHORT, 128)):
+        with pytest.raises(Joined):
+            gc.continuations(text, max_tokens, 128, 256, 0.8, 987_654)  # a seed no other test uses
+    P = 8192 - 256  # the prompt is cut so that it and the 256 new tokens fit the 8,192-token context
+    assert sizes[0] == cache.work(P + 256, 2 * cache.model_info()["n_layers"])
+    lanes = [budget.Queue().join(size)[0] for size in sizes]
+    assert lanes == ["long", "short"]
