@@ -130,7 +130,14 @@ def run_scenario(name, n, browser, close_wait, timeout_s, log_dir):
         pages = [c.new_page() for c in contexts]
         for step, kind, action in [("open", "open", lambda p: p.goto(url + "/" + query))] + steps:
             t0 = time.time()
-            times = cs.settle(pages, action, timeout_s)
+            try:
+                times = cs.settle(pages, action, timeout_s)
+            except Exception as e:  # noqa: BLE001 - a step that failed is reported, and ends the scenario
+                report["steps"].append(
+                    {"step": step, "kind": kind, "error": f"{type(e).__name__}: {e}"[:300]}
+                )
+                print(f"{step:<22} FAILED: {type(e).__name__}: {str(e)[:200]}", flush=True)
+                break
             t1 = time.time()
             got = [t for t in times if t is not None]
             row = {
@@ -185,6 +192,9 @@ def verdict(report):
     kinds, limit = TARGETS[report["scenario"]]
     out = []
     for r in report["steps"]:
+        if "error" in r:
+            out.append(f"  {r['step']}: FAILED ({r['error'][:120]})")
+            continue
         if r["kind"] == kinds and r["max_s"] is not None:
             ok = "met" if r["max_s"] <= limit else "MISSED"
             out.append(f"  {r['step']}: slowest browser {r['max_s']:.2f} s (target <= {limit:g} s): {ok}")

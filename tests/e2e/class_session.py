@@ -179,8 +179,14 @@ def _select(label, option):
     """Pick `option` in the sidebar's select box named `label` (Streamlit's select is a combobox)."""
 
     def act(page):
-        page.get_by_role("combobox", name=re.compile(label)).click()
-        page.get_by_role("option", name=option, exact=True).click()
+        box = page.get_by_role("combobox", name=re.compile(label))
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+        except Exception:  # noqa: BLE001 - the list did not open (or scrolled it away): type to filter
+            box.click()
+            page.keyboard.type(option)
+            page.keyboard.press("Enter")
 
     return act
 
