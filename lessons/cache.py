@@ -408,6 +408,13 @@ def fp8_agreement(text, layer, max_tokens, k):
     return nb.fp8_agreement(indexer(layer), trace(text, layer, max_tokens)[1].x, k)
 
 
+def training_work(T, steps, n_queries):
+    """The queue's size of a training run (work() units): each step scores up to n_queries queries
+    against up to T keys in one layer, forward and backward, about 3 x n_queries x T. 400 steps of 128
+    queries at 8,192 tokens wait in the long lane; the page's default 60 steps at 512 tokens are short."""
+    return work(T, 3 * steps) * min(n_queries, T) // max(1, T)
+
+
 def start_training(text, layer, max_tokens, k, steps, lr, n_queries, fresh=True):
     """(the starting indexer, a private copy that trains, the dsa_core stage-1 generator training it) on the
     trace's x. Starts from fresh random weights or from the model's own indexer; the copies live in this

@@ -229,6 +229,7 @@ KEYS = {
         Key("train_nq", "Train: queries per step", 128, one_of(32, 64, 128, 256)),
         Key("train_query", "Train: the query shown before and after", lambda T: T - 1, whole(0, 1_000_000)),
         Key("trained", "Train: this session's trained indexer (never the shared model's)"),
+        Key("train_cancelled", "Train: Cancel was pressed during the training run", False),
         # Cost
         Key("cost_shape", "Cost: the model shape", lambda first: first),
         Key("cost_phase", "Cost: prefill or decode", "prefill", one_of("prefill", "decode")),
@@ -243,8 +244,8 @@ KEYS = {
 # Keys of buttons, charts and downloads: they hold an event (a click, a selection), not a setting.
 EVENTS = {
     "run_effect", "cancel_effect", "token_grid", "maps", "learn_back", "learn_next", "fam_ppl_go",
-    "fam_ppl_cancel", "train_go", "bench_go", "bench_cancel", "l_dense", "l_scores", "share_text",
-    "forget_text", "gen_go", "gen_cancel", "gen_picks", "gen_mass", "gen_curves",
+    "fam_ppl_cancel", "train_go", "train_cancel", "bench_go", "bench_cancel", "l_dense", "l_scores",
+    "share_text", "forget_text", "gen_go", "gen_cancel", "gen_picks", "gen_mass", "gen_curves",
 }  # fmt: skip
 EVENT_PREFIXES = ("csv-", "json-", "bj_", "train_live_")  # downloads and the live training chart
 

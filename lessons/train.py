@@ -56,35 +56,46 @@ st.caption(
 )
 
 mine = st.session_state.get("trained")
+if st.session_state.pop("train_cancelled", False):
+    st.info(
+        "Cancelled: the training run was stopped and nothing of it was kept. Press the button to start over."
+    )
 if st.button(f"Train layer {layer}'s indexer for {steps} steps", type="primary", key="train_go"):
-    try:
-        start, mine, gen = cache.start_training(
-            a["text"], layer, a["max_tokens"], k, steps, lr, n_queries, fresh
-        )
-    except ImportError:
-        st.info("The training code (dsa_core.train.stage1) is not available yet in this installation.")
-        st.stop()
-    bar, chart, hist = st.progress(0.0, text="starting…"), st.empty(), []
-    for log in gen:
-        hist.append(log)
-        bar.progress(
-            log["step"] / log["steps"],
-            text=f"step {log['step']} / {log['steps']}: loss "
-            f"{log['loss']:.3f}, recall {log['recall']:.3f} ({log['seconds']:.1f} s)",
-        )
-        chart.plotly_chart(
-            viz.training_curves(
-                [h["step"] for h in hist],
-                [h["loss"] for h in hist],
-                {
-                    "recall (indexer top-k)": [h["recall"] for h in hist],
-                    "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
-                    "overlap with ideal": [h["overlap"] for h in hist],
-                },
-            ),
-            key=f"train_live_{log['step']}",
-        )
+    # the class's one queue (a long run in the long lane), progress at every logged step, and Cancel: a
+    # click, a changed setting or a closed tab stops the run at its next logged step
+    stop = st.empty()
+    stop.button("Cancel", key="train_cancel", on_click=lambda: st.session_state.update(train_cancelled=True))
+    label = f"Training layer {layer}'s indexer for {steps} steps"
+    with cache.queued(label, cache.training_work(T, steps, n_queries)) as report:
+        try:
+            start, mine, gen = cache.start_training(
+                a["text"], layer, a["max_tokens"], k, steps, lr, n_queries, fresh
+            )
+        except ImportError:
+            st.info("The training code (dsa_core.train.stage1) is not available yet in this installation.")
+            st.stop()
+        chart, hist = st.empty(), []
+        for log in gen:
+            hist.append(log)
+            report(
+                log["step"] / log["steps"],
+                f"step {log['step']} / {log['steps']}: loss {log['loss']:.3f}, recall {log['recall']:.3f} "
+                f"({log['seconds']:.1f} s)",
+            )
+            chart.plotly_chart(
+                viz.training_curves(
+                    [h["step"] for h in hist],
+                    [h["loss"] for h in hist],
+                    {
+                        "recall (indexer top-k)": [h["recall"] for h in hist],
+                        "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
+                        "overlap with ideal": [h["overlap"] for h in hist],
+                    },
+                ),
+                key=f"train_live_{log['step']}",
+            )
     chart.empty()
+    stop.empty()
     mine = {
         "indexer": mine,
         "start": start,
