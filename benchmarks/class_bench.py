@@ -67,7 +67,8 @@ def scenario_steps(name, n):
             ("query - 2", "controls", cs._query("ArrowLeft")),
             ("head 3", "controls", cs._select("Attention head", "head 3")),
             ("mean of heads", "controls", cs._select("Attention head", "mean of heads")),
-            ("layer 11 (seen)", "controls", cs._layer("ArrowRight")),
+            ("layer 11 (trace seen)", "controls", cs._layer("ArrowRight")),  # its k = 128 view is new
+            ("layer 10 (all seen)", "controls", cs._layer("ArrowLeft")),
         ]
     if name == "different":
         texts = iter(student_texts(n, 2048))
