@@ -214,6 +214,53 @@ def verdict(report):
     return out
 
 
+def draw_times(browser, repeats=3):
+    """Seconds Chromium takes to draw Explore's six maps at 2,048 tokens (192 x 192 pooled cells of
+    random values, rows clickable) as heatmaps and as images, and a 2,048-key query strip; Plotly's
+    own plotly.min.js from the installed package (offline). -> {figure: (bytes, [seconds])}."""
+    import numpy as np
+    import plotly
+    import plotly.io as pio
+
+    sys.path.insert(0, str(ROOT))
+    from dsa_core import viz
+
+    T, rng = 2048, np.random.default_rng(0)
+    pos = np.arange(0, T, 11, dtype=np.float32)[:192]
+    maps = {}
+    for kind in ("scores", "mask", "oracle", "dense", "sparse", "diff"):
+        z = rng.random((192, 192)).astype(np.float32)
+        z[np.triu_indices(192, 1)] = np.nan
+        maps[kind] = {"z": z, "rows": pos, "cols": pos, "note": "max-pooled blocks of 11 tokens"}
+    toks, kept = [f"t{i}" for i in range(T)], rng.choice(T - 1, 64, replace=False)
+    figs = {
+        f"maps as {cells}s": viz.aligned_maps(
+            maps, toks, query=2000, pick_rows=("scores", "dense"), cells=cells
+        )
+        for cells in ("heatmap", "image")
+    }
+    figs["query strip, 2,048 keys"] = viz.query_strip(rng.random(T), rng.random(T) / T, kept, T - 1, toks)
+    js = pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_content("<div id=d style='width:1200px'></div>")
+    page.add_script_tag(path=str(js))  # injected from the file: nothing is fetched
+    out = {}
+    for name, fig in figs.items():
+        spec = pio.to_json(fig, validate=False)
+        out[name] = (len(spec), [])
+        for _ in range(repeats):
+            ms = page.evaluate(
+                """async s => { const f = JSON.parse(s), t0 = performance.now(); Plotly.purge('d');
+                await Plotly.newPlot('d', f.data, f.layout);
+                await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+                return performance.now() - t0; }""",
+                spec,
+            )
+            out[name][1].append(round(ms / 1000, 3))
+    page.close()
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--same", type=int, metavar="N", help="N browsers on the same sample at 2,048 tokens")
@@ -222,10 +269,11 @@ def main(argv=None):
     p.add_argument("--close-wait", type=float, default=150, help="seconds to wait after closing the tabs")
     p.add_argument("--timeout", type=float, default=900, help="seconds one step may take in one browser")
     p.add_argument("--json", help="write the reports here (e.g. assets/bench/class.json)")
+    p.add_argument("--draw", action="store_true", help="time Chromium drawing the maps and the strip")
     args = p.parse_args(argv)
     chosen = [(name, n) for name in ("same", "different", "long") if (n := getattr(args, name))]
-    if not chosen:
-        p.error("pick at least one scenario: --same N, --different N or --long N")
+    if not chosen and not args.draw:
+        p.error("pick at least one scenario: --same N, --different N, --long N or --draw")
     if not os.path.exists(cs.CHROMIUM):
         p.error(f"{cs.CHROMIUM} not found: install Debian's chromium (this benchmark never downloads one)")
     from playwright.sync_api import sync_playwright
@@ -239,6 +287,14 @@ def main(argv=None):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=cs.CHROMIUM, headless=True, args=cs.ARGS)
         try:
+            if args.draw:
+                print(f"\n== drawing in Chromium (load {os.getloadavg()[0]:.1f}) ==", flush=True)
+                drawn = draw_times(browser)
+                for name, (size, secs) in drawn.items():
+                    print(
+                        f"{name:<26} {size / MB:5.2f} MB  {' '.join(f'{t:.2f}' for t in secs)} s", flush=True
+                    )
+                reports.append({"scenario": "draw", "figures": drawn, "load": os.getloadavg()[0]})
             for name, n in chosen:
                 print(f"\n== {name}: {n} browser(s) ==\n{HEADER}", flush=True)
                 r = run_scenario(name, n, browser, args.close_wait, args.timeout, log_dir)
