@@ -6,12 +6,14 @@ starter, memory Sampler, controls, settle).
     python benchmarks/class_bench.py --different 10   # 10 browsers, 10 different pasted texts, 2,048
     python benchmarks/class_bench.py --long 3         # 3 browsers, their own texts at 8,192 tokens
     python benchmarks/class_bench.py --same 3 --long 1 --close-wait 30 --json assets/bench/class.json
+    python benchmarks/class_bench.py --draw           # Chromium drawing the maps and a 2,048-key strip
 
-Each step prints, over the browsers: the median and the largest settle time (from a browser's own action
-to the end of its last script run), the load average (1 min) when the step ended, and from the server's
-profile (DSA_APP_PROFILE, lessons/profile.py): the script runs it made, their median and largest
-seconds, the seconds spent building and sending figures, and the bytes sent to one browser per run
-(median). Per scenario: the server's resident memory after the first page (the baseline), its peak, and
+Each step prints, over the browsers: the median and the largest settle time (from the end of a browser's
+action to the moment it had drawn the end of its last script run), the median seconds of long tasks on
+the browsers' main threads meanwhile (busy: parsing, React, Plotly), the load average (1 min) when
+the step ended, and from the server's profile (DSA_APP_PROFILE, lessons/profile.py): the script runs it
+made, their median and largest seconds, the seconds spent building and sending figures, and the bytes
+sent to one browser per run (median). Per scenario: the server's resident memory after the first page (the baseline), its peak, and
 its memory --close-wait seconds after every tab closed. Targets (issue's, 2-core machine, quiet):
 same sample: every control <= 2 s for every browser; different texts: the paste wave <= 60 s, then each
 k change <= 5 s; 8,192 tokens: any k up to 1,024 <= 3 s; peak <= 4 GB; after closing <= baseline + 300 MB.
@@ -132,7 +134,7 @@ def run_scenario(name, n, browser, close_wait, timeout_s, log_dir):
         for step, kind, action in [("open", "open", lambda p: p.goto(url + "/" + query))] + steps:
             t0 = time.time()
             try:
-                times = cs.settle(pages, action, timeout_s)
+                times, busy = zip(*cs.settle(pages, action, timeout_s, with_busy=True))
             except Exception as e:  # noqa: BLE001 - a step that failed is reported, and ends the scenario
                 report["steps"].append(
                     {"step": step, "kind": kind, "error": f"{type(e).__name__}: {e}"[:300]}
@@ -144,7 +146,9 @@ def run_scenario(name, n, browser, close_wait, timeout_s, log_dir):
             row = {
                 "step": step,
                 "kind": kind,
-                "settle_s": times,
+                "settle_s": list(times),
+                "browser_busy_s": list(busy),
+                "browser_busy_median_s": round(statistics.median(busy), 2),
                 "median_s": round(statistics.median(got), 2) if got else None,
                 "max_s": round(max(got), 2) if got else None,
                 "wall_s": round(t1 - t0, 2),
@@ -179,11 +183,12 @@ def print_step(r):
     )
     med = "-" if r["median_s"] is None else f"{r['median_s']:.2f}"
     mx = "-" if r["max_s"] is None else f"{r['max_s']:.2f}"
-    print(f"{r['step']:<22} {med:>7} {mx:>7} {r['load']:5.1f}  {runs}  {prof}", flush=True)
+    busy = f"{r['browser_busy_median_s']:5.2f}"
+    print(f"{r['step']:<22} {med:>7} {mx:>7} {busy} {r['load']:5.1f}  {runs}  {prof}", flush=True)
 
 
 HEADER = (
-    f"{'step':<22} {'median':>7} {'max':>7} {'load':>5}  {'runs':<15}  "
+    f"{'step':<22} {'median':>7} {'max':>7} {'busy':>5} {'load':>5}  {'runs':<15}  "
     "script med/max  fig s  MB/run fig MB refs"
 )
 

@@ -104,6 +104,11 @@ RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'  # Streamlit
 IDLE_WATCH = """(() => {
   window.__dsaIdle = 0;
   window.__dsaDrawn = 0;
+  window.__dsaBusy = 0;  // ms of long tasks (> 50 ms) on the page's main thread: parsing, React, Plotly
+  try {
+    new PerformanceObserver(l => { for (const e of l.getEntries()) window.__dsaBusy += e.duration; })
+      .observe({type: "longtask", buffered: true});
+  } catch (e) {}
   const drawn = at => requestAnimationFrame(() => requestAnimationFrame(() => {
     if (window.__dsaIdle === at) window.__dsaDrawn = Date.now();
   }));
@@ -150,13 +155,14 @@ def _all(pages, action, timeout_s, log, name):
     log.append({"step": name, "seconds": round(time.perf_counter() - t, 2), "saw_queue_note": saw_queue})
 
 
-def settle(pages, action, timeout_s):
+def settle(pages, action, timeout_s, with_busy=False):
     """Do action(page) in every tab, wait until every tab is idle and has drawn; -> each tab's settle
     time in seconds, from the moment its action was done (the last key press or click sent) to the
     moment it had drawn the end of its last script run, by the browser's clock (0 when the page
-    settled before the action call returned; None where no run followed the action). The pages'
-    contexts need IDLE_WATCH."""
-    before, after = [], []
+    settled before the action call returned; None where no run followed the action). with_busy: each
+    item is (settle time, seconds of long tasks on the page's main thread meanwhile: its parsing,
+    React and Plotly work). The pages' contexts need IDLE_WATCH."""
+    before, after, busy = [], [], [p.evaluate("window.__dsaBusy || 0") for p in pages]
     for p in pages:
         before.append(time.time())
         action(p)
@@ -164,14 +170,17 @@ def settle(pages, action, timeout_s):
     for i, p in enumerate(pages):
         wait_idle(p, timeout_s, start_s=1.5 if i == 0 else 0.3)
     out = []
-    for t0, t1, p in zip(before, after, pages):
+    for t0, t1, p, b in zip(before, after, pages, busy):
         try:
             p.wait_for_function("window.__dsaDrawn > 0", timeout=30_000)
         except Exception:  # noqa: BLE001 - not drawn within 30 s: fall back to the end of the run
             pass
-        idle, drawn = p.evaluate("[window.__dsaIdle || 0, window.__dsaDrawn || 0]")
+        idle, drawn, now_busy = p.evaluate(
+            "[window.__dsaIdle || 0, window.__dsaDrawn || 0, window.__dsaBusy]"
+        )
         end = (drawn or idle) / 1000
-        out.append(None if end <= t0 else round(max(0.0, end - t1), 3))
+        settle_s = None if end <= t0 else round(max(0.0, end - t1), 3)
+        out.append((settle_s, round((now_busy - b) / 1000, 3)) if with_busy else settle_s)
     return out
 
 
