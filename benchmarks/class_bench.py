@@ -10,13 +10,14 @@ starter, memory Sampler, controls, settle).
 
 Each step prints, over the browsers: the median and the largest settle time (from the end of a browser's
 action to the moment it had drawn the end of its last script run), the median seconds of long tasks on
-the browsers' main threads meanwhile (busy: parsing, React, Plotly), the load average (1 min) when
-the step ended, and from the server's profile (DSA_APP_PROFILE, lessons/profile.py): the script runs it
+the browsers' main threads meanwhile (busy: parsing, React, Plotly), the load average (1 min) when the
+step ended, and from the server's profile (DSA_APP_PROFILE, lessons/profile.py): the script runs it
 made, their median and largest seconds, the seconds spent building and sending figures, and the bytes
-sent to one browser per run (median). Per scenario: the server's resident memory after the first page (the baseline), its peak, and
-its memory --close-wait seconds after every tab closed. Targets (issue's, 2-core machine, quiet):
-same sample: every control <= 2 s for every browser; different texts: the paste wave <= 60 s, then each
-k change <= 5 s; 8,192 tokens: any k up to 1,024 <= 3 s; peak <= 4 GB; after closing <= baseline + 300 MB.
+sent to one browser per run (median). Per scenario: the server's resident memory after the first page
+(the baseline), its peak, and its memory --close-wait seconds after every tab closed. Targets (issue's,
+2-core machine, quiet): same sample: every control <= 2 s for every browser; different texts: the paste
+wave <= 60 s, then each k change <= 5 s; 8,192 tokens: any k up to 1,024 <= 3 s; peak <= 4 GB; after
+closing <= baseline + 300 MB.
 The load average is part of every figure: other work on the machine inflates every number.
 """
 
