@@ -2,7 +2,7 @@
 panel travels as about 20-60 kB of PNG instead of 200 kB of numbers, and the browser draws one image.
 
 The colour of a value is the heatmap's: (v - lo) / (hi - lo) clipped to [0, 1], looked up in the
-colour scale linearly interpolated in RGB (Plotly's rule), here on 256 levels. NaN (the causal future)
+colour scale linearly interpolated in RGB (Plotly's rule), cell by cell. NaN (the causal future)
 is transparent, so the plot's grey background shows through as it does under a heatmap. The numbers
 themselves stay exact in the figure's CSV/JSON export (export.py reads them from heatmaps.py).
 """
@@ -15,8 +15,6 @@ import zlib
 import numpy as np
 from plotly.colors import get_colorscale
 
-LEVELS = 256
-
 
 def _rgb(colour):
     """(r, g, b) of '#rrggbb' or 'rgb(r, g, b)'."""
@@ -26,25 +24,26 @@ def _rgb(colour):
 
 
 @functools.lru_cache(maxsize=32)
-def _lut(scale):
-    """[LEVELS, 3] uint8 colours of a colour scale (a Plotly name, or a tuple of (stop, colour)),
-    interpolated linearly in RGB between its stops."""
+def _stops(scale):
+    """(positions [n], colours [n, 3]) of a colour scale's stops (a Plotly name, or a tuple of
+    (stop, colour))."""
     stops = get_colorscale(scale) if isinstance(scale, str) else scale
     at = np.array([float(s) for s, _ in stops])
-    rgb = np.array([_rgb(c) for _, c in stops], dtype=np.float64)
-    u = np.linspace(0, 1, LEVELS)
-    out = np.stack([np.interp(u, at, rgb[:, c]) for c in range(3)], axis=1)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return at, np.array([_rgb(c) for _, c in stops], dtype=np.float64)
 
 
 def colours(z, scale, lo, hi):
-    """[S, T, 4] uint8 RGBA of map z on `scale` over [lo, hi]; NaN cells transparent."""
+    """[S, T, 4] uint8 RGBA of map z on `scale` over [lo, hi]; NaN cells transparent. Each cell gets its
+    own colour, interpolated between the stops (no table of levels: the power and difference scales put
+    stops 10^-4 apart, which a 256-level table would merge)."""
     key = scale if isinstance(scale, str) else tuple((float(a), str(b)) for a, b in scale)
-    z = np.asarray(z, dtype=np.float32)
+    at, rgb = _stops(key)
+    z = np.asarray(z, dtype=np.float64)
     ok = np.isfinite(z)
     u = np.clip((np.where(ok, z, lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     rgba = np.empty(z.shape + (4,), np.uint8)
-    rgba[..., :3] = _lut(key)[np.rint(u * (LEVELS - 1)).astype(np.int64)]
+    for c in range(3):
+        rgba[..., c] = np.rint(np.interp(u, at, rgb[:, c]))
     rgba[..., 3] = np.where(ok, 255, 0)
     return rgba
 

@@ -16,12 +16,19 @@ WAIT = 120_000
 SHOTS = pathlib.Path(__file__).resolve().parents[2] / "test-results" / "e2e"
 SIZES = [(1280, 720), (1920, 1080)]
 
-# For each heatmap <image> of a plot (Plotly draws a heatmap as a PNG data URL): read its pixels on a
-# canvas, skip transparent ones (the causal future, drawn as the grey background), and report the
-# spread of luminance: its standard deviation and the share of pixels near the median.
+# For each map <image> of a plot (a heatmap is drawn as a PNG data URL, a large map is a go.Image PNG;
+# an invisible one-cell heatmap carrying a colour bar is skipped): read its pixels on a canvas, skip
+# transparent ones (the causal future, drawn as the grey background), and report the spread of
+# luminance: its standard deviation and the share of pixels near the median.
 PIXEL_STATS = """async (plot) => {
   const out = [];
-  for (const img of plot.querySelectorAll('.heatmaplayer image')) {
+  const shown = (e) => {  // not an invisible one-cell heatmap that only carries a colour bar
+    for (; e && e !== plot; e = e.parentElement)
+      if (getComputedStyle(e).opacity === '0' || e.getAttribute('opacity') === '0') return false;
+    return true;
+  };
+  for (const img of plot.querySelectorAll(':is(.heatmaplayer, .imagelayer) image')) {
+    if (!shown(img)) continue;
     const el = new Image();
     el.src = img.getAttribute('href') || img.getAttributeNS('http://www.w3.org/1999/xlink', 'href');
     await el.decode();
@@ -57,7 +64,7 @@ def test_explore_maps_show_structure(browser, app_url, scheme, size):
     try:
         page.goto(app_url)
         maps = page.locator(".js-plotly-plot").filter(has_text="index scores (unnormalised)")
-        expect(maps.locator(".heatmaplayer image").first).to_be_attached(timeout=WAIT)
+        expect(maps.locator(":is(.heatmaplayer, .imagelayer) image").first).to_be_attached(timeout=WAIT)
         _wait_idle(page)
         maps.scroll_into_view_if_needed()
         maps.screenshot(path=str(SHOTS / f"maps-{scheme}-{size[0]}x{size[1]}.png"))
@@ -105,7 +112,7 @@ BOXES = """(plot) => {
   });
   add('.gtitle', 'title'); add('.legend .bg', 'legend'); add('.annotation-text-g', 'annotation');
   add('.xtitle', 'axis title'); add('.ytitle', 'axis title'); add('.cbtitle', 'colour-bar title');
-  add('.heatmaplayer image', 'map'); add('.main-svg', 'figure');
+  add(':is(.heatmaplayer, .imagelayer) image', 'map'); add('.main-svg', 'figure');
   return boxes;
 }"""
 
@@ -146,7 +153,7 @@ def test_learn_and_cost_fit_a_projector(browser, app_url):
     try:
         page.goto(f"{app_url}/learn?step=1")
         heat = page.locator(".js-plotly-plot").filter(has_text="Dense attention on your text")
-        expect(heat.locator(".heatmaplayer image").first).to_be_attached(timeout=WAIT)
+        expect(heat.locator(":is(.heatmaplayer, .imagelayer) image").first).to_be_attached(timeout=WAIT)
         _wait_idle(page)
         heat.scroll_into_view_if_needed()
         heat.screenshot(path=str(SHOTS / "learn1-map-1280x720.png"))

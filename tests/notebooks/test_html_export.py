@@ -153,7 +153,7 @@ def _open_in_chromium(html):
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
             assert page.locator(".js-plotly-plot").count() >= 1
             # a heatmap is drawn as an <image> inside the plot's SVG; the colour bar is drawn too
-            assert page.locator(".js-plotly-plot .heatmaplayer image").count() >= 1
+            assert page.locator(".js-plotly-plot :is(.heatmaplayer, .imagelayer) image").count() >= 1
             assert page.locator(".js-plotly-plot .colorbar").count() >= 1
             # the MathML is laid out by the browser itself (no script): it takes up room on the page
             sizes = page.evaluate(
