@@ -38,7 +38,8 @@ def app_url():
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: run `bash scripts/setup.sh dev` (apt chromium)"
     port = _free_port()
     (ROOT / "test-results").mkdir(exist_ok=True)
-    log = open(ROOT / "test-results" / "e2e-streamlit.log", "w")
+    name = f"e2e-streamlit-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"  # one server per test worker
+    log = open(ROOT / "test-results" / name, "w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -65,7 +66,7 @@ def app_url():
             except OSError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError("streamlit did not start; see test-results/e2e-streamlit.log")
+            raise RuntimeError(f"streamlit did not start; see test-results/{name}")
         yield url
     finally:
         proc.terminate()
