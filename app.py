@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from lessons import state, wire
+from lessons import profile, state, wire
 
 wire.install()  # a lone surrogate typed in a text box must not freeze the page (lessons/wire.py)
+profile.install()  # DSA_APP_PROFILE=path: one JSON line per script run (lessons/profile.py); unset: nothing
 
 # No page_icon and no st.Page icons: Streamlit fetches material-icon favicons from fonts.gstatic.com,
 # and the app must work offline (tests/e2e checks that no request leaves the machine).
