@@ -173,3 +173,21 @@ def attention_splits(S, B, H_kv, head_blocks, K, bn, sms=SMS):
         return 1
     want = 1 << ((2 * sms // programs).bit_length() - 1)  # power of two ≤ 2·SMs / programs
     return max(1, min(want, -(-K // bn)))
+
+
+def decode_selection(B, S, T, K, bn=64, sms=SMS):
+    """The one-launch selection of a decode step (decode_triton.py), or None where it does not apply.
+
+    -> {"g", "cols", "rb", "cap", "per", "block"}: the indexer writes the max of every g keys (g = 1:
+    the scores themselves; g a power of two ≤ n / 2K and ≤ bn), so a row has cols = T/g ≥ 2 K values
+    for its threshold (rb, a power of two, holds them in registers; at most threshold_values(K));
+    each program filters `per` keys (about 4 programs a multiprocessor), `block` at a time, into a
+    candidate list of `cap` entries per row."""
+    V = threshold_values(K)
+    g = max(1, min(bn, 1 << max(0, (T // (2 * K)).bit_length() - 1)))  # power of two ≤ T / 2K
+    cols = -(-T // g)
+    if V < 2 * K or cols > V:
+        return None  # the threshold would not fit in registers: api.index_topk's ranges instead
+    block = 2048
+    per = max(block, next_pow2(-(-T * B * S // (4 * sms))))
+    return {"g": g, "cols": cols, "rb": next_pow2(cols), "cap": candidate_cap(K), "per": per, "block": block}
