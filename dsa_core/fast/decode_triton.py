@@ -123,7 +123,7 @@ def _select_kernel(
             _pick_from_scores(xrow, orow, n, K, BLOCK)
         elif total > CAP // 2:
             _pick_from_candidates(ckey_ptr + row * CAP, cpos_ptr + row * CAP, orow, total, K, CAP)
-        else:  # the usual case (~1.2 K candidates for K = 2048): half the registers
+        else:  # the usual case (2.9 K candidates a row for K = 2048 on random inputs): half the width
             _pick_from_candidates(ckey_ptr + row * CAP, cpos_ptr + row * CAP, orow, total, K, CAP // 2)
 
 
