@@ -5,7 +5,7 @@ starter, memory Sampler, controls, settle).
     python benchmarks/class_bench.py --same 10        # 10 browsers, the same sample at 2,048 tokens
     python benchmarks/class_bench.py --different 10   # 10 browsers, 10 different pasted texts, 2,048
     python benchmarks/class_bench.py --long 3         # 3 browsers, their own texts at 8,192 tokens
-    python benchmarks/class_bench.py --same 3 --long 1 --close-wait 30 --json assets/bench/class.json
+    python benchmarks/class_bench.py --same 3 --json assets/bench/class_same3.json   # record a run
     python benchmarks/class_bench.py --draw           # Chromium drawing the maps and a 2,048-key strip
 
 Each step prints, over the browsers: the median and the largest settle time (from the end of a browser's
@@ -274,7 +274,7 @@ def main(argv=None):
     p.add_argument("--long", type=int, metavar="N", help="N browsers, their own texts at 8,192 tokens")
     p.add_argument("--close-wait", type=float, default=150, help="seconds to wait after closing the tabs")
     p.add_argument("--timeout", type=float, default=900, help="seconds one step may take in one browser")
-    p.add_argument("--json", help="write the reports here (e.g. assets/bench/class.json)")
+    p.add_argument("--json", help="write the reports here (e.g. assets/bench/class_same3.json)")
     p.add_argument("--draw", action="store_true", help="time Chromium drawing the maps and the strip")
     args = p.parse_args(argv)
     chosen = [(name, n) for name in ("same", "different", "long") if (n := getattr(args, name))]

@@ -11,7 +11,6 @@ members are stored as int16. Before any of it runs, `working_bytes` says whether
 session's share of the budget (budget.SESSION_BYTES); the page offers a smaller k when it does not.
 """
 
-import torch
 
 from dsa_core.host.indexers import COMPRESSED_C as POOLED_C  # the c the pooled-key indexers were trained for
 from lessons import budget, cache
@@ -53,15 +52,13 @@ def ranked_layers(text, max_tokens, m, report=None):
 def overlap(text, max_tokens, k):
     """Layer x layer Jaccard overlap of the token top-k, mean over the sampled queries: [L, L]."""
     from dsa_core.family import on_text as fa
-    from dsa_core.family import selectors
 
     T = len(ids(text, max_tokens))
     m = prefix(k, T)
     deeper = sorted({prefix(m << i, T) for i in range(1, 8)} - {m, T})  # its queries see > k keys too
     m = next((d for d in deeper if ranked_layers.cached(text, max_tokens, d)), m)
     rows, ranked = ranked_layers(text, max_tokens, m)
-    every_row = torch.ones(len(rows), dtype=torch.bool)  # the sample holds only queries that choose
-    return selectors.layer_overlap(fa.take(ranked, min(k, T)), rows=every_row)
+    return fa.sampled_overlap(ranked, min(k, T))
 
 
 def token_picks(text, layer, max_tokens, k):

@@ -20,9 +20,8 @@ from dsa_core.family.in_model import Member, layer_picks, member_select
 from dsa_core.host.logprobs import next_token_logprobs
 from dsa_core.indexer import index_scores
 from dsa_core.metrics import attention_recall
-from dsa_core.pipeline import row_blocks
+from dsa_core.pipeline import row_blocks, select_keys, top_k
 from dsa_core.rope import rope_cos_sin
-from dsa_core.topk import select_topk
 
 
 def _layer_inputs(model, ids):
@@ -70,12 +69,19 @@ def ranked_sampled_layers(model, ids, m, rows, progress=None):
         q, k, w = model.layers[layer].self_attn.indexer.project(x[:, :end])  # [1,end,h,d] [1,end,d] [1,end,h]
         # index_scores puts query i at end - R + i, never before rows[i]: its mask hides less than
         # `future`, which then hides each sampled query's own future
-        scores = index_scores(q[:, rows], k, w[:, rows]).masked_fill(future, float("-inf"))  # [1,R,end]
-        picks = select_topk(scores, min(m, T))[0]  # [R,m]
+        score = lambda *qkw: index_scores(*qkw).masked_fill(future, float("-inf"))  # noqa: E731 [1,R,end]
+        picks = select_keys(q[:, rows], k, w[:, rows], top_k(min(m, T)), score, rows=len(rows))[0]  # [R,m]
         out.append(picks.to(torch.int16 if T < 2**15 else torch.int32))
         if progress:
             progress((layer + 1) / L, f"layer {layer + 1} of {L}")
     return torch.stack(out)  # [L,R,m]
+
+
+def sampled_overlap(ranked, k):
+    """Layer x layer Jaccard of the sampled queries' top-k (ranked_sampled_layers: [L,R,m]): every sampled
+    query counts (the sample holds only queries that choose: more than k keys visible) -> [L,L]."""
+    every_row = torch.ones(ranked.shape[1], dtype=torch.bool)  # [R]
+    return selectors.layer_overlap(take(ranked, k), rows=every_row)
 
 
 def take(ranked, k):

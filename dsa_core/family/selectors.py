@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from dsa_core.dense import causal_mask
 from dsa_core.indexer import index_scores
-from dsa_core.pipeline import ROWS, select_keys
+from dsa_core.pipeline import ROWS, row_blocks, select_keys
 from dsa_core.topk import select_topk, topk_mask
 
 
@@ -296,8 +296,8 @@ def layer_overlap(indices_by_layer, rows=None, block_bytes=2**24):
     T = max(int(i.max()) for i in indices_by_layer) + 1
     total = torch.zeros(L, L, device=device)  # Σ over the rows of each pair's Jaccard
     step = max(1, block_bytes // (8 * L * K))
-    for b0 in range(0, len(keep), step):
-        r = keep[b0 : b0 + step]
+    for b0, b1, _ in row_blocks(len(keep), len(keep), step):
+        r = keep[b0:b1]
         idx = torch.stack(
             [F.pad(i[r].long(), (0, K - i.shape[1]), value=-1) for i in indices_by_layer]
         )  # [L,b,K]
