@@ -11,7 +11,6 @@ members are stored as int16. Before any of it runs, `working_bytes` says whether
 session's share of the budget (budget.SESSION_BYTES); the page offers a smaller k when it does not.
 """
 
-
 from dsa_core.host.indexers import COMPRESSED_C as POOLED_C  # the c the pooled-key indexers were trained for
 from lessons import budget, cache
 
