@@ -46,9 +46,17 @@ def test_a_copied_link_restores_the_view_in_a_fresh_browser(page: Page, browser:
     box = page.get_by_test_id("stExpander").filter(has_text="Link to this view")  # in the query's part
     box.get_by_text("Link to this view").click()
     code = box.get_by_test_id("stCode")
-    code.hover()
-    code.get_by_role("button").click()  # Streamlit's copy-to-clipboard button
-    link = page.evaluate("navigator.clipboard.readText()")
+    link = ""
+    for _ in range(3):  # the copy is asynchronous: on a loaded machine the clipboard fills a moment later
+        code.hover()
+        code.get_by_role("button").click()  # Streamlit's copy-to-clipboard button
+        for _ in range(25):
+            link = page.evaluate("navigator.clipboard.readText()")
+            if link:
+                break
+            page.wait_for_timeout(200)
+        if link:
+            break
     assert link.startswith(app_url) and f"q={q}" in link, link
     shot(page, "link-copied")
 
