@@ -8,6 +8,20 @@ from dsa_core import viz
 from dsa_core.train import losses
 from lessons import cache, keys, show, state
 
+
+def curves(hist):
+    """The training curves of a run's logged steps (live while it trains, and after)."""
+    return viz.training_curves(
+        [h["step"] for h in hist],
+        [h["loss"] for h in hist],
+        {
+            "recall (indexer top-k)": [h["recall"] for h in hist],
+            "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
+            "overlap with ideal": [h["overlap"] for h in hist],
+        },
+    )
+
+
 st.title("Train: teach a lightning indexer to imitate attention")
 st.markdown(
     "DeepSeek trained its indexers in two stages. **Stage 1 (dense warm-up)**: freeze the model, run "
@@ -82,18 +96,7 @@ if st.button(f"Train layer {layer}'s indexer for {steps} steps", type="primary",
                 f"step {log['step']} / {log['steps']}: loss {log['loss']:.3f}, recall {log['recall']:.3f} "
                 f"({log['seconds']:.1f} s)",
             )
-            chart.plotly_chart(
-                viz.training_curves(
-                    [h["step"] for h in hist],
-                    [h["loss"] for h in hist],
-                    {
-                        "recall (indexer top-k)": [h["recall"] for h in hist],
-                        "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
-                        "overlap with ideal": [h["overlap"] for h in hist],
-                    },
-                ),
-                key=f"train_live_{log['step']}",
-            )
+            chart.plotly_chart(curves(hist), key=f"train_live_{log['step']}")
     chart.empty()
     stop.empty()
     mine = {
@@ -118,15 +121,7 @@ if not mine or mine["layer"] != layer or mine["text"] != state.text_key(a["text"
 # before / after on the current text, same k
 hist = mine["hist"]
 show.show_figure(
-    viz.training_curves(
-        [h["step"] for h in hist],
-        [h["loss"] for h in hist],
-        {
-            "recall (indexer top-k)": [h["recall"] for h in hist],
-            "recall (ideal top-k)": [h["recall_oracle"] for h in hist],
-            "overlap with ideal": [h["overlap"] for h in hist],
-        },
-    ),
+    curves(hist),
     "training-curves",
     key="train_curves",
 )
