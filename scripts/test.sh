@@ -10,6 +10,5 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS=false STREAMLIT_SERVER_HEADLESS=true
 ruff format --check --quiet . || { echo "ruff format: run 'ruff format .' (see the files above)"; exit 1; }
 ruff check --quiet .
 # Two workers (pytest-xdist), a file each at a time: notebook kernels, browsers and app servers wait on
-# each other more than they compute, so two at once use a 2-core machine's idle time. The notebooks, the
-# longest files, go first so that neither worker is left with one of them at the end.
-exec python -m pytest -q -n 2 --dist loadfile --nbmake --nbmake-timeout=300 notebooks tests "$@"
+# each other more than they compute, so two at once use a 2-core machine's idle time.
+exec python -m pytest -q -n 2 --dist loadfile --nbmake --nbmake-timeout=300 tests notebooks "$@"
