@@ -1,7 +1,8 @@
 """Time one DSA decode step (671B shape, B = 32, T = 128K) the old way and the new way, in one run.
 
-old: api.dsa_layer_fused (index_topk's threshold path: indexer, three selection launches and a
-     device-to-host count check, then split attention + combine).
+old: index_topk's threshold path (indexer, three selection launches and a device-to-host count check),
+     then split attention + combine: what api.dsa_layer_fused ran before plan.selection_path sent a
+     decode step to the decode path (timed too, as "wired/dsa_layer_fused").
 new: decode_triton.decode_step (indexer, one selection launch, split attention + combine; no host
      round trip, scratch allocated once), timed eagerly and as a replayed CUDA graph; its parts alone;
      the attention settings swept (splits, tile, warps, stages) and the step re-timed with the best.
@@ -85,7 +86,7 @@ def main():
     # checks: the picks against the kernel's own scores and the old path; the output against the reference
     new_idx = decode_index_topk(qi, ki, w, K, bq)
     ref_idx = select_topk(index_scores_triton(qi, ki, w, bq, bn=64), K)  # same tile code: same bits
-    old_idx = api.index_topk(qi, ki, w, K)
+    old_idx = api.index_topk(qi, ki, w, K, select="threshold")
     srt = lambda x: x.long().sort(-1).values  # noqa: E731
     checks = {"picks_equal_select_topk_of_kernel_scores": torch.equal(srt(new_idx), srt(ref_idx))}
     checks["picks_equal_old_path"] = torch.equal(srt(new_idx), srt(old_idx))
@@ -99,8 +100,16 @@ def main():
     print("checks:", checks, flush=True)
 
     # old path (as measured before), then the new one and its parts
-    add("old/index_topk", P.time_ms(lambda: api.index_topk(qi, ki, w, K)), ix_bytes)
-    add("old/step_eager", P.time_ms(lambda: api.dsa_layer_fused(q, kv, v, qi, ki, w, K)), ix_bytes + at_bytes)
+    def old_step():  # what dsa_layer_fused ran before it took the decode path (plan.selection_path)
+        return api.sparse_attention(q, kv, v, api.index_topk(qi, ki, w, K, select="threshold"), trunc=True)
+
+    add("old/index_topk", P.time_ms(lambda: api.index_topk(qi, ki, w, K, select="threshold")), ix_bytes)
+    add("old/step_eager", P.time_ms(old_step), ix_bytes + at_bytes)
+    wired = api.dsa_layer_fused(q, kv, v, qi, ki, w, K).float()  # picks in another order: not bit-equal
+    checks["dsa_layer_fused_vs_step_rel"] = ((wired - out.float()).norm() / out.float().norm()).item()
+    print("dsa_layer_fused against decode_step:", checks["dsa_layer_fused_vs_step_rel"], flush=True)
+    add("wired/dsa_layer_fused", P.time_ms(lambda: api.dsa_layer_fused(q, kv, v, qi, ki, w, K)),
+        ix_bytes + at_bytes, note=f"index_topk's default: {plan.selection_path(1)}")  # fmt: skip
     add("new/index_topk_eager", P.time_ms(lambda: decode_index_topk(qi, ki, w, K, bq)), ix_bytes)
     add("new/step_eager", P.time_ms(lambda: decode_step(q, kv, v, qi, ki, w, K)), ix_bytes + at_bytes)
     add("new/step_graph", graph_ms(lambda: decode_step(q, kv, v, qi, ki, w, K)), ix_bytes + at_bytes)
