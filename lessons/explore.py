@@ -58,13 +58,18 @@ def per_query():
     st.subheader("The text")
     st.markdown(viz.LEGEND, unsafe_allow_html=True)
     st.markdown(viz.token_html(tokens, q, kept, v.scores[q], v.oracle[q]), unsafe_allow_html=True)
-    with st.expander("Click a token to make it the query", expanded=T <= 256):
+    # A lazy expander: its grid (a Plotly chart) is built and drawn only while it is open, so a closed
+    # one costs a rerun nothing (the chart is redrawn on every query move, k or layer otherwise).
+    grid = st.expander(
+        "Click a token to make it the query", expanded=T <= 256, key="grid_open", on_change="rerun"
+    )
+    if grid.open:
         start = max(0, min(q - 96, T - 192))
-        st.caption(
+        grid.caption(
             f"Tokens {start}–{min(T, start + 192) - 1} (move the slider to see others). "
             "Ring = query, square = kept by the indexer."
         )
-        st.plotly_chart(
+        grid.plotly_chart(
             viz.token_grid(tokens[: start + 192], q, kept, start=start),
             key="token_grid",
             on_select=show.query_from_click("token_grid"),

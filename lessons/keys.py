@@ -188,6 +188,7 @@ KEYS = {
         # Learn
         Key("learn_step", "Learn's step", 1, whole(1, LEARN_STEPS), "step"),
         # Explore
+        Key("grid_open", "Explore: the token grid's expander is open (its chart is drawn only then)", None),
         Key("zoom_on", "Explore: a full-resolution window instead of pooled maps", False),
         Key("zoom_lo", "Explore: the window's first position", lambda lo: lo, whole(0, 1_000_000)),
         Key("effect_cancelled", "Explore: Cancel was pressed during the whole-model run", False),

@@ -116,3 +116,20 @@ def test_whole_model_effect_button():
     labels = [m.label for m in at.metric]
     assert "Next-token KL at this query" in labels and "Top-1 prediction changed here?" in labels
     assert "Mean KL over the text" in labels
+
+
+def test_token_grid_is_drawn_only_while_its_expander_is_open():
+    """Short texts open the grid; a long text's grid (closed) sends no chart until opened (a lazy
+    expander: a closed grid costs a rerun nothing)."""
+
+    def grids(at):
+        return [c for c in at.get("plotly_chart") if c.proto.id and "token_grid" in c.proto.id]
+
+    assert len(grids(make_app())) == 1
+    at = make_app(text=(SHORT + " ") * 8, max_tokens=512, k=16)
+    no_errors(at)
+    assert len(grids(at)) == 0
+    at.session_state["grid_open"] = True
+    at.run()
+    no_errors(at)
+    assert len(grids(at)) == 1
