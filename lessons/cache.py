@@ -20,7 +20,11 @@ from dsa_core import viz
 from lessons import budget, models
 
 PER_HEAD_MAX = 2048  # above this, only the head-mean map is kept (H x T^2 floats is too much)
-RANK_DEPTHS = (256, 1024, 2048)  # rankings keep this many picks per row until a larger k is asked for
+# Rankings keep this many picks per row until a larger k is asked for. The first is 1,024, not smaller:
+# ranking an 8,192-token layer to depth 1,024 took 2.9-4.8 s against 1.6-2.4 s to depth 256 (2 cores,
+# load 6-7: analysis.rank.rank_scores), and every k up to 1,024 is then a slice (a shallower first
+# ranking re-ranked the whole layer, indexer and ideal top-k, the first time k passed it).
+RANK_DEPTHS = (1024, 2048)
 CHECKPOINT_EVERY = 4  # keep the residual stream entering layers 4, 8, 12, ... of each analysed text
 _held = threading.local()  # this thread holds the heavy-work slot (nested heavy calls don't queue again)
 
@@ -228,9 +232,8 @@ def trace(text, layer, max_tokens, report=None):
 
 
 def _depth(ranking, args, k, T):
-    """How deep a ranking must go for budget k: the shallowest of RANK_DEPTHS that holds k (a [T, 256]
-    int16 ranking is 4 MB at 8,192 tokens, [T, 1024] 17 MB, [T, 2048] 34 MB), the whole row (134 MB,
-    None) above them.
+    """How deep a ranking must go for budget k: the shallowest of RANK_DEPTHS that holds k (a [T, 1024]
+    int16 ranking is 17 MB at 8,192 tokens, [T, 2048] 34 MB), the whole row (134 MB, None) above them.
     A deeper ranking already in the cache serves a smaller k too, so it is used instead."""
     needed = [d for d in RANK_DEPTHS if k is not None and k <= d < T] + [None]
     return next((d for d in needed if ranking.cached(*args, d)), needed[0])
