@@ -55,6 +55,9 @@ def index_topk(q, k, w, topk, chunk_plan=None, fp8=False, select=None, fused=Non
     """Top-k positions of the index scores: q [B,S,h,d], k [B,T,d], w [B,S,h] -> int [B,S,topk].
 
     Never builds the T×T matrix. On a GPU, select picks the top-k (None: plan.selection_path):
+      "decode" (decode_triton.py, a decode step's few queries): indexer + one selection launch, no
+          device-to-host copy, scratch reused per shape (one stream at a time); "threshold" instead
+          for FP8, a chunk_plan, tuned tiles, or shapes plan.decode_selection refuses;
       "threshold" (select_triton.py): fused=True scores twice and never writes the scores
           (fused_topk_triton.py), fused=False writes a query chunk's fp32 scores and filters them once;
           None lets plan.fuse_rescore choose;
@@ -90,6 +93,14 @@ def index_topk_triton(q, k, w, topk, chunk_plan=None, fp8=False, select=None, fu
     fused = plan.fuse_rescore(S, h, d, fp8) if fused is None else fused and not fp8
     bn = tune.get("bn", 64)
     select = select or plan.selection_path(S)
+    if select == "decode" and not fp8 and not chunk_plan and bn == 64:  # one launch, no host round trip
+        from dsa_core.fast.decode_triton import decode_index_topk
+
+        if decode_index_topk(q, k, w, topk, tune["bq"], out=out) is not None:
+            if stats is not None:  # nothing is redone: an overflowing row is picked exactly on the device
+                stats["redone"] = stats.get("redone", 0)
+            return out
+    select = "threshold" if select == "decode" else select  # plan.decode_selection refused the shape
     chunks = None if select == "histogram" else plan.selection_chunks(S, k.shape[1], B, topk, bn, fused)
     if chunk_plan or chunks is None:
         _histogram_rows(q, k, w, k_scale, out, 0, S, chunk_plan or p["chunks"], tune)

@@ -151,3 +151,20 @@ def test_decode_step_at_the_671b_shape():
     out = decode_step(q, kv, kv[..., :Dv], qi, ki, w, K)
     ref = sparse_attention(q.float(), kv.float(), kv[..., :Dv].float(), idx.long())
     assert ((out.float() - ref).norm() / ref.norm()).item() < 1e-2
+
+
+@needs_triton
+@pytest.mark.parametrize("B,S,T,K", [(2, 1, 3000, 64), (1, 3, 700, 16), (2, 1, 40, 64)])
+def test_index_topk_decode_path_equals_the_reference(B, S, T, K):
+    """api.index_topk_triton(select="decode"): the one-launch selection runs (its workspace appears) and
+    returns the reference's set, ties to the lower position."""
+    from dsa_core.fast import api, decode_triton
+
+    q, k, w = _inputs(B, S, T, 4, 16, seed=T + S, integer=True)
+    decode_triton._WORKSPACES.clear()
+    stats = {}
+    idx = api.index_topk_triton(q, k, w, K, select="decode", stats=stats)
+    assert any(key[1:5] == (B, S, T, K) for key in decode_triton._WORKSPACES)  # the decode kernels ran
+    ref = select_topk(index_scores(q.float(), k.float(), w), K)
+    assert torch.equal(_sets(idx), _sets(ref)) and torch.equal(idx < 0, ref < 0)
+    assert stats["redone"] == 0
