@@ -1,8 +1,8 @@
 """Time one DSA decode step (671B shape, B = 32, T = 128K) the old way and the new way, in one run.
 
 old: index_topk's threshold path (indexer, three selection launches and a device-to-host count check),
-     then split attention + combine: what api.dsa_layer_fused ran before plan.selection_path sent a
-     decode step to the decode path (timed too, as "wired/dsa_layer_fused").
+     then split attention + combine: what api.dsa_layer_fused runs for a decode step by default
+     (plan.selection_path); "wired/": the new selection through api.index_topk(select="decode").
 new: decode_triton.decode_step (indexer, one selection launch, split attention + combine; no host
      round trip, scratch allocated once), timed eagerly and as a replayed CUDA graph; its parts alone;
      the attention settings swept (splits, tile, warps, stages) and the step re-timed with the best.
@@ -100,16 +100,26 @@ def main():
     print("checks:", checks, flush=True)
 
     # old path (as measured before), then the new one and its parts
-    def old_step():  # what dsa_layer_fused ran before it took the decode path (plan.selection_path)
+    def old_step():  # what dsa_layer_fused runs for a decode step (plan.selection_path: "threshold")
         return api.sparse_attention(q, kv, v, api.index_topk(qi, ki, w, K, select="threshold"), trunc=True)
 
     add("old/index_topk", P.time_ms(lambda: api.index_topk(qi, ki, w, K, select="threshold")), ix_bytes)
     add("old/step_eager", P.time_ms(old_step), ix_bytes + at_bytes)
-    wired = api.dsa_layer_fused(q, kv, v, qi, ki, w, K).float()  # picks in another order: not bit-equal
-    checks["dsa_layer_fused_vs_step_rel"] = ((wired - out.float()).norm() / out.float().norm()).item()
-    print("dsa_layer_fused against decode_step:", checks["dsa_layer_fused_vs_step_rel"], flush=True)
-    add("wired/dsa_layer_fused", P.time_ms(lambda: api.dsa_layer_fused(q, kv, v, qi, ki, w, K)),
-        ix_bytes + at_bytes, note=f"index_topk's default: {plan.selection_path(1)}")  # fmt: skip
+
+    def wired_step():  # the decode selection through the public API: index_topk(select="decode")
+        return api.sparse_attention(q, kv, v, api.index_topk(qi, ki, w, K, select="decode"), trunc=True)
+
+    wired = wired_step().float()  # picks in another order: not bit-equal to decode_step
+    checks["api_decode_vs_step_rel"] = ((wired - out.float()).norm() / out.float().norm()).item()
+    print("api select=decode against decode_step:", checks["api_decode_vs_step_rel"], flush=True)
+    add("wired/api_index_topk_decode", P.time_ms(lambda: api.index_topk(qi, ki, w, K, select="decode")),
+        ix_bytes)  # fmt: skip
+    add(
+        "wired/api_step_decode",
+        P.time_ms(wired_step),
+        ix_bytes + at_bytes,
+        note="index_topk + sparse_attention",
+    )
     add("new/index_topk_eager", P.time_ms(lambda: decode_index_topk(qi, ki, w, K, bq)), ix_bytes)
     add("new/step_eager", P.time_ms(lambda: decode_step(q, kv, v, qi, ki, w, K)), ix_bytes + at_bytes)
     add("new/step_graph", graph_ms(lambda: decode_step(q, kv, v, qi, ki, w, K)), ix_bytes + at_bytes)
