@@ -253,9 +253,14 @@ def _run_twice(page):
     page.get_by_role("button", name=re.compile("Run the model twice")).click(timeout=120_000)
 
 
-def class_session(url, pid, browser, tokens=512, ks=None, timeout_s=600, settle_s=30):
+def class_session(
+    url, pid, browser, tokens=512, ks=None, timeout_s=600, settle_s=30, release_to=0.25 * GB, log_path=None
+):
     """Run the class session in `browser` (a Playwright Browser); -> report dict (per-step seconds,
-    peak and final resident bytes of the server process `pid`)."""
+    peak and final resident bytes of the server process `pid`). ks: the k values the tabs go through
+    (default: six, from 8 to `tokens`). After the tabs close, the resident size is read once it is at
+    most `release_to` bytes above the one-page baseline and, when the server's `log_path` is given, the
+    janitor has logged a drop of cached results since the tabs closed; or after `settle_s` seconds."""
     from playwright.sync_api import expect
 
     ks = ks or [8, 32, 128, max(1, tokens // 4), max(1, tokens // 2), tokens]
@@ -285,33 +290,49 @@ def class_session(url, pid, browser, tokens=512, ks=None, timeout_s=600, settle_
         expect(p.get_by_text("Mean KL over the text")).to_be_visible(timeout=timeout_s * 1000)
     report["peak_rss_bytes"] = sampler.peak
     report["rss_before_close"] = rss(pid)
+
+    def drops():  # the janitor's lines in the server log
+        return pathlib.Path(log_path).read_text().count("closed tabs: dropped") if log_path else 0
+
+    drops_before = drops()  # the warm-up tab's drop may be logged already
     for c in contexts:
         c.close()
     deadline = time.time() + settle_s
-    while time.time() < deadline and rss(pid) > report["rss_after_first_page"] + 0.25 * GB:
+
+    def released():
+        dropped = log_path is None or drops() > drops_before
+        return dropped and rss(pid) <= report["rss_after_first_page"] + release_to
+
+    while time.time() < deadline and not released():
         time.sleep(1)  # the janitor runs every 5 s
     report["rss_after_close"] = rss(pid)
+    if log_path:
+        report["drops_after_close"] = drops() - drops_before
     report["seconds_to_settle"] = round(settle_s - max(0.0, deadline - time.time()), 1)
     sampler.stop.set()
     return report
 
 
-def run_with_server(tokens, browser=None, log_path=None):
+def run_with_server(tokens, browser=None, log_path=None, ks=None, release_to=0.25 * GB, wait_for_drop=False):
     """Start a server, run the class session at `tokens` (in `browser`, or a chromium launched here),
-    stop the server; -> report."""
+    stop the server; -> report. ks, release_to: as class_session's; wait_for_drop: the wait after the
+    tabs close also needs the janitor's line in the server log."""
     log_path = log_path or ROOT / "test-results" / f"class-session-{tokens}.log"
     pathlib.Path(log_path).parent.mkdir(exist_ok=True)
     proc, url = start_server(log_path)
     timeout_s = 900 if tokens > 2048 else 300
+    kwargs = dict(
+        ks=ks, timeout_s=timeout_s, release_to=release_to, log_path=log_path if wait_for_drop else None
+    )
     try:
         if browser is not None:
-            return class_session(url, proc.pid, browser, tokens, timeout_s=timeout_s)
+            return class_session(url, proc.pid, browser, tokens, **kwargs)
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
             own = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
-                return class_session(url, proc.pid, own, tokens, timeout_s=timeout_s)
+                return class_session(url, proc.pid, own, tokens, **kwargs)
             finally:
                 own.close()
     finally:

@@ -1,7 +1,9 @@
 """Load test: three students at once on one server (tests/e2e/class_session.py). Resident memory stays
 under the ceiling throughout and falls back after the tabs close; no session freezes (every step of
-every tab finishes, with no exception box). CI runs it at 512 tokens (DSA_LOAD_TOKENS to change it);
-`python benchmarks/app_bench.py --class-session 8192` runs the same script at 8,192 tokens."""
+every tab finishes, with no exception box). CI runs it at 512 tokens (DSA_LOAD_TOKENS to change it)
+with k at its two ends (8 and every token) before the k = 64 of the model comparison;
+`python benchmarks/app_bench.py --class-session 8192` runs the same script at 8,192 tokens, through six
+values of k."""
 
 import json
 import os
@@ -15,18 +17,27 @@ GB = cs.GB
 
 def test_three_students_stay_under_the_memory_ceiling_and_never_freeze(browser, tmp_path):
     tokens = int(os.environ.get("DSA_LOAD_TOKENS", "512"))
-    report = cs.run_with_server(tokens, browser, log_path=tmp_path / "server.log")
+    # after the tabs close, what the three sessions cached is dropped and the memory given back (measured
+    # at 512 tokens: 0.3-0.4 GB above the one-page baseline stays, allocator and Streamlit state); the
+    # memory is read once the janitor has logged a drop since the close and the memory is back under that
+    # bound, or after 30 s
+    report = cs.run_with_server(
+        tokens,
+        browser,
+        log_path=tmp_path / "server.log",
+        ks=[8, tokens],
+        release_to=0.6 * GB,
+        wait_for_drop=True,
+    )
     out = cs.ROOT / "test-results" / "e2e"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"class-session-{tokens}.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
     steps = [s["step"] for s in report["steps"]]
-    assert "run the model twice" in steps and sum(s.startswith("k = ") for s in steps) == 7, steps
+    assert "run the model twice" in steps and sum(s.startswith("k = ") for s in steps) == 3, steps
     assert report["peak_rss_bytes"] < cs.CEILING, report
     assert report["rss_after_close"] < cs.CEILING, report
-    # after the tabs close, what the three sessions cached is dropped and the memory given back (measured
-    # at 512 tokens: 0.3-0.4 GB above the one-page baseline stays, allocator and Streamlit state)
-    assert "closed tabs: dropped" in (tmp_path / "server.log").read_text()
+    assert report["drops_after_close"] >= 1, report  # "closed tabs: dropped" logged after the close
     assert report["rss_after_close"] <= report["rss_after_first_page"] + 0.6 * GB, report
 
 
