@@ -205,3 +205,46 @@ def test_sweep_drops_nothing_outside_a_running_server():
     b = budget.Budget()
     b.put("a", 1, "s", size=MB)
     assert budget.sweep(b, None, None) == 0 and "a" in b.entries
+
+
+def test_expired_closed_sessions_are_deleted_and_a_discarded_session_still_held_is_emptied():
+    """Streamlit keeps a closed tab's session in a TTL cache that deletes an expired entry only on its
+    next write: _expire_closed deletes it when its time is up. A discarded session that something else
+    still holds (Streamlit's main loop keeps the last one it served) has its fragments and state emptied."""
+    import gc
+    import types
+    import weakref
+
+    from streamlit.runtime.fragment import MemoryFragmentStorage
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.state.session_state import SessionState
+
+    class Session:  # the two attributes of Streamlit's AppSession that release() empties
+        def __init__(self, sid):
+            self.id, self._fragment_storage, self._session_state = (
+                sid,
+                MemoryFragmentStorage(),
+                SessionState(),
+            )
+
+    storage = MemorySessionStorage(ttl_seconds=0.05)
+    mgr = types.SimpleNamespace(_session_storage=storage)
+    closed = Session("s1")
+    storage.save(types.SimpleNamespace(session=closed))
+    alive = weakref.ref(closed)
+    del closed
+    time.sleep(0.1)
+    assert storage.list() == []  # hidden from listings ...
+    gc.collect()
+    assert alive() is not None  # ... but still held by the cache
+    budget._expire_closed(mgr)
+    gc.collect()
+    assert alive() is None
+
+    held = Session("s2")  # discarded by Streamlit, still referenced elsewhere
+    held._fragment_storage.register(lambda: None, "f1")
+    held._session_state["analysis"] = torch.zeros(4)
+    budget._SEEN["s2"] = weakref.ref(held)
+    budget.release({"s2", "never-seen"})
+    assert not held._fragment_storage.contains("f1") and "analysis" not in held._session_state
+    assert "s2" not in budget._SEEN
