@@ -27,10 +27,20 @@ with st.spinner(f"Selecting the top {k} keys of each of the {T:,} queries…"):
     v = cache.view(a["text"], a["layer"], a["max_tokens"], k, a["head"])
 
 
+def analysis_and_view():
+    """The page's analysis and view, from the byte-budgeted cache all sessions share. The fragment
+    below fetches them itself rather than reading this page's globals: Streamlit keeps a fragment, and
+    with it the page's globals, as long as the tab is open, so a global trace would stay in memory
+    after the budget dropped it (the end of the page deletes the large globals)."""
+    a = state.analyse(state.current(), spinner=False)
+    return a, cache.view(a["text"], a["layer"], a["max_tokens"], a["k"], a["head"])
+
+
 @st.fragment
 def per_query():
     """Everything that changes with the query. Moving the query (slider, token grid, map row) reruns
     only this part: the sidebar, the analysis and the keys' popularity are not redrawn or re-sent."""
+    a, v = analysis_and_view()
     if T > 1:
         st.slider(
             "Query token (or click a token in the grid, or a row of the maps, below)", 0, T - 1, key="query"
@@ -197,3 +207,5 @@ if e is not None:
         f"Perplexity of the text: dense {e['perplexity']['dense']:.2f}, DSA everywhere "
         f"{e['perplexity']['dsa']:.2f}. The query's own KL and top-1 change are shown with its numbers above."
     )
+
+del a, v, e  # the fragment above holds this page's globals as long as the tab is open (analysis_and_view)

@@ -107,7 +107,10 @@ picks = fc.picks(text, layer, mt, k, params)
 
 @st.fragment
 def per_query():
-    """The query slider and its picks: moving the query reruns only this part of the page."""
+    """The query slider and its picks: moving the query reruns only this part of the page. The picks
+    come from the shared cache, not this page's globals, which the fragment keeps alive as long as the
+    tab is open (the end of the page deletes the large ones)."""
+    picks = fc.picks(text, layer, mt, k, params)
     if T > 1:
         st.slider("Query token", 0, T - 1, key="query")
     q = st.session_state.query
@@ -222,3 +225,5 @@ if family_presets.RUN.exists():
 else:
     st.info(f"The recorded run ({family_presets.RUN.name}) is not installed; docs/family.md shows its table.")
 show.show_source(family_measure.pareto_points)
+
+del a, picks, recall, agree, overlap  # the fragment above holds the page's globals while the tab is open
