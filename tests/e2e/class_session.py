@@ -161,7 +161,8 @@ def settle(pages, action, timeout_s, with_busy=False):
     moment it had drawn the end of its last script run, by the browser's clock (0 when the page
     settled before the action call returned; None where no run followed the action). with_busy: each
     item is (settle time, seconds of long tasks on the page's main thread meanwhile: its parsing,
-    React and Plotly work). The pages' contexts need IDLE_WATCH."""
+    React and Plotly work, answer time: to the moment the browser saw its last script run end, i.e.
+    the server's part without the drawing). The pages' contexts need IDLE_WATCH."""
     before, after, busy = [], [], [p.evaluate("window.__dsaBusy || 0") for p in pages]
     for p in pages:
         before.append(time.time())
@@ -180,7 +181,8 @@ def settle(pages, action, timeout_s, with_busy=False):
         )
         end = (drawn or idle) / 1000
         settle_s = None if end <= t0 else round(max(0.0, end - t1), 3)
-        out.append((settle_s, round((now_busy - b) / 1000, 3)) if with_busy else settle_s)
+        answer_s = None if idle / 1000 <= t0 else round(max(0.0, idle / 1000 - t1), 3)
+        out.append((settle_s, round((now_busy - b) / 1000, 3), answer_s) if with_busy else settle_s)
     return out
 
 
