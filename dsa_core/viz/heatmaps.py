@@ -20,7 +20,11 @@ from dsa_core.viz.scales import ATTENTION_NOTE, ATTENTION_POWER_SCALE, DIFF_LOG_
 # Heights in pixels of the text above the maps (fonts: style.FONT for panel titles, style.FONT + 3 for the
 # figure title, CAPTION_FONT for the caption), with a little room for descenders.
 IMAGE_CELLS = 96 * 96  # cells="auto": larger maps travel as images (a 96 x 96 heatmap is ~50 kB of JSON)
-PICK_DISTANCE = 60  # px: with 6 row-picker markers a row, a click anywhere on a panel finds its row
+# Image maps: one row-picker marker a row and no hover cut-off (-1), so a click anywhere on a panel finds
+# its row's marker (the nearest one; an image's own hover point counts as the farthest). Six markers a row
+# found within 60 px did the same with 6x the points, half of Chromium's drawing time for the six maps
+# (docs/class_mode.md, "What the profile showed").
+PICK_DISTANCE = -1
 TITLE_GAP, PANEL_TITLE_PX, CAPTION_FONT, CAPTION_LINE_PX, TITLE_PX = 4, 20, 13, 20, 24
 
 _KIND = {  # colour scale, fixed range, short panel title
@@ -155,8 +159,8 @@ def aligned_maps(
                 )
             )
         bars.add(bar)
-        if kind in pick_rows:  # images: 6 markers a row, found from further away (PICK_DISTANCE)
-            pickers.append(row_picker(ys, xs, n, tokens, columns=16 if cells == "heatmap" else 6))
+        if kind in pick_rows:  # images: 1 marker a row, found from anywhere on the panel (PICK_DISTANCE)
+            pickers.append(row_picker(ys, xs, n, tokens, columns=16 if cells == "heatmap" else 1))
         row = None if query is None else cell_of(query, ys)  # the query's row, or its pooled block
         if query is not None and row is None:
             notes.add(f"query {query} is outside this window")

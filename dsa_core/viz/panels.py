@@ -43,10 +43,12 @@ def tick_labels(tokens, pos):
 
 
 def row_picker(rows, cols, n, tokens=None, columns=16):
-    """Invisible click targets over a map: one marker per row at `columns` evenly spaced key positions,
-    so a click anywhere in a row selects a point whose y is that row (query) position. Plotly can't
-    select heatmap cells, so the app's on_select needs these; their hover label names the query."""
-    xs = cols[np.unique(np.linspace(0, len(cols) - 1, min(columns, len(cols))).round().astype(int))]
+    """Invisible click targets over a map: one marker per row at `columns` evenly spaced key positions
+    (or one in the middle), so a click in a row selects a point whose y is that row (query) position.
+    Plotly can't select heatmap cells, so the app's on_select needs these; their hover label names the
+    query."""
+    at = np.linspace(0, len(cols) - 1, min(columns, len(cols))) if columns > 1 else [(len(cols) - 1) / 2]
+    xs = cols[np.unique(np.round(at).astype(int))]  # one column: the middle one
     gx, gy = np.meshgrid(xs, rows)
     label = [style.token_labels([tokens[int(r)]], int(r))[0] for r in rows] if tokens is not None else None
     text = None if label is None else np.repeat(np.asarray(label, object)[:, None], len(xs), 1).ravel()

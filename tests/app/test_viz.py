@@ -57,6 +57,13 @@ def test_row_pickers_cover_every_row_and_stay_out_of_exports():
     assert all(t.marker.opacity == 0 for t in pickers) and "t0" in pickers[0].text[0]
     assert "row picker" not in viz.figure_csv(fig) and [t.type for t in fig.data[:3]] == ["heatmap"] * 3
     assert viz.aligned_maps({"dense": z}).layout.clickmode == "event"
+    # images: one marker a row (the browser draws every marker), found from anywhere on the panel
+    img = viz.aligned_maps(
+        {"scores": z}, tokens=[f"t{i}" for i in range(300)], pick_rows=("scores",), cells="image"
+    )
+    (picker,) = [t for t in img.data if t.type == "scatter"]
+    assert len(picker.y) == len(np.unique(picker.y)) == 150  # 300 rows, pooled by 2
+    assert img.layout.hoverdistance == -1
 
 
 def test_kept_token_chips_are_solid_and_legible_on_any_theme():
