@@ -132,10 +132,10 @@ def queued(label, size=0):
         yield report
 
 
-def _cached(name, args, compute, heavy=None, size=None, cost=lambda: 0):
+def _cached(name, args, compute, heavy=None, size=None, cost=lambda: 0, progress=True):
     """compute(report) once per (name, model, args) in the byte budget. heavy: a label; then the work
     queues for its turn (cost: its work(), which picks the queue's lane) and shows progress (report
-    is None for light work)."""
+    is None for light work, and for heavy work without a progress bar)."""
     cache, key, sid = shared()[0], _key(name, args), _session()
     hit = cache.get(key, sid)
     if hit is not None:
@@ -147,19 +147,24 @@ def _cached(name, args, compute, heavy=None, size=None, cost=lambda: 0):
             hit = cache.get(key, sid)  # another student may have made it while this one waited
             if hit is not None:
                 return hit.value
-            with _progress(heavy) as report:
-                value = compute(report)
+            if progress:
+                with _progress(heavy) as report:
+                    value = compute(report)
+            else:
+                value = compute(None)
     return cache.put(key, value, sid, None if size is None else size(value))
 
 
-def budgeted(heavy=None, size=None, cost=None):
+def budgeted(heavy=None, size=None, cost=None, progress=True):
     """The app's one cache, as a decorator: f(*args) is computed once per (f, this session's model, args)
     and kept in the byte budget all sessions share (least recently used first out; a closed tab's
     entries dropped). heavy: a label, or a function of f's arguments giving one: the work then waits
     its turn in the fair queue, shows a progress bar, and f gets report=(fraction, message), where
     Streamlit also stops abandoned work. cost: a function of f's arguments giving its work() (long
     jobs wait in their own lane; default: short). size: the value's bytes, when counting its tensors
-    would miss them. f.cached(*args) says whether the value is there already (no work, no waiting)."""
+    would miss them. progress=False: heavy work that only waits its turn (no progress bar, no report):
+    quick alone, but its transient memory (blocks of a [T, k] selection) times ten students at once is
+    what the queue bounds. f.cached(*args) says whether the value is there already (no work, no waiting)."""
 
     def wrap(fn):
         name = fn.__qualname__
@@ -170,7 +175,8 @@ def budgeted(heavy=None, size=None, cost=None):
                 return _cached(name, args, lambda _: fn(*args), None, size)
             label = heavy(*args) if callable(heavy) else heavy
             lane = (lambda: cost(*args)) if cost else (lambda: 0)  # estimated only when computed
-            return _cached(name, args, lambda report: fn(*args, report=report), label, size, lane)
+            run = (lambda report: fn(*args, report=report)) if progress else (lambda _: fn(*args))
+            return _cached(name, args, run, label, size, lane, progress)
 
         call.cached = lambda *args: shared()[0].get(_key(name, args), _session()) is not None
         return call
@@ -302,7 +308,7 @@ def view(text, layer, max_tokens, k, head):
     return nb.layer_view(rec, k, head, ranks=r, sparse=False, numbers=numbers)
 
 
-@budgeted()
+@budgeted(heavy="Computing this view's numbers", progress=False)
 def _view_numbers(text, layer, max_tokens, k, head):
     from dsa_core.analysis import numbers as nb
 
@@ -310,7 +316,7 @@ def _view_numbers(text, layer, max_tokens, k, head):
     return nb.layer_numbers(rec, k, head, ranks(text, layer, max_tokens, head, k))
 
 
-@budgeted()
+@budgeted(heavy="Pooling the maps", progress=False)
 def base_maps(text, layer, max_tokens, head, how, zoom):
     """Index scores and dense attention, pooled (or zoomed) once per setting: they do not depend on k."""
     from dsa_core.analysis import maps as mp
@@ -323,7 +329,7 @@ def maps(text, layer, max_tokens, k, head, how, zoom):
     return _maps(text, layer, max_tokens, k, view(text, layer, max_tokens, k, head).head, how, zoom)
 
 
-@budgeted()
+@budgeted(heavy="Pooling the maps", progress=False)
 def _maps(text, layer, max_tokens, k, head, how, zoom):
     from dsa_core.analysis import maps as mp
 
