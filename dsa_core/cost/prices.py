@@ -4,7 +4,7 @@ A workload is a list of calls; each call sends `context` earlier tokens plus `ne
 and gets `output` tokens back. Input that repeats an earlier call's prefix can hit DeepSeek's context
 cache and is billed at the cheaper cache-hit price; `cache_hit_share` sets that share.
 The saving is split in two: the part sparse attention explains (the fitted Figure 3 cost ratio,
-cost_paper.py, at the token positions the workload uses) and the rest, which is pricing policy.
+dsa_core/cost/paper.py, at the token positions the workload uses) and the rest, which is pricing policy.
 Cache hits skip prefill, so their price change is all policy.
 Prices: USD per million tokens, from DeepSeek's API pricing page and its 29 Sep 2025 announcement
 (docs/sources.md §6). An example for the calculator, not a quote: check current prices.
