@@ -6,10 +6,9 @@ set with the reference `select_topk(index_scores(...))` on integer inputs (every
 ties everywhere) and with `select_topk` of the kernel's own scores on random inputs.
 """
 
-import os
-
 import pytest
 import torch
+from kernel_inputs import DEV, DT, INTERPRET, indexer_inputs
 
 from dsa_core.fast import plan
 from dsa_core.indexer import index_scores
@@ -32,7 +31,6 @@ def test_decode_selection_plan_refuses_what_registers_cannot_hold():
     assert plan.decode_selection(32, 1, 131072, 2048)["g"] == 32  # the 671B step: 4,096 maxima a row
 
 
-INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 try:
     import triton  # noqa: F401
 
@@ -40,22 +38,6 @@ try:
 except ImportError:
     HAVE = False
 needs_triton = pytest.mark.skipif(not HAVE, reason="needs Triton and a CUDA GPU (or TRITON_INTERPRET=1)")
-DEV = "cpu" if INTERPRET else "cuda"
-DT = torch.float16 if INTERPRET else torch.bfloat16
-
-
-def _inputs(B, S, T, h, d, seed, integer=False):
-    """Indexer q, k, w; integer=True: small integers, so every score is exact (and ties abound)."""
-    g = torch.Generator().manual_seed(seed)
-    if integer:
-        q = torch.randint(-2, 3, (B, S, h, d), generator=g).to(DEV, DT)
-        k = torch.randint(-2, 3, (B, T, d), generator=g).to(DEV, DT)
-        return q, k, torch.randint(1, 4, (B, S, h), generator=g).float().to(DEV)
-    return (
-        torch.randn(B, S, h, d, generator=g).to(DEV, DT),
-        torch.randn(B, T, d, generator=g).to(DEV, DT),
-        torch.randn(B, S, h, generator=g).to(DEV),
-    )
 
 
 def _topk(q, k, w, K):
@@ -88,7 +70,7 @@ CASES = [(2, 1, 3000, 4, 16, 64), (1, 3, 700, 4, 16, 16), (2, 1, 1000, 4, 16, 10
 @needs_triton
 @pytest.mark.parametrize("B,S,T,h,d,K", CASES)
 def test_decode_topk_equals_the_reference_on_exact_scores(small_chunks, B, S, T, h, d, K):
-    q, k, w = _inputs(B, S, T, h, d, seed=T + K, integer=True)
+    q, k, w = indexer_inputs(B, S, T, h, d, seed=T + K, integer=True)
     ref = select_topk(index_scores(q.float(), k.float(), w), K)  # ties to the lower position
     idx = _topk(q, k, w, K)
     assert torch.equal(_sets(idx), _sets(ref))
@@ -101,7 +83,7 @@ def test_decode_topk_is_the_top_k_of_the_kernel_scores(B, S, T, h, d, K):
     from dsa_core.fast.api import indexer_plan
     from dsa_core.fast.indexer_triton import index_scores_triton
 
-    q, k, w = _inputs(B, S, T, h, d, seed=T)
+    q, k, w = indexer_inputs(B, S, T, h, d, seed=T)
     scores = index_scores_triton(q, k, w, indexer_plan(q, k, w, K)["bq"], bn=64)  # the same bits
     assert torch.equal(_sets(_topk(q, k, w, K)), _sets(select_topk(scores, K)))
 
@@ -111,7 +93,7 @@ def test_overflowing_lists_are_picked_exactly_and_counters_reset(small_chunks, m
     from dsa_core.fast import decode_triton
 
     monkeypatch.setattr(plan, "candidate_cap", lambda K: 2 * K)  # a list of 32 entries for K = 16
-    q, k, w = _inputs(2, 1, 1500, 4, 16, seed=5, integer=True)
+    q, k, w = indexer_inputs(2, 1, 1500, 4, 16, seed=5, integer=True)
     for qq in (q * 0, q, q * 0):  # all scores equal (every key a candidate), then the usual, then again
         ref = select_topk(index_scores(qq.float(), k.float(), w), 16)
         assert torch.equal(_sets(_topk(qq, k, w, 16)), _sets(ref))
@@ -127,7 +109,7 @@ def test_decode_step_matches_the_reference_on_the_reference_picks():
     g = torch.Generator().manual_seed(3)
     q = torch.randn(B, 1, H, D, generator=g).to(DEV, DT)
     kv = torch.randn(B, T, 1, D, generator=g).to(DEV, DT)
-    qi, ki, w = _inputs(B, 1, T, 4, 16, seed=4, integer=True)
+    qi, ki, w = indexer_inputs(B, 1, T, 4, 16, seed=4, integer=True)
     idx = select_topk(index_scores(qi.float(), ki.float(), w), K)  # [B, 1, K]
     ref = sparse_attention(q.float(), kv.float(), kv[..., :Dv].float(), idx)
     out = decode_step(q, kv, kv[..., :Dv], qi, ki, w, K, bn=16 if INTERPRET else 64)  # split in 4 + combine
@@ -141,7 +123,7 @@ def test_decode_step_at_the_671b_shape():
     from dsa_core.fast.indexer_triton import index_scores_triton
 
     B, T, H, D, Dv, K = 32, 131072, 128, 576, 512, 2048
-    qi, ki, w = _inputs(B, 1, T, 64, 128, seed=22)
+    qi, ki, w = indexer_inputs(B, 1, T, 64, 128, seed=22)
     scores = index_scores_triton(qi, ki, w, 1, bn=64)  # the kernel's own scores [B, 1, T]
     idx = _topk(qi, ki, w, K)
     assert torch.equal(_sets(idx), _sets(select_topk(scores, K)))
@@ -160,7 +142,7 @@ def test_index_topk_decode_path_equals_the_reference(B, S, T, K):
     returns the reference's set, ties to the lower position."""
     from dsa_core.fast import api, decode_triton
 
-    q, k, w = _inputs(B, S, T, 4, 16, seed=T + S, integer=True)
+    q, k, w = indexer_inputs(B, S, T, 4, 16, seed=T + S, integer=True)
     decode_triton._WORKSPACES.clear()
     stats = {}
     idx = api.index_topk_triton(q, k, w, K, select="decode", stats=stats)

@@ -7,13 +7,11 @@ scores (index_scores_triton runs the same tile code, so the same bits), and on i
 scores are exact in fp32 in any order, against the reference itself, ties included.
 """
 
-import os
-
 import pytest
 import torch
+from kernel_inputs import DEV, DT, INTERPRET, indexer_inputs
 
 triton = pytest.importorskip("triton")
-INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 if not (torch.cuda.is_available() or INTERPRET):
     pytest.skip("needs a CUDA GPU (or TRITON_INTERPRET=1)", allow_module_level=True)
 
@@ -26,9 +24,6 @@ from dsa_core.indexer import index_scores
 from dsa_core.pipeline import index_topk
 from dsa_core.sparse import sparse_attention
 from dsa_core.topk import select_topk
-
-DEV = "cpu" if INTERPRET else "cuda"
-DT = torch.float16 if INTERPRET else torch.bfloat16
 
 
 def _randn(*shape, seed, dtype=DT):
@@ -166,20 +161,6 @@ def _sets(idx):
     return idx.long().sort(-1).values  # [B, S, K], -1 slots first
 
 
-def _indexer_inputs(B, S, T, h, d, seed, integer=False):
-    """Random q, k, w; integer=True: small integers, so every score is exact in fp32 (and ties abound)."""
-    g = torch.Generator().manual_seed(seed)
-    if integer:
-        q = torch.randint(-2, 3, (B, S, h, d), generator=g).to(DEV, DT)
-        k = torch.randint(-2, 3, (B, T, d), generator=g).to(DEV, DT)
-        return q, k, torch.randint(1, 4, (B, S, h), generator=g).float().to(DEV)
-    return (
-        torch.randn(B, S, h, d, generator=g).to(DEV, DT),
-        torch.randn(B, T, d, generator=g).to(DEV, DT),
-        torch.randn(B, S, h, generator=g).to(DEV),
-    )
-
-
 SELECTION_CASES = [
     (2, 40, 40, 4, 32, 8),  # the first rows see fewer than K keys: -1 slots
     (1, 130, 2600, 4, 16, 32),  # T not a multiple of the 64-key tile; pass A samples every 8th tile
@@ -199,7 +180,7 @@ SELECTION_CASES = [
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("B,S,T,h,d,K", SELECTION_CASES)
 def test_threshold_selection_is_the_top_k_of_the_kernel_scores(fused, B, S, T, h, d, K):
-    q, k, w = _indexer_inputs(B, S, T, h, d, seed=S + T)
+    q, k, w = indexer_inputs(B, S, T, h, d, seed=S + T)
     stats = {}
     idx = api.index_topk_triton(q, k, w, K, select="threshold", fused=fused, stats=stats)
     scores = index_scores_triton(q, k, w, plan.indexer_blocks(h, d), bn=64)  # the same bits [B, S, T]
@@ -212,7 +193,7 @@ def test_threshold_selection_is_the_top_k_of_the_kernel_scores(fused, B, S, T, h
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("B,S,T,h,d,K", [(1, 70, 700, 4, 16, 16), (2, 1, 2000, 4, 16, 64)])
 def test_threshold_selection_equals_the_reference_with_ties(fused, B, S, T, h, d, K):
-    q, k, w = _indexer_inputs(B, S, T, h, d, seed=7, integer=True)
+    q, k, w = indexer_inputs(B, S, T, h, d, seed=7, integer=True)
     idx = api.index_topk_triton(q, k, w, K, select="threshold", fused=fused)
     ref = select_topk(index_scores(q.float(), k.float(), w), K)  # ties to the lower position
     assert torch.equal(_sets(idx), _sets(ref))
@@ -224,7 +205,7 @@ def test_threshold_selection_equals_the_reference_with_ties(fused, B, S, T, h, d
 
 def test_rows_with_too_many_candidates_are_redone_exactly(monkeypatch):
     monkeypatch.setattr(plan, "candidate_cap", lambda K: 2 * K)  # ties overflow a list of 2 K
-    q, k, w = _indexer_inputs(1, 30, 300, 4, 16, seed=8, integer=True)
+    q, k, w = indexer_inputs(1, 30, 300, 4, 16, seed=8, integer=True)
     stats = {}
     idx = api.index_topk_triton(q * 0, k, w, 16, select="threshold", fused=True, stats=stats)
     assert stats["redone"] > 0
@@ -235,7 +216,7 @@ def test_rows_with_too_many_candidates_are_redone_exactly(monkeypatch):
 @pytest.mark.parametrize("fused", [True, False])
 def test_selection_with_more_than_65536_queries(fused):
     S = T = 66000  # grid axis 1 and 2 stop at 65,535: queries must go on axis 0
-    q, k, w = _indexer_inputs(1, S, T, 4, 16, seed=9)
+    q, k, w = indexer_inputs(1, S, T, 4, 16, seed=9)
     idx = api.index_topk_triton(q, k, w, 64, select="threshold", fused=fused)
     tail = index_scores_triton(q[:, -64:], k, w[:, -64:], plan.indexer_blocks(4, 16), bn=64)  # last rows
     assert torch.equal(_sets(idx[:, -64:]), _sets(select_topk(tail, 64)))
@@ -245,7 +226,7 @@ def test_selection_with_more_than_65536_queries(fused):
 def test_decode_step_matches_the_reference_on_its_picks():
     B, T, H, D, Dv, K = 4, 20000, 128, 576, 512, 2048
     q, kv = _randn(B, 1, H, D, seed=20), _randn(B, T, 1, D, seed=21)
-    qi, ki, w = _indexer_inputs(B, 1, T, 64, 128, seed=22)
+    qi, ki, w = indexer_inputs(B, 1, T, 64, 128, seed=22)
     idx = api.index_topk(qi, ki, w, K)
     out = api.dsa_layer_fused(q, kv, kv[..., :Dv], qi, ki, w, K)  # split-K attention (few programs)
     ref = sparse_attention(q.float(), kv.float(), kv[..., :Dv].float(), idx.long())
